@@ -1,0 +1,49 @@
+# py-scheduler: one entry point for people and CI.
+#   make demo   run the scheduler on a local control plane with the examples
+#   make test   every check and test (lint, types, layers, unit, integration)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: all venv controlplane lint unit integration deploy-test test demo run simulate bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok
+# and helm from Go modules into ~/.cache/py-scheduler (once; reused after).
+controlplane:
+	bash controlplane/build.sh >/dev/null
+
+lint: venv
+	$(BIN)/ruff check scheduler tests bench
+	$(BIN)/ruff format --check scheduler tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+unit: venv
+	$(BIN)/pytest tests/unit -q
+
+integration: venv controlplane
+	PY_SCHEDULER_REQUIRE_CONTROLPLANE=1 $(BIN)/pytest tests/integration -q
+
+deploy-test:
+	bash tests/deploy/run.sh
+
+test: venv controlplane lint deploy-test
+	PY_SCHEDULER_REQUIRE_CONTROLPLANE=1 $(BIN)/pytest tests -q
+
+demo: venv controlplane
+	$(BIN)/python -m scheduler.devcluster demo examples/
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,51 @@
+"""``python -m scheduler.devcluster up``: run the local control plane until
+interrupted, printing the kubeconfig to use against it."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from scheduler.devcluster import controlplane
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m scheduler.devcluster",
+        description="Run a local control plane (etcd, kube-apiserver, "
+        "kube-controller-manager, kwok) on 127.0.0.1.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the control plane and keep it running")
+    up.add_argument("--workdir", type=Path, help="kubeconfig, certificates and logs go here")
+    up.add_argument(
+        "--bin-dir", type=Path, help="control-plane binaries (default: the build cache)"
+    )
+    sub.add_parser("bin-dir", help="print where the control-plane binaries are expected")
+    args = parser.parse_args(argv)
+
+    if args.command == "bin-dir":
+        print(controlplane.default_bin_dir())
+        return 0
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        with controlplane.running(args.workdir, bin_dir=args.bin_dir) as plane:
+            print(f"control plane ready at {plane.server}", flush=True)
+            print(f"export KUBECONFIG={plane.kubeconfig}", flush=True)
+            print(f"component logs: {plane.logs}", flush=True)
+            while not stop.wait(1.0):
+                plane.check_alive()
+    except controlplane.ControlPlaneError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""``CycleState``: data plugins share within one scheduling cycle.
+
+Keys are typed (``StateKey[T]``), so reads need no casts at call sites.
+Values that PreFilter extensions mutate (nominated pods, preemption dry runs)
+implement ``clone()`` so a cloned state can be changed without touching the
+original.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Protocol, TypeVar, cast, runtime_checkable
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class Clonable(Protocol):
+    def clone(self) -> Clonable: ...
+
+
+class StateKey(Generic[T]):
+    """A typed key, one per datum, named ``"<Plugin>/<what>"``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"StateKey({self.name!r})"
+
+
+class CycleState:
+    __slots__ = ("_data", "record_plugin_metrics", "skip_filter", "skip_score")
+
+    def __init__(self) -> None:
+        self._data: dict[StateKey[Any], object] = {}
+        # Plugins whose PreFilter/PreScore returned Skip for this cycle.
+        self.skip_filter: frozenset[str] = frozenset()
+        self.skip_score: frozenset[str] = frozenset()
+        self.record_plugin_metrics = False
+
+    def write(self, key: StateKey[T], value: T) -> None:
+        self._data[key] = value
+
+    def read(self, key: StateKey[T]) -> T:
+        """Read a datum; a missing key is a bug in plugin ordering (KeyError)."""
+        return cast(T, self._data[key])
+
+    def get(self, key: StateKey[T]) -> T | None:
+        return cast(T | None, self._data.get(key))
+
+    def clone(self) -> CycleState:
+        copy = CycleState()
+        copy._data = {
+            k: (v.clone() if isinstance(v, Clonable) else v) for k, v in self._data.items()
+        }
+        copy.skip_filter = self.skip_filter
+        copy.skip_score = self.skip_score
+        copy.record_plugin_metrics = self.record_plugin_metrics
+        return copy

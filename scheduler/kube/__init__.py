@@ -1,0 +1,3 @@
+"""The only layer that talks to the API server: the lean JSON client, watches
+that feed the cache and queue, the ``Cluster`` implementation (bind, evict,
+status, events), leader election and the kopf operator shell."""

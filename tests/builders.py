@@ -1,0 +1,167 @@
+"""Tiny builders for pods and nodes in tests.
+
+They build raw API JSON and run it through the real decoders, so every test
+also exercises decoding. Keyword names follow the API fields they set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from scheduler.model import Node, NodeInfo, PodInfo, decode_node, decode_pod
+
+Raw = dict[str, Any]
+
+
+def raw_pod(
+    name: str = "p",
+    *,
+    namespace: str = "default",
+    uid: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    requests: Mapping[str, str] | None = None,
+    containers: Iterable[Mapping[str, str]] | None = None,
+    init_containers: Iterable[tuple[Mapping[str, str], bool]] = (),
+    overhead: Mapping[str, str] | None = None,
+    node_name: str = "",
+    scheduler_name: str = "py-scheduler",
+    priority: int | None = None,
+    host_ports: Iterable[tuple[str, str, int]] = (),
+    node_selector: Mapping[str, str] | None = None,
+    affinity: Raw | None = None,
+    tolerations: Iterable[Raw] = (),
+    spread: Iterable[Raw] = (),
+    gates: Iterable[str] = (),
+    images: Iterable[str] = (),
+    volumes: Iterable[Raw] = (),
+    owners: Iterable[Raw] = (),
+    created: str = "2026-01-01T00:00:00Z",
+    start_time: str | None = None,
+    nominated_node: str = "",
+    deleting: bool = False,
+    preemption_policy: str | None = None,
+    phase: str | None = None,
+) -> Raw:
+    """A pod as the API returns it. ``requests`` is one container's requests;
+    ``containers`` gives several; ``host_ports`` are (ip, protocol, port)."""
+    container_requests = list(containers) if containers is not None else [requests or {}]
+    image_list = list(images) or ["pause"] * len(container_requests)
+    spec_containers: list[Raw] = []
+    for i, reqs in enumerate(container_requests):
+        c: Raw = {"name": f"c{i}", "image": image_list[i] if i < len(image_list) else "pause"}
+        if reqs:
+            c["resources"] = {"requests": dict(reqs)}
+        spec_containers.append(c)
+    ports = [
+        {"containerPort": port, "hostPort": port, "hostIP": ip, "protocol": proto}
+        for ip, proto, port in host_ports
+    ]
+    if ports:
+        spec_containers[0]["ports"] = ports
+    spec: Raw = {"containers": spec_containers, "schedulerName": scheduler_name}
+    if init_containers:
+        spec["initContainers"] = [
+            {
+                "name": f"i{i}",
+                "image": "init",
+                "resources": {"requests": dict(reqs)},
+                **({"restartPolicy": "Always"} if sidecar else {}),
+            }
+            for i, (reqs, sidecar) in enumerate(init_containers)
+        ]
+    if overhead:
+        spec["overhead"] = dict(overhead)
+    if node_name:
+        spec["nodeName"] = node_name
+    if priority is not None:
+        spec["priority"] = priority
+    if node_selector:
+        spec["nodeSelector"] = dict(node_selector)
+    if affinity:
+        spec["affinity"] = affinity
+    if tolerations:
+        spec["tolerations"] = list(tolerations)
+    if spread:
+        spec["topologySpreadConstraints"] = list(spread)
+    if gates:
+        spec["schedulingGates"] = [{"name": g} for g in gates]
+    if volumes:
+        spec["volumes"] = list(volumes)
+    if preemption_policy:
+        spec["preemptionPolicy"] = preemption_policy
+    meta: Raw = {
+        "name": name,
+        "namespace": namespace,
+        "uid": uid or f"uid-{namespace}-{name}",
+        "creationTimestamp": created,
+        "resourceVersion": "1",
+    }
+    if labels:
+        meta["labels"] = dict(labels)
+    if owners:
+        meta["ownerReferences"] = list(owners)
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:01Z"
+    status: Raw = {"phase": phase or ("Running" if node_name else "Pending")}
+    if start_time:
+        status["startTime"] = start_time
+    if nominated_node:
+        status["nominatedNodeName"] = nominated_node
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+
+
+def make_pod(name: str = "p", **kwargs: Any) -> PodInfo:
+    return decode_pod(raw_pod(name, **kwargs))
+
+
+def raw_node(
+    name: str = "n",
+    *,
+    labels: Mapping[str, str] | None = None,
+    allocatable: Mapping[str, str] | None = None,
+    taints: Iterable[Raw] = (),
+    unschedulable: bool = False,
+    images: Iterable[tuple[Iterable[str], int]] = (),
+) -> Raw:
+    """A node; ``allocatable`` defaults to 4 CPU, 32Gi, 110 pods (scheduler_perf)."""
+    alloc = (
+        dict(allocatable)
+        if allocatable is not None
+        else {
+            "cpu": "4",
+            "memory": "32Gi",
+            "pods": "110",
+        }
+    )
+    spec: Raw = {}
+    if taints:
+        spec["taints"] = list(taints)
+    if unschedulable:
+        spec["unschedulable"] = True
+    status: Raw = {"allocatable": alloc, "capacity": alloc}
+    if images:
+        status["images"] = [{"names": list(names), "sizeBytes": size} for names, size in images]
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {"kubernetes.io/hostname": name, **(labels or {})},
+            "resourceVersion": "1",
+        },
+        "spec": spec,
+        "status": status,
+    }
+
+
+def make_node(name: str = "n", **kwargs: Any) -> Node:
+    return decode_node(raw_node(name, **kwargs))
+
+
+def node_info(name: str = "n", *, pods: Iterable[PodInfo] = (), **kwargs: Any) -> NodeInfo:
+    """A NodeInfo with the given pods placed on it."""
+    info = NodeInfo(make_node(name, **kwargs))
+    for pod in pods:
+        info.add_pod(pod)
+    return info

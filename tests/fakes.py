@@ -1,0 +1,149 @@
+"""In-memory stand-ins for the framework's ports, for unit tests of the pure
+core. Integration tests use the real control plane instead."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from scheduler.cluster import PodCondition
+from scheduler.framework.cycle_state import CycleState
+from scheduler.framework.interface import DisruptionBudget
+from scheduler.framework.status import Status
+from scheduler.model import NodeInfo, NodeName, PodInfo
+from scheduler.model.selectors import LabelSelector
+
+
+class FakeSnapshot:
+    """A SharedLister over a fixed list of NodeInfos."""
+
+    def __init__(self, nodes: Sequence[NodeInfo] = ()) -> None:
+        self.nodes = list(nodes)
+
+    def node_infos(self) -> Sequence[NodeInfo]:
+        return self.nodes
+
+    def get(self, name: str) -> NodeInfo | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
+    def with_affinity(self) -> Sequence[NodeInfo]:
+        return [n for n in self.nodes if n.pods_with_affinity]
+
+    def with_required_anti_affinity(self) -> Sequence[NodeInfo]:
+        return [n for n in self.nodes if n.pods_with_required_anti_affinity]
+
+    def image_nodes(self, image: str) -> int:
+        return sum(1 for n in self.nodes if image in n.node.images)
+
+
+@dataclass
+class FakeObjects:
+    budgets: list[DisruptionBudget] = field(default_factory=list)
+    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    owners: list[LabelSelector] = field(default_factory=list)
+
+    def pdbs(self, namespace: str) -> Sequence[DisruptionBudget]:
+        return [b for b in self.budgets if b.namespace == namespace]
+
+    def namespace_labels(self, namespace: str) -> Mapping[str, str] | None:
+        return self.namespaces.get(namespace)
+
+    def owner_selectors(self, pod: PodInfo) -> Sequence[LabelSelector]:
+        return [s for s in self.owners if s.matches(pod.labels)]
+
+
+@dataclass
+class FakeCluster:
+    """Records every call; ``fail`` maps a method name to an exception to raise."""
+
+    calls: list[tuple[str, str, object]] = field(default_factory=list)
+    fail: dict[str, Exception] = field(default_factory=dict)
+
+    async def _record(self, method: str, pod: PodInfo, detail: object) -> None:
+        self.calls.append((method, pod.key, detail))
+        if method in self.fail:
+            raise self.fail[method]
+
+    async def bind(self, pod: PodInfo, node: str) -> None:
+        await self._record("bind", pod, node)
+
+    async def patch_pod_status(
+        self, pod: PodInfo, *, condition: PodCondition | None, nominated_node: str | None
+    ) -> None:
+        await self._record("patch_pod_status", pod, (condition, nominated_node))
+
+    async def evict(self, pod: PodInfo) -> None:
+        await self._record("evict", pod, None)
+
+    async def delete(self, pod: PodInfo) -> None:
+        await self._record("delete", pod, None)
+
+    async def record_event(
+        self,
+        pod: PodInfo,
+        *,
+        type: str,
+        reason: str,
+        action: str,
+        note: str,
+        reporting_controller: str,
+    ) -> None:
+        await self._record("record_event", pod, (type, reason, note))
+
+
+@dataclass
+class FakeNominator:
+    nominated: dict[str, list[PodInfo]] = field(default_factory=dict)
+
+    def nominated_pods_for(self, node: NodeName) -> Sequence[PodInfo]:
+        return self.nominated.get(node, [])
+
+
+class FakeHandle:
+    """A Handle for building one plugin in a unit test."""
+
+    def __init__(
+        self,
+        nodes: Sequence[NodeInfo] = (),
+        *,
+        objects: FakeObjects | None = None,
+        cluster: FakeCluster | None = None,
+        nominator: FakeNominator | None = None,
+    ) -> None:
+        self._snapshot = FakeSnapshot(nodes)
+        self._objects = objects or FakeObjects()
+        self._cluster = cluster or FakeCluster()
+        self._nominator = nominator or FakeNominator()
+
+    @property
+    def profile_name(self) -> str:
+        return "py-scheduler"
+
+    @property
+    def snapshot(self) -> FakeSnapshot:
+        return self._snapshot
+
+    @property
+    def objects(self) -> FakeObjects:
+        return self._objects
+
+    @property
+    def cluster(self) -> FakeCluster:
+        return self._cluster
+
+    @property
+    def nominator(self) -> FakeNominator:
+        return self._nominator
+
+    def run_filters_with_nominated(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        raise NotImplementedError("use a real Framework for preemption tests")
+
+    def run_pre_filter_add_pod(
+        self, state: CycleState, pod: PodInfo, added: PodInfo, node: NodeInfo
+    ) -> Status:
+        raise NotImplementedError("use a real Framework for preemption tests")
+
+    def run_pre_filter_remove_pod(
+        self, state: CycleState, pod: PodInfo, removed: PodInfo, node: NodeInfo
+    ) -> Status:
+        raise NotImplementedError("use a real Framework for preemption tests")
