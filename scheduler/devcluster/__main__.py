@@ -25,11 +25,21 @@ def main(argv: list[str] | None = None) -> int:
         "--bin-dir", type=Path, help="control-plane binaries (default: the build cache)"
     )
     sub.add_parser("bin-dir", help="print where the control-plane binaries are expected")
+    demo = sub.add_parser("demo", help="schedule the example scenarios and show the placements")
+    demo.add_argument("examples", type=Path, nargs="?", default=Path("examples"))
     args = parser.parse_args(argv)
 
     if args.command == "bin-dir":
         print(controlplane.default_bin_dir())
         return 0
+    if args.command == "demo":
+        from scheduler.devcluster import demo as demo_module
+
+        try:
+            return demo_module.main(args.examples)
+        except controlplane.ControlPlaneError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

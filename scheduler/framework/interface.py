@@ -70,6 +70,9 @@ class ObjectLister(Protocol):
 class Nominator(Protocol):
     def nominated_pods_for(self, node: NodeName) -> Sequence[PodInfo]: ...
 
+    def __len__(self) -> int:
+        """How many pods are nominated anywhere."""
+
 
 class Handle(Protocol):
     """What a plugin may use besides its arguments."""

@@ -94,14 +94,31 @@ class PluginRef:
     weight: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class PluginSet:
+    enabled: tuple[PluginRef, ...] = ()
+    disabled: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True)
 class ProfileSpec:
-    """A resolved profile: plugins per extension point and their decoded args."""
+    """A profile after merging with the defaults, args decoded.
+
+    ``multi_point`` is kept apart from the per-point sets: which extension
+    points a multiPoint plugin serves is known only once the plugin exists.
+    """
 
     scheduler_name: str
-    plugins: Mapping[str, Sequence[PluginRef]]
+    multi_point: tuple[PluginRef, ...] = ()
+    points: Mapping[str, PluginSet] = field(default_factory=dict)
     args: Mapping[str, object] = field(default_factory=dict)
     percentage_of_nodes_to_score: int | None = None
+
+    def plugin_names(self) -> list[str]:
+        names = [ref.name for ref in self.multi_point]
+        for plugin_set in self.points.values():
+            names.extend(ref.name for ref in plugin_set.enabled)
+        return list(dict.fromkeys(names))
 
 
 # (extension point, plugin name, status code, seconds): how a plugin call went.
@@ -131,31 +148,18 @@ class Framework(Handle):
         self._nominator = nominator
         self.observe = observer or _no_observer
         self.plugins: dict[str, Plugin] = {}
-        for point in POINTS:
-            for ref in spec.plugins.get(point, ()):
-                if ref.name in self.plugins:
-                    continue
-                plugin_spec = registry.get(ref.name)
-                if plugin_spec is None:
-                    raise FrameworkError(
-                        f"profile {spec.scheduler_name!r}: unknown plugin {ref.name!r} at {point}"
-                    )
-                args = spec.args.get(ref.name)
-                if args is None:
-                    args = plugin_spec.args(None)
-                self.plugins[ref.name] = plugin_spec.build(args, self)
+        for name in spec.plugin_names():
+            plugin_spec = registry.get(name)
+            if plugin_spec is None:
+                raise FrameworkError(f"profile {spec.scheduler_name!r}: unknown plugin {name!r}")
+            args = spec.args.get(name)
+            if args is None:
+                args = plugin_spec.args(None)
+            self.plugins[name] = plugin_spec.build(args, self)
+        self.refs = {point: self._resolve(point) for point in POINTS}
 
         def at(point: str) -> list[Plugin]:
-            out = []
-            for ref in spec.plugins.get(point, ()):
-                plugin = self.plugins[ref.name]
-                if not isinstance(plugin, _PROTOCOLS[point]):
-                    raise FrameworkError(
-                        f"profile {spec.scheduler_name!r}: plugin {ref.name!r} "
-                        f"does not extend {point}"
-                    )
-                out.append(plugin)
-            return out
+            return [self.plugins[ref.name] for ref in self.refs[point]]
 
         self.pre_enqueue: list[PreEnqueuePlugin] = at("preEnqueue")  # type: ignore[assignment]
         sorts: list[QueueSortPlugin] = at("queueSort")  # type: ignore[assignment]
@@ -171,12 +175,35 @@ class Framework(Handle):
         self.pre_score: list[PreScorePlugin] = at("preScore")  # type: ignore[assignment]
         self.score: list[ScorePlugin] = at("score")  # type: ignore[assignment]
         # A score plugin with no (or zero) weight counts once, as upstream.
-        self.weights = {ref.name: ref.weight or 1 for ref in spec.plugins.get("score", ())}
+        self.weights = {ref.name: ref.weight or 1 for ref in self.refs["score"]}
         self.reserve: list[ReservePlugin] = at("reserve")  # type: ignore[assignment]
         self.permit: list[PermitPlugin] = at("permit")  # type: ignore[assignment]
         self.pre_bind: list[PreBindPlugin] = at("preBind")  # type: ignore[assignment]
         self.bind: list[BindPlugin] = at("bind")  # type: ignore[assignment]
         self.post_bind: list[PostBindPlugin] = at("postBind")  # type: ignore[assignment]
+
+    def _resolve(self, point: str) -> list[PluginRef]:
+        """multiPoint plugins that serve this point, then the point's own list."""
+        own = self.spec.points.get(point, PluginSet())
+        protocol = _PROTOCOLS[point]
+        explicit = {ref.name for ref in own.enabled}
+        refs: list[PluginRef] = []
+        if "*" not in own.disabled:
+            refs = [
+                ref
+                for ref in self.spec.multi_point
+                if isinstance(self.plugins[ref.name], protocol)
+                and ref.name not in own.disabled
+                and ref.name not in explicit
+            ]
+        for ref in own.enabled:
+            if not isinstance(self.plugins[ref.name], protocol):
+                raise FrameworkError(
+                    f"profile {self.spec.scheduler_name!r}: plugin {ref.name!r} "
+                    f"does not extend {point}"
+                )
+            refs.append(ref)
+        return refs
 
     # -- Handle ------------------------------------------------------------------
 
@@ -260,6 +287,7 @@ class Framework(Handle):
                 )
             if got is not None and got.node_names is not None:
                 with_nodes.append(plugin.name)
+                got = PreFilterResult(got.node_names, (plugin.name,))
                 result = got if result is None else result.merge(got)
                 if result.node_names is not None and not result.node_names:
                     if len(with_nodes) == 1:

@@ -37,13 +37,14 @@ class PreFilterResult:
     """Nodes a PreFilter already knows are the only candidates; None means all."""
 
     node_names: frozenset[str] | None = None
+    plugins: tuple[str, ...] = ()  # which PreFilters restricted the nodes
 
     def merge(self, other: PreFilterResult | None) -> PreFilterResult:
         if other is None or other.node_names is None:
             return self
         if self.node_names is None:
             return other
-        return PreFilterResult(self.node_names & other.node_names)
+        return PreFilterResult(self.node_names & other.node_names, self.plugins + other.plugins)
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,7 +116,7 @@ class KubeClient:
         body: object = None,
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
-        timeout: float | None = None,  # noqa: ASYNC109 - a per-request override
+        timeout: float | None = None,
     ) -> JSON:
         """Send one request; return the decoded JSON body or raise a ClusterError."""
         data = orjson.dumps(body) if body is not None else None

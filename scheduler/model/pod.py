@@ -320,15 +320,25 @@ def decode_pod(raw: RawObject) -> PodInfo:
         raise spec.error("containers", "a pod needs at least one container")
     inits = []
     for c in spec.objects("initContainers"):
-        inits.append(
-            (decode_amounts(c.obj("resources"), "requests"), c.string("restartPolicy") == "Always")
-        )
+        sidecar = c.string("restartPolicy") == "Always"
+        inits.append((decode_amounts(c.obj("resources"), "requests"), sidecar))
         images.append(c.string("image"))
+        if sidecar:
+            # Sidecars keep running, so their host ports stay taken.
+            for p in c.objects("ports"):
+                if (host_port := p.integer("hostPort")) > 0:
+                    ip = p.string("hostIP") or "0.0.0.0"
+                    ports.append(HostPort(ip, p.string("protocol") or "TCP", host_port))
     overhead = decode_amounts(spec, "overhead")
     exact = pod_requests(containers=containers, init_containers=inits, overhead=overhead)
     non_zero = pod_requests(
         containers=containers, init_containers=inits, overhead=overhead, defaults=NON_ZERO_DEFAULTS
     )
+    # Pod-level requests (PodLevelResources, on by default since 1.34) replace
+    # the container sums for cpu and memory.
+    for name, amount in decode_amounts(spec.obj("resources"), "requests").items():
+        if name in (CPU, MEMORY):
+            exact[name] = non_zero[name] = amount + overhead.get(name, 0)
     non_zero_res = Resources.from_amounts({k: v for k, v in non_zero.items() if k in (CPU, MEMORY)})
 
     affinity = spec.obj("affinity")

@@ -1,0 +1,1 @@
+"""The running scheduler: composition root, HTTP endpoints, process lifecycle."""

@@ -1,0 +1,145 @@
+"""``python -m scheduler run``: wire the scheduler to a cluster and run it.
+
+Root tasks (the two watches, the queue's flushes, the scheduling loop, the
+HTTP server) share one TaskGroup: if one dies, all stop and the process exits
+non-zero so that its supervisor restarts it. SIGTERM stops taking new pods,
+lets in-flight binds finish, and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import Final
+
+import structlog
+import uvloop
+from aiohttp import web
+
+from scheduler import config, logs, metrics
+from scheduler.app.server import Health, make_app
+from scheduler.kube.client import KubeClient, Settings, load_configuration
+from scheduler.kube.cluster import KubeCluster
+from scheduler.kube.watches import Handlers, Reflector
+from scheduler.model import Node, PodInfo, decode_node, decode_pod
+from scheduler.scheduling.build import build_scheduler
+from scheduler.scheduling.objects import ObjectStore
+from scheduler.scheduling.scheduler import Scheduler
+
+log = structlog.get_logger("scheduler.app")
+
+SHUTDOWN_GRACE: Final = 20.0
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        logs.configure(level=args.log_level, fmt=args.log_format)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        cfg = config.load(args.config)
+    except config.ConfigError as exc:
+        print(f"error: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return uvloop.run(
+            run(cfg, kubeconfig=args.kubeconfig, address=args.bind_address, port=args.port)
+        )
+    except KeyboardInterrupt:
+        return 0
+
+
+async def run(
+    cfg: config.SchedulerConfig, *, kubeconfig: str | None, address: str, port: int
+) -> int:
+    configuration = await load_configuration(kubeconfig or cfg.client_connection.kubeconfig or None)
+    if cfg.leader_election.leader_elect:
+        log.warning(
+            "leader election is not available in this release; run a single replica",
+        )
+    async with KubeClient(configuration, Settings()) as kube:
+        objects = ObjectStore()
+        scheduler = build_scheduler(cfg, cluster=KubeCluster(kube), objects=objects)
+        pods = Reflector(
+            kube,
+            "/api/v1/pods",
+            _pod_handlers(scheduler),
+            name="pods",
+            field_selector="status.phase!=Succeeded,status.phase!=Failed",
+        )
+        nodes = Reflector(kube, "/api/v1/nodes", _node_handlers(scheduler), name="nodes")
+        health = Health(synced=lambda: pods.synced.is_set() and nodes.synced.is_set())
+        metrics.SIZES.queue_sizes = scheduler.queue.lengths
+        metrics.SIZES.cache_sizes = lambda: {
+            "nodes": len(scheduler.cache),
+            "pods": scheduler.cache.pod_count(),
+            "assumed_pods": scheduler.cache.assumed_count(),
+        }
+        runner = web.AppRunner(make_app(health), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, address, port).start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("starting", profiles=sorted(cfg.scheduler_names), address=f"{address}:{port}")
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(nodes.run(), name="watch nodes")
+                group.create_task(pods.run(), name="watch pods")
+                group.create_task(scheduler.queue.run_flushes(), name="queue flushes")
+                group.create_task(
+                    _schedule_when_synced(scheduler, nodes, pods), name="scheduling loop"
+                )
+                await stop.wait()
+                log.info("shutting down: no new pods; finishing in-flight binds")
+                health.shutting_down = True
+                scheduler.stop()
+                await scheduler.drain(SHUTDOWN_GRACE)
+                raise _Shutdown
+        except* _Shutdown:
+            pass
+        finally:
+            await runner.cleanup()
+    log.info("stopped")
+    return 0
+
+
+class _Shutdown(Exception):
+    """Raised inside the TaskGroup to cancel the remaining root tasks."""
+
+
+async def _schedule_when_synced(
+    scheduler: Scheduler, nodes: Reflector[Node], pods: Reflector[PodInfo]
+) -> None:
+    # Scheduling before the caches are full would overcommit nodes.
+    await nodes.synced.wait()
+    await pods.synced.wait()
+    log.info(
+        "caches synced",
+        nodes=len(scheduler.cache),
+        pods=scheduler.cache.pod_count(),
+        pending=len(scheduler.pending),
+    )
+    await scheduler.run()
+
+
+def _pod_handlers(scheduler: Scheduler) -> Handlers[PodInfo]:
+    return Handlers(
+        decode=decode_pod,
+        on_replace=scheduler.replace_pods,
+        on_upsert=scheduler.on_pod,
+        on_delete=scheduler.on_pod_deleted,
+    )
+
+
+def _node_handlers(scheduler: Scheduler) -> Handlers[Node]:
+    return Handlers(
+        decode=decode_node,
+        on_replace=scheduler.replace_nodes,
+        on_upsert=scheduler.on_node,
+        on_delete=lambda node: scheduler.on_node_deleted(node.name),
+    )

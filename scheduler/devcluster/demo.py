@@ -1,0 +1,202 @@
+"""``make demo``: the scheduler on a local control plane, scenario by scenario.
+
+For each example file: clear the cluster, create its nodes, priority classes
+and running pods, then its pending pods, and wait until py-scheduler (a real
+``python -m scheduler run`` process) has placed each one or said why not.
+The table shows where each pod landed, the scheduler's own words, and what
+``simulate`` predicted for the same snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scheduler import config as scheduler_config
+from scheduler import logs
+from scheduler.cluster import ClusterError, NotFound
+from scheduler.devcluster import controlplane
+from scheduler.kube.client import JSON, KubeClient, load_configuration
+from scheduler.simulation import snapshot as snapshots
+from scheduler.simulation.run import simulate
+
+SETTLE_TIMEOUT = 30.0
+
+
+def _strip(doc: dict[str, Any]) -> dict[str, Any]:
+    meta = {
+        k: v
+        for k, v in (doc.get("metadata") or {}).items()
+        if k not in ("resourceVersion", "uid", "creationTimestamp")
+    }
+    out = {**doc, "metadata": meta}
+    if doc.get("kind") == "Pod":
+        out.pop("status", None)
+    return out
+
+
+async def _clear(kube: KubeClient) -> None:
+    pods = await kube.get("/api/v1/namespaces/default/pods")
+    for pod in pods.get("items", []):
+        name = pod["metadata"]["name"]
+        with contextlib.suppress(NotFound):
+            await kube.delete(f"/api/v1/namespaces/default/pods/{name}", {"gracePeriodSeconds": 0})
+    deadline = time.monotonic() + 30
+    while (await kube.get("/api/v1/namespaces/default/pods")).get("items"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("pods of the previous scenario did not go away")
+        await asyncio.sleep(0.2)
+    for node in (await kube.get("/api/v1/nodes")).get("items", []):
+        await kube.delete(f"/api/v1/nodes/{node['metadata']['name']}")
+    classes = await kube.get("/apis/scheduling.k8s.io/v1/priorityclasses")
+    for pc in classes.get("items", []):
+        name = pc["metadata"]["name"]
+        if not name.startswith("system-"):
+            await kube.delete(f"/apis/scheduling.k8s.io/v1/priorityclasses/{name}")
+
+
+async def _apply(kube: KubeClient, docs: list[dict[str, Any]]) -> list[str]:
+    """Create the scenario's objects; returns the pending pods' names, in order."""
+    paths = {
+        "Node": "/api/v1/nodes",
+        "PriorityClass": "/apis/scheduling.k8s.io/v1/priorityclasses",
+        "PodDisruptionBudget": "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+    }
+    order = {"Node": 0, "PriorityClass": 1, "PodDisruptionBudget": 2, "Pod": 3}
+    pending = []
+    running = [d for d in docs if d.get("kind") == "Pod" and d.get("spec", {}).get("nodeName")]
+    others = [d for d in docs if d.get("kind") != "Pod"]
+    waiting = [d for d in docs if d.get("kind") == "Pod" and not d.get("spec", {}).get("nodeName")]
+    for doc in sorted(others, key=lambda d: order.get(d.get("kind", ""), 9)) + running + waiting:
+        kind = doc.get("kind", "")
+        if kind == "Pod":
+            ns = doc.get("metadata", {}).get("namespace", "default")
+            await kube.post(f"/api/v1/namespaces/{ns}/pods", _strip(doc))
+            if doc in waiting:
+                pending.append(f"{ns}/{doc['metadata']['name']}")
+        elif kind in paths:
+            await kube.post(paths[kind], _strip(doc))
+    return pending
+
+
+def _why(pod: JSON, events: list[JSON]) -> str:
+    mine = [
+        e
+        for e in events
+        if e.get("regarding", {}).get("uid") == pod["metadata"]["uid"]
+        and e.get("reason") in ("Scheduled", "FailedScheduling")
+    ]
+    if mine:
+        mine.sort(key=lambda e: e.get("eventTime") or "")
+        return str(mine[-1].get("note", ""))
+    for cond in pod.get("status", {}).get("conditions", []):
+        if cond["type"] == "PodScheduled" and cond["status"] == "False":
+            return str(cond.get("message", ""))
+    return "(no decision yet)"
+
+
+async def _settle(kube: KubeClient, pending: list[str]) -> dict[str, JSON]:
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while True:
+        pods = {
+            f"default/{p['metadata']['name']}": p
+            for p in (await kube.get("/api/v1/namespaces/default/pods")).get("items", [])
+        }
+        decided = 0
+        for key in pending:
+            pod = pods.get(key)
+            if pod is None:
+                continue
+            conditions = pod.get("status", {}).get("conditions", [])
+            if pod["spec"].get("nodeName") or any(
+                c["type"] == "PodScheduled" and c["status"] == "False" for c in conditions
+            ):
+                decided += 1
+        if decided == len(pending) or time.monotonic() > deadline:
+            return pods
+        await asyncio.sleep(0.3)
+
+
+async def run_demo(plane: controlplane.LocalControlPlane, examples: Path) -> int:
+    cfg_path = examples / "scheduler-config.yaml"
+    cfg = scheduler_config.load(cfg_path if cfg_path.exists() else None)
+    env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
+    log = (plane.logs / "py-scheduler.log").open("w")
+    args = [
+        sys.executable,
+        "-m",
+        "scheduler",
+        "run",
+        "--port",
+        str(controlplane.free_port()),
+        "--log-format",
+        "json",
+    ]
+    if cfg_path.exists():
+        args += ["--config", str(cfg_path)]
+    proc = subprocess.Popen(args, env=env, stdout=log, stderr=log)  # noqa: ASYNC220
+    print(f"py-scheduler running (pid {proc.pid}); its log: {plane.logs / 'py-scheduler.log'}")
+    disagreements = 0
+    try:
+        async with KubeClient(await load_configuration(str(plane.kubeconfig))) as kube:
+            for path in sorted(examples.glob("[0-9]*.yaml")):  # noqa: ASYNC240 - a handful of files
+                docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+                await _clear(kube)
+                pending = await _apply(kube, docs)
+                pods = await _settle(kube, pending)
+                events = (await kube.get("/apis/events.k8s.io/v1/namespaces/default/events")).get(
+                    "items", []
+                )
+                predicted = {r.pod: r for r in await simulate(snapshots.load(path), cfg, seed=0)}
+                print(f"\n== {path.name}")
+                nodes = sorted(
+                    n["metadata"]["name"]
+                    for n in (await kube.get("/api/v1/nodes")).get("items", [])
+                )
+                print(f"   nodes: {', '.join(nodes)}")
+                for key in pending:
+                    pod = pods.get(key, {"metadata": {"uid": ""}, "spec": {}})
+                    node = pod["spec"].get("nodeName") or "<pending>"
+                    sim = predicted.get(key)
+                    sim_node = (sim.node if sim else None) or "<pending>"
+                    agree = (
+                        "agrees"
+                        if (sim_node == "<pending>") == (node == "<pending>")
+                        else "DIFFERS"
+                    )
+                    if agree == "DIFFERS":
+                        disagreements += 1
+                    print(f"   {key:<22} -> {node:<10} {_why(pod, events)}")
+                    print(f"   {'':<22}    simulate: {sim_node} ({agree})")
+            if proc.poll() is not None:
+                print(f"py-scheduler exited early with {proc.returncode}")
+                return 1
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=25)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    print("\nThe scheduler placed every example pod it could and explained the rest.")
+    if disagreements:
+        print(f"{disagreements} placement(s) differ from simulate (ties are broken at random).")
+    return 0
+
+
+def main(examples: Path) -> int:
+    logs.configure(level="warning", fmt="console")
+    with controlplane.running() as plane:
+        print(f"local control plane at {plane.server} (logs: {plane.logs})")
+        return asyncio.run(run_demo(plane, examples))

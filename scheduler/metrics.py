@@ -1,0 +1,135 @@
+"""Every Prometheus metric, defined once, with kube-scheduler's names, types,
+labels and buckets, so kubernetes-mixin's scheduler dashboard and alerts work
+unchanged. Our own additions carry the ``py_scheduler_`` prefix.
+
+Queue and cache sizes are read at scrape time (a collector), not updated on
+every transition, to keep the hot path free of metric calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import REGISTRY, Collector
+
+
+def exponential(start: float, factor: float, count: int) -> list[float]:
+    return [start * factor**i for i in range(count)]
+
+
+SCHEDULE_ATTEMPTS: Final = Counter(
+    "scheduler_schedule_attempts",
+    "Number of attempts to schedule pods, by the result.",
+    ["result", "profile"],
+)
+SCHEDULING_ATTEMPT_DURATION: Final = Histogram(
+    "scheduler_scheduling_attempt_duration_seconds",
+    "Scheduling attempt latency in seconds (scheduling algorithm + binding)",
+    ["result", "profile"],
+    buckets=exponential(0.001, 2, 15),
+)
+SCHEDULING_ALGORITHM_DURATION: Final = Histogram(
+    "scheduler_scheduling_algorithm_duration_seconds",
+    "Scheduling algorithm latency in seconds",
+    buckets=exponential(0.001, 2, 15),
+)
+POD_SCHEDULING_SLI_DURATION: Final = Histogram(
+    "scheduler_pod_scheduling_sli_duration_seconds",
+    "E2e latency for a pod being scheduled, from the time the pod enters the scheduling "
+    "queue and might involve multiple scheduling attempts.",
+    ["attempts"],
+    buckets=exponential(0.01, 2, 20),
+)
+POD_SCHEDULING_ATTEMPTS: Final = Histogram(
+    "scheduler_pod_scheduling_attempts",
+    "Number of attempts to successfully schedule a pod.",
+    buckets=exponential(1, 2, 5),
+)
+QUEUE_INCOMING_PODS: Final = Counter(
+    "scheduler_queue_incoming_pods",
+    "Number of pods added to scheduling queues by event and queue type.",
+    ["queue", "event"],
+)
+PREEMPTION_ATTEMPTS: Final = Counter(
+    "scheduler_preemption_attempts", "Total preemption attempts in the cluster till now"
+)
+PREEMPTION_VICTIMS: Final = Histogram(
+    "scheduler_preemption_victims",
+    "Number of selected preemption victims",
+    buckets=exponential(1, 2, 7),
+)
+FRAMEWORK_EXTENSION_POINT_DURATION: Final = Histogram(
+    "scheduler_framework_extension_point_duration_seconds",
+    "Latency for running all plugins of a specific extension point.",
+    ["extension_point", "status", "profile"],
+    buckets=exponential(0.0001, 2, 12),
+)
+PLUGIN_EXECUTION_DURATION: Final = Histogram(
+    "scheduler_plugin_execution_duration_seconds",
+    "Duration for running a plugin at a specific extension point.",
+    ["plugin", "extension_point", "status"],
+    buckets=exponential(0.00001, 1.5, 20),
+)
+UNSCHEDULABLE_PODS: Final = Gauge(
+    "scheduler_unschedulable_pods",
+    "The number of unschedulable pods broken down by plugin name. A pod will increment the "
+    "gauge for all plugins that caused it to not schedule and so this metric have meaning "
+    "only when broken down by plugin.",
+    ["plugin", "profile"],
+)
+GOROUTINES: Final = Gauge(
+    "scheduler_goroutines",
+    "Number of running asyncio tasks split by the work they do such as binding.",
+    ["operation"],
+)
+# Our own.
+EVICTIONS: Final = Counter(
+    "py_scheduler_evictions",
+    "Evictions of preemption victims through the Eviction API, by result "
+    "(evicted, refused_by_pdb, not_found, error).",
+    ["result"],
+)
+BIND_FAILURES: Final = Counter("py_scheduler_bind_failures", "Failed binds, by reason.", ["reason"])
+LEADER: Final = Gauge("py_scheduler_leader", "1 while this replica holds the leader lease, else 0.")
+API_WRITES: Final = Counter(
+    "py_scheduler_api_writes",
+    "API writes the scheduler made besides binds (events, status patches), by kind and result.",
+    ["kind", "result"],
+)
+
+
+class _SizeCollector(Collector):
+    """scheduler_pending_pods and scheduler_cache_size, read when scraped."""
+
+    def __init__(self) -> None:
+        self.queue_sizes: Callable[[], Mapping[str, int]] | None = None
+        self.cache_sizes: Callable[[], Mapping[str, int]] | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        pending = GaugeMetricFamily(
+            "scheduler_pending_pods",
+            "Number of pending pods, by the queue type. 'active' means number of pods in "
+            "activeQ; 'backoff' means number of pods in backoffQ; 'unschedulable' means number "
+            "of pods in unschedulablePods that the scheduler attempted to schedule and failed; "
+            "'gated' is the number of unschedulable pods that the scheduler never attempted to "
+            "schedule because they are gated.",
+            labels=["queue"],
+        )
+        for queue, size in (self.queue_sizes() if self.queue_sizes else {}).items():
+            pending.add_metric([queue], size)
+        yield pending
+        cache = GaugeMetricFamily(
+            "scheduler_cache_size",
+            "Number of nodes, pods, and assumed (bound) pods in the scheduler cache.",
+            labels=["type"],
+        )
+        for kind, size in (self.cache_sizes() if self.cache_sizes else {}).items():
+            cache.add_metric([kind], size)
+        yield cache
+
+
+SIZES: Final = _SizeCollector()
+REGISTRY.register(SIZES)

@@ -1,0 +1,181 @@
+"""Pick a node for one pod: PreFilter, Filter over a sample of nodes, Score,
+select. Synchronous and side-effect free apart from the round-robin start.
+
+Sampling follows kube-scheduler: stop after ``numFeasibleNodesToFind``
+feasible nodes (all below 100 nodes, else an adaptive percentage), starting
+where the previous cycle stopped so that every node gets its turn.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from scheduler.framework.cycle_state import CycleState
+from scheduler.framework.interface import SharedLister
+from scheduler.framework.runtime import Framework
+from scheduler.framework.status import Code, Status
+from scheduler.framework.types import NO_NODES_AVAILABLE, Diagnosis, FitError
+from scheduler.model import NodeInfo, NodeName, PodInfo
+
+MIN_FEASIBLE_NODES_TO_FIND: Final = 100
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: Final = 5
+# The rejector recorded when there are no nodes at all: any node event helps.
+NO_NODES_REJECTOR: Final = "NoNodesAvailable"
+
+
+class SchedulingError(Exception):
+    """A cycle that failed for an internal reason (an Error status)."""
+
+    def __init__(self, status: Status) -> None:
+        super().__init__(status.message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleResult:
+    node: NodeName
+    evaluated: int
+    feasible: int
+
+
+def num_feasible_nodes_to_find(percentage: int, num_nodes: int) -> int:
+    if num_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return num_nodes
+    if percentage == 0:
+        percentage = max(50 - num_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+    found = num_nodes * percentage // 100
+    return max(found, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+class Algorithm:
+    def __init__(self, *, percentage_of_nodes_to_score: int, rng: random.Random) -> None:
+        self.percentage = percentage_of_nodes_to_score
+        self.rng = rng
+        self.next_start = 0
+
+    def schedule(
+        self, fwk: Framework, state: CycleState, pod: PodInfo, snapshot: SharedLister
+    ) -> ScheduleResult:
+        """The chosen node; raises FitError (no fit) or SchedulingError."""
+        all_nodes = snapshot.node_infos()
+        if not all_nodes:
+            diagnosis = Diagnosis(pre_filter_msg=NO_NODES_AVAILABLE)
+            diagnosis.unschedulable_plugins.add(NO_NODES_REJECTOR)
+            raise FitError(pod, 0, diagnosis)
+        feasible, diagnosis = self.find_nodes_that_fit(fwk, state, pod, snapshot, all_nodes)
+        if not feasible:
+            raise FitError(pod, len(all_nodes), diagnosis)
+        evaluated = len(feasible) + len(diagnosis.node_to_status)
+        if len(feasible) == 1:
+            return ScheduleResult(feasible[0].name, evaluated, 1)
+        status = fwk.run_pre_score(state, pod, feasible)
+        if not status.is_success:
+            raise SchedulingError(status)
+        totals, status = fwk.run_score(state, pod, feasible)
+        if not status.is_success:
+            raise SchedulingError(status)
+        return ScheduleResult(self.select_host(feasible, totals), evaluated, len(feasible))
+
+    def find_nodes_that_fit(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        all_nodes: Sequence[NodeInfo],
+    ) -> tuple[list[NodeInfo], Diagnosis]:
+        diagnosis = Diagnosis()
+        result, status, rejectors = fwk.run_pre_filter(state, pod, all_nodes)
+        if not status.is_success:
+            if not status.is_rejected:
+                raise SchedulingError(status)
+            diagnosis.pre_filter_msg = status.message
+            diagnosis.node_to_status.absent = status
+            diagnosis.unschedulable_plugins |= rejectors
+            if status.plugin:
+                diagnosis.unschedulable_plugins.add(status.plugin)
+            return [], diagnosis
+
+        # A pod nominated by an earlier preemption tries its node first.
+        if pod.nominated_node:
+            nominated = snapshot.get(pod.nominated_node)
+            if nominated is not None and (
+                result is None or result.node_names is None or nominated.name in result.node_names
+            ):
+                status = fwk.run_filters_with_nominated(state, pod, nominated)
+                if status.is_success:
+                    return [nominated], diagnosis
+                if status.code is Code.ERROR:
+                    raise SchedulingError(status)
+
+        nodes: Sequence[NodeInfo] = all_nodes
+        if result is not None and result.node_names is not None:
+            nodes = [n for n in all_nodes if n.name in result.node_names]
+            names = " ".join(result.plugins)
+            diagnosis.node_to_status.absent = Status.unresolvable(
+                f"node(s) didn't satisfy plugin(s) [{names}]"
+            )
+        feasible = self._filter(fwk, state, pod, nodes, diagnosis, len(all_nodes))
+        return feasible, diagnosis
+
+    def _filter(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        nodes: Sequence[NodeInfo],
+        diagnosis: Diagnosis,
+        num_all: int,
+    ) -> list[NodeInfo]:
+        count = len(nodes)
+        if count == 0:
+            return []
+        want = num_feasible_nodes_to_find(
+            fwk.spec.percentage_of_nodes_to_score
+            if fwk.spec.percentage_of_nodes_to_score is not None
+            else self.percentage,
+            count,
+        )
+        if not fwk.score:
+            want = 1
+        # The two-pass nominated check is only needed while nominations exist.
+        run = fwk.run_filters_with_nominated if len(fwk.nominator) else fwk.run_filters
+        feasible: list[NodeInfo] = []
+        statuses = diagnosis.node_to_status
+        start = self.next_start % count
+        processed = 0
+        for i in range(count):
+            node = nodes[(start + i) % count]
+            processed += 1
+            status = run(state, pod, node)
+            if status.code is Code.SUCCESS:
+                feasible.append(node)
+                if len(feasible) >= want:
+                    break
+            elif status.code is Code.ERROR:
+                self.next_start = (start + processed) % max(num_all, 1)
+                raise SchedulingError(status)
+            else:
+                statuses[node.name] = status
+                if status.plugin:
+                    diagnosis.unschedulable_plugins.add(status.plugin)
+        self.next_start = (start + processed) % max(num_all, 1)
+        return feasible
+
+    def select_host(self, nodes: Sequence[NodeInfo], totals: Sequence[int]) -> NodeName:
+        """The highest total; a uniform random choice among ties (reservoir sampling)."""
+        best = totals[0]
+        chosen = 0
+        ties = 1
+        for i in range(1, len(nodes)):
+            score = totals[i]
+            if score > best:
+                best, chosen, ties = score, i, 1
+            elif score == best:
+                ties += 1
+                if self.rng.randrange(ties) == 0:
+                    chosen = i
+        return nodes[chosen].name

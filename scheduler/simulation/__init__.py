@@ -1,0 +1,1 @@
+"""Offline scheduling of a cluster snapshot with the live scheduler's code."""

@@ -1,0 +1,142 @@
+"""Read a cluster snapshot: multi-document YAML or a ``v1 List`` of Nodes,
+Pods, PodDisruptionBudgets and PriorityClasses (what ``kubectl get
+nodes,pods,pdb,priorityclasses -A -o yaml`` prints).
+
+Pod priority is resolved as the Priority admission plugin would: an explicit
+``spec.priority``, else the ``priorityClassName``'s value, else the
+``globalDefault`` class, else 0. Every error names the document and field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scheduler.framework.interface import DisruptionBudget
+from scheduler.model import DecodeError, Node, PodInfo, decode_node, decode_pod
+from scheduler.model.raw import Fields
+from scheduler.model.selectors import decode_optional_selector
+
+KINDS = ("Node", "Pod", "PodDisruptionBudget", "PriorityClass")
+
+
+class SnapshotError(ValueError):
+    """The snapshot cannot be read; the message names the document and field."""
+
+
+@dataclass
+class Snapshot:
+    nodes: list[Node] = field(default_factory=list)
+    pods: list[PodInfo] = field(default_factory=list)
+    budgets: list[DisruptionBudget] = field(default_factory=list)
+    priority_classes: dict[str, int] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+
+
+def _documents(text: str, source: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        raise SnapshotError(f"{source}: not valid YAML: {exc}") from None
+    for index, doc in enumerate(docs):
+        where = f"{source}: document {index + 1}"
+        if doc is None:
+            continue
+        if not isinstance(doc, Mapping):
+            raise SnapshotError(f"{where}: expected a Kubernetes object, got {type(doc).__name__}")
+        if doc.get("kind") == "List" or str(doc.get("kind", "")).endswith("List"):
+            items = doc.get("items") or []
+            if not isinstance(items, list):
+                raise SnapshotError(f"{where}: items: expected a list")
+            for item_index, item in enumerate(items):
+                item_where = f"{where}, items[{item_index}]"
+                if not isinstance(item, Mapping):
+                    raise SnapshotError(f"{item_where}: expected a Kubernetes object")
+                yield item_where, item
+        else:
+            yield where, doc
+
+
+def _name(doc: Mapping[str, Any]) -> str:
+    meta = doc.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{doc.get('kind')} {ns + '/' if ns else ''}{meta.get('name', '?')}"
+
+
+def parse(text: str, source: str = "snapshot") -> Snapshot:
+    snap = Snapshot()
+    raw_pods: list[tuple[str, Mapping[str, Any]]] = []
+    global_default: int | None = None
+    for where, doc in _documents(text, source):
+        kind = doc.get("kind")
+        label = f"{where} ({_name(doc)})"
+        try:
+            if kind == "Node":
+                snap.nodes.append(decode_node(doc))
+            elif kind == "Pod":
+                raw_pods.append((label, doc))
+            elif kind == "PriorityClass":
+                fields = Fields(doc)
+                name = fields.obj("metadata").string("name")
+                value = fields.integer("value")
+                snap.priority_classes[name] = value
+                if fields.boolean("globalDefault"):
+                    global_default = value
+            elif kind == "PodDisruptionBudget":
+                snap.budgets.append(_budget(doc))
+            else:
+                snap.ignored.append(label)
+        except DecodeError as exc:
+            raise SnapshotError(f"{label}: {exc}") from None
+    for label, doc in raw_pods:
+        try:
+            snap.pods.append(decode_pod(_with_priority(doc, snap.priority_classes, global_default)))
+        except DecodeError as exc:
+            raise SnapshotError(f"{label}: {exc}") from None
+    return snap
+
+
+def _with_priority(
+    doc: Mapping[str, Any], classes: Mapping[str, int], global_default: int | None
+) -> Mapping[str, Any]:
+    spec = doc.get("spec")
+    if not isinstance(spec, Mapping) or spec.get("priority") is not None:
+        return doc
+    class_name = spec.get("priorityClassName")
+    if class_name:
+        if class_name not in classes:
+            raise DecodeError(
+                "spec.priorityClassName", f"no PriorityClass {class_name!r} in the snapshot"
+            )
+        priority = classes[class_name]
+    elif global_default is not None:
+        priority = global_default
+    else:
+        return doc
+    return {**doc, "spec": {**spec, "priority": priority}}
+
+
+def _budget(doc: Mapping[str, Any]) -> DisruptionBudget:
+    fields = Fields(doc)
+    meta = fields.obj("metadata")
+    spec = fields.obj("spec")
+    status = fields.obj("status")
+    return DisruptionBudget(
+        namespace=meta.string("namespace") or "default",
+        name=meta.string("name"),
+        selector=decode_optional_selector(spec, "selector"),
+        disruptions_allowed=status.integer("disruptionsAllowed"),
+        disrupted_pods=frozenset(status.raw_map("disruptedPods")),
+    )
+
+
+def load(path: Path) -> Snapshot:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SnapshotError(f"cannot read {path}: {exc.strerror}") from None
+    return parse(text, str(path))
