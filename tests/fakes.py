@@ -98,6 +98,9 @@ class FakeNominator:
     def nominated_pods_for(self, node: NodeName) -> Sequence[PodInfo]:
         return self.nominated.get(node, [])
 
+    def __len__(self) -> int:
+        return sum(len(pods) for pods in self.nominated.values())
+
 
 class FakeHandle:
     """A Handle for building one plugin in a unit test."""
