@@ -17,6 +17,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -63,16 +64,33 @@ async def api(kubeconfig: Path) -> AsyncIterator[KubeClient]:
         yield kube
 
 
-@pytest.fixture(scope="session")
-def scheduler_process(
-    control_plane: controlplane.LocalControlPlane,
-) -> Iterator[str]:
-    """A real ``python -m scheduler run`` against the control plane; yields its
-    base URL (metrics and probes). Stopped with SIGTERM, which must exit 0."""
+@dataclass
+class SchedulerProcess:
+    proc: subprocess.Popen[bytes]
+    base: str
+    log: Path
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            pytest.fail(f"py-scheduler did not stop within {timeout}s; see {self.log}")
+
+
+def start_scheduler(
+    plane: controlplane.LocalControlPlane,
+    config_path: Path,
+    *,
+    name: str = "py-scheduler",
+    env: dict[str, str] | None = None,
+    wait_ready: bool = True,
+) -> SchedulerProcess:
+    """Run ``python -m scheduler run`` against the control plane."""
     port = controlplane.free_port()
-    log_path = control_plane.logs / "py-scheduler.log"
-    config_path = Path(__file__).parent / "integration" / "scheduler-config.yaml"
-    env = {**os.environ, "KUBECONFIG": str(control_plane.kubeconfig)}
+    log_path = plane.logs / f"{name}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [
@@ -91,17 +109,17 @@ def scheduler_process(
                 "--log-level",
                 "debug",
             ],
-            env=env,
+            env={**os.environ, "KUBECONFIG": str(plane.kubeconfig), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    base = f"http://127.0.0.1:{port}"
+    running = SchedulerProcess(proc, f"http://127.0.0.1:{port}", log_path)
     deadline = time.monotonic() + 30
-    while True:
+    while wait_ready:
         if proc.poll() is not None:
             pytest.fail(f"py-scheduler exited with {proc.returncode}; see {log_path}")
         try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=1) as resp:
+            with urllib.request.urlopen(f"{running.base}/readyz", timeout=1) as resp:
                 if resp.status == 200:
                     break
         except OSError:
@@ -110,13 +128,17 @@ def scheduler_process(
             proc.kill()
             pytest.fail(f"py-scheduler not ready in 30s; see {log_path}")
         time.sleep(0.2)
+    return running
+
+
+@pytest.fixture(scope="session")
+def scheduler_process(control_plane: controlplane.LocalControlPlane) -> Iterator[str]:
+    """The session's scheduler (profile py-scheduler); yields its base URL.
+    Stopped with SIGTERM, which must exit 0."""
+    config_path = Path(__file__).parent / "integration" / "scheduler-config.yaml"
+    running = start_scheduler(control_plane, config_path)
     try:
-        yield base
+        yield running.base
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            pytest.fail("py-scheduler did not stop within 30s of SIGTERM")
-        assert code == 0, f"py-scheduler exited with {code} on SIGTERM; see {log_path}"
+        code = running.stop()
+        assert code == 0, f"py-scheduler exited with {code} on SIGTERM; see {running.log}"

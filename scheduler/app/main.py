@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
+import socket
 import sys
+import uuid
 from typing import Final
 
 import structlog
@@ -22,6 +25,7 @@ from scheduler import config, logs, metrics
 from scheduler.app.server import Health, make_app
 from scheduler.kube.client import KubeClient, Settings, load_configuration
 from scheduler.kube.cluster import KubeCluster
+from scheduler.kube.election import ElectionConfig, LeaderElector
 from scheduler.kube.watches import Handlers, Reflector
 from scheduler.model import Node, PodInfo, decode_node, decode_pod
 from scheduler.scheduling.build import build_scheduler
@@ -56,10 +60,6 @@ async def run(
     cfg: config.SchedulerConfig, *, kubeconfig: str | None, address: str, port: int
 ) -> int:
     configuration = await load_configuration(kubeconfig or cfg.client_connection.kubeconfig or None)
-    if cfg.leader_election.leader_elect:
-        log.warning(
-            "leader election is not available in this release; run a single replica",
-        )
     async with KubeClient(configuration, Settings()) as kube:
         objects = ObjectStore()
         scheduler = build_scheduler(cfg, cluster=KubeCluster(kube), objects=objects)
@@ -71,7 +71,11 @@ async def run(
             field_selector="status.phase!=Succeeded,status.phase!=Failed",
         )
         nodes = Reflector(kube, "/api/v1/nodes", _node_handlers(scheduler), name="nodes")
-        health = Health(synced=lambda: pods.synced.is_set() and nodes.synced.is_set())
+        elector = _elector(kube, cfg) if cfg.leader_election.leader_elect else None
+        health = Health(
+            synced=lambda: pods.synced.is_set() and nodes.synced.is_set(),
+            leader_ok=elector.healthy if elector is not None else lambda: True,
+        )
         metrics.SIZES.queue_sizes = scheduler.queue.lengths
         metrics.SIZES.cache_sizes = lambda: {
             "nodes": len(scheduler.cache),
@@ -86,30 +90,71 @@ async def run(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         log.info("starting", profiles=sorted(cfg.scheduler_names), address=f"{address}:{port}")
+        lost = False
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(nodes.run(), name="watch nodes")
                 group.create_task(pods.run(), name="watch pods")
                 group.create_task(scheduler.queue.run_flushes(), name="queue flushes")
                 group.create_task(
-                    _schedule_when_synced(scheduler, nodes, pods), name="scheduling loop"
+                    _lead_and_schedule(scheduler, nodes, pods, elector), name="scheduling loop"
                 )
                 await stop.wait()
                 log.info("shutting down: no new pods; finishing in-flight binds")
                 health.shutting_down = True
                 scheduler.stop()
                 await scheduler.drain(SHUTDOWN_GRACE)
+                if elector is not None:
+                    await elector.release()
                 raise _Shutdown
         except* _Shutdown:
             pass
+        except* LeaseLost:
+            log.error("exiting: the leader lease was lost")
+            lost = True
         finally:
             await runner.cleanup()
     log.info("stopped")
-    return 0
+    return 1 if lost else 0
 
 
 class _Shutdown(Exception):
     """Raised inside the TaskGroup to cancel the remaining root tasks."""
+
+
+class LeaseLost(Exception):
+    """The leader lease could not be renewed: stop at once, as kube-scheduler does."""
+
+
+def _elector(kube: KubeClient, cfg: config.SchedulerConfig) -> LeaderElector:
+    le = cfg.leader_election
+    namespace = le.resource_namespace or os.environ.get("POD_NAMESPACE") or "default"
+    identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}_{uuid.uuid4()}"
+    return LeaderElector(
+        kube,
+        ElectionConfig(
+            name=le.resource_name,
+            namespace=namespace,
+            identity=identity,
+            lease_duration=le.lease_duration,
+            renew_deadline=le.renew_deadline,
+            retry_period=le.retry_period,
+        ),
+    )
+
+
+async def _lead_and_schedule(
+    scheduler: Scheduler,
+    nodes: Reflector[Node],
+    pods: Reflector[PodInfo],
+    elector: LeaderElector | None,
+) -> None:
+    """Followers keep their caches warm; only the leader schedules."""
+    if elector is None:
+        await _schedule_when_synced(scheduler, nodes, pods)
+        return
+    if not await elector.lead(lambda: _schedule_when_synced(scheduler, nodes, pods)):
+        raise LeaseLost
 
 
 async def _schedule_when_synced(
