@@ -17,12 +17,15 @@ import sys
 import uuid
 from typing import Final
 
+import kopf
 import structlog
 import uvloop
 from aiohttp import web
+from kubernetes_asyncio import client as k8s_client
 
 from scheduler import config, logs, metrics
 from scheduler.app.server import Health, make_app
+from scheduler.kube import objects as kube_objects
 from scheduler.kube.client import KubeClient, Settings, load_configuration
 from scheduler.kube.cluster import KubeCluster
 from scheduler.kube.election import ElectionConfig, LeaderElector
@@ -86,13 +89,20 @@ async def run(
         await runner.setup()
         await web.TCPSite(runner, address, port).start()
         stop = asyncio.Event()
+        kopf_ready = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         log.info("starting", profiles=sorted(cfg.scheduler_names), address=f"{address}:{port}")
         lost = False
         try:
             async with asyncio.TaskGroup() as group:
+                group.create_task(
+                    _kopf_shell(objects, configuration, stop, kopf_ready), name="kopf operator"
+                )
+                # kopf installs its own signal handlers when it starts; ours go
+                # on top so that SIGTERM runs our shutdown (which stops kopf too).
+                await asyncio.wait_for(kopf_ready.wait(), timeout=30)
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, stop.set)
                 group.create_task(nodes.run(), name="watch nodes")
                 group.create_task(pods.run(), name="watch pods")
                 group.create_task(scheduler.queue.run_flushes(), name="queue flushes")
@@ -116,6 +126,23 @@ async def run(
             await runner.cleanup()
     log.info("stopped")
     return 1 if lost else 0
+
+
+async def _kopf_shell(
+    objects: ObjectStore,
+    configuration: k8s_client.Configuration,
+    stop: asyncio.Event,
+    ready: asyncio.Event,
+) -> None:
+    await kopf.operator(
+        registry=kube_objects.registry(objects, configuration),
+        settings=kube_objects.settings(),
+        standalone=True,
+        clusterwide=True,
+        stop_flag=stop,
+        ready_flag=ready,
+    )
+    stop.set()  # kopf stopped on its own (e.g. a signal it saw first): shut down too
 
 
 class _Shutdown(Exception):

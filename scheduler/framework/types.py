@@ -53,6 +53,9 @@ class PostFilterResult:
 
     nominated_node: NodeName | None
     victims: tuple[PodInfo, ...] = ()
+    # "Evict" goes through the Eviction API (PDBs enforced by the API server);
+    # "Delete" deletes victims directly, and exists only as an explicit opt-in.
+    eviction_mode: str = "Evict"
 
 
 @dataclass(slots=True)

@@ -1,6 +1,9 @@
-"""Cluster objects besides pods and nodes, as plugins consult them.
+"""Cluster objects besides pods and nodes, as plugins consult them:
+PodDisruptionBudgets (preemption), namespace labels (namespaceSelector) and
+the selectors of workload owners (default topology spread constraints).
 
-Kept current by the watches; empty until those watches exist for a kind.
+Kept current by the kopf handlers in :mod:`scheduler.kube.objects`, or filled
+from a snapshot by the simulator.
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ from collections.abc import Mapping, Sequence
 
 from scheduler.framework.interface import DisruptionBudget
 from scheduler.model import PodInfo
-from scheduler.model.selectors import LabelSelector
+from scheduler.model.raw import Fields
+from scheduler.model.selectors import LabelSelector, decode_optional_selector
 
 
 class ObjectStore:
@@ -30,3 +34,27 @@ class ObjectStore:
             for (_, ns, _), selector in self.selectors.items()
             if ns == pod.namespace and selector.matches(pod.labels)
         ]
+
+
+def decode_budget(raw: Mapping[str, object]) -> DisruptionBudget:
+    """A policy/v1 PodDisruptionBudget as preemption weighs it."""
+    fields = Fields(raw)
+    meta = fields.obj("metadata")
+    spec = fields.obj("spec")
+    status = fields.obj("status")
+    return DisruptionBudget(
+        namespace=meta.string("namespace") or "default",
+        name=meta.string("name"),
+        selector=decode_optional_selector(spec, "selector"),
+        disruptions_allowed=status.integer("disruptionsAllowed"),
+        disrupted_pods=frozenset(status.raw_map("disruptedPods")),
+    )
+
+
+def decode_owner_selector(kind: str, raw: Mapping[str, object]) -> LabelSelector | None:
+    """The selector of a Service, RC (plain maps) or RS/StatefulSet (LabelSelector)."""
+    spec = Fields(raw).obj("spec")
+    if kind in ("Service", "ReplicationController"):
+        labels = spec.str_map("selector")
+        return LabelSelector(tuple(sorted(labels.items()))) if labels else None
+    return decode_optional_selector(spec, "selector")

@@ -262,6 +262,13 @@ class SchedulingQueue:
                     return True  # an erroring hint counts as Queue, as upstream
         return False
 
+    def back_off(self, uid: PodUID) -> None:
+        """Move an unschedulable pod to backoffQ (its plan failed; retry later)."""
+        where = self._where.get(uid)
+        if where is not None and where.queue == UNSCHEDULABLE:
+            del self._where[uid]
+            self._push_backoff(where.info, "PreemptionRefused")
+
     def activate(self, pods: Iterable[PodInfo]) -> None:
         for pod in pods:
             where = self._where.get(pod.uid)

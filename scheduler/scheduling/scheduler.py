@@ -40,6 +40,7 @@ from scheduler.model import Node, NodeName, PodInfo, PodUID
 from scheduler.scheduling.algorithm import Algorithm, SchedulingError
 from scheduler.scheduling.cache import Cache
 from scheduler.scheduling.nominator import Nominator
+from scheduler.scheduling.preemption import Preemptor
 from scheduler.scheduling.queue import SchedulingQueue
 
 log = structlog.get_logger("scheduler")
@@ -69,9 +70,9 @@ class Outcome:
 class Tasks:
     """Background API work the scheduler owns; drained on shutdown."""
 
-    running: set[asyncio.Task[None]] = field(default_factory=set)
+    running: set[asyncio.Task[object]] = field(default_factory=set)
 
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, object], name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self.running.add(task)
         task.add_done_callback(self.running.discard)
@@ -105,6 +106,11 @@ class Scheduler:
         # Unassigned pods of ours as the watch last showed them (None: deleted).
         self.pending: dict[PodUID, PodInfo] = {}
         self.on_outcome: list[Any] = []  # callables(Outcome); the simulator listens here
+        self.preemptor = Preemptor(
+            nominator=nominator,
+            on_refused=self._preemption_refused,
+            on_nomination_cleared=lambda pod: self.queue.activate([pod]),
+        )
         self._stopping = False
 
     # -- the loop -------------------------------------------------------------------
@@ -190,6 +196,13 @@ class Scheduler:
             self.nominator.add(pod, nominated)
         else:
             self.nominator.remove(pod)
+        if result is not None and nominated and result.victims:
+            self.tasks.spawn(
+                self.preemptor.execute(
+                    fwk, pod, nominated, result.victims, mode=result.eviction_mode
+                ),
+                name=f"preempt for {pod.key}",
+            )
         self._record_attempt(fwk, "unschedulable", start)
         log.info(
             "pod unschedulable",
@@ -209,6 +222,17 @@ class Scheduler:
         )
         self._emit(outcome)
         return outcome
+
+    def _preemption_refused(self, pod: PodInfo) -> None:
+        """A budget refused an eviction: drop the nomination, back off, plan again."""
+        self.nominator.remove(pod)
+        self.queue.back_off(pod.uid)
+        fwk = self.profiles.get(pod.scheduler_name)
+        if fwk is not None:
+            self.tasks.spawn(
+                fwk.cluster.patch_pod_status(pod, condition=None, nominated_node=""),
+                name=f"clear nomination {pod.key}",
+            )
 
     def _failed(self, fwk: Framework, info: QueuedPodInfo, status: Status, start: float) -> Outcome:
         pod = info.pod

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 
-from scheduler.cluster import PodCondition
+from scheduler.cluster import PodCondition, TooManyRequests
 from scheduler.config import SchedulerConfig
 from scheduler.model import PodInfo
 from scheduler.scheduling.build import build_scheduler
@@ -39,7 +39,10 @@ class Result:
 
 @dataclass
 class SimulatedCluster:
+    """Binds and evictions take effect at once; evictions honour PDBs."""
+
     scheduler: Scheduler | None = None
+    objects: ObjectStore | None = None
     bound: dict[str, str] = field(default_factory=dict)
     evicted: list[str] = field(default_factory=list)
 
@@ -54,12 +57,29 @@ class SimulatedCluster:
         del pod, condition, nominated_node
 
     async def evict(self, pod: PodInfo) -> None:
+        if self.objects is not None:
+            budgets = [
+                b
+                for b in self.objects.pdbs(pod.namespace)
+                if b.selector is not None
+                and not b.selector.is_empty
+                and b.selector.matches(pod.labels)
+            ]
+            if any(b.disruptions_allowed <= 0 for b in budgets):
+                raise TooManyRequests(
+                    "Cannot evict pod as it would violate the pod's disruption budget."
+                )
+            for b in budgets:
+                key = (b.namespace, b.name)
+                self.objects.budgets[key] = replace(
+                    b, disruptions_allowed=b.disruptions_allowed - 1
+                )
+        await self.delete(pod)
+
+    async def delete(self, pod: PodInfo) -> None:
         self.evicted.append(pod.key)
         if self.scheduler is not None:
             self.scheduler.on_pod_deleted(pod)
-
-    async def delete(self, pod: PodInfo) -> None:
-        await self.evict(pod)
 
     async def record_event(
         self,
@@ -78,7 +98,7 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
     objects = ObjectStore()
     for budget in snapshot.budgets:
         objects.budgets[(budget.namespace, budget.name)] = budget
-    cluster = SimulatedCluster()
+    cluster = SimulatedCluster(objects=objects)
     scheduler = build_scheduler(
         cfg, cluster=cluster, objects=objects, rng=random.Random(seed), record_metrics=False
     )
@@ -88,8 +108,14 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
 
     def remember(outcome: Outcome) -> None:
         key = outcome.pod.key
-        if key not in outcomes:
+        earlier = outcomes.get(key)
+        if earlier is None:
             order.append(key)
+        elif outcome.node and earlier.victims:
+            # A preemptor that binds after its victims left: report both.
+            outcome = replace(
+                outcome, nominated_node=earlier.nominated_node, victims=earlier.victims
+            )
         outcomes[key] = outcome
 
     scheduler.on_outcome.append(remember)

@@ -19,7 +19,7 @@ import yaml
 from scheduler.framework.interface import DisruptionBudget
 from scheduler.model import DecodeError, Node, PodInfo, decode_node, decode_pod
 from scheduler.model.raw import Fields
-from scheduler.model.selectors import decode_optional_selector
+from scheduler.scheduling.objects import decode_budget
 
 KINDS = ("Node", "Pod", "PodDisruptionBudget", "PriorityClass")
 
@@ -87,7 +87,7 @@ def parse(text: str, source: str = "snapshot") -> Snapshot:
                 if fields.boolean("globalDefault"):
                     global_default = value
             elif kind == "PodDisruptionBudget":
-                snap.budgets.append(_budget(doc))
+                snap.budgets.append(decode_budget(doc))
             else:
                 snap.ignored.append(label)
         except DecodeError as exc:
@@ -118,20 +118,6 @@ def _with_priority(
     else:
         return doc
     return {**doc, "spec": {**spec, "priority": priority}}
-
-
-def _budget(doc: Mapping[str, Any]) -> DisruptionBudget:
-    fields = Fields(doc)
-    meta = fields.obj("metadata")
-    spec = fields.obj("spec")
-    status = fields.obj("status")
-    return DisruptionBudget(
-        namespace=meta.string("namespace") or "default",
-        name=meta.string("name"),
-        selector=decode_optional_selector(spec, "selector"),
-        disruptions_allowed=status.integer("disruptionsAllowed"),
-        disrupted_pods=frozenset(status.raw_map("disruptedPods")),
-    )
 
 
 def load(path: Path) -> Snapshot:
