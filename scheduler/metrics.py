@@ -73,13 +73,6 @@ PLUGIN_EXECUTION_DURATION: Final = Histogram(
     ["plugin", "extension_point", "status"],
     buckets=exponential(0.00001, 1.5, 20),
 )
-UNSCHEDULABLE_PODS: Final = Gauge(
-    "scheduler_unschedulable_pods",
-    "The number of unschedulable pods broken down by plugin name. A pod will increment the "
-    "gauge for all plugins that caused it to not schedule and so this metric have meaning "
-    "only when broken down by plugin.",
-    ["plugin", "profile"],
-)
 GOROUTINES: Final = Gauge(
     "scheduler_goroutines",
     "Number of running asyncio tasks split by the work they do such as binding.",
@@ -107,6 +100,8 @@ class _SizeCollector(Collector):
     def __init__(self) -> None:
         self.queue_sizes: Callable[[], Mapping[str, int]] | None = None
         self.cache_sizes: Callable[[], Mapping[str, int]] | None = None
+        # (plugin, profile) -> pods in the unschedulable pool that plugin rejected
+        self.unschedulable: Callable[[], Mapping[tuple[str, str], int]] | None = None
 
     def collect(self) -> Iterable[Metric]:
         pending = GaugeMetricFamily(
@@ -129,7 +124,23 @@ class _SizeCollector(Collector):
         for kind, size in (self.cache_sizes() if self.cache_sizes else {}).items():
             cache.add_metric([kind], size)
         yield cache
+        unschedulable = GaugeMetricFamily(
+            "scheduler_unschedulable_pods",
+            "The number of unschedulable pods broken down by plugin name. A pod will increment "
+            "the gauge for all plugins that caused it to not schedule and so this metric have "
+            "meaning only when broken down by plugin.",
+            labels=["plugin", "profile"],
+        )
+        for (plugin, profile), count in (
+            self.unschedulable() if self.unschedulable else {}
+        ).items():
+            unschedulable.add_metric([plugin, profile], count)
+        yield unschedulable
 
 
 SIZES: Final = _SizeCollector()
 REGISTRY.register(SIZES)
+
+
+def observe_point(point: str, status: str, profile: str, seconds: float) -> None:
+    FRAMEWORK_EXTENSION_POINT_DURATION.labels(point, status, profile).observe(seconds)

@@ -80,6 +80,7 @@ async def run(
             leader_ok=elector.healthy if elector is not None else lambda: True,
         )
         metrics.SIZES.queue_sizes = scheduler.queue.lengths
+        metrics.SIZES.unschedulable = scheduler.queue.unschedulable_by_plugin
         metrics.SIZES.cache_sizes = lambda: {
             "nodes": len(scheduler.cache),
             "pods": scheduler.cache.pod_count(),

@@ -9,10 +9,12 @@ where the previous cycle stopped so that every node gets its turn.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from scheduler import metrics
 from scheduler.framework.cycle_state import CycleState
 from scheduler.framework.interface import SharedLister
 from scheduler.framework.runtime import Framework
@@ -39,6 +41,10 @@ class ScheduleResult:
     node: NodeName
     evaluated: int
     feasible: int
+
+
+def _timed(point: str, status: Status, fwk: Framework, start: float) -> None:
+    metrics.observe_point(point, status.code.value, fwk.profile_name, time.perf_counter() - start)
 
 
 def num_feasible_nodes_to_find(percentage: int, num_nodes: int) -> int:
@@ -71,10 +77,14 @@ class Algorithm:
         evaluated = len(feasible) + len(diagnosis.node_to_status)
         if len(feasible) == 1:
             return ScheduleResult(feasible[0].name, evaluated, 1)
+        start = time.perf_counter()
         status = fwk.run_pre_score(state, pod, feasible)
+        _timed("PreScore", status, fwk, start)
         if not status.is_success:
             raise SchedulingError(status)
+        start = time.perf_counter()
         totals, status = fwk.run_score(state, pod, feasible)
+        _timed("Score", status, fwk, start)
         if not status.is_success:
             raise SchedulingError(status)
         return ScheduleResult(self.select_host(feasible, totals), evaluated, len(feasible))
@@ -88,7 +98,9 @@ class Algorithm:
         all_nodes: Sequence[NodeInfo],
     ) -> tuple[list[NodeInfo], Diagnosis]:
         diagnosis = Diagnosis()
+        start = time.perf_counter()
         result, status, rejectors = fwk.run_pre_filter(state, pod, all_nodes)
+        _timed("PreFilter", status, fwk, start)
         if not status.is_success:
             if not status.is_rejected:
                 raise SchedulingError(status)
@@ -118,7 +130,10 @@ class Algorithm:
             diagnosis.node_to_status.absent = Status.unresolvable(
                 f"node(s) didn't satisfy plugin(s) [{names}]"
             )
+        start = time.perf_counter()
         feasible = self._filter(fwk, state, pod, nodes, diagnosis, len(all_nodes))
+        filtered = Status() if feasible else Status(Code.UNSCHEDULABLE)
+        _timed("Filter", filtered, fwk, start)
         return feasible, diagnosis
 
     def _filter(

@@ -114,6 +114,15 @@ class SchedulingQueue:
             counts[where.queue] += 1
         return counts
 
+    def unschedulable_by_plugin(self) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for where in self._where.values():
+            if where.queue == UNSCHEDULABLE:
+                for plugin in where.info.unschedulable_plugins:
+                    key = (plugin, where.info.pod.scheduler_name)
+                    counts[key] = counts.get(key, 0) + 1
+        return counts
+
     def where(self, uid: PodUID) -> str | None:
         found = self._where.get(uid)
         return found.queue if found else None

@@ -181,7 +181,11 @@ class Scheduler:
         result: PostFilterResult | None = None
         if fwk.post_filter:
             metrics.PREEMPTION_ATTEMPTS.inc()
+            began = time.perf_counter()
             result, status = fwk.run_post_filter(state, pod, fit.diagnosis.node_to_status)
+            metrics.observe_point(
+                "PostFilter", status.code.value, fwk.profile_name, time.perf_counter() - began
+            )
             if status.code is Code.ERROR:
                 log.error("post-filter failed", pod=pod.key, error=status.message)
             elif not status.is_success and status.message:
@@ -313,9 +317,17 @@ class Scheduler:
         metrics.GOROUTINES.labels("binding").inc()
         try:
             async with self._bind_slots:
+                began = time.perf_counter()
                 status = await fwk.run_pre_bind(state, assumed, node)
+                metrics.observe_point(
+                    "PreBind", status.code.value, fwk.profile_name, time.perf_counter() - began
+                )
                 if status.is_success:
+                    began = time.perf_counter()
                     status = await fwk.run_bind(state, assumed, node)
+                    metrics.observe_point(
+                        "Bind", status.code.value, fwk.profile_name, time.perf_counter() - began
+                    )
         except (Conflict, NotFound) as exc:
             # Already bound elsewhere, or deleted: the watch tells the truth.
             metrics.BIND_FAILURES.labels(type(exc).__name__).inc()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import urllib.request
 from typing import Any
 
 from scheduler.kube.client import JSON, KubeClient
@@ -155,3 +156,51 @@ async def test_a_gated_pod_waits_until_its_gates_are_removed(
         lambda: read_pod(api, "gated", ns), lambda p: "nodeName" in p["spec"], what="bound"
     )
     assert bound["spec"]["nodeName"] == nodes[0]
+
+
+async def test_metrics_carry_upstream_names_labels_and_buckets(
+    api: KubeClient, scheduler_process: str
+) -> None:
+    ns, group, _ = await _setup(api, 1)
+    await create_pod(api, "counted", ns, node_selector={"test-group": group})
+    await eventually(
+        lambda: read_pod(api, "counted", ns), lambda p: "nodeName" in p["spec"], what="bound"
+    )
+
+    def scrape() -> str:
+        with urllib.request.urlopen(f"{scheduler_process}/metrics", timeout=5) as resp:
+            return str(resp.read().decode())
+
+    text = await asyncio.to_thread(scrape)
+    scheduled = re.search(
+        r'^scheduler_schedule_attempts_total\{profile="py-scheduler",result="scheduled"\} (\S+)$',
+        text,
+        re.M,
+    )
+    assert scheduled is not None
+    assert float(scheduled.group(1)) >= 1
+    for line in (
+        "# TYPE scheduler_scheduling_attempt_duration_seconds histogram",
+        "# TYPE scheduler_pod_scheduling_sli_duration_seconds histogram",
+        "# TYPE scheduler_pending_pods gauge",
+        "# TYPE scheduler_cache_size gauge",
+        "# TYPE scheduler_queue_incoming_pods_total counter",
+        "# TYPE scheduler_framework_extension_point_duration_seconds histogram",
+        "# TYPE process_cpu_seconds_total counter",
+    ):
+        assert line in text, line
+    # Upstream's buckets: exp(0.001, 2, 15) for attempt durations.
+    assert re.search(
+        r'scheduler_scheduling_attempt_duration_seconds_bucket\{le="0\.001",'
+        r'profile="py-scheduler",result="scheduled"\}',
+        text,
+    )
+    assert 'le="16.384"' in text
+    assert re.search(r'^scheduler_pending_pods\{queue="active"\} \d', text, re.M)
+    assert re.search(r'^scheduler_cache_size\{type="nodes"\} [1-9]', text, re.M)
+    assert re.search(
+        r'scheduler_framework_extension_point_duration_seconds_count\{extension_point="Filter",'
+        r'profile="py-scheduler",status="Success"\} [1-9]',
+        text,
+    )
+    assert re.search(r'scheduler_queue_incoming_pods_total\{event="PodAdd",queue="active"\}', text)
