@@ -175,10 +175,10 @@ class LocalControlPlane:
                 raise ControlPlaneError(f"{proc.name} exited with {code}; see {proc.log}")
 
     def restart_apiserver(self) -> None:
-        """Kill and start kube-apiserver on the same port (fault-tolerance tests)."""
+        """Crash kube-apiserver (SIGKILL) and start it again on the same port."""
         for proc in list(self._processes):
             if proc.name == "kube-apiserver":
-                proc.popen.send_signal(signal.SIGTERM)
+                proc.popen.kill()
                 proc.popen.wait(timeout=30)
                 self._processes.remove(proc)
         self._start_apiserver(port=self.apiserver_port)
