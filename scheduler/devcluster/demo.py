@@ -125,7 +125,13 @@ async def _settle(kube: KubeClient, pending: list[str]) -> dict[str, JSON]:
         await asyncio.sleep(0.3)
 
 
-async def run_demo(plane: controlplane.LocalControlPlane, examples: Path) -> int:
+async def run_demo(
+    plane: controlplane.LocalControlPlane, examples: Path, *, quiet: bool = False
+) -> dict[str, tuple[str, str]]:
+    """Run every example; returns {pod: (live node, simulated node)} ("<pending>" if none).
+
+    Raises RuntimeError when the scheduler process dies or the API fails.
+    """
     cfg_path = examples / "scheduler-config.yaml"
     cfg = scheduler_config.load(cfg_path if cfg_path.exists() else None)
     env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
@@ -143,8 +149,9 @@ async def run_demo(plane: controlplane.LocalControlPlane, examples: Path) -> int
     if cfg_path.exists():
         args += ["--config", str(cfg_path)]
     proc = subprocess.Popen(args, env=env, stdout=log, stderr=log)  # noqa: ASYNC220
-    print(f"py-scheduler running (pid {proc.pid}); its log: {plane.logs / 'py-scheduler.log'}")
-    disagreements = 0
+    say = (lambda *_: None) if quiet else print
+    say(f"py-scheduler running (pid {proc.pid}); its log: {plane.logs / 'py-scheduler.log'}")
+    placements: dict[str, tuple[str, str]] = {}
     try:
         async with KubeClient(await load_configuration(str(plane.kubeconfig))) as kube:
             for path in sorted(examples.glob("[0-9]*.yaml")):  # noqa: ASYNC240 - a handful of files
@@ -156,32 +163,26 @@ async def run_demo(plane: controlplane.LocalControlPlane, examples: Path) -> int
                     "items", []
                 )
                 predicted = {r.pod: r for r in await simulate(snapshots.load(path), cfg, seed=0)}
-                print(f"\n== {path.name}")
+                say(f"\n== {path.name}")
                 nodes = sorted(
                     n["metadata"]["name"]
                     for n in (await kube.get("/api/v1/nodes")).get("items", [])
                 )
-                print(f"   nodes: {', '.join(nodes)}")
+                say(f"   nodes: {', '.join(nodes)}")
                 for key in pending:
                     pod = pods.get(key, {"metadata": {"uid": ""}, "spec": {}})
                     node = pod["spec"].get("nodeName") or "<pending>"
                     sim = predicted.get(key)
                     sim_node = (sim.node if sim else None) or "<pending>"
-                    agree = (
-                        "agrees"
-                        if (sim_node == "<pending>") == (node == "<pending>")
-                        else "DIFFERS"
-                    )
-                    if agree == "DIFFERS":
-                        disagreements += 1
-                    print(f"   {key:<22} -> {node:<10} {_why(pod, events)}")
-                    print(f"   {'':<22}    simulate: {sim_node} ({agree})")
+                    same = (sim_node == "<pending>") == (node == "<pending>")
+                    agree = "agrees" if same else "DIFFERS"
+                    placements[f"{path.stem}:{key}"] = (node, sim_node)
+                    say(f"   {key:<22} -> {node:<10} {_why(pod, events)}")
+                    say(f"   {'':<22}    simulate: {sim_node} ({agree})")
             if proc.poll() is not None:
-                print(f"py-scheduler exited early with {proc.returncode}")
-                return 1
+                raise RuntimeError(f"py-scheduler exited early with {proc.returncode}")
     except ClusterError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        raise RuntimeError(f"API error: {exc}") from exc
     finally:
         proc.terminate()
         try:
@@ -189,14 +190,22 @@ async def run_demo(plane: controlplane.LocalControlPlane, examples: Path) -> int
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-    print("\nThe scheduler placed every example pod it could and explained the rest.")
-    if disagreements:
-        print(f"{disagreements} placement(s) differ from simulate (ties are broken at random).")
-    return 0
+    return placements
 
 
 def main(examples: Path) -> int:
     logs.configure(level="warning", fmt="console")
     with controlplane.running() as plane:
         print(f"local control plane at {plane.server} (logs: {plane.logs})")
-        return asyncio.run(run_demo(plane, examples))
+        try:
+            placements = asyncio.run(run_demo(plane, examples))
+        except RuntimeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    differ = sum(
+        1 for live, sim in placements.values() if (live == "<pending>") != (sim == "<pending>")
+    )
+    print("\nEvery example pod was placed or given the scheduler's reason.")
+    if differ:
+        print(f"{differ} placement(s) differ from simulate.")
+    return 0
