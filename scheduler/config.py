@@ -122,11 +122,15 @@ def _check_fields(fields: Fields, allowed: frozenset[str]) -> None:
 def _plugin_set(fields: Fields) -> PluginSet:
     _check_fields(fields, frozenset({"enabled", "disabled"}))
     enabled = []
+    seen: set[str] = set()
     for item in fields.objects("enabled"):
         _check_fields(item, frozenset({"name", "weight"}))
         name = item.string("name")
         if not name:
             raise item.error("name", "must be set")
+        if name in seen:
+            raise item.error("name", f"plugin {name!r} already registered")
+        seen.add(name)
         weight = item.integer("weight")
         if weight < 0:
             raise item.error("weight", f"must not be negative, got {weight}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from scheduler.cluster import Cluster
+from scheduler.cluster import Cluster, ClusterError
 from scheduler.framework.cycle_state import CycleState
 from scheduler.framework.interface import (
     MAX_NODE_SCORE,
@@ -183,27 +183,29 @@ class Framework(Handle):
         self.post_bind: list[PostBindPlugin] = at("postBind")  # type: ignore[assignment]
 
     def _resolve(self, point: str) -> list[PluginRef]:
-        """multiPoint plugins that serve this point, then the point's own list."""
+        """Upstream's order: plugins named both in multiPoint and at this point
+        (in this point's order), then multiPoint-only ones, then the rest."""
         own = self.spec.points.get(point, PluginSet())
         protocol = _PROTOCOLS[point]
-        explicit = {ref.name for ref in own.enabled}
-        refs: list[PluginRef] = []
-        if "*" not in own.disabled:
-            refs = [
-                ref
-                for ref in self.spec.multi_point
-                if isinstance(self.plugins[ref.name], protocol)
-                and ref.name not in own.disabled
-                and ref.name not in explicit
-            ]
         for ref in own.enabled:
             if not isinstance(self.plugins[ref.name], protocol):
                 raise FrameworkError(
                     f"profile {self.spec.scheduler_name!r}: plugin {ref.name!r} "
                     f"does not extend {point}"
                 )
-            refs.append(ref)
-        return refs
+        multi: list[PluginRef] = []
+        if "*" not in own.disabled:
+            multi = [
+                ref
+                for ref in self.spec.multi_point
+                if isinstance(self.plugins[ref.name], protocol) and ref.name not in own.disabled
+            ]
+        in_multi = {ref.name for ref in multi}
+        explicit = {ref.name for ref in own.enabled}
+        overrides = [ref for ref in own.enabled if ref.name in in_multi]
+        multi_only = [ref for ref in multi if ref.name not in explicit]
+        rest = [ref for ref in own.enabled if ref.name not in in_multi]
+        return overrides + multi_only + rest
 
     # -- Handle ------------------------------------------------------------------
 
@@ -293,11 +295,13 @@ class Framework(Handle):
                     if len(with_nodes) == 1:
                         msg = f"node(s) didn't satisfy plugin {with_nodes[0]}"
                     else:
-                        names = " ".join(with_nodes)
+                        names = " ".join(sorted(with_nodes))
                         msg = f"node(s) didn't satisfy plugin(s) [{names}] simultaneously"
-                    return result, Status.unresolvable(msg), rejectors
+                    return result, Status.unresolvable(msg), rejectors | set(with_nodes)
         state.skip_filter = frozenset(skipped)
-        return result, outcome, rejectors
+        # A plugin that narrowed the candidates decides, with its events, when
+        # a pod that fits none of them is worth retrying.
+        return result, outcome, rejectors | set(with_nodes)
 
     def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         """Filter plugins in order; the first rejection decides the node."""
@@ -495,6 +499,8 @@ class Framework(Handle):
         for plugin in self.pre_bind:
             try:
                 status = await plugin.pre_bind(state, pod, node)
+            except ClusterError:
+                raise  # an API outcome: the binding cycle decides (drop, retry)
             except Exception as exc:
                 return self._crashed(plugin.name, "PreBind", exc)
             if status.is_skip:
@@ -511,6 +517,8 @@ class Framework(Handle):
         for plugin in self.bind:
             try:
                 status = await plugin.bind(state, pod, node)
+            except ClusterError:
+                raise  # an API outcome: the binding cycle decides (drop, retry)
             except Exception as exc:
                 return self._crashed(plugin.name, "Bind", exc)
             if status.is_skip:

@@ -110,6 +110,8 @@ def reason_histogram(num_all_nodes: int, node_to_status: NodeToStatus) -> dict[s
 
 def fit_message(num_all_nodes: int, diagnosis: Diagnosis) -> str:
     """``0/N nodes are available: <sorted reason counts>.`` then PostFilter's words."""
+    if num_all_nodes == 0 and diagnosis.pre_filter_msg == NO_NODES_AVAILABLE:
+        return NO_NODES_AVAILABLE
     msg = f"0/{num_all_nodes} nodes are available:"
     if diagnosis.pre_filter_msg:
         msg += f" {diagnosis.pre_filter_msg}."

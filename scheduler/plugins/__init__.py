@@ -13,6 +13,7 @@ from scheduler.framework.runtime import PluginRef
 from scheduler.plugins import (
     balanced_allocation,
     default_binder,
+    default_preemption,
     image_locality,
     node_affinity,
     node_name,
@@ -39,6 +40,7 @@ IN_TREE: Final[dict[str, PluginSpec[Any]]] = {
         balanced_allocation.SPEC,
         image_locality.SPEC,
         unsupported.SPEC,
+        default_preemption.SPEC,
         default_binder.SPEC,
     )
 }
@@ -53,6 +55,7 @@ DEFAULT_MULTI_POINT: Final = (
     PluginRef(node_ports.NAME),
     PluginRef(node_resources_fit.NAME, 1),
     PluginRef(unsupported.NAME),
+    PluginRef(default_preemption.NAME),
     PluginRef(balanced_allocation.NAME, 1),
     PluginRef(image_locality.NAME, 1),
     PluginRef(default_binder.NAME),

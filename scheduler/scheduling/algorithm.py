@@ -101,6 +101,7 @@ class Algorithm:
         start = time.perf_counter()
         result, status, rejectors = fwk.run_pre_filter(state, pod, all_nodes)
         _timed("PreFilter", status, fwk, start)
+        diagnosis.unschedulable_plugins |= rejectors
         if not status.is_success:
             if not status.is_rejected:
                 raise SchedulingError(status)

@@ -82,12 +82,16 @@ class Cache:
     # -- nodes -------------------------------------------------------------------
 
     def add_node(self, node: Node) -> None:
-        info = self._nodes.get(node.name) or self._ghosts.pop(node.name, None)
+        info = self._nodes.get(node.name)
+        if info is not None:
+            self._count_images(info.node, -1)
+        else:
+            # A ghost's images were uncounted when its node was removed.
+            info = self._ghosts.pop(node.name, None)
         if info is None:
             info = NodeInfo(node)
             self._ordered = None
         else:
-            self._count_images(info.node, -1)
             if node.zone_key != info.node.zone_key or node.name not in self._nodes:
                 self._ordered = None
             info.node = node

@@ -60,11 +60,12 @@ def _no_count(queue: str, event: str) -> None:
 class _Active:
     """A heap whose order is the QueueSort plugin's ``less``."""
 
-    __slots__ = ("entry", "less")
+    __slots__ = ("entry", "less", "token")
 
-    def __init__(self, entry: QueuedPodInfo, less: Less) -> None:
+    def __init__(self, entry: QueuedPodInfo, less: Less, token: int) -> None:
         self.entry = entry
         self.less = less
+        self.token = token
 
     def __lt__(self, other: _Active) -> bool:
         return self.less(self.entry, other.entry)
@@ -75,6 +76,8 @@ class _Where:
     queue: str
     info: QueuedPodInfo
     unschedulable_since: float = 0.0
+    # Matches the heap entry that placed the pod; older entries are stale.
+    token: int = -1
 
 
 class SchedulingQueue:
@@ -183,19 +186,22 @@ class SchedulingQueue:
 
     def _pop_now(self) -> QueuedPodInfo | None:
         while self._active:
-            entry = heapq.heappop(self._active).entry
-            if self._take(entry, ACTIVE):
-                return entry
+            item = heapq.heappop(self._active)
+            if self._take(item.entry, ACTIVE, item.token):
+                return item.entry
         # Nothing active: a pod still in backoff is better than idling.
         while self._backoff:
-            _, _, entry = heapq.heappop(self._backoff)
-            if self._take(entry, BACKOFF):
+            _, token, entry = heapq.heappop(self._backoff)
+            if self._take(entry, BACKOFF, token):
                 return entry
         return None
 
-    def _take(self, entry: QueuedPodInfo, queue: str) -> bool:
+    def _current(self, entry: QueuedPodInfo, queue: str, token: int) -> bool:
         where = self._where.get(entry.pod.uid)
-        if where is None or where.queue != queue or where.info is not entry:
+        return where is not None and where.queue == queue and where.token == token
+
+    def _take(self, entry: QueuedPodInfo, queue: str, token: int) -> bool:
+        if not self._current(entry, queue, token):
             return False  # stale heap entry
         del self._where[entry.pod.uid]
         entry.attempts += 1
@@ -227,9 +233,6 @@ class SchedulingQueue:
             return
         info.unschedulable_count += 1
         info.consecutive_errors = 0
-        if info.pending_plugins:
-            self._push_active(info, "ScheduleAttemptFailure")
-            return
         self._where[info.pod.uid] = _Where(UNSCHEDULABLE, info, info.timestamp)
         self._count(UNSCHEDULABLE, "ScheduleAttemptFailure")
 
@@ -267,7 +270,7 @@ class SchedulingQueue:
                     if entry.hint(info.pod, old, new) is QueueingHint.QUEUE:
                         return True
                 except Exception:
-                    log.exception("queueing hint failed", plugin=plugin, event=event.label)
+                    log.exception("queueing hint failed", plugin=plugin, cluster_event=event.label)
                     return True  # an erroring hint counts as Queue, as upstream
         return False
 
@@ -292,9 +295,8 @@ class SchedulingQueue:
         moved = 0
         for heap in (self._backoff, self._error_backoff):
             while heap and heap[0][0] <= now:
-                _, _, entry = heapq.heappop(heap)
-                where = self._where.get(entry.pod.uid)
-                if where is None or where.queue != BACKOFF or where.info is not entry:
+                _, token, entry = heapq.heappop(heap)
+                if not self._current(entry, BACKOFF, token):
                     continue
                 del self._where[entry.pod.uid]
                 self._push_active(entry, "BackoffComplete")
@@ -353,19 +355,21 @@ class SchedulingQueue:
             self._where[info.pod.uid] = _Where(GATED, info, self._clock())
             self._count(GATED, event)
             return
-        self._where[info.pod.uid] = _Where(ACTIVE, info)
-        heapq.heappush(self._active, _Active(info, self._less))
+        token = next(self._seq)
+        self._where[info.pod.uid] = _Where(ACTIVE, info, token=token)
+        heapq.heappush(self._active, _Active(info, self._less, token))
         self._count(ACTIVE, event)
         self._wakeup.set()
 
     def _push_backoff(self, info: QueuedPodInfo, event: str) -> None:
         expiry = info.timestamp + self.backoff_duration(info)
         info.backoff_expiration = expiry
-        self._where[info.pod.uid] = _Where(BACKOFF, info)
+        token = next(self._seq)
+        self._where[info.pod.uid] = _Where(BACKOFF, info, token=token)
         if info.consecutive_errors:
-            heapq.heappush(self._error_backoff, (expiry, next(self._seq), info))
+            heapq.heappush(self._error_backoff, (expiry, token, info))
         else:
-            heapq.heappush(self._backoff, (expiry, next(self._seq), info))
+            heapq.heappush(self._backoff, (expiry, token, info))
             # pop() may take from backoffQ when activeQ is empty.
             self._wakeup.set()
         self._count(BACKOFF, event)
