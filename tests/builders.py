@@ -42,6 +42,7 @@ def raw_pod(
     deleting: bool = False,
     preemption_policy: str | None = None,
     phase: str | None = None,
+    priority_class: str | None = None,
 ) -> Raw:
     """A pod as the API returns it. ``requests`` is one container's requests;
     ``containers`` gives several; ``host_ports`` are (ip, protocol, port)."""
@@ -90,6 +91,8 @@ def raw_pod(
         spec["volumes"] = list(volumes)
     if preemption_policy:
         spec["preemptionPolicy"] = preemption_policy
+    if priority_class:
+        spec["priorityClassName"] = priority_class
     meta: Raw = {
         "name": name,
         "namespace": namespace,

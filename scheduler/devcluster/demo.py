@@ -115,10 +115,13 @@ async def _settle(kube: KubeClient, pending: list[str]) -> dict[str, JSON]:
             pod = pods.get(key)
             if pod is None:
                 continue
-            conditions = pod.get("status", {}).get("conditions", [])
-            if pod["spec"].get("nodeName") or any(
-                c["type"] == "PodScheduled" and c["status"] == "False" for c in conditions
-            ):
+            status = pod.get("status", {})
+            rejected = any(
+                c["type"] == "PodScheduled" and c["status"] == "False"
+                for c in status.get("conditions", [])
+            )
+            # A nominated pod is waiting for its victims to leave: not decided yet.
+            if pod["spec"].get("nodeName") or (rejected and not status.get("nominatedNodeName")):
                 decided += 1
         if decided == len(pending) or time.monotonic() > deadline:
             return pods

@@ -38,6 +38,8 @@ PodUID = NewType("PodUID", str)
 PREEMPT_NEVER: Final = "Never"
 DISRUPTION_TARGET: Final = "DisruptionTarget"
 PREEMPTION_BY_SCHEDULER: Final = "PreemptionByScheduler"
+# The Eviction API replaces our reason with its own when it accepts an eviction.
+EVICTION_BY_EVICTION_API: Final = "EvictionByEvictionAPI"
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,8 +368,11 @@ def decode_pod(raw: RawObject) -> PodInfo:
         if kind == "PodScheduled":
             scheduled = (cond.string("status"), cond.string("reason"), cond.string("message"))
         elif kind == DISRUPTION_TARGET:
-            preempted = (
-                cond.string("status") == "True" and cond.string("reason") == PREEMPTION_BY_SCHEDULER
+            # Being evicted frees room just as a scheduler preemption does, so a
+            # preemptor waits for either instead of choosing more victims.
+            preempted = cond.string("status") == "True" and cond.string("reason") in (
+                PREEMPTION_BY_SCHEDULER,
+                EVICTION_BY_EVICTION_API,
             )
 
     owners = tuple(

@@ -67,6 +67,8 @@ MESSAGE_PREFIX: Final = "preemption: "
 REASON_NO_VICTIMS: Final = "No preemption victims found for incoming pod"
 REASON_NOT_HELPFUL: Final = "Preemption is not helpful for scheduling"
 REASON_NO_NODES: Final = "no nodes available"
+# Ours: evictions go through the Eviction API, so a budget is never broken.
+REASON_WOULD_VIOLATE_PDB: Final = "Preemption would violate a PodDisruptionBudget"
 INELIGIBLE_NEVER: Final = "not eligible due to preemptionPolicy=Never."
 INELIGIBLE_TERMINATING: Final = "not eligible due to a terminating pod on the nominated node."
 
@@ -231,6 +233,14 @@ class DefaultPreemption:
         best = pick_one_node(found.candidates, now)
         if best is None:  # unreachable: candidates is not empty
             return None, Status.unschedulable("no candidate node for preemption")
+        if best.num_pdb_violations and self.args.eviction_mode != DELETE:
+            # PodDisruptionBudgets are a hard limit here, not upstream's preference:
+            # every candidate would break one, so evict nothing and say why.
+            tried = NodeToStatus(dict(found.statuses), Status.unresolvable(REASON_NOT_HELPFUL))
+            for candidate in found.candidates:
+                tried[candidate.node] = Status.unschedulable(REASON_WOULD_VIOLATE_PDB)
+            message = fit_message(len(all_nodes), Diagnosis(node_to_status=tried))
+            return PostFilterResult(NodeName("")), Status.unschedulable(message)
         return (
             PostFilterResult(best.node, best.victims, eviction_mode=self.args.eviction_mode),
             SUCCESS,

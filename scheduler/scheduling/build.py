@@ -20,7 +20,7 @@ from scheduler.scheduling.algorithm import Algorithm
 from scheduler.scheduling.cache import Cache
 from scheduler.scheduling.nominator import Nominator
 from scheduler.scheduling.queue import SchedulingQueue
-from scheduler.scheduling.scheduler import Scheduler
+from scheduler.scheduling.scheduler import PREEMPTION_IN_FLIGHT, Scheduler
 
 
 def _observe_plugin(point: str, plugin: str, code: str, seconds: float) -> None:
@@ -63,6 +63,7 @@ def build_scheduler(
     events: dict[str, Sequence[ClusterEventWithHint] | None] = {}
     for fwk in frameworks.values():
         events.update(fwk.events_to_register())
+    events[PREEMPTION_IN_FLIGHT] = ()  # only activated when its evictions are done
     queue = SchedulingQueue(
         less=first.less,
         pre_enqueue=pre_enqueue,

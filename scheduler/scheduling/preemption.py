@@ -39,13 +39,16 @@ class Preemptor:
         self,
         *,
         nominator: Nominator,
-        on_refused: Callable[[PodInfo], None],
+        on_refused: Callable[[PodInfo, PodInfo, str], None],
         on_nomination_cleared: Callable[[PodInfo], None],
     ) -> None:
         self.nominator = nominator
         self.on_refused = on_refused
         self.on_nomination_cleared = on_nomination_cleared
         self.in_flight: set[PodUID] = set()
+        # Preemptors whose evictions are being issued: not attempted meanwhile,
+        # or they would plan again on a node whose victims are not yet leaving.
+        self.preempting: set[PodUID] = set()
 
     def victims_to_evict(self, victims: tuple[PodInfo, ...]) -> list[PodInfo]:
         return [v for v in victims if not v.deleting and v.uid not in self.in_flight]
@@ -64,12 +67,15 @@ class Preemptor:
         metrics.PREEMPTION_VICTIMS.observe(len(victims))
         for victim in todo:
             self.in_flight.add(victim.uid)
+        self.preempting.add(preemptor.uid)
         try:
             for victim in todo:
-                if not await self._evict_one(fwk, preemptor, node, victim, mode=mode):
-                    self.on_refused(preemptor)
+                refusal = await self._evict_one(fwk, preemptor, node, victim, mode=mode)
+                if refusal is not None:
+                    self.on_refused(preemptor, victim, refusal)
                     return False
         finally:
+            self.preempting.discard(preemptor.uid)
             for victim in todo:
                 self.in_flight.discard(victim.uid)
         await self._clear_lower_nominations(fwk, preemptor, node)
@@ -77,7 +83,8 @@ class Preemptor:
 
     async def _evict_one(
         self, fwk: Framework, preemptor: PodInfo, node: NodeName, victim: PodInfo, *, mode: str
-    ) -> bool:
+    ) -> str | None:
+        """None once the victim is gone or going; else why it could not be evicted."""
         cluster = fwk.cluster
         message = f"{fwk.profile_name}: preempting to accommodate a higher priority pod"
         try:
@@ -92,7 +99,7 @@ class Preemptor:
                 await cluster.evict(victim)
         except NotFound:
             metrics.EVICTIONS.labels("not_found").inc()
-            return True  # already gone: that is what we wanted
+            return None  # already gone: that is what we wanted
         except TooManyRequests as exc:
             metrics.EVICTIONS.labels("refused_by_pdb").inc()
             log.info(
@@ -103,13 +110,13 @@ class Preemptor:
                 reason=str(exc),
             )
             await self._withdraw_mark(fwk, victim, str(exc))
-            return False
+            return _api_message(str(exc))
         except ClusterError as exc:
             metrics.EVICTIONS.labels("error").inc()
             log.warning(
                 "eviction failed", preemptor=preemptor.key, victim=victim.key, error=str(exc)
             )
-            return False
+            return _api_message(str(exc))
         metrics.EVICTIONS.labels("evicted").inc()
         log.info("evicted preemption victim", preemptor=preemptor.key, victim=victim.key, node=node)
         try:
@@ -123,7 +130,7 @@ class Preemptor:
             )
         except ClusterError as exc:
             log.debug("preempted event not written", victim=victim.key, error=str(exc))
-        return True
+        return None
 
     async def _withdraw_mark(self, fwk: Framework, victim: PodInfo, reason: str) -> None:
         # The victim stays: say so, rather than leave a stale DisruptionTarget=True.
@@ -151,3 +158,10 @@ class Preemptor:
             *(fwk.cluster.patch_pod_status(p, condition=None, nominated_node="") for p in lower),
             return_exceptions=True,
         )
+
+
+def _api_message(text: str) -> str:
+    # "POST /api/v1/...: 429 Cannot evict pod ..." -> the server's own words.
+    _, _, tail = text.partition(": ")
+    status, _, message = tail.partition(" ")
+    return message if status.isdigit() and message else text

@@ -46,6 +46,10 @@ from scheduler.scheduling.queue import SchedulingQueue
 log = structlog.get_logger("scheduler")
 
 NOTE_LENGTH_LIMIT: Final = 1024
+PREEMPTION_SETTLE: Final = 0.5
+# The rejector recorded for a preemptor held back while its evictions run;
+# no event moves it, only the activation when they are done.
+PREEMPTION_IN_FLIGHT: Final = "PreemptionInFlight"
 PLUGIN_METRICS_SAMPLE: Final = 0.1
 
 NODE_ADD: Final = event(Resource.NODE, ActionType.ADD, "NodeAdd")
@@ -135,6 +139,10 @@ class Scheduler:
         if fwk is None or pod.deleting or pod.node_name or self.cache.is_assumed(pod.uid):
             self.queue.done(pod.uid)
             return None
+        if pod.uid in self.preemptor.preempting:
+            # Its evictions are still being issued; it is activated once they are.
+            self.queue.add_unschedulable(info, rejectors=(PREEMPTION_IN_FLIGHT,))
+            return None
         start = time.perf_counter()
         log.debug("attempting to schedule pod", pod=pod.key, attempt=info.attempts)
         state = CycleState()
@@ -202,10 +210,7 @@ class Scheduler:
             self.nominator.remove(pod)
         if result is not None and nominated and result.victims:
             self.tasks.spawn(
-                self.preemptor.execute(
-                    fwk, pod, nominated, result.victims, mode=result.eviction_mode
-                ),
-                name=f"preempt for {pod.key}",
+                self._preempt(fwk, pod, nominated, result), name=f"preempt for {pod.key}"
             )
         self._record_attempt(fwk, "unschedulable", start)
         log.info(
@@ -227,16 +232,24 @@ class Scheduler:
         self._emit(outcome)
         return outcome
 
-    def _preemption_refused(self, pod: PodInfo) -> None:
-        """A budget refused an eviction: drop the nomination, back off, plan again."""
+    async def _preempt(
+        self, fwk: Framework, pod: PodInfo, node: NodeName, result: PostFilterResult
+    ) -> None:
+        if await self.preemptor.execute(fwk, pod, node, result.victims, mode=result.eviction_mode):
+            # Give the watch a moment to show the victims terminating, so the
+            # next attempt waits for them rather than planning anew.
+            asyncio.get_running_loop().call_later(PREEMPTION_SETTLE, self.queue.activate, [pod])
+
+    def _preemption_refused(self, pod: PodInfo, victim: PodInfo, reason: str) -> None:
+        """An eviction was refused: drop the nomination, back off, plan again later."""
         self.nominator.remove(pod)
         self.queue.back_off(pod.uid)
         fwk = self.profiles.get(pod.scheduler_name)
-        if fwk is not None:
-            self.tasks.spawn(
-                fwk.cluster.patch_pod_status(pod, condition=None, nominated_node=""),
-                name=f"clear nomination {pod.key}",
-            )
+        if fwk is None:
+            return
+        current = self.pending.get(pod.uid, pod)
+        message = f"preemption: eviction of {victim.key} refused: {reason}"
+        self._write_failure(fwk, current, message, reason="Unschedulable", nominated="")
 
     def _failed(self, fwk: Framework, info: QueuedPodInfo, status: Status, start: float) -> Outcome:
         pod = info.pod

@@ -465,7 +465,9 @@ POST_FILTER = [
 
 @pytest.mark.parametrize("case", POST_FILTER)
 def test_post_filter(case: PostFilterCase) -> None:
-    e = env(nodes_with(case.nodes, case.pods), pdbs=case.pdbs, failing=True)
+    # Upstream's tables treat budgets as a preference, which is our Delete mode.
+    args = DefaultPreemptionArgs(eviction_mode="Delete") if case.pdbs else None
+    e = env(nodes_with(case.nodes, case.pods), pdbs=case.pdbs, args=args, failing=True)
     result, status = e.post_filter(case.incoming, case.statuses)
     assert status == case.want_status
     if case.want_node is None:
@@ -1147,12 +1149,45 @@ def test_victims_come_back_most_important_first_when_both_groups_lose_pods() -> 
         pod("mid", MID, node="node1", req=MEDIUM, start=1),
         pod("neg", NEG, node="node1", req=SMALL, start=1),
     ]
-    e = env(nodes_with([N("node1")], pods), pdbs=[budget(FOO, 0)])
+    e = env(
+        nodes_with([N("node1")], pods),
+        pdbs=[budget(FOO, 0)],
+        args=DefaultPreemptionArgs(eviction_mode="Delete"),
+    )
     incoming = pod("p", HIGH, req=VERY_LARGE)
     result, status = e.post_filter(incoming, statuses_of({"node1": U}))
     assert status == SUCCESS
     assert result is not None
     assert names(result.victims) == ["mid", "low-protected", "neg"]
+
+
+def test_evicting_never_plans_to_break_a_budget_and_says_so() -> None:
+    pods = [
+        pod("protected-1", LOW, node="node1", req=LARGE, labels=FOO),
+        pod("protected-2", LOW, node="node2", req=LARGE, labels=FOO),
+    ]
+    nodes = nodes_with([N("node1"), N("node2")], pods)
+    e = env(nodes, pdbs=[budget(FOO, 0)])
+    result, status = e.post_filter(pod("p", HIGH, req=LARGE), all_unschedulable(nodes))
+    assert result is not None
+    assert (result.nominated_node, result.victims) == ("", ())
+    assert status == Status.unschedulable(
+        "preemption: 0/2 nodes are available: 2 Preemption would violate a PodDisruptionBudget."
+    )
+
+
+def test_evicting_takes_the_node_whose_victims_break_no_budget() -> None:
+    pods = [
+        pod("protected", LOW, node="node1", req=LARGE, labels=FOO),
+        pod("free", MID, node="node2", req=LARGE),
+    ]
+    nodes = nodes_with([N("node1"), N("node2")], pods)
+    e = env(nodes, pdbs=[budget(FOO, 0)])
+    result, status = e.post_filter(pod("p", HIGH, req=LARGE), all_unschedulable(nodes))
+    assert status == SUCCESS
+    assert result is not None
+    assert (result.nominated_node, names(result.victims)) == ("node2", ["free"])
+    assert result.eviction_mode == "Evict"
 
 
 def test_a_node_whose_victims_violate_no_pdb_wins_over_cheaper_victims() -> None:
