@@ -38,7 +38,7 @@ def _strip(doc: dict[str, Any]) -> dict[str, Any]:
         if k not in ("resourceVersion", "uid", "creationTimestamp")
     }
     out = {**doc, "metadata": meta}
-    if doc.get("kind") == "Pod":
+    if doc.get("kind") in ("Pod", "PodDisruptionBudget"):
         out.pop("status", None)
     return out
 
@@ -61,6 +61,9 @@ async def _clear(kube: KubeClient) -> None:
         name = pc["metadata"]["name"]
         if not name.startswith("system-"):
             await kube.delete(f"/apis/scheduling.k8s.io/v1/priorityclasses/{name}")
+    budgets = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
+    for pdb in (await kube.get(budgets)).get("items", []):
+        await kube.delete(f"{budgets}/{pdb['metadata']['name']}")
 
 
 async def _apply(kube: KubeClient, docs: list[dict[str, Any]]) -> list[str]:
@@ -75,16 +78,40 @@ async def _apply(kube: KubeClient, docs: list[dict[str, Any]]) -> list[str]:
     running = [d for d in docs if d.get("kind") == "Pod" and d.get("spec", {}).get("nodeName")]
     others = [d for d in docs if d.get("kind") != "Pod"]
     waiting = [d for d in docs if d.get("kind") == "Pod" and not d.get("spec", {}).get("nodeName")]
-    for doc in sorted(others, key=lambda d: order.get(d.get("kind", ""), 9)) + running + waiting:
-        kind = doc.get("kind", "")
-        if kind == "Pod":
-            ns = doc.get("metadata", {}).get("namespace", "default")
-            await kube.post(f"/api/v1/namespaces/{ns}/pods", _strip(doc))
-            if doc in waiting:
-                pending.append(f"{ns}/{doc['metadata']['name']}")
-        elif kind in paths:
-            await kube.post(paths[kind], _strip(doc))
+    for doc in sorted(others, key=lambda d: order.get(d.get("kind", ""), 9)) + running:
+        await _create(kube, doc, paths)
+    await _budgets_observed(kube)
+    for doc in waiting:
+        await _create(kube, doc, paths)
+        ns = doc.get("metadata", {}).get("namespace", "default")
+        pending.append(f"{ns}/{doc['metadata']['name']}")
     return pending
+
+
+async def _create(kube: KubeClient, doc: dict[str, Any], paths: dict[str, str]) -> None:
+    kind = doc.get("kind", "")
+    if kind == "Pod":
+        ns = doc.get("metadata", {}).get("namespace", "default")
+        await kube.post(f"/api/v1/namespaces/{ns}/pods", _strip(doc))
+    elif kind in paths:
+        await kube.post(paths[kind], _strip(doc))
+
+
+async def _budgets_observed(kube: KubeClient) -> None:
+    """Wait until the disruption controller has counted each budget's pods,
+    so that preemption sees what the API server will enforce."""
+    deadline = time.monotonic() + 30
+    path = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
+    while time.monotonic() < deadline:
+        budgets = (await kube.get(path)).get("items", [])
+        if all(
+            b.get("status", {}).get("observedGeneration") == b["metadata"]["generation"]
+            and b["status"].get("currentHealthy", 0) == b["status"].get("expectedPods", -1)
+            and b["status"].get("expectedPods", 0) > 0
+            for b in budgets
+        ):
+            return
+        await asyncio.sleep(0.3)
 
 
 def _why(pod: JSON, events: list[JSON]) -> str:

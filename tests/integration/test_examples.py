@@ -37,9 +37,13 @@ def test_every_example_pod_is_decided_the_same_way_live_and_simulated(
 def test_scenarios_without_ties_land_on_the_same_node(
     placements: dict[str, tuple[str, str]],
 ) -> None:
-    # 02, 03 and 05 leave their pod pending until preemption lands; 04 is
-    # refused for now; 01 spreads three pods over three equal nodes, so only
-    # the set of nodes is determined.
+    # 01 spreads three pods over three equal nodes, so only the set of nodes
+    # is determined; 03 may pick any of three equal victims.
     spread = [v for k, v in placements.items() if k.startswith("01-spread:")]
     assert sorted(live for live, _ in spread) == ["node1", "node2", "node3"]
     assert sorted(sim for _, sim in spread) == ["node1", "node2", "node3"]
+    assert placements["02-no-room:default/d"] == ("<pending>", "<pending>")
+    assert placements["03-preempt:default/d"][0] != "<pending>"
+    assert placements["05-fewest-victims:default/testpc"] == ("node-a", "node-a")
+    assert placements["06-pdb-steers:default/vip"] == ("node2", "node2")
+    assert placements["07-pdb-forbids:default/vip"] == ("<pending>", "<pending>")
