@@ -59,8 +59,8 @@ SYSTEM_DEFAULT_CONSTRAINTS: Final = (
     SpreadConstraint(5, ZONE_LABEL, SCHEDULE_ANYWAY, None, None, HONOR, IGNORE),
 )
 
-# The global minimum when no domain is eligible: upstream's MaxInt32, so any
-# node with the key passes the skew check.
+# The minimum over no domain at all (upstream's MaxInt32); Filter never uses
+# it as such, since minDomains >= 1 then makes the global minimum 0.
 _NO_DOMAIN_MINIMUM: Final = 2**31 - 1
 # Score of a node missing a topology key; normalisation turns it into 0.
 # Real raw scores are never negative, so it cannot collide with one.

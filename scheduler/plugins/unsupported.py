@@ -22,13 +22,6 @@ REASON_RESOURCE_CLAIMS: Final = (
     "pod uses spec.resourceClaims (dynamic resource allocation), "
     "which py-scheduler does not support yet"
 )
-REASON_POD_AFFINITY: Final = (
-    "pod uses required pod affinity/anti-affinity, which py-scheduler does not support yet"
-)
-REASON_SPREAD: Final = (
-    "pod uses topologySpreadConstraints with whenUnsatisfiable: DoNotSchedule, "
-    "which py-scheduler does not support yet"
-)
 REASON_VOLUMES: Final = (
     "pod uses PersistentVolumeClaims or in-line disks, which py-scheduler does not support yet"
 )
@@ -38,10 +31,6 @@ def unsupported_reasons(pod: PodInfo) -> list[str]:
     reasons = []
     if pod.resource_claims:
         reasons.append(REASON_RESOURCE_CLAIMS)
-    if pod.required_affinity or pod.required_anti_affinity:
-        reasons.append(REASON_POD_AFFINITY)
-    if any(c.when_unsatisfiable == "DoNotSchedule" for c in pod.spread_constraints):
-        reasons.append(REASON_SPREAD)
     if any(v.claim is not None or v.ephemeral or v.disk for v in pod.volumes):
         reasons.append(REASON_VOLUMES)
     return reasons

@@ -507,7 +507,11 @@ class Scheduler:
             self.queue.move_all(event(Resource.NODE, action), old, node)
 
     def on_node_deleted(self, name: str) -> None:
+        info = self.cache.get(name)
         self.cache.remove_node(name)
+        if info is not None:
+            # Fewer domains can change topology spread skew.
+            self.queue.move_all(NODE_DELETE, info.node, None)
 
     # -- shutdown -------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ def test_scenarios_without_ties_land_on_the_same_node(
     assert sorted(sim for _, sim in spread) == ["node1", "node2", "node3"]
     assert placements["02-no-room:default/d"] == ("<pending>", "<pending>")
     assert placements["03-preempt:default/d"][0] != "<pending>"
+    assert placements["04-anti-affinity:default/d"] == ("node3", "node3")
     assert placements["05-fewest-victims:default/testpc"] == ("node-a", "node-a")
     assert placements["06-pdb-steers:default/vip"] == ("node2", "node2")
     assert placements["07-pdb-forbids:default/vip"] == ("<pending>", "<pending>")
