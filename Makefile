@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv controlplane lint unit integration deploy-test test demo run simulate bench clean
+.PHONY: all venv controlplane lint unit integration deploy-test packaging-test manifests test demo clean
 
 all: test
 
@@ -39,7 +39,15 @@ integration: venv controlplane
 deploy-test:
 	bash tests/deploy/run.sh
 
-test: venv controlplane lint deploy-test
+# hadolint, helm lint/template, promtool rules tests, dashboard and manifests checks
+packaging-test: venv controlplane
+	bash tests/packaging/run.sh
+
+# Regenerate deploy/manifests from the Helm chart
+manifests: controlplane
+	bash tests/packaging/generate-manifests.sh
+
+test: venv controlplane lint deploy-test packaging-test
 	PY_SCHEDULER_REQUIRE_CONTROLPLANE=1 $(BIN)/pytest tests -q
 
 demo: venv controlplane

@@ -75,6 +75,8 @@ async def run(
         )
         nodes = Reflector(kube, "/api/v1/nodes", _node_handlers(scheduler), name="nodes")
         elector = _elector(kube, cfg) if cfg.leader_election.leader_elect else None
+        if elector is None:
+            metrics.LEADER.set(1)  # a single replica without election always leads
         health = Health(
             synced=lambda: pods.synced.is_set() and nodes.synced.is_set(),
             leader_ok=elector.healthy if elector is not None else lambda: True,

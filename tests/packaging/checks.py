@@ -1,0 +1,859 @@
+"""Structural checks of the packaging, for tests/packaging/run.sh (no cluster needed).
+
+    python tests/packaging/checks.py chart RENDERED.yaml --namespace NS --fullname NAME ...
+    python tests/packaging/checks.py dashboard --promql-rules OUT.yaml
+    python tests/packaging/checks.py rules
+    python tests/packaging/checks.py dockerfile
+
+Each subcommand prints every problem it finds and exits 1 if there was one. Metric names
+are checked against what the scheduler really registers (``scheduler.metrics`` plus the
+Python client's default collectors), so a renamed metric breaks the dashboard or an alert
+here rather than silently in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+ROOT: Final = Path(__file__).resolve().parents[2]
+CHART: Final = ROOT / "charts" / "py-scheduler"
+RULES_FILE: Final = CHART / "files" / "prometheus-rules.yaml"
+DASHBOARD_FILE: Final = CHART / "files" / "dashboard.json"
+
+# Kinds that live in a namespace (everything the chart renders except the cluster RBAC).
+CLUSTER_SCOPED: Final = frozenset({"ClusterRole", "ClusterRoleBinding", "Namespace"})
+COMMON_LABELS: Final = (
+    "helm.sh/chart",
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+)
+READ: Final = frozenset({"get", "list", "watch"})
+# (apiGroup, resource) -> verbs the ClusterRole must grant, whatever the values.
+REQUIRED_CLUSTER_RULES: Final[Mapping[tuple[str, str], frozenset[str]]] = {
+    ("", "pods"): READ,
+    ("", "pods/binding"): frozenset({"create"}),
+    ("", "bindings"): frozenset({"create"}),
+    ("", "pods/status"): frozenset({"patch", "update"}),
+    ("", "events"): frozenset({"create", "patch", "update"}),
+    ("events.k8s.io", "events"): frozenset({"create", "patch", "update"}),
+    ("", "nodes"): READ,
+    ("", "namespaces"): READ,
+    ("policy", "poddisruptionbudgets"): READ,
+    ("", "persistentvolumeclaims"): READ,
+    ("", "persistentvolumes"): READ,
+    ("storage.k8s.io", "storageclasses"): READ,
+    ("storage.k8s.io", "csinodes"): READ,
+    ("storage.k8s.io", "csidrivers"): READ,
+    ("storage.k8s.io", "csistoragecapacities"): READ,
+    ("", "services"): READ,
+    ("", "replicationcontrollers"): READ,
+    ("apps", "replicasets"): READ,
+    ("apps", "statefulsets"): READ,
+}
+SHIPPED_JOB: Final = "py-scheduler"
+
+
+class Problems:
+    """Collects failures so one run reports all of them."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def check(self, ok: object, message: str) -> bool:
+        if not ok:
+            self.items.append(message)
+        return bool(ok)
+
+    def report(self, what: str) -> int:
+        for item in self.items:
+            print(f"  FAIL {what}: {item}")
+        if not self.items:
+            print(f"  ok   {what}")
+        return 1 if self.items else 0
+
+
+# ---- metric names -------------------------------------------------------------------
+
+
+def exported_names() -> frozenset[str]:
+    """Every sample name py-scheduler's /metrics can show, from the real registry."""
+    from prometheus_client.registry import REGISTRY
+
+    import scheduler.metrics  # noqa: F401  (registers the scheduler's metrics)
+
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "histogram": ("_bucket", "_sum", "_count", "_created"),
+        "summary": ("", "_sum", "_count", "_created"),
+        "info": ("_info",),
+    }
+    names: set[str] = set()
+    for family in REGISTRY.collect():
+        for suffix in suffixes.get(family.type, ("",)):
+            names.add(family.name + suffix)
+        names.update(sample.name for sample in family.samples)
+    return frozenset(names)
+
+
+def scheduler_families() -> frozenset[str]:
+    """The scheduler's own families (not process_* / python_*), as a dashboard must show."""
+    from prometheus_client.registry import REGISTRY
+
+    import scheduler.metrics  # noqa: F401
+
+    return frozenset(
+        family.name
+        for family in REGISTRY.collect()
+        if family.name.startswith(("scheduler_", "py_scheduler_"))
+    )
+
+
+_SELECTOR: Final = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{")
+
+
+def metric_names(expr: str) -> list[str]:
+    """Metric names in an expression; every selector in ours carries label matchers."""
+    return _SELECTOR.findall(expr)
+
+
+def recorded_names(rules: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(
+        rule["record"] for group in rules["groups"] for rule in group["rules"] if "record" in rule
+    )
+
+
+# ---- chart --------------------------------------------------------------------------
+
+
+def load_documents(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def by_kind(docs: Iterable[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in docs if doc.get("kind") == kind]
+
+
+def one(docs: list[dict[str, Any]], kind: str, problems: Problems) -> dict[str, Any]:
+    found = by_kind(docs, kind)
+    problems.check(len(found) == 1, f"expected one {kind}, found {len(found)}")
+    return found[0] if found else {}
+
+
+def matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def check_restricted(pod_spec: Mapping[str, Any], where: str, problems: Problems) -> None:
+    """Pod Security Standards, "restricted" profile (plus a read-only root filesystem)."""
+    pod_sc = pod_spec.get("securityContext") or {}
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        problems.check(not pod_spec.get(key), f"{where}: {key} set")
+    for volume in pod_spec.get("volumes") or []:
+        problems.check("hostPath" not in volume, f"{where}: hostPath volume {volume['name']}")
+    for container in pod_spec.get("containers", []) + pod_spec.get("initContainers", []):
+        sc = container.get("securityContext") or {}
+        name = f"{where} container {container['name']}"
+
+        def effective(key: str, sc: Mapping[str, Any] = sc) -> Any:
+            return sc.get(key, pod_sc.get(key))
+
+        problems.check(effective("runAsNonRoot") is True, f"{name}: runAsNonRoot is not true")
+        user = effective("runAsUser")
+        problems.check(
+            isinstance(user, int) and user > 0, f"{name}: runAsUser {user!r} is not a non-root UID"
+        )
+        seccomp = (effective("seccompProfile") or {}).get("type")
+        problems.check(
+            seccomp in ("RuntimeDefault", "Localhost"), f"{name}: seccompProfile {seccomp!r}"
+        )
+        problems.check(
+            sc.get("allowPrivilegeEscalation") is False, f"{name}: allowPrivilegeEscalation"
+        )
+        problems.check(not sc.get("privileged"), f"{name}: privileged")
+        problems.check(sc.get("readOnlyRootFilesystem") is True, f"{name}: root fs not read-only")
+        caps = sc.get("capabilities") or {}
+        problems.check("ALL" in (caps.get("drop") or []), f"{name}: capabilities not dropped")
+        problems.check(
+            set(caps.get("add") or []) <= {"NET_BIND_SERVICE"}, f"{name}: adds capabilities"
+        )
+
+
+def rule_verbs(rules: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    out: dict[tuple[str, str], set[str]] = {}
+    for rule in rules:
+        for group in rule.get("apiGroups", []):
+            for resource in rule.get("resources", []):
+                out.setdefault((group, resource), set()).update(rule.get("verbs", []))
+    return out
+
+
+def check_chart(args: argparse.Namespace) -> int:
+    problems = Problems()
+    docs = load_documents(Path(args.rendered))
+    check_metadata(docs, args, problems)
+    pod_labels = check_deployment(docs, args, problems)
+    check_scheduler_config(docs, args, problems)
+    check_rbac(docs, args, problems)
+    check_selection(docs, args, pod_labels, problems)
+    check_monitoring(docs, args, pod_labels, problems)
+    return problems.report(f"chart {args.label}")
+
+
+def check_metadata(
+    docs: list[dict[str, Any]], args: argparse.Namespace, problems: Problems
+) -> None:
+    kinds = sorted(doc["kind"] for doc in docs)
+    expected = sorted(args.kinds.split(","))
+    problems.check(kinds == expected, f"kinds {kinds} != expected {expected}")
+    for doc in docs:
+        meta = doc.get("metadata") or {}
+        what = f"{doc.get('kind')}/{meta.get('name')}"
+        problems.check(doc.get("apiVersion") and meta.get("name"), f"{what}: no apiVersion/name")
+        labels = meta.get("labels") or {}
+        for label in COMMON_LABELS:
+            problems.check(label in labels, f"{what}: label {label} missing")
+        if doc["kind"] in CLUSTER_SCOPED:
+            problems.check("namespace" not in meta, f"{what}: cluster-scoped with a namespace")
+        elif not (doc["kind"] == "ConfigMap" and meta["name"].endswith("-dashboard")):
+            problems.check(
+                meta.get("namespace") == args.namespace,
+                f"{what}: namespace {meta.get('namespace')!r}",
+            )
+
+
+def check_deployment(
+    docs: list[dict[str, Any]], args: argparse.Namespace, problems: Problems
+) -> dict[str, str]:
+    """The Deployment's shape; returns the pod labels the other objects must select."""
+    spec = one(docs, "Deployment", problems).get("spec", {})
+    template = spec.get("template", {})
+    pod_labels: dict[str, str] = template.get("metadata", {}).get("labels", {})
+    pod = template.get("spec", {})
+    problems.check(
+        spec.get("replicas") == args.replicas, f"replicas {spec.get('replicas')} != {args.replicas}"
+    )
+    selector = spec.get("selector", {}).get("matchLabels", {})
+    problems.check(selector and matches(selector, pod_labels), "selector does not match the pods")
+    # The scheduler's own pods go through the default scheduler.
+    problems.check("schedulerName" not in pod, "pod template sets schedulerName")
+    problems.check(
+        pod.get("serviceAccountName") == args.service_account,
+        f"serviceAccountName {pod.get('serviceAccountName')!r} != {args.service_account!r}",
+    )
+    problems.check(
+        "checksum/config" in template.get("metadata", {}).get("annotations", {}),
+        "no checksum/config annotation",
+    )
+    problems.check(
+        pod.get("priorityClassName", "") == args.priority_class,
+        f"priorityClassName {pod.get('priorityClassName')!r} != {args.priority_class!r}",
+    )
+    check_restricted(pod, "Deployment", problems)
+    containers = pod.get("containers", [])
+    problems.check(len(containers) == 1, "expected one container")
+    container = containers[0] if containers else {}
+    argv = container.get("args", [])
+    problems.check(argv[:1] == ["run"], f"args {argv} do not start with run")
+    problems.check("--config=/etc/py-scheduler/config.yaml" in argv, "no --config argument")
+    problems.check(
+        any(a.startswith("--port=") for a in argv) and "--bind-address=0.0.0.0" in argv,
+        "no --port/--bind-address",
+    )
+    env = {e["name"]: e for e in container.get("env", [])}
+    for name, path in (("POD_NAME", "metadata.name"), ("POD_NAMESPACE", "metadata.namespace")):
+        got = env.get(name, {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
+        problems.check(got == path, f"env {name} not from {path}")
+    ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+    problems.check("http-metrics" in ports, "no http-metrics container port")
+    for probe, path in (("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
+        http = container.get(probe, {}).get("httpGet", {})
+        problems.check(
+            http.get("path") == path and http.get("port") == "http-metrics",
+            f"{probe} is not GET {path} on http-metrics",
+        )
+    resources = container.get("resources", {})
+    problems.check({"cpu", "memory"} <= set(resources.get("requests", {})), "no requests")
+    problems.check("memory" in resources.get("limits", {}), "no memory limit")
+    mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
+    problems.check(
+        mounts.get("/etc/py-scheduler", {}).get("readOnly") is True, "config not mounted read-only"
+    )
+    problems.check("/tmp" in mounts, "no writable /tmp")
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    problems.check(
+        volumes.get("config", {}).get("configMap", {}).get("name") == args.fullname,
+        "config volume is not the chart's ConfigMap",
+    )
+    if args.default_spreading:
+        terms = (
+            pod.get("affinity", {})
+            .get("podAntiAffinity", {})
+            .get("preferredDuringSchedulingIgnoredDuringExecution", [])
+        )
+        problems.check(
+            any(
+                t["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+                and matches(t["podAffinityTerm"]["labelSelector"]["matchLabels"], pod_labels)
+                for t in terms
+            ),
+            "no preferred hostname anti-affinity over the replicas",
+        )
+        problems.check(
+            any(
+                c["topologyKey"] == "topology.kubernetes.io/zone"
+                and matches(c["labelSelector"]["matchLabels"], pod_labels)
+                for c in pod.get("topologySpreadConstraints", [])
+            ),
+            "no zone topologySpreadConstraint over the replicas",
+        )
+    return pod_labels
+
+
+def check_scheduler_config(
+    docs: list[dict[str, Any]], args: argparse.Namespace, problems: Problems
+) -> None:
+    """The rendered KubeSchedulerConfiguration: the scheduler itself must accept it."""
+    from scheduler import config as scheduler_config
+
+    config_maps = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"] == args.fullname]
+    problems.check(len(config_maps) == 1, "no ConfigMap named after the release")
+    raw = yaml.safe_load(config_maps[0]["data"]["config.yaml"]) if config_maps else {}
+    try:
+        parsed = scheduler_config.parse(raw, source="rendered ConfigMap")
+    except scheduler_config.ConfigError as exc:
+        problems.check(False, f"the scheduler rejects the rendered config: {exc}")
+    else:
+        names = sorted(parsed.scheduler_names)
+        problems.check(
+            names == sorted(args.profiles.split(",")), f"profiles {names} != {args.profiles}"
+        )
+    election = raw.get("leaderElection", {})
+    if args.lease:
+        problems.check(election.get("leaderElect") is True, "leader election is off")
+        problems.check(
+            election.get("resourceNamespace") == args.namespace,
+            f"lease namespace {election.get('resourceNamespace')!r} != {args.namespace!r}",
+        )
+        problems.check(
+            election.get("resourceName") == args.lease,
+            f"lease name {election.get('resourceName')!r} != {args.lease!r}",
+        )
+    else:
+        problems.check(election.get("leaderElect") is False, "leader election is on")
+    modes = {
+        item["args"]["evictionMode"]
+        for profile in raw.get("profiles", [])
+        for item in profile.get("pluginConfig", [])
+        if item["name"] == "DefaultPreemption"
+    }
+    expected = set() if args.eviction_mode == "none" else {args.eviction_mode}
+    problems.check(modes == expected, f"evictionMode {modes} != {expected}")
+
+
+def check_rbac(docs: list[dict[str, Any]], args: argparse.Namespace, problems: Problems) -> None:
+    cluster_role = one(docs, "ClusterRole", problems)
+    granted = rule_verbs(cluster_role.get("rules", []))
+    for key, required in REQUIRED_CLUSTER_RULES.items():
+        missing = required - granted.get(key, set())
+        problems.check(not missing, f"ClusterRole: {key} lacks {sorted(missing)}")
+    for key, verbs in granted.items():
+        problems.check("*" not in verbs and "*" not in key, f"ClusterRole: wildcard in {key}")
+        problems.check(key[1] not in ("secrets", "leases"), f"ClusterRole grants {key}")
+        problems.check(
+            verbs <= READ | {"create", "patch", "update", "delete"}, f"{key}: verbs {verbs}"
+        )
+    pod_verbs = granted.get(("", "pods"), set())
+    if args.eviction_mode == "Delete":
+        problems.check("delete" in pod_verbs, "evictionMode Delete without pods delete")
+    else:
+        problems.check(
+            pod_verbs == READ, f"pods verbs {sorted(pod_verbs)}: delete only with Delete"
+        )
+    problems.check(
+        (("", "pods/eviction") in granted) == (args.eviction_mode == "Evict"),
+        "pods/eviction create must be granted exactly when evictionMode is Evict",
+    )
+    subject = {"kind": "ServiceAccount", "name": args.service_account, "namespace": args.namespace}
+    for binding in by_kind(docs, "ClusterRoleBinding") + by_kind(docs, "RoleBinding"):
+        subjects = binding.get("subjects", [])
+        problems.check(subjects == [subject], f"{binding['kind']} subjects {subjects}")
+    roles = by_kind(docs, "Role")
+    if not args.lease:
+        problems.check(not roles, "a lease Role without leader election")
+        return
+    problems.check(len(roles) == 1, f"expected one lease Role, found {len(roles)}")
+    for rule in roles[0].get("rules", []) if roles else []:
+        problems.check(
+            rule.get("apiGroups") == ["coordination.k8s.io"]
+            and rule.get("resources") == ["leases"],
+            f"lease Role has a rule outside leases: {rule}",
+        )
+        if rule.get("verbs") == ["create"]:
+            continue  # create cannot be limited by name
+        problems.check(
+            rule.get("resourceNames") == [args.lease],
+            f"lease Role resourceNames {rule.get('resourceNames')} != [{args.lease!r}]",
+        )
+        problems.check(
+            set(rule.get("verbs", [])) == {"get", "update", "patch"},
+            f"lease Role verbs {rule.get('verbs')}",
+        )
+
+
+def check_selection(
+    docs: list[dict[str, Any]],
+    args: argparse.Namespace,
+    pod_labels: Mapping[str, str],
+    problems: Problems,
+) -> None:
+    """Service, PDB and NetworkPolicy select the scheduler pods, and the test pod is apart."""
+    service = one(docs, "Service", problems)
+    service_selector = service.get("spec", {}).get("selector", {})
+    problems.check(matches(service_selector, pod_labels), "Service does not select the pods")
+    service_ports = {p["name"] for p in service.get("spec", {}).get("ports", [])}
+    problems.check("http-metrics" in service_ports, "Service has no http-metrics port")
+    pdbs = by_kind(docs, "PodDisruptionBudget")
+    problems.check(bool(pdbs) == (args.replicas > 1), "a PDB must exist exactly when replicas > 1")
+    for pdb in pdbs:
+        problems.check(
+            matches(pdb["spec"]["selector"]["matchLabels"], pod_labels),
+            "PDB does not select the pods",
+        )
+    for policy in by_kind(docs, "NetworkPolicy"):
+        problems.check(
+            matches(policy["spec"]["podSelector"]["matchLabels"], pod_labels),
+            "NetworkPolicy does not select the pods",
+        )
+    for test_pod in by_kind(docs, "Pod"):
+        name = test_pod["metadata"]["name"]
+        annotations = test_pod["metadata"].get("annotations", {})
+        problems.check(annotations.get("helm.sh/hook") == "test", f"Pod {name} is not a test hook")
+        problems.check(
+            not matches(service_selector, test_pod["metadata"].get("labels", {})),
+            f"Pod {name} would be selected by the Service",
+        )
+        problems.check(
+            test_pod["spec"].get("automountServiceAccountToken") is False,
+            f"Pod {name} mounts a token",
+        )
+        check_restricted(test_pod["spec"], f"Pod {name}", problems)
+
+
+def check_monitoring(
+    docs: list[dict[str, Any]],
+    args: argparse.Namespace,
+    pod_labels: Mapping[str, str],
+    problems: Problems,
+) -> None:
+    """Monitors scrape the scheduler as job="py-scheduler"; rules and dashboard are the files."""
+    services = by_kind(docs, "Service")
+    service_labels = services[0]["metadata"]["labels"] if services else {}
+    for kind, targets in (("ServiceMonitor", service_labels), ("PodMonitor", pod_labels)):
+        for monitor in by_kind(docs, kind):
+            spec = monitor["spec"]
+            problems.check(
+                matches(spec["selector"]["matchLabels"], targets),
+                f"{kind} does not select the scheduler",
+            )
+            for endpoint in spec.get("endpoints") or spec.get("podMetricsEndpoints", []):
+                problems.check(endpoint.get("port") == "http-metrics", f"{kind} port")
+                pinned = any(
+                    r.get("targetLabel") == "job" and r.get("replacement") == SHIPPED_JOB
+                    for r in endpoint.get("relabelings", [])
+                )
+                problems.check(pinned, f"{kind} does not pin job={SHIPPED_JOB}")
+            if args.monitor_labels:
+                problems.check(
+                    "release" in monitor["metadata"]["labels"], f"{kind}: additionalLabels lost"
+                )
+    source = yaml.safe_load(RULES_FILE.read_text())
+    disabled = set(filter(None, args.disabled_alerts.split(",")))
+    if not args.lease:
+        disabled.add("PySchedulerNoLeader")
+    expected = [
+        {**group, "rules": [r for r in group["rules"] if r.get("alert") not in disabled]}
+        for group in source["groups"]
+    ]
+    for rule_object in by_kind(docs, "PrometheusRule"):
+        got = rule_object["spec"]["groups"][: len(expected)]
+        problems.check(got == expected, "PrometheusRule groups differ from the rules file")
+    for config_map in by_kind(docs, "ConfigMap"):
+        if not config_map["metadata"]["name"].endswith("-dashboard"):
+            continue
+        problems.check(
+            config_map["metadata"]["labels"].get("grafana_dashboard") == "1",
+            "dashboard ConfigMap lacks grafana_dashboard: '1'",
+        )
+        embedded = json.loads(next(iter(config_map["data"].values())))
+        problems.check(
+            embedded == json.loads(DASHBOARD_FILE.read_text()),
+            "dashboard ConfigMap differs from files/dashboard.json",
+        )
+
+
+# ---- dashboard ----------------------------------------------------------------------
+
+
+def panels(dashboard: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    for panel in dashboard.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])  # collapsed rows
+
+
+_BUILTIN_VARS: Final = frozenset({"__rate_interval", "__interval", "__range"})
+_SUBSTITUTE: Final = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
+
+
+def grafana_to_promql(expr: str, variables: Mapping[str, str]) -> str:
+    """What Prometheus receives: variables replaced as Grafana would."""
+    for name, value in _SUBSTITUTE.items():
+        expr = expr.replace(name, value)
+    for name, value in variables.items():
+        expr = expr.replace(f"${{{name}}}", value).replace(f"${name}", value)
+    return expr
+
+
+def check_dashboard(args: argparse.Namespace) -> int:
+    problems = Problems()
+    try:
+        dashboard = json.loads(DASHBOARD_FILE.read_text())
+    except json.JSONDecodeError as exc:
+        problems.check(False, f"not JSON: {exc}")
+        return problems.report("dashboard")
+    problems.check(
+        isinstance(dashboard.get("schemaVersion"), int) and dashboard["schemaVersion"] >= 36,
+        f"schemaVersion {dashboard.get('schemaVersion')}",
+    )
+    problems.check(dashboard.get("uid") and dashboard.get("title"), "no uid or title")
+    variables = {v["name"]: v for v in dashboard.get("templating", {}).get("list", [])}
+    problems.check(
+        variables.get("datasource", {}).get("type") == "datasource"
+        and variables["datasource"].get("query") == "prometheus",
+        "no Prometheus datasource variable",
+    )
+    for name in ("job", "instance"):
+        problems.check(variables.get(name, {}).get("type") == "query", f"no {name} query variable")
+    substitutions = {"datasource": "prometheus", "job": SHIPPED_JOB, "instance": ".+"}
+
+    known = exported_names() | {"up"}
+    used: set[str] = set()
+    ids: set[int] = set()
+    promql: list[dict[str, str]] = []
+    for panel in panels(dashboard):
+        title = panel.get("title", "?")
+        problems.check(panel.get("id") not in ids, f"panel {title}: duplicate id")
+        ids.add(panel.get("id", -1))
+        grid = panel.get("gridPos", {})
+        problems.check(
+            {"h", "w", "x", "y"} <= set(grid) and grid["x"] + grid["w"] <= 24,
+            f"panel {title}: gridPos {grid}",
+        )
+        if panel.get("type") == "row":
+            continue
+        problems.check(
+            panel.get("datasource", {}).get("uid") == "${datasource}",
+            f"panel {title}: datasource is not ${{datasource}}",
+        )
+        targets = panel.get("targets", [])
+        problems.check(targets, f"panel {title}: no targets")
+        for target in targets:
+            expr = target.get("expr", "")
+            where = f"panel {title} {target.get('refId')}"
+            problems.check(expr, f"{where}: no expr")
+            problems.check(
+                target.get("datasource", {}).get("uid") == "${datasource}",
+                f"{where}: datasource is not ${{datasource}}",
+            )
+            for var in re.findall(r"\$\{?(\w+)", expr):
+                problems.check(
+                    var in variables or var in _BUILTIN_VARS, f"{where}: unknown variable ${var}"
+                )
+            problems.check('job="$job"' in expr, f"{where}: not filtered by job")
+            names = metric_names(expr)
+            problems.check(names, f"{where}: no metric selector")
+            for name in names:
+                problems.check(name in known, f"{where}: {name} is not exported by py-scheduler")
+                used.add(name)
+            check_legend(expr, target.get("legendFormat", ""), where, problems)
+            promql.append(
+                {
+                    "record": f"dashboard:panel_{panel.get('id')}_{target.get('refId')}",
+                    "expr": grafana_to_promql(expr, substitutions),
+                }
+            )
+    # Every family the scheduler exports is on some panel.
+    shown = {re.sub(r"_(total|bucket|sum|count)$", "", name) for name in used}
+    for family in sorted(scheduler_families() - shown):
+        problems.check(False, f"no panel shows {family}")
+    if args.promql_rules:
+        Path(args.promql_rules).write_text(
+            yaml.safe_dump({"groups": [{"name": "dashboard", "rules": promql}]}, sort_keys=False)
+        )
+    return problems.report("dashboard")
+
+
+def check_legend(expr: str, legend: str, where: str, problems: Problems) -> None:
+    """A legend may only name labels the outermost aggregation keeps."""
+    wanted = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", legend))
+    outer = re.match(r"\s*(?:histogram_quantile\([^,]+,\s*)?(sum|max|min|avg|count)\b", expr)
+    if not outer:
+        return  # no aggregation: every label of the series is there
+    by = re.match(r"\s*(?:histogram_quantile\([^,]+,\s*)?\w+\s+by\s*\(([^)]*)\)", expr)
+    kept = {label.strip() for label in by.group(1).split(",")} - {"le"} if by else set()
+    problems.check(wanted <= kept, f"{where}: legend names {sorted(wanted - kept)}, not kept")
+
+
+# ---- rules --------------------------------------------------------------------------
+
+
+def check_rules(_: argparse.Namespace) -> int:
+    problems = Problems()
+    rules = yaml.safe_load(RULES_FILE.read_text())
+    known = exported_names() | {"up"} | recorded_names(rules)
+    alerts = []
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            name = rule.get("alert") or rule.get("record")
+            for metric in metric_names(rule["expr"]):
+                problems.check(metric in known, f"{name}: {metric} is not exported by py-scheduler")
+            problems.check(
+                f'job="{SHIPPED_JOB}"' in rule["expr"], f"{name}: not scoped to job={SHIPPED_JOB}"
+            )
+            if "alert" in rule:
+                alerts.append(rule["alert"])
+                problems.check(
+                    rule.get("labels", {}).get("severity") in ("critical", "warning", "info"),
+                    f"{name}: no severity",
+                )
+                annotations = rule.get("annotations", {})
+                for key in ("summary", "description", "runbook"):
+                    problems.check(annotations.get(key), f"{name}: no {key} annotation")
+    problems.check(len(set(alerts)) == len(alerts), "duplicate alert names")
+    # Every alert has a promtool case that fires it and one that must not.
+    tests = yaml.safe_load((Path(__file__).parent / "rules_test.yaml").read_text())
+    fired: set[str] = set()
+    silent: set[str] = set()
+    for case in tests["tests"]:
+        for alert_test in case.get("alert_rule_test", []):
+            (fired if alert_test.get("exp_alerts") else silent).add(alert_test["alertname"])
+    for alert in alerts:
+        problems.check(alert in fired, f"{alert}: no test where it fires")
+        problems.check(alert in silent, f"{alert}: no test where it stays silent")
+    return problems.report("rules")
+
+
+# ---- Dockerfile ---------------------------------------------------------------------
+
+
+def check_dockerfile(_: argparse.Namespace) -> int:
+    problems = Problems()
+    text = (ROOT / "Dockerfile").read_text()
+    lines = [line.strip() for line in re.sub(r"\\\n", " ", text).splitlines()]
+    instructions = [line for line in lines if line and not line.startswith("#")]
+    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.MULTILINE)
+    problems.check(
+        base and base.group(1) == "python:3.11-slim-bookworm",
+        "base is not python:3.11-slim-bookworm",
+    )
+    froms = [line for line in instructions if line.startswith("FROM ")]
+    problems.check(
+        len(froms) >= 2 and all(f.split()[1] == "${PYTHON_IMAGE}" for f in froms),
+        f"stages do not share the pinned base: {froms}",
+    )
+    users = [line.split()[1] for line in instructions if line.startswith("USER ")]
+    problems.check(
+        users and re.fullmatch(r"[1-9][0-9]*(:[0-9]+)?", users[-1]),
+        f"final USER {users[-1:]} is not a numeric non-root UID",
+    )
+    problems.check(
+        'ENTRYPOINT ["python", "-m", "scheduler"]' in instructions, "ENTRYPOINT not exec form"
+    )
+    problems.check('CMD ["run"]' in instructions, 'CMD is not ["run"]')
+    problems.check("PYTHONDONTWRITEBYTECODE=1" in text, "PYTHONDONTWRITEBYTECODE not set")
+    problems.check("COPY --from=builder /opt/venv /opt/venv" in instructions, "venv not copied")
+    problems.check("org.opencontainers.image.version" in text, "no OCI labels")
+    # The build context must keep what the wheel needs.
+    ignore = (ROOT / ".dockerignore").read_text().splitlines()
+    for needed in ("pyproject.toml", "README.md", "scheduler/"):
+        problems.check(f"!{needed}" in ignore, f".dockerignore drops {needed}")
+    return problems.report("Dockerfile")
+
+
+def dockerfile_stages() -> list[list[tuple[str, str]]]:
+    """The Dockerfile's stages as (INSTRUCTION, arguments) pairs, continuations joined."""
+    text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())
+    stages: list[list[tuple[str, str]]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, rest = line.partition(" ")
+        if keyword == "FROM":
+            stages.append([])
+        elif stages:
+            stages[-1].append((keyword, rest))
+    return stages
+
+
+def env_pairs(arguments: str, env: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in shlex.split(arguments):
+        key, _, value = item.partition("=")
+        out[key] = re.sub(r"\$(\w+)", lambda m: env.get(m.group(1), ""), value)
+    return out
+
+
+def image_smoke(args: argparse.Namespace) -> int:
+    """Run the Dockerfile's builder stage without Docker, then the image's entry point.
+
+    Each builder RUN line runs as written, with /opt/venv and /wheels moved under a
+    scratch directory, after the COPY lines put the same files in place. The final stage's
+    ENV, ENTRYPOINT and CMD then start the installed package from /, outside the source
+    tree, and must leave the venv unwritten (the image runs with a read-only root).
+    """
+    problems = Problems()
+    work = Path(args.workdir).resolve()
+    stages = dockerfile_stages()
+    problems.check(len(stages) == 2, f"expected a builder and a final stage, got {len(stages)}")
+    if problems.items:
+        return problems.report("image recipe")
+
+    def relocate(value: str) -> str:
+        value = value.replace("/opt/venv", str(work / "opt" / "venv"))
+        return value.replace("/wheels", str(work / "wheels"))
+
+    # `python` is the base image's interpreter: the one this venv was made from.
+    shims = work / "shims"
+    shims.mkdir(parents=True, exist_ok=True)
+    (shims / "python").unlink(missing_ok=True)
+    (shims / "python").symlink_to(getattr(sys, "_base_executable", sys.executable))
+    base_env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+    }
+    base_env["PATH"] = f"{shims}:{base_env.get('PATH', '')}"
+    env = dict(base_env)
+    cwd = work
+    for keyword, rest in stages[0]:
+        if keyword == "WORKDIR":
+            cwd = work / rest.lstrip("/")
+            cwd.mkdir(parents=True, exist_ok=True)
+        elif keyword == "ENV":
+            env.update(env_pairs(rest, env))
+            # pip's cache only saves downloads here; what gets installed is the same.
+            env.pop("PIP_NO_CACHE_DIR", None)
+        elif keyword == "COPY":
+            *sources, target = shlex.split(rest)
+            for source in sources:
+                destination = (
+                    cwd / target / Path(source).name if target.endswith("/") else cwd / target
+                )
+                if (ROOT / source).is_dir():
+                    shutil.copytree(
+                        ROOT / source,
+                        destination,
+                        dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+                    )
+                else:
+                    shutil.copy2(ROOT / source, destination)
+        elif keyword == "RUN":
+            command = relocate(rest).replace("--no-cache-dir ", "")
+            done = subprocess.run(
+                ["sh", "-c", command], cwd=cwd, env=env, capture_output=True, text=True
+            )
+            if not problems.check(
+                done.returncode == 0, f"RUN {rest[:60]}...: {done.stderr[-2000:]}"
+            ):
+                return problems.report("image recipe")
+
+    final = dict(base_env)
+    entrypoint: list[str] = []
+    cmd: list[str] = []
+    for keyword, rest in stages[1]:
+        if keyword == "ENV":
+            final.update(env_pairs(relocate(rest), final))
+        elif keyword == "ENTRYPOINT":
+            entrypoint = json.loads(rest)
+        elif keyword == "CMD":
+            cmd = json.loads(rest)
+    final["HOME"] = str(work / "home")  # the image's /tmp is an emptyDir; not the host's
+    venv = work / "opt" / "venv"
+    before = sorted(str(p) for p in venv.rglob("*"))
+    for argv in (
+        [*entrypoint, *cmd, "--help"],
+        [entrypoint[0], "-c", "import scheduler.app.main, scheduler.kube.objects"],
+    ):
+        done = subprocess.run(argv, cwd="/", env=final, capture_output=True, text=True)
+        problems.check(
+            done.returncode == 0, f"{argv}: exit {done.returncode}: {done.stderr[-2000:]}"
+        )
+    problems.check(
+        sorted(str(p) for p in venv.rglob("*")) == before, "running the image wrote into the venv"
+    )
+    installed = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import scheduler; print(scheduler.__file__)"],
+        cwd="/",
+        env=final,
+        capture_output=True,
+        text=True,
+    )
+    problems.check(
+        installed.stdout.startswith(str(venv)),
+        f"scheduler imported from {installed.stdout.strip()!r}, not the venv",
+    )
+    return problems.report("image recipe")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    chart = sub.add_parser("chart", help="check `helm template` output")
+    chart.add_argument("rendered")
+    chart.add_argument("--label", default="defaults")
+    chart.add_argument("--namespace", required=True)
+    chart.add_argument("--fullname", required=True)
+    chart.add_argument("--service-account", required=True)
+    chart.add_argument("--replicas", type=int, required=True)
+    chart.add_argument("--lease", default="", help="the expected lease name; empty: election off")
+    chart.add_argument("--profiles", required=True, help="comma-separated scheduler names")
+    chart.add_argument("--eviction-mode", choices=("Evict", "Delete", "none"), required=True)
+    chart.add_argument("--kinds", required=True, help="comma-separated kinds, repeated per object")
+    chart.add_argument("--priority-class", default="")
+    chart.add_argument("--default-spreading", action="store_true")
+    chart.add_argument("--monitor-labels", action="store_true")
+    chart.add_argument("--disabled-alerts", default="")
+    dashboard = sub.add_parser("dashboard", help="check files/dashboard.json")
+    dashboard.add_argument("--promql-rules", help="write the panel queries as a rule file here")
+    sub.add_parser("rules", help="check files/prometheus-rules.yaml")
+    sub.add_parser("dockerfile", help="check the Dockerfile and .dockerignore")
+    smoke = sub.add_parser("image-smoke", help="run the Dockerfile's steps without Docker")
+    smoke.add_argument("workdir", help="an empty scratch directory")
+    args = parser.parse_args(argv)
+    handlers = {
+        "chart": check_chart,
+        "dashboard": check_dashboard,
+        "rules": check_rules,
+        "dockerfile": check_dockerfile,
+        "image-smoke": image_smoke,
+    }
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

