@@ -50,9 +50,9 @@ async def test_a_pod_for_py_scheduler_waits_until_bound_then_runs(api: KubeClien
     await create_namespace(api, ns)
     await create_node(api, node)
     await eventually(lambda: node_ready(api, node), bool, what="node Ready")
-    created = await create_pod(api, "web", ns)
-
-    # Nothing schedules for py-scheduler in this test: the pod must stay put.
+    # py-scheduler may be running in this session: a selector no node matches
+    # leaves the placement to this test's own binding (which ignores selectors).
+    created = await create_pod(api, "web", ns, node_selector={"smoke": "bind-by-hand"})
     await asyncio.sleep(1.0)
     pod = await read_pod(api, "web", ns)
     assert "nodeName" not in pod["spec"]
