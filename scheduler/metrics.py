@@ -144,3 +144,20 @@ REGISTRY.register(SIZES)
 
 def observe_point(point: str, status: str, profile: str, seconds: float) -> None:
     FRAMEWORK_EXTENSION_POINT_DURATION.labels(point, status, profile).observe(seconds)
+
+
+def initialise(profiles: Iterable[str]) -> None:
+    """Create every known label set at zero, so dashboards and alerts see a
+    series (and rates of 0) before the first event of each kind."""
+    for profile in profiles:
+        for result in ("scheduled", "unschedulable", "error"):
+            SCHEDULE_ATTEMPTS.labels(result, profile)
+            SCHEDULING_ATTEMPT_DURATION.labels(result, profile)
+    for result in ("evicted", "refused_by_pdb", "not_found", "error"):
+        EVICTIONS.labels(result)
+    for reason in ("Conflict", "NotFound", "Error", "Unschedulable"):
+        BIND_FAILURES.labels(reason)
+    GOROUTINES.labels("binding")
+    for kind in ("event", "pod_status"):
+        for result in ("ok", "not_found", "error"):
+            API_WRITES.labels(kind, result)

@@ -81,6 +81,7 @@ async def run(
             synced=lambda: pods.synced.is_set() and nodes.synced.is_set(),
             leader_ok=elector.healthy if elector is not None else lambda: True,
         )
+        metrics.initialise(cfg.scheduler_names)
         metrics.SIZES.queue_sizes = scheduler.queue.lengths
         metrics.SIZES.unschedulable = scheduler.queue.unschedulable_by_plugin
         metrics.SIZES.cache_sizes = lambda: {
