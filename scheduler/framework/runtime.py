@@ -351,38 +351,31 @@ class Framework(Handle):
     def run_pre_filter_add_pod(
         self, state: CycleState, pod: PodInfo, added: PodInfo, node: NodeInfo
     ) -> Status:
-        for plugin in self.pre_filter:
-            if plugin.name in state.skip_filter:
-                continue
-            ext = plugin.pre_filter_extensions()
-            if ext is None:
-                continue
-            try:
-                status = ext.add_pod(state, pod, added, node)
-            except Exception as exc:
-                return self._crashed(plugin.name, "PreFilterExtensionAddPod", exc)
-            if not status.is_success:
-                return Status.error(
-                    f"running AddPod on PreFilter plugin {plugin.name!r}: {status.message}"
-                ).with_plugin(plugin.name)
-        return SUCCESS
+        return self._run_extension("AddPod", state, pod, added, node)
 
     def run_pre_filter_remove_pod(
         self, state: CycleState, pod: PodInfo, removed: PodInfo, node: NodeInfo
     ) -> Status:
+        return self._run_extension("RemovePod", state, pod, removed, node)
+
+    def _run_extension(
+        self, which: str, state: CycleState, pod: PodInfo, other: PodInfo, node: NodeInfo
+    ) -> Status:
+        """PreFilterExtensions.AddPod/RemovePod of every PreFilter that ran."""
         for plugin in self.pre_filter:
             if plugin.name in state.skip_filter:
                 continue
             ext = plugin.pre_filter_extensions()
             if ext is None:
                 continue
+            call = ext.add_pod if which == "AddPod" else ext.remove_pod
             try:
-                status = ext.remove_pod(state, pod, removed, node)
+                status = call(state, pod, other, node)
             except Exception as exc:
-                return self._crashed(plugin.name, "PreFilterExtensionRemovePod", exc)
+                return self._crashed(plugin.name, f"PreFilterExtension{which}", exc)
             if not status.is_success:
                 return Status.error(
-                    f"running RemovePod on PreFilter plugin {plugin.name!r}: {status.message}"
+                    f"running {which} on PreFilter plugin {plugin.name!r}: {status.message}"
                 ).with_plugin(plugin.name)
         return SUCCESS
 

@@ -79,5 +79,4 @@ def build_scheduler(
         queue=queue,
         nominator=nominator,
         algorithm=algorithm,
-        rng=rng,
     )

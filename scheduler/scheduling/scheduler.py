@@ -14,7 +14,6 @@ pods that an event may help.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -96,14 +95,12 @@ class Scheduler:
         nominator: Nominator,
         algorithm: Algorithm,
         bind_concurrency: int = 64,
-        rng: random.Random | None = None,
     ) -> None:
         self.profiles = profiles
         self.cache = cache
         self.queue = queue
         self.nominator = nominator
         self.algorithm = algorithm
-        self.rng = rng or random.Random()
         self.tasks = Tasks()
         self._bind_slots = asyncio.Semaphore(bind_concurrency)
         self._write_slots = asyncio.Semaphore(32)

@@ -375,7 +375,6 @@ def build_core(
         queue=queue,
         nominator=nominator,
         algorithm=Algorithm(percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score, rng=rng),
-        rng=rng,
     )
     for node in nodes:
         scheduler.on_node(node)
