@@ -105,6 +105,9 @@ class SchedulingQueue:
         self._error_backoff: list[tuple[float, int, QueuedPodInfo]] = []
         self._seq = itertools.count()
         self._where: dict[PodUID, _Where] = {}
+        # The unschedulable pool alone: cluster events and the leftover flush
+        # scan only it, not every queued pod (each bind confirmation is an event).
+        self._unschedulable: dict[PodUID, _Where] = {}
         self._in_flight: dict[PodUID, QueuedPodInfo] = {}
         self._wakeup = asyncio.Event()
         self._closed = False
@@ -119,11 +122,10 @@ class SchedulingQueue:
 
     def unschedulable_by_plugin(self) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}
-        for where in self._where.values():
-            if where.queue == UNSCHEDULABLE:
-                for plugin in where.info.unschedulable_plugins:
-                    key = (plugin, where.info.pod.scheduler_name)
-                    counts[key] = counts.get(key, 0) + 1
+        for where in self._unschedulable.values():
+            for plugin in where.info.unschedulable_plugins:
+                key = (plugin, where.info.pod.scheduler_name)
+                counts[key] = counts.get(key, 0) + 1
         return counts
 
     def where(self, uid: PodUID) -> str | None:
@@ -156,16 +158,16 @@ class SchedulingQueue:
         if where.queue == GATED:
             status = self._pre_enqueue(pod)
             if status.is_success:
-                del self._where[pod.uid]
+                self._drop(pod.uid)
                 where.info.gating_plugin = ""
                 self._push_active(where.info, "UpdatePodSchedulingGatesEliminated")
         elif where.queue == UNSCHEDULABLE and _spec_changed(old, pod):
             # Legacy rule (no hint for own-pod updates): anything but status moves it.
-            del self._where[pod.uid]
+            self._drop(pod.uid)
             self._requeue(where.info, "UnscheduledPodUpdate")
 
     def delete(self, pod: PodInfo) -> None:
-        self._where.pop(pod.uid, None)  # heaps drop stale entries lazily
+        self._drop(pod.uid)  # heaps drop stale entries lazily
         self._in_flight.pop(pod.uid, None)
 
     # -- the scheduling loop's side ---------------------------------------------------------
@@ -203,7 +205,7 @@ class SchedulingQueue:
     def _take(self, entry: QueuedPodInfo, queue: str, token: int) -> bool:
         if not self._current(entry, queue, token):
             return False  # stale heap entry
-        del self._where[entry.pod.uid]
+        self._drop(entry.pod.uid)
         entry.attempts += 1
         self._in_flight[entry.pod.uid] = entry
         return True
@@ -233,7 +235,7 @@ class SchedulingQueue:
             return
         info.unschedulable_count += 1
         info.consecutive_errors = 0
-        self._where[info.pod.uid] = _Where(UNSCHEDULABLE, info, info.timestamp)
+        self._place(info.pod.uid, _Where(UNSCHEDULABLE, info, info.timestamp))
         self._count(UNSCHEDULABLE, "ScheduleAttemptFailure")
 
     def requeue_after_error(self, info: QueuedPodInfo) -> None:
@@ -245,11 +247,9 @@ class SchedulingQueue:
     def move_all(self, event: ClusterEvent, old: object = None, new: object = None) -> int:
         """Move unschedulable pods that this event may help; returns how many moved."""
         moved = 0
-        for uid, where in list(self._where.items()):
-            if where.queue != UNSCHEDULABLE:
-                continue
+        for uid, where in list(self._unschedulable.items()):
             if self._helps(where.info, event, old, new):
-                del self._where[uid]
+                self._drop(uid)
                 self._requeue(where.info, event.label)
                 moved += 1
         return moved
@@ -278,14 +278,14 @@ class SchedulingQueue:
         """Move an unschedulable pod to backoffQ (its plan failed; retry later)."""
         where = self._where.get(uid)
         if where is not None and where.queue == UNSCHEDULABLE:
-            del self._where[uid]
+            self._drop(uid)
             self._push_backoff(where.info, "PreemptionRefused")
 
     def activate(self, pods: Iterable[PodInfo]) -> None:
         for pod in pods:
             where = self._where.get(pod.uid)
             if where is not None and where.queue in (UNSCHEDULABLE, BACKOFF):
-                del self._where[pod.uid]
+                self._drop(pod.uid)
                 self._push_active(where.info, FORCE_ACTIVATE.label)
 
     # -- periodic flushes -------------------------------------------------------------------
@@ -298,7 +298,7 @@ class SchedulingQueue:
                 _, token, entry = heapq.heappop(heap)
                 if not self._current(entry, BACKOFF, token):
                     continue
-                del self._where[entry.pod.uid]
+                self._drop(entry.pod.uid)
                 self._push_active(entry, "BackoffComplete")
                 moved += 1
         return moved
@@ -306,10 +306,9 @@ class SchedulingQueue:
     def flush_unschedulable_leftover(self) -> int:
         now = self._clock()
         moved = 0
-        for uid, where in list(self._where.items()):
-            waited = now - where.unschedulable_since
-            if where.queue == UNSCHEDULABLE and waited > MAX_IN_UNSCHEDULABLE:
-                del self._where[uid]
+        for uid, where in list(self._unschedulable.items()):
+            if now - where.unschedulable_since > MAX_IN_UNSCHEDULABLE:
+                self._drop(uid)
                 self._requeue(where.info, UNSCHEDULABLE_TIMEOUT.label)
                 moved += 1
         return moved
@@ -328,6 +327,17 @@ class SchedulingQueue:
         self._wakeup.set()
 
     # -- internals ------------------------------------------------------------------------
+
+    def _place(self, uid: PodUID, where: _Where) -> None:
+        self._where[uid] = where
+        if where.queue == UNSCHEDULABLE:
+            self._unschedulable[uid] = where
+        else:
+            self._unschedulable.pop(uid, None)
+
+    def _drop(self, uid: PodUID) -> None:
+        self._where.pop(uid, None)
+        self._unschedulable.pop(uid, None)
 
     def backoff_duration(self, info: QueuedPodInfo) -> float:
         count = info.consecutive_errors or info.unschedulable_count
@@ -352,11 +362,11 @@ class SchedulingQueue:
         if not status.is_success:
             info.gating_plugin = status.plugin
             info.gating_message = status.message
-            self._where[info.pod.uid] = _Where(GATED, info, self._clock())
+            self._place(info.pod.uid, _Where(GATED, info, self._clock()))
             self._count(GATED, event)
             return
         token = next(self._seq)
-        self._where[info.pod.uid] = _Where(ACTIVE, info, token=token)
+        self._place(info.pod.uid, _Where(ACTIVE, info, token=token))
         heapq.heappush(self._active, _Active(info, self._less, token))
         self._count(ACTIVE, event)
         self._wakeup.set()
@@ -365,7 +375,7 @@ class SchedulingQueue:
         expiry = info.timestamp + self.backoff_duration(info)
         info.backoff_expiration = expiry
         token = next(self._seq)
-        self._where[info.pod.uid] = _Where(BACKOFF, info, token=token)
+        self._place(info.pod.uid, _Where(BACKOFF, info, token=token))
         if info.consecutive_errors:
             heapq.heappush(self._error_backoff, (expiry, token, info))
         else:
