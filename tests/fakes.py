@@ -8,14 +8,17 @@ from dataclasses import dataclass, field
 
 from scheduler.cluster import PodCondition
 from scheduler.framework.cycle_state import CycleState
+from scheduler.framework.indexes import PodCounts, TermCounts, TermKind, selected, terms_of
 from scheduler.framework.interface import DisruptionBudget
 from scheduler.framework.status import Status
 from scheduler.model import NodeInfo, NodeName, PodInfo
+from scheduler.model.pod import WeightedPodAffinityTerm
 from scheduler.model.selectors import LabelSelector
 
 
 class FakeSnapshot:
-    """A SharedLister over a fixed list of NodeInfos."""
+    """A SharedLister over a fixed list of NodeInfos; the pod indexes are
+    answered by walking every pod, the reference the cache's must equal."""
 
     def __init__(self, nodes: Sequence[NodeInfo] = ()) -> None:
         self.nodes = list(nodes)
@@ -34,6 +37,26 @@ class FakeSnapshot:
 
     def image_nodes(self, image: str) -> int:
         return sum(1 for n in self.nodes if image in n.node.images)
+
+    def matching_pods(
+        self, selectors: tuple[LabelSelector, ...], *, terminating: bool
+    ) -> PodCounts:
+        counts: dict[str, dict[NodeName, int]] = {}
+        for node in self.nodes:
+            for pod in node.pods.values():
+                if selected(pod, selectors, terminating):
+                    by_node = counts.setdefault(pod.namespace, {})
+                    by_node[node.name] = by_node.get(node.name, 0) + 1
+        return counts
+
+    def held_terms(self, kind: TermKind) -> TermCounts:
+        counts: dict[WeightedPodAffinityTerm, dict[NodeName, int]] = {}
+        for node in self.nodes:
+            for pod in node.pods.values():
+                for term in terms_of(pod, kind):
+                    by_node = counts.setdefault(term, {})
+                    by_node[node.name] = by_node.get(node.name, 0) + 1
+        return counts
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from scheduler.cluster import Cluster
 from scheduler.framework.cycle_state import CycleState
+from scheduler.framework.indexes import PodCounts, TermCounts, TermKind
 from scheduler.framework.status import Status
 from scheduler.framework.types import (
     ClusterEventWithHint,
@@ -45,6 +46,15 @@ class SharedLister(Protocol):
 
     def image_nodes(self, image: str) -> int:
         """How many nodes report this (normalised) image."""
+
+    def matching_pods(
+        self, selectors: tuple[LabelSelector, ...], *, terminating: bool
+    ) -> PodCounts:
+        """Assigned pods matching every selector, per namespace and node
+        (``framework.indexes.selected``); read-only, valid for this cycle."""
+
+    def held_terms(self, kind: TermKind) -> TermCounts:
+        """Assigned pods' terms of ``kind``, per node; read-only, valid for this cycle."""
 
 
 @dataclass(frozen=True, slots=True)

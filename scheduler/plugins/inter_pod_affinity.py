@@ -9,6 +9,11 @@ labels up in those counts. The counts are kept exact by the PreFilter
 extensions, which the nominated-pod pass and preemption's dry runs call on
 cloned state. Terminating pods count like any other, as upstream.
 
+No cycle walks the assigned pods: the incoming pod's terms are counted per
+node through the snapshot's ``matching_pods`` index, and existing pods'
+terms are read from ``held_terms``, each distinct term matched against the
+incoming pod once and weighted by how many pods on a node carry it.
+
 An incoming pod's ``namespaceSelector`` is resolved through the namespace's
 labels (upstream folds it into the namespace list at PreFilter); an existing
 pod's selector is matched against the incoming pod's namespace labels.
@@ -22,7 +27,14 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from scheduler.framework.cycle_state import CycleState, StateKey
-from scheduler.framework.interface import MAX_NODE_SCORE, Handle, ObjectLister, PreFilterExtensions
+from scheduler.framework.indexes import TermKind
+from scheduler.framework.interface import (
+    MAX_NODE_SCORE,
+    Handle,
+    ObjectLister,
+    PreFilterExtensions,
+    SharedLister,
+)
 from scheduler.framework.registry import ArgsError, PluginSpec
 from scheduler.framework.status import SKIP, SUCCESS, Status
 from scheduler.framework.types import (
@@ -33,7 +45,7 @@ from scheduler.framework.types import (
     Resource,
     event,
 )
-from scheduler.model import Node, NodeInfo, PodInfo
+from scheduler.model import Node, NodeInfo, NodeName, PodInfo
 from scheduler.model.pod import PodAffinityTerm
 from scheduler.model.raw import DecodeError, Fields
 from scheduler.model.selectors import LabelSelector
@@ -208,15 +220,45 @@ def _matches_other(term: PodAffinityTerm, other: PodInfo, namespaces: _Namespace
     """
     if term.selector is None or not term.selector.matches(other.labels):
         return False
-    if other.namespace in term.namespaces:
+    return _picks_namespace(term, other.namespace, namespaces)
+
+
+def _picks_namespace(term: PodAffinityTerm, namespace: str, namespaces: _Namespaces) -> bool:
+    if namespace in term.namespaces:
         return True
     selector = term.namespace_selector
     if selector is None:
         return False
     if selector.is_empty:
         return True
-    labels = namespaces.labels(other.namespace)
+    labels = namespaces.labels(namespace)
     return labels is not None and selector.matches(labels)
+
+
+def _matching_per_node(
+    snapshot: SharedLister, terms: Sequence[PodAffinityTerm], namespaces: _Namespaces
+) -> Iterable[tuple[NodeInfo, int]]:
+    """Nodes holding pods that match every one of ``terms`` (``_matches_all``
+    for several terms, ``_matches_other`` for one), with how many."""
+    selectors = tuple(t.selector for t in terms)
+    if not selectors or any(s is None for s in selectors):
+        return
+    found = snapshot.matching_pods(
+        tuple(s for s in selectors if s is not None), terminating=True
+    )
+    for namespace, per_node in found.items():
+        if all(_picks_namespace(t, namespace, namespaces) for t in terms):
+            yield from _on_nodes(snapshot, per_node)
+
+
+def _on_nodes(
+    snapshot: SharedLister, per_node: Mapping[NodeName, int]
+) -> Iterable[tuple[NodeInfo, int]]:
+    for name, found in per_node.items():
+        info = snapshot.get(name)
+        # Pods still on a deleted node count nowhere.
+        if info is not None:
+            yield info, found
 
 
 def _matches_incoming(
@@ -276,6 +318,25 @@ class _FilterState:
             dict(self.affinity),
             dict(self.anti),
         )
+
+    def count_held_anti(self, snapshot: SharedLister) -> None:
+        """Existing pods' required anti-affinity terms that match the incoming pod."""
+        held = snapshot.held_terms(TermKind.REQUIRED_ANTI_AFFINITY)
+        for weighted, per_node in held.items():
+            term = weighted.term
+            if _matches_incoming(term, self.pod, self.namespace_labels):
+                for info, found in _on_nodes(snapshot, per_node):
+                    _bump(self.existing_anti, term.topology_key, info.node.labels, found)
+
+    def count_matching(self, snapshot: SharedLister) -> None:
+        """Existing pods matching the incoming pod's required terms."""
+        pod = self.pod
+        for info, found in _matching_per_node(snapshot, pod.required_affinity, self.namespaces):
+            for term in pod.required_affinity:
+                _bump(self.affinity, term.topology_key, info.node.labels, found)
+        for term in pod.required_anti_affinity:
+            for info, found in _matching_per_node(snapshot, (term,), self.namespaces):
+                _bump(self.anti, term.topology_key, info.node.labels, found)
 
     def count_existing_anti(self, other: PodInfo, labels: Mapping[str, str], delta: int) -> None:
         for term in other.required_anti_affinity:
@@ -360,7 +421,7 @@ class InterPodAffinity:
         problem = _parse_problem(pod)
         if problem is not None:
             return None, Status.unresolvable(f"parsing pod: {problem}")
-        counts = self._count(pod, nodes, self._handle.snapshot.with_required_anti_affinity())
+        counts = self._count(pod)
         if (
             not counts.existing_anti
             and not pod.required_affinity
@@ -394,25 +455,16 @@ class InterPodAffinity:
     def _counts_for(self, state: CycleState, pod: PodInfo) -> _FilterState:
         counts = state.get(_PRE_FILTER)
         if counts is None:
-            snapshot = self._handle.snapshot
-            counts = self._count(pod, snapshot.node_infos(), snapshot.with_required_anti_affinity())
+            counts = self._count(pod)
             state.write(_PRE_FILTER, counts)
         return counts
 
-    def _count(
-        self, pod: PodInfo, nodes: Sequence[NodeInfo], anti_nodes: Sequence[NodeInfo]
-    ) -> _FilterState:
+    def _count(self, pod: PodInfo) -> _FilterState:
         namespaces = _Namespaces(self._handle.objects)
         counts = _FilterState(pod, namespaces.labels(pod.namespace), namespaces, {}, {}, {})
-        for node in anti_nodes:
-            labels = node.node.labels
-            for existing in node.pods.values():
-                counts.count_existing_anti(existing, labels, 1)
-        if pod.required_affinity or pod.required_anti_affinity:
-            for node in nodes:
-                labels = node.node.labels
-                for existing in node.pods.values():
-                    counts.count_incoming(existing, labels, 1)
+        snapshot = self._handle.snapshot
+        counts.count_held_anti(snapshot)
+        counts.count_matching(snapshot)
         return counts
 
     # -- Filter --------------------------------------------------------------------
@@ -475,50 +527,32 @@ class InterPodAffinity:
         return scores
 
     def _topology_scores(self, pod: PodInfo) -> TopologyScores:
-        # Without preferred terms of its own, only pods with affinity can
-        # contribute, so only their nodes are walked.
-        has_preferred = bool(pod.preferred_affinity or pod.preferred_anti_affinity)
         snapshot = self._handle.snapshot
-        nodes = snapshot.node_infos() if has_preferred else snapshot.with_affinity()
         namespaces = _Namespaces(self._handle.objects)
         namespace_labels = namespaces.labels(pod.namespace)
         scores: TopologyScores = {}
-        for node in nodes:
-            labels = node.node.labels
-            if not labels:
-                continue
-            for existing in node.pods.values():
-                if not has_preferred and not existing.has_affinity:
-                    continue
-                self._score_existing(scores, pod, existing, labels, namespaces, namespace_labels)
-        return scores
-
-    def _score_existing(
-        self,
-        scores: TopologyScores,
-        pod: PodInfo,
-        existing: PodInfo,
-        labels: Mapping[str, str],
-        namespaces: _Namespaces,
-        namespace_labels: Mapping[str, str] | None,
-    ) -> None:
-        # The incoming pod's preferences towards the existing pod...
+        # The incoming pod's preferences towards existing pods...
         for sign, terms in ((1, pod.preferred_affinity), (-1, pod.preferred_anti_affinity)):
             for weighted in terms:
-                if _matches_other(weighted.term, existing, namespaces):
-                    _add_score(scores, weighted.term, labels, sign * weighted.weight)
-        # ...and, symmetrically, the existing pod's towards the incoming one.
+                term = weighted.term
+                for info, found in _matching_per_node(snapshot, (term,), namespaces):
+                    _add_score(scores, term, info.node.labels, sign * weighted.weight * found)
+        # ...and, symmetrically, existing pods' towards the incoming one.
+        held: list[tuple[TermKind, int]] = [
+            (TermKind.PREFERRED_AFFINITY, 1),
+            (TermKind.PREFERRED_ANTI_AFFINITY, -1),
+        ]
         if self._hard_weight > 0:
-            for term in existing.required_affinity:
-                if _matches_incoming(term, pod, namespace_labels):
-                    _add_score(scores, term, labels, self._hard_weight)
-        for sign, terms in (
-            (1, existing.preferred_affinity),
-            (-1, existing.preferred_anti_affinity),
-        ):
-            for weighted in terms:
-                if _matches_incoming(weighted.term, pod, namespace_labels):
-                    _add_score(scores, weighted.term, labels, sign * weighted.weight)
+            held.insert(0, (TermKind.REQUIRED_AFFINITY, 1))
+        for kind, sign in held:
+            for weighted, per_node in snapshot.held_terms(kind).items():
+                term = weighted.term
+                if not _matches_incoming(term, pod, namespace_labels):
+                    continue
+                weight = self._hard_weight if kind is TermKind.REQUIRED_AFFINITY else weighted.weight
+                for info, found in _on_nodes(snapshot, per_node):
+                    _add_score(scores, term, info.node.labels, sign * weight * found)
+        return scores
 
     # -- EnqueueExtensions -----------------------------------------------------------
 

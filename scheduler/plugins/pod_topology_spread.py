@@ -11,13 +11,16 @@ Counting takes the pods in the incoming pod's namespace that match the
 constraint's selector and are not terminating, on nodes that carry every
 constraint's topology key and pass the constraint's nodeAffinityPolicy and
 nodeTaintsPolicy. An empty selector counts nothing (the pod still matches
-itself), as upstream. PreFilter walks the nodes once; Filter is a lookup.
+itself), as upstream. PreFilter walks the nodes once, reading each node's
+count from the snapshot's ``matching_pods`` index rather than its pods, so
+its cost grows with the nodes, not the pods; Filter is a lookup.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
@@ -33,7 +36,7 @@ from scheduler.framework.types import (
     Resource,
     event,
 )
-from scheduler.model import HOSTNAME_LABEL, ZONE_LABEL, Node, NodeInfo, PodInfo
+from scheduler.model import HOSTNAME_LABEL, ZONE_LABEL, Node, NodeInfo, NodeName, PodInfo
 from scheduler.model.pod import SpreadConstraint
 from scheduler.model.raw import DecodeError, Fields
 from scheduler.model.selectors import LabelSelector, Requirement
@@ -65,6 +68,7 @@ _NO_DOMAIN_MINIMUM: Final = 2**31 - 1
 # Score of a node missing a topology key; normalisation turns it into 0.
 # Real raw scores are never negative, so it cannot collide with one.
 _IGNORED: Final = -1
+_NO_PODS: Final[Mapping[NodeName, int]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,10 +213,6 @@ def _has_all_keys(labels: Mapping[str, str], constraints: Sequence[_Constraint])
     return all(c.topology_key in labels for c in constraints)
 
 
-def _count(pods: Iterable[PodInfo], c: _Constraint, namespace: str) -> int:
-    return sum(1 for p in pods if c.counts(p, namespace))
-
-
 @dataclass(frozen=True, slots=True)
 class _Inclusion:
     """How a node fares against the incoming pod's node affinity and taints,
@@ -313,8 +313,9 @@ class _ScoreState:
     constraints: tuple[_Constraint, ...]
     ignored: frozenset[str] = frozenset()  # filtered nodes missing a topology key
     # Per constraint: topology value -> matching pods. Hostname counts are
-    # taken from the node itself at Score.
+    # looked up per node at Score, in ``hosts``.
     counts: tuple[dict[str, int], ...] = ()
+    hosts: tuple[Mapping[NodeName, int], ...] = ()
     weights: tuple[float, ...] = ()  # ln(domains + 2) per constraint
 
 
@@ -386,10 +387,19 @@ class PodTopologySpread:
             state.write(_PRE_FILTER, counts)
         return counts
 
+    def _matching(self, c: _Constraint, namespace: str) -> Mapping[NodeName, int]:
+        """Per node, the pods ``c`` counts: ``_Constraint.counts`` as an index lookup."""
+        selector = c.selector
+        if selector is None or selector.is_empty:
+            return _NO_PODS
+        found = self._handle.snapshot.matching_pods((selector,), terminating=False)
+        return found.get(namespace, _NO_PODS)
+
     def _count(self, pod: PodInfo, nodes: Sequence[NodeInfo]) -> _FilterState:
         constraints = self._constraints(pod, DO_NOT_SCHEDULE)
         counts: list[dict[str, int]] = [{} for _ in constraints]
         if constraints:
+            matching = [self._matching(c, pod.namespace) for c in constraints]
             for info in nodes:
                 node = info.node
                 labels = node.labels
@@ -399,7 +409,7 @@ class PodTopologySpread:
                 for i, c in enumerate(constraints):
                     if inclusion.admits(c):
                         value = labels[c.topology_key]
-                        found = _count(info.pods.values(), c, pod.namespace)
+                        found = matching[i].get(info.name, 0)
                         counts[i][value] = counts[i].get(value, 0) + found
         return _FilterState.build(constraints, counts)
 
@@ -462,7 +472,7 @@ class PodTopologySpread:
             if value is None:
                 continue  # only system defaults let such a node through
             if c.topology_key == HOSTNAME_LABEL:
-                found = _count(node.pods.values(), c, pod.namespace)
+                found = scores.hosts[i].get(node.name, 0)
             else:
                 found = scores.counts[i].get(value, 0)
             # maxSkew-1 waters down differences the pod can tolerate anyway.
@@ -507,6 +517,7 @@ class PodTopologySpread:
             if c.topology_key == HOSTNAME_LABEL:
                 size = len(filtered) - len(ignored)
             weights.append(math.log(size + 2))
+        matching = tuple(self._matching(c, pod.namespace) for c in constraints)
         for info in all_nodes:
             node = info.node
             labels = node.labels
@@ -517,8 +528,10 @@ class PodTopologySpread:
                 value = labels.get(c.topology_key, "")
                 # Only domains of candidate nodes are counted; hostname is never here.
                 if value in counts[i] and inclusion.admits(c):
-                    counts[i][value] += _count(info.pods.values(), c, pod.namespace)
-        return _ScoreState(constraints, frozenset(ignored), tuple(counts), tuple(weights))
+                    counts[i][value] += matching[i].get(info.name, 0)
+        return _ScoreState(
+            constraints, frozenset(ignored), tuple(counts), matching, tuple(weights)
+        )
 
     # -- EnqueueExtensions -----------------------------------------------------------
 

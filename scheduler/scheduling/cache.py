@@ -24,7 +24,10 @@ from dataclasses import dataclass, replace
 
 import structlog
 
+from scheduler.framework.indexes import PodCounts, TermCounts, TermKind
 from scheduler.model import Node, NodeInfo, NodeName, PodInfo, PodUID
+from scheduler.model.selectors import LabelSelector
+from scheduler.scheduling.indexes import PodIndexes
 
 log = structlog.get_logger("scheduler.cache")
 
@@ -50,6 +53,7 @@ class Cache:
         self._with_anti_affinity: list[NodeInfo] | None = None
         self._image_nodes: dict[str, int] = {}
         self._generation = 0
+        self._indexes = PodIndexes(self.pods)
 
     # -- SharedLister --------------------------------------------------------------
 
@@ -75,6 +79,18 @@ class Cache:
 
     def image_nodes(self, image: str) -> int:
         return self._image_nodes.get(image, 0)
+
+    def matching_pods(
+        self, selectors: tuple[LabelSelector, ...], *, terminating: bool
+    ) -> PodCounts:
+        return self._indexes.matching_pods(selectors, terminating)
+
+    def held_terms(self, kind: TermKind) -> TermCounts:
+        return self._indexes.held_terms(kind)
+
+    @property
+    def indexes(self) -> PodIndexes:
+        return self._indexes
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -230,6 +246,7 @@ class Cache:
             # A pod on a node we have not seen yet: keep it on a ghost until it arrives.
             info = self._ghosts[name] = NodeInfo(Node(name=name, labels={}))
         info.add_pod(pod)
+        self._indexes.add(pod)
         self._touch(info)
         if pod.has_affinity:
             self._with_affinity = None
@@ -237,6 +254,7 @@ class Cache:
             self._with_anti_affinity = None
 
     def _unplace(self, pod: PodInfo) -> None:
+        self._indexes.remove(pod)
         name = NodeName(pod.node_name)
         info = self._nodes.get(name) or self._ghosts.get(name)
         if info is None:

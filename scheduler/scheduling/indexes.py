@@ -1,0 +1,113 @@
+"""The cache's pod indexes: ``matching_pods`` and ``held_terms`` kept current
+on every pod the cache places or unplaces, so a cycle reads counts per node
+instead of walking every assigned pod.
+
+A selection (selectors, whether terminating pods count) is built on its
+first query by one walk over the cached pods, then updated by testing each
+placed or unplaced pod against it: a few selectors per workload, so a pod
+event costs a few label matches. A selection nobody asked for during
+``IDLE_QUERIES`` queries is dropped and rebuilt if asked for again.
+
+Held terms are always kept: only pods with affinity contribute, and a pod
+is matched against each distinct term once per cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+from scheduler.framework.indexes import PodCounts, TermCounts, TermKind, selected, terms_of
+from scheduler.model import NodeName, PodInfo
+from scheduler.model.pod import WeightedPodAffinityTerm
+from scheduler.model.selectors import LabelSelector
+
+IDLE_QUERIES: Final = 8192
+_SWEEP_EVERY: Final = 1024
+
+
+def _bump(counts: dict[NodeName, int], node: NodeName, delta: int) -> None:
+    left = counts.get(node, 0) + delta
+    if left > 0:
+        counts[node] = left
+    else:
+        counts.pop(node, None)
+
+
+@dataclass(slots=True)
+class _Selection:
+    selectors: tuple[LabelSelector, ...]
+    terminating: bool
+    used: int
+    counts: dict[str, dict[NodeName, int]] = field(default_factory=dict)
+
+    def count(self, pod: PodInfo, delta: int) -> None:
+        if not selected(pod, self.selectors, self.terminating):
+            return
+        by_node = self.counts.get(pod.namespace)
+        if by_node is None:
+            by_node = self.counts[pod.namespace] = {}
+        _bump(by_node, NodeName(pod.node_name), delta)
+        if not by_node:
+            del self.counts[pod.namespace]
+
+
+class PodIndexes:
+    """Counts over the pods ``pods()`` yields; told of every change by ``add``/``remove``."""
+
+    def __init__(self, pods: Callable[[], Iterable[PodInfo]]) -> None:
+        self._pods = pods
+        self._selections: dict[tuple[tuple[LabelSelector, ...], bool], _Selection] = {}
+        self._terms: dict[TermKind, dict[WeightedPodAffinityTerm, dict[NodeName, int]]] = {
+            kind: {} for kind in TermKind
+        }
+        self._queries = 0
+
+    def matching_pods(self, selectors: tuple[LabelSelector, ...], terminating: bool) -> PodCounts:
+        self._queries += 1
+        key = (selectors, terminating)
+        selection = self._selections.get(key)
+        if selection is None:
+            selection = self._selections[key] = _Selection(selectors, terminating, self._queries)
+            for pod in self._pods():
+                selection.count(pod, 1)
+        selection.used = self._queries
+        if self._queries % _SWEEP_EVERY == 0:
+            self._sweep()
+        return selection.counts
+
+    def held_terms(self, kind: TermKind) -> TermCounts:
+        return self._terms[kind]
+
+    def selection_count(self) -> int:
+        """How many selections are maintained (for tests and metrics)."""
+        return len(self._selections)
+
+    def add(self, pod: PodInfo) -> None:
+        self._account(pod, 1)
+
+    def remove(self, pod: PodInfo) -> None:
+        """Undo ``add``; ``pod`` must be the very object (or an equal one) added."""
+        self._account(pod, -1)
+
+    def _account(self, pod: PodInfo, delta: int) -> None:
+        for selection in self._selections.values():
+            selection.count(pod, delta)
+        if not pod.has_affinity:
+            return
+        node = NodeName(pod.node_name)
+        for kind, by_term in self._terms.items():
+            for term in terms_of(pod, kind):
+                by_node = by_term.get(term)
+                if by_node is None:
+                    by_node = by_term[term] = {}
+                _bump(by_node, node, delta)
+                if not by_node:
+                    del by_term[term]
+
+    def _sweep(self) -> None:
+        oldest = self._queries - IDLE_QUERIES
+        idle = [key for key, s in self._selections.items() if s.used < oldest]
+        for key in idle:
+            del self._selections[key]
