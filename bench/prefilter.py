@@ -108,9 +108,7 @@ def build_cache(nodes: int, pods: int) -> Cache:
         if workload % ANTI_AFFINITY_EVERY == 0:
             spec["affinity"] = {
                 "podAntiAffinity": {
-                    "requiredDuringSchedulingIgnoredDuringExecution": [
-                        _term(app, HOSTNAME_LABEL)
-                    ]
+                    "requiredDuringSchedulingIgnoredDuringExecution": [_term(app, HOSTNAME_LABEL)]
                 }
             }
         cache.add_pod(_pod(f"p-{i}", app, names[(i * 7) % nodes], **spec))
@@ -192,7 +190,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(argv)
     print(f"nodes={args.nodes} feasible={args.feasible} repeats={args.repeats} (ms)")
-    print(f"{'pods':>7} {'spread first':>13} {'spread median':>14} {'anti first':>11} {'anti median':>12}")
+    columns = ("spread first", "spread median", "anti first", "anti median")
+    print(f"{'pods':>7} " + " ".join(f"{c:>14}" for c in columns))
     for pods in (int(p) for p in args.pods.split(",")):
         cache = build_cache(args.nodes, pods)
         handle: Handle = _Handle(cache)
@@ -206,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         s_first, s_median = timed(spread, args.repeats)
         a_first, a_median = timed(anti, args.repeats)
-        print(f"{pods:>7} {s_first:>13.1f} {s_median:>14.1f} {a_first:>11.1f} {a_median:>12.1f}")
+        figures = (s_first, s_median, a_first, a_median)
+        print(f"{pods:>7} " + " ".join(f"{f:>14.1f}" for f in figures))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from scheduler.cluster import PodCondition
 from scheduler.framework.cycle_state import CycleState
 from scheduler.framework.indexes import PodCounts, TermCounts, TermKind, selected, terms_of
-from scheduler.framework.interface import DisruptionBudget
+from scheduler.framework.interface import DisruptionBudget, SharedLister
 from scheduler.framework.status import Status
 from scheduler.model import NodeInfo, NodeName, PodInfo
 from scheduler.model.pod import WeightedPodAffinityTerm
@@ -126,17 +126,19 @@ class FakeNominator:
 
 
 class FakeHandle:
-    """A Handle for building one plugin in a unit test."""
+    """A Handle for building one plugin in a unit test; ``snapshot`` (say, a
+    real cache) replaces the FakeSnapshot over ``nodes``."""
 
     def __init__(
         self,
         nodes: Sequence[NodeInfo] = (),
         *,
+        snapshot: SharedLister | None = None,
         objects: FakeObjects | None = None,
         cluster: FakeCluster | None = None,
         nominator: FakeNominator | None = None,
     ) -> None:
-        self._snapshot = FakeSnapshot(nodes)
+        self._snapshot = snapshot if snapshot is not None else FakeSnapshot(nodes)
         self._objects = objects or FakeObjects()
         self._cluster = cluster or FakeCluster()
         self._nominator = nominator or FakeNominator()
@@ -146,7 +148,7 @@ class FakeHandle:
         return "py-scheduler"
 
     @property
-    def snapshot(self) -> FakeSnapshot:
+    def snapshot(self) -> SharedLister:
         return self._snapshot
 
     @property

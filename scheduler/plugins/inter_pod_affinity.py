@@ -243,9 +243,7 @@ def _matching_per_node(
     selectors = tuple(t.selector for t in terms)
     if not selectors or any(s is None for s in selectors):
         return
-    found = snapshot.matching_pods(
-        tuple(s for s in selectors if s is not None), terminating=True
-    )
+    found = snapshot.matching_pods(tuple(s for s in selectors if s is not None), terminating=True)
     for namespace, per_node in found.items():
         if all(_picks_namespace(t, namespace, namespaces) for t in terms):
             yield from _on_nodes(snapshot, per_node)
@@ -421,6 +419,7 @@ class InterPodAffinity:
         problem = _parse_problem(pod)
         if problem is not None:
             return None, Status.unresolvable(f"parsing pod: {problem}")
+        # Counted from the snapshot's indexes, which cover ``nodes`` (its own list).
         counts = self._count(pod)
         if (
             not counts.existing_anti
@@ -549,7 +548,9 @@ class InterPodAffinity:
                 term = weighted.term
                 if not _matches_incoming(term, pod, namespace_labels):
                     continue
-                weight = self._hard_weight if kind is TermKind.REQUIRED_AFFINITY else weighted.weight
+                weight = (
+                    self._hard_weight if kind is TermKind.REQUIRED_AFFINITY else weighted.weight
+                )
                 for info, found in _on_nodes(snapshot, per_node):
                     _add_score(scores, term, info.node.labels, sign * weight * found)
         return scores

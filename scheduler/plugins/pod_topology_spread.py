@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from types import MappingProxyType
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar, Final
 
 from scheduler.framework.cycle_state import CycleState, StateKey
@@ -224,17 +224,23 @@ class _Inclusion:
     @classmethod
     def of(cls, pod: PodInfo, node: Node, constraints: Sequence[_Constraint]) -> _Inclusion:
         affinity = taints = True
-        if any(c.honor_affinity for c in constraints):
+        # The checks are skipped where they cannot fail: PreFilter asks this
+        # of every node, and most pods pin nothing and most nodes are untainted.
+        pinned = bool(pod.node_selector) or pod.required_node_affinity is not None
+        if pinned and any(c.honor_affinity for c in constraints):
             affinity = _matches_required_affinity(pod, node)
-        if any(c.honor_taints for c in constraints):
+        if node.taints and any(c.honor_taints for c in constraints):
             taints = not any(
                 t.effect in (NO_SCHEDULE, NO_EXECUTE) and not tolerated(t, pod.tolerations)
                 for t in node.taints
             )
-        return cls(affinity, taints)
+        return _ADMITS_ALL if affinity and taints else cls(affinity, taints)
 
     def admits(self, c: _Constraint) -> bool:
         return (self.affinity or not c.honor_affinity) and (self.taints or not c.honor_taints)
+
+
+_ADMITS_ALL: Final = _Inclusion(affinity=True, taints=True)
 
 
 def _matches_required_affinity(pod: PodInfo, node: Node) -> bool:
@@ -529,9 +535,7 @@ class PodTopologySpread:
                 # Only domains of candidate nodes are counted; hostname is never here.
                 if value in counts[i] and inclusion.admits(c):
                     counts[i][value] += matching[i].get(info.name, 0)
-        return _ScoreState(
-            constraints, frozenset(ignored), tuple(counts), matching, tuple(weights)
-        )
+        return _ScoreState(constraints, frozenset(ignored), tuple(counts), matching, tuple(weights))
 
     # -- EnqueueExtensions -----------------------------------------------------------
 

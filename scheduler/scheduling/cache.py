@@ -111,6 +111,9 @@ class Cache:
             if node.zone_key != info.node.zone_key or node.name not in self._nodes:
                 self._ordered = None
             info.node = node
+        if self._ordered is None:
+            # A node back from the ghosts brings its pods, affinity ones included.
+            self._with_affinity = self._with_anti_affinity = None
         self._count_images(node, 1)
         self._nodes[node.name] = info
         self._touch(info)
