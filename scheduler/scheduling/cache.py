@@ -200,8 +200,10 @@ class Cache:
                 f"pod {pod.key} moved from {state.pod.node_name} to {pod.node_name}; "
                 "a bound pod's node never changes"
             )
-        self._unplace(state.pod)
-        self._place(pod)
+        # Most updates are status changes: the indexes need not hear of them.
+        reindex = not self._indexes.counted_alike(state.pod, pod)
+        self._unplace(state.pod, reindex=reindex)
+        self._place(pod, reindex=reindex)
         state.pod = pod
 
     def remove_pod(self, pod: PodInfo) -> None:
@@ -242,22 +244,24 @@ class Cache:
 
     # -- internals -----------------------------------------------------------------
 
-    def _place(self, pod: PodInfo) -> None:
+    def _place(self, pod: PodInfo, *, reindex: bool = True) -> None:
         name = NodeName(pod.node_name)
         info = self._nodes.get(name) or self._ghosts.get(name)
         if info is None:
             # A pod on a node we have not seen yet: keep it on a ghost until it arrives.
             info = self._ghosts[name] = NodeInfo(Node(name=name, labels={}))
         info.add_pod(pod)
-        self._indexes.add(pod)
+        if reindex:
+            self._indexes.add(pod)
         self._touch(info)
         if pod.has_affinity:
             self._with_affinity = None
         if pod.has_required_anti_affinity:
             self._with_anti_affinity = None
 
-    def _unplace(self, pod: PodInfo) -> None:
-        self._indexes.remove(pod)
+    def _unplace(self, pod: PodInfo, *, reindex: bool = True) -> None:
+        if reindex:
+            self._indexes.remove(pod)
         name = NodeName(pod.node_name)
         info = self._nodes.get(name) or self._ghosts.get(name)
         if info is None:

@@ -4,8 +4,11 @@ instead of walking every assigned pod.
 
 A selection (selectors, whether terminating pods count) is built on its
 first query by one walk over the cached pods, then updated by testing each
-placed or unplaced pod against it: a few selectors per workload, so a pod
-event costs a few label matches. A selection nobody asked for during
+placed or unplaced pod against it. Selections are filed under one
+``matchLabels`` pair that every pod they count carries, so a pod is tested
+only against the selections filed under its own labels (plus the few with
+no such pair): a pod event costs a few label matches however many
+workloads are indexed. A selection nobody asked for during
 ``IDLE_QUERIES`` queries is dropped and rebuilt if asked for again.
 
 Held terms are always kept: only pods with affinity contribute, and a pod
@@ -35,6 +38,17 @@ def _bump(counts: dict[NodeName, int], node: NodeName, delta: int) -> None:
         counts.pop(node, None)
 
 
+_Key = tuple[tuple[LabelSelector, ...], bool]
+_Pair = tuple[str, str]
+
+
+def _filing_pair(selectors: tuple[LabelSelector, ...]) -> _Pair | None:
+    for selector in selectors:
+        if selector.match_labels:
+            return selector.match_labels[0]
+    return None
+
+
 @dataclass(slots=True)
 class _Selection:
     selectors: tuple[LabelSelector, ...]
@@ -58,7 +72,10 @@ class PodIndexes:
 
     def __init__(self, pods: Callable[[], Iterable[PodInfo]]) -> None:
         self._pods = pods
-        self._selections: dict[tuple[tuple[LabelSelector, ...], bool], _Selection] = {}
+        self._selections: dict[_Key, _Selection] = {}
+        # The same selections, filed by a label pair their pods must carry.
+        self._by_pair: dict[_Pair, dict[_Key, _Selection]] = {}
+        self._unfiled: dict[_Key, _Selection] = {}
         self._terms: dict[TermKind, dict[WeightedPodAffinityTerm, dict[NodeName, int]]] = {
             kind: {} for kind in TermKind
         }
@@ -70,6 +87,9 @@ class PodIndexes:
         selection = self._selections.get(key)
         if selection is None:
             selection = self._selections[key] = _Selection(selectors, terminating, self._queries)
+            pair = _filing_pair(selectors)
+            filed = self._unfiled if pair is None else self._by_pair.setdefault(pair, {})
+            filed[key] = selection
             for pod in self._pods():
                 selection.count(pod, 1)
         selection.used = self._queries
@@ -84,6 +104,17 @@ class PodIndexes:
         """How many selections are maintained (for tests and metrics)."""
         return len(self._selections)
 
+    @staticmethod
+    def counted_alike(old: PodInfo, new: PodInfo) -> bool:
+        """Whether every count stays the same when ``new`` replaces ``old``."""
+        return (
+            old.node_name == new.node_name
+            and old.namespace == new.namespace
+            and old.deleting == new.deleting
+            and old.labels == new.labels
+            and all(terms_of(old, kind) == terms_of(new, kind) for kind in TermKind)
+        )
+
     def add(self, pod: PodInfo) -> None:
         self._account(pod, 1)
 
@@ -92,8 +123,14 @@ class PodIndexes:
         self._account(pod, -1)
 
     def _account(self, pod: PodInfo, delta: int) -> None:
-        for selection in self._selections.values():
+        for selection in self._unfiled.values():
             selection.count(pod, delta)
+        if self._by_pair:
+            for pair in pod.labels.items():
+                filed = self._by_pair.get(pair)
+                if filed is not None:
+                    for selection in filed.values():
+                        selection.count(pod, delta)
         if not pod.has_affinity:
             return
         node = NodeName(pod.node_name)
@@ -111,3 +148,11 @@ class PodIndexes:
         idle = [key for key, s in self._selections.items() if s.used < oldest]
         for key in idle:
             del self._selections[key]
+            pair = _filing_pair(key[0])
+            if pair is None:
+                del self._unfiled[key]
+            else:
+                filed = self._by_pair[pair]
+                del filed[key]
+                if not filed:
+                    del self._by_pair[pair]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from dataclasses import replace
 
 import pytest
 
@@ -140,3 +141,18 @@ def test_a_node_back_from_the_ghosts_is_listed_with_its_affinity_pods() -> None:
     cache.add_node(node)
     assert [n.name for n in cache.with_required_anti_affinity()] == ["n1"]
     assert [n.name for n in cache.with_affinity()] == ["n1"]
+
+
+def test_a_status_only_update_leaves_the_indexes_alone_and_a_label_change_does_not() -> None:
+    cache = Cache()
+    cache.add_node(make_node("n1"))
+    stored = make_pod("a", labels={"app": "web"}, node_name="n1")
+    cache.add_pod(stored)
+    counts = cache.matching_pods((WEB,), terminating=True)
+    before = plain(counts)
+    cache.update_pod(make_pod("a", labels={"app": "web"}, node_name="n1", phase="Succeeded"))
+    assert plain(counts) == before == {"default": {"n1": 1}}
+    assert not indexes.PodIndexes.counted_alike(stored, replace(stored, labels={"app": "db"}))
+    assert not indexes.PodIndexes.counted_alike(stored, replace(stored, deleting=True))
+    cache.update_pod(make_pod("a", labels={"app": "db"}, node_name="n1"))
+    assert plain(cache.matching_pods((WEB,), terminating=True)) == {}
