@@ -14,7 +14,8 @@ reason: expiry races slow binds).
 
 A scheduling cycle is one synchronous call on the event loop, so no watch
 event can land in the middle of it: the cache itself is the cycle's
-consistent snapshot, with no copy. It implements ``SharedLister``.
+consistent snapshot, with no copy. It implements ``SharedLister``, with
+the pod indexes (``scheduling.indexes``) told of every pod placed or removed.
 """
 
 from __future__ import annotations
