@@ -12,6 +12,7 @@ from scheduler.framework.interface import DisruptionBudget
 from scheduler.framework.status import Status
 from scheduler.model import NodeInfo, NodeName, PodInfo
 from scheduler.model.selectors import LabelSelector
+from scheduler.model.volumes import CSINode, PersistentVolume, PersistentVolumeClaim, StorageClass
 
 
 class FakeSnapshot:
@@ -41,6 +42,10 @@ class FakeObjects:
     budgets: list[DisruptionBudget] = field(default_factory=list)
     namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
     owners: list[LabelSelector] = field(default_factory=list)
+    claims: list[PersistentVolumeClaim] = field(default_factory=list)
+    volumes: list[PersistentVolume] = field(default_factory=list)
+    classes: list[StorageClass] = field(default_factory=list)
+    csi_nodes: list[CSINode] = field(default_factory=list)
 
     def pdbs(self, namespace: str) -> Sequence[DisruptionBudget]:
         return [b for b in self.budgets if b.namespace == namespace]
@@ -50,6 +55,21 @@ class FakeObjects:
 
     def owner_selectors(self, pod: PodInfo) -> Sequence[LabelSelector]:
         return [s for s in self.owners if s.matches(pod.labels)]
+
+    def pvc(self, namespace: str, name: str) -> PersistentVolumeClaim | None:
+        return next((c for c in self.claims if (c.namespace, c.name) == (namespace, name)), None)
+
+    def pv(self, name: str) -> PersistentVolume | None:
+        return next((v for v in self.volumes if v.name == name), None)
+
+    def pvs(self) -> Sequence[PersistentVolume]:
+        return self.volumes
+
+    def storage_class(self, name: str) -> StorageClass | None:
+        return next((c for c in self.classes if c.name == name), None)
+
+    def csi_node(self, name: str) -> CSINode | None:
+        return next((c for c in self.csi_nodes if c.name == name), None)
 
 
 @dataclass

@@ -521,6 +521,10 @@ class Scheduler:
             # Fewer domains can change topology spread skew.
             self.queue.move_all(NODE_DELETE, info.node, None)
 
+    def on_object(self, resource: Resource, action: ActionType, old: object, new: object) -> None:
+        """A low-rate object (a storage object, say) changed: requeue pods it may help."""
+        self.queue.move_all(event(resource, action), old, new)
+
     # -- shutdown -------------------------------------------------------------------
 
     async def drain(self, timeout: float) -> None:

@@ -98,6 +98,10 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
     objects = ObjectStore()
     for budget in snapshot.budgets:
         objects.budgets[(budget.namespace, budget.name)] = budget
+    objects.claims.update({(c.namespace, c.name): c for c in snapshot.claims})
+    objects.volumes.update({v.name: v for v in snapshot.volumes})
+    objects.classes.update({c.name: c for c in snapshot.storage_classes})
+    objects.csi_nodes.update({c.name: c for c in snapshot.csi_nodes})
     cluster = SimulatedCluster(objects=objects)
     scheduler = build_scheduler(
         cfg, cluster=cluster, objects=objects, rng=random.Random(seed), record_metrics=False
