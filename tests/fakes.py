@@ -4,7 +4,7 @@ core. Integration tests use the real control plane instead."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from scheduler.cluster import PodCondition
 from scheduler.framework.cycle_state import CycleState
@@ -12,7 +12,14 @@ from scheduler.framework.interface import DisruptionBudget
 from scheduler.framework.status import Status
 from scheduler.model import NodeInfo, NodeName, PodInfo
 from scheduler.model.selectors import LabelSelector
-from scheduler.model.volumes import CSINode, PersistentVolume, PersistentVolumeClaim, StorageClass
+from scheduler.model.volumes import (
+    ANN_SELECTED_NODE,
+    ClaimRef,
+    CSINode,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    StorageClass,
+)
 
 
 class FakeSnapshot:
@@ -78,6 +85,8 @@ class FakeCluster:
 
     calls: list[tuple[str, str, object]] = field(default_factory=list)
     fail: dict[str, Exception] = field(default_factory=dict)
+    claims: dict[str, PersistentVolumeClaim] = field(default_factory=dict)  # by ns/name
+    volumes: dict[str, PersistentVolume] = field(default_factory=dict)
 
     async def _record(self, method: str, pod: PodInfo, detail: object) -> None:
         self.calls.append((method, pod.key, detail))
@@ -109,6 +118,38 @@ class FakeCluster:
         reporting_controller: str,
     ) -> None:
         await self._record("record_event", pod, (type, reason, note))
+
+    # Volume binding: ``claims`` and ``volumes`` record what the API server would hold.
+
+    async def bind_volume(
+        self, volume: PersistentVolume, claim: PersistentVolumeClaim
+    ) -> PersistentVolume:
+        self.calls.append(("bind_volume", claim.key, volume.name))
+        if "bind_volume" in self.fail:
+            raise self.fail["bind_volume"]
+        bound = replace(
+            volume,
+            claim_ref=ClaimRef(claim.namespace, claim.name, claim.uid),
+            resource_version=_next_version(volume.resource_version),
+        )
+        self.volumes[volume.name] = bound
+        return bound
+
+    async def select_node(self, claim: PersistentVolumeClaim, node: str) -> PersistentVolumeClaim:
+        self.calls.append(("select_node", claim.key, node))
+        if "select_node" in self.fail:
+            raise self.fail["select_node"]
+        annotated = replace(
+            claim,
+            annotations={**claim.annotations, ANN_SELECTED_NODE: node},
+            resource_version=_next_version(claim.resource_version),
+        )
+        self.claims[claim.key] = annotated
+        return annotated
+
+
+def _next_version(version: str) -> str:
+    return str(int(version or "0") + 1)
 
 
 @dataclass
