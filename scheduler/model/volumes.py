@@ -206,10 +206,12 @@ def decode_pvc(raw: RawObject) -> PersistentVolumeClaim:
     controller = next(
         (o.string("uid") for o in meta.objects("ownerReferences") if o.boolean("controller")), ""
     )
+    namespace, name = meta.string("namespace") or "default", _named(meta)
     return PersistentVolumeClaim(
-        namespace=meta.string("namespace") or "default",
-        name=_named(meta),
-        uid=meta.string("uid"),
+        namespace=namespace,
+        name=name,
+        # Snapshots written by hand carry no UIDs; a claimRef needs one (as pods do).
+        uid=meta.string("uid") or f"{namespace}/{name}",
         storage_class_name=class_name,
         volume_name=spec.string("volumeName"),
         access_modes=_access_modes(spec),
