@@ -74,6 +74,8 @@ class PodVolumes:
 class _State:
     bound: list[PersistentVolumeClaim]
     delayed: list[PersistentVolumeClaim]  # unbound, WaitForFirstConsumer
+    # The candidates of each delayed claim's class, listed once per cycle.
+    volumes_by_class: dict[str, list[PersistentVolume]] = field(default_factory=dict)
     by_node: dict[str, PodVolumes] = field(default_factory=dict)
     all_bound: bool = False
 
@@ -148,7 +150,8 @@ class VolumeBinding:
                 immediate.append(claim)
         if immediate:
             return None, Status.unresolvable(REASON_UNBOUND_IMMEDIATE)
-        state.write(_KEY, _State(bound, delayed))
+        by_class = {c.storage_class_name: self._pvs_of_class(c.storage_class_name) for c in delayed}
+        state.write(_KEY, _State(bound, delayed, by_class))
         return None, SUCCESS
 
     def _claims_problem(self, pod: PodInfo, names: list[tuple[str, bool]]) -> str:
@@ -186,7 +189,9 @@ class VolumeBinding:
         if st is None:
             return SUCCESS
         try:
-            volumes, reasons = self.find_pod_volumes(st.bound, st.delayed, node.node)
+            volumes, reasons = self.find_pod_volumes(
+                st.bound, st.delayed, node.node, st.volumes_by_class
+            )
         except BindingError as exc:
             return Status.error(str(exc))
         if reasons:
@@ -199,8 +204,13 @@ class VolumeBinding:
         bound: Sequence[PersistentVolumeClaim],
         delayed: Sequence[PersistentVolumeClaim],
         node: Node,
+        volumes_by_class: dict[str, list[PersistentVolume]] | None = None,
     ) -> tuple[PodVolumes, list[str]]:
         """The node's bindings, or the reasons it cannot have them."""
+        if volumes_by_class is None:
+            volumes_by_class = {
+                c.storage_class_name: self._pvs_of_class(c.storage_class_name) for c in delayed
+            }
         out = PodVolumes()
         bound_ok, volumes_exist = self._check_bound(bound, node)
         to_match, to_provision = [], []
@@ -214,7 +224,7 @@ class VolumeBinding:
                 return out, _reasons(bound_ok, False, volumes_exist)
         unbound_ok = True
         if to_match:
-            unbound_ok, unmatched = self._match(to_match, node, out)
+            unbound_ok, unmatched = self._match(to_match, node, volumes_by_class, out)
             to_provision += unmatched
         if to_provision:
             unbound_ok = self._can_provision(to_provision, node, out)
@@ -233,7 +243,11 @@ class VolumeBinding:
         return True, True
 
     def _match(
-        self, claims: list[PersistentVolumeClaim], node: Node, out: PodVolumes
+        self,
+        claims: list[PersistentVolumeClaim],
+        node: Node,
+        volumes_by_class: dict[str, list[PersistentVolume]],
+        out: PodVolumes,
     ) -> tuple[bool, list[PersistentVolumeClaim]]:
         # Smallest requests first, each taking the smallest volume that fits.
         chosen: set[str] = set()
@@ -241,7 +255,7 @@ class VolumeBinding:
         for claim in sorted(claims, key=lambda c: c.requested_storage):
             volume = find_matching_volume(
                 claim,
-                self._pvs_of_class(claim.storage_class_name),
+                volumes_by_class.get(claim.storage_class_name, ()),
                 node_name=node.name,
                 node_labels=node.labels,
                 excluded=chosen,
