@@ -30,6 +30,10 @@ from scheduler.simulation import snapshot as snapshots
 from scheduler.simulation.run import simulate
 
 SETTLE_TIMEOUT = 30.0
+# A rejection counts as the decision once it has stood this long: a pod
+# rejected before a watch caught up (its claim, say) is retried within the
+# 1 s initial backoff once the event arrives.
+SETTLE_GRACE = 2.5
 DEFAULT_NS = "/api/v1/namespaces/default"
 STATEFULSETS = "/apis/apps/v1/namespaces/default/statefulsets"
 STORAGE_CLASSES = "/apis/storage.k8s.io/v1/storageclasses"
@@ -150,6 +154,7 @@ def _why(pod: JSON, events: list[JSON]) -> str:
 
 async def _settle(kube: KubeClient, pending: list[str]) -> dict[str, JSON]:
     deadline = time.monotonic() + SETTLE_TIMEOUT
+    rejected_since: dict[str, float] = {}
     while True:
         pods = {
             f"default/{p['metadata']['name']}": p
@@ -165,9 +170,13 @@ async def _settle(kube: KubeClient, pending: list[str]) -> dict[str, JSON]:
                 c["type"] == "PodScheduled" and c["status"] == "False"
                 for c in status.get("conditions", [])
             )
-            # A nominated pod is waiting for its victims to leave: not decided yet.
-            if pod["spec"].get("nodeName") or (rejected and not status.get("nominatedNodeName")):
+            if pod["spec"].get("nodeName"):
                 decided += 1
+            # A nominated pod is waiting for its victims to leave: not decided yet.
+            elif rejected and not status.get("nominatedNodeName"):
+                since = rejected_since.setdefault(key, time.monotonic())
+                if time.monotonic() - since >= SETTLE_GRACE:
+                    decided += 1
         if decided == len(pending) or time.monotonic() > deadline:
             return pods
         await asyncio.sleep(0.3)

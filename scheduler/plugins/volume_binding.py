@@ -51,7 +51,9 @@ REASON_PV_NOT_EXIST: Final = (
     "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)"
 )
 REASON_UNBOUND_IMMEDIATE: Final = "pod has unbound immediate PersistentVolumeClaims"
-POLL_INTERVAL: Final = 1.0
+# Upstream polls its informer caches every second; ours is the same in-memory
+# check, cheap enough to run ten times as often and cut a second off each bind.
+POLL_INTERVAL: Final = 0.1
 
 _KEY: Final[StateKey[_State]] = StateKey(f"PreFilter{NAME}")
 

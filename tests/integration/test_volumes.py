@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+from scheduler.cluster import NotFound
 from scheduler.kube.client import JSON, KubeClient
 from scheduler.model import volumes as vol
 from tests.builders import raw_pv, raw_pvc, raw_storage_class
@@ -65,12 +66,23 @@ async def _local_volume(api: KubeClient, storage_class: str, node: str, capacity
 
 
 async def _claim(api: KubeClient, ns: str, name: str) -> JSON:
-    return await api.get(f"/api/v1/namespaces/{ns}/persistentvolumeclaims/{name}")
+    try:
+        return await api.get(f"/api/v1/namespaces/{ns}/persistentvolumeclaims/{name}")
+    except NotFound:
+        return {}
+
+
+async def _pod_if_any(api: KubeClient, ns: str, pod: str) -> JSON:
+    # A StatefulSet's replicas appear a moment after the set itself.
+    try:
+        return await read_pod(api, pod, ns)
+    except NotFound:
+        return {"spec": {}}
 
 
 async def _bound(api: KubeClient, ns: str, pod: str) -> JSON:
     return await eventually(
-        lambda: read_pod(api, pod, ns),
+        lambda: _pod_if_any(api, ns, pod),
         lambda p: "nodeName" in p["spec"],
         within=BIND_WITHIN,
         what=f"{pod} bound",
