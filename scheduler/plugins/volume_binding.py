@@ -41,7 +41,7 @@ from scheduler.model import volumes as vol
 from scheduler.model.volumes import PersistentVolume, PersistentVolumeClaim, StorageClass
 from scheduler.plugins.volume_assume_cache import AssumeCache
 from scheduler.plugins.volume_binding_args import VolumeBindingArgs, decode_args
-from scheduler.plugins.volume_matching import find_matching_volume
+from scheduler.plugins.volume_matching import VolumeIndex, find_matching_volume, index_volumes
 
 NAME: Final = "VolumeBinding"
 REASON_BIND_CONFLICT: Final = "node(s) didn't find available persistent volumes to bind"
@@ -77,7 +77,7 @@ class _State:
     bound: list[PersistentVolumeClaim]
     delayed: list[PersistentVolumeClaim]  # unbound, WaitForFirstConsumer
     # The candidates of each delayed claim's class, listed once per cycle.
-    volumes_by_class: dict[str, list[PersistentVolume]] = field(default_factory=dict)
+    volumes_by_class: dict[str, VolumeIndex] = field(default_factory=dict)
     by_node: dict[str, PodVolumes] = field(default_factory=dict)
     all_bound: bool = False
 
@@ -122,6 +122,10 @@ class VolumeBinding:
                 out.append(current)
         return out
 
+    def _index_by_class(self, claims: Sequence[PersistentVolumeClaim]) -> dict[str, VolumeIndex]:
+        classes = {c.storage_class_name for c in claims}
+        return {name: index_volumes(self._pvs_of_class(name)) for name in classes}
+
     def _class(self, name: str) -> StorageClass | None:
         return self._handle.objects.storage_class(name) if name else None
 
@@ -152,7 +156,7 @@ class VolumeBinding:
                 immediate.append(claim)
         if immediate:
             return None, Status.unresolvable(REASON_UNBOUND_IMMEDIATE)
-        by_class = {c.storage_class_name: self._pvs_of_class(c.storage_class_name) for c in delayed}
+        by_class = self._index_by_class(delayed)
         state.write(_KEY, _State(bound, delayed, by_class))
         return None, SUCCESS
 
@@ -206,13 +210,11 @@ class VolumeBinding:
         bound: Sequence[PersistentVolumeClaim],
         delayed: Sequence[PersistentVolumeClaim],
         node: Node,
-        volumes_by_class: dict[str, list[PersistentVolume]] | None = None,
+        volumes_by_class: dict[str, VolumeIndex] | None = None,
     ) -> tuple[PodVolumes, list[str]]:
         """The node's bindings, or the reasons it cannot have them."""
         if volumes_by_class is None:
-            volumes_by_class = {
-                c.storage_class_name: self._pvs_of_class(c.storage_class_name) for c in delayed
-            }
+            volumes_by_class = self._index_by_class(delayed)
         out = PodVolumes()
         bound_ok, volumes_exist = self._check_bound(bound, node)
         to_match, to_provision = [], []
@@ -248,7 +250,7 @@ class VolumeBinding:
         self,
         claims: list[PersistentVolumeClaim],
         node: Node,
-        volumes_by_class: dict[str, list[PersistentVolume]],
+        volumes_by_class: dict[str, VolumeIndex],
         out: PodVolumes,
     ) -> tuple[bool, list[PersistentVolumeClaim]]:
         # Smallest requests first, each taking the smallest volume that fits.
@@ -257,7 +259,7 @@ class VolumeBinding:
         for claim in sorted(claims, key=lambda c: c.requested_storage):
             volume = find_matching_volume(
                 claim,
-                volumes_by_class.get(claim.storage_class_name, ()),
+                volumes_by_class[claim.storage_class_name].for_node(node.labels),
                 node_name=node.name,
                 node_labels=node.labels,
                 excluded=chosen,

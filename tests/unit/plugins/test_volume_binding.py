@@ -178,6 +178,10 @@ def on_host(name: str, storage_class: str = "wait-sc", **kwargs: Any) -> dict[st
     return {"storage_class": storage_class, "node_affinity": {HOSTNAME: [name]}, **kwargs}
 
 
+def _host_in(name: str) -> dict[str, Any]:
+    return {"key": HOSTNAME, "operator": "In", "values": [name]}
+
+
 FILTER: list[tuple[str, PodInfo, Setup, list[Status]]] = [
     (
         "a bound volume reachable from the node",
@@ -242,6 +246,48 @@ FILTER: list[tuple[str, PodInfo, Setup, list[Status]]] = [
             ],
         ),
         [Status.unresolvable(vb.REASON_BIND_CONFLICT)],
+    ),
+    (
+        "a volume pre-bound to the claim decides the node, even where another volume fits",
+        pod_with("pvc-a"),
+        Setup(
+            claims=[make_pvc("pvc-a", "wait-sc")],
+            volumes=[
+                make_pv("mine", **on_host("node-b", claim=("default", "pvc-a"))),
+                make_pv("free", **on_host("node-a")),
+            ],
+            nodes=[node_info("node-a"), node_info("node-b")],
+        ),
+        [Status.unresolvable(vb.REASON_BIND_CONFLICT), SUCCESS],
+    ),
+    (
+        "a volume pinned by two affinity terms is offered on both hosts",
+        pod_with("pvc-a"),
+        Setup(
+            claims=[make_pvc("pvc-a", "wait-sc")],
+            volumes=[
+                vol.decode_pv(
+                    {
+                        "metadata": {"name": "shared"},
+                        "spec": {
+                            "capacity": {"storage": "1Gi"},
+                            "accessModes": ["ReadWriteOnce"],
+                            "storageClassName": "wait-sc",
+                            "nodeAffinity": {
+                                "required": {
+                                    "nodeSelectorTerms": [
+                                        {"matchExpressions": [_host_in("node-a")]},
+                                        {"matchExpressions": [_host_in("node-c")]},
+                                    ]
+                                }
+                            },
+                        },
+                    }
+                )
+            ],
+            nodes=[node_info("node-a"), node_info("node-b"), node_info("node-c")],
+        ),
+        [SUCCESS, Status.unresolvable(vb.REASON_BIND_CONFLICT), SUCCESS],
     ),
     (
         "a claim given a selected node can only go there",
