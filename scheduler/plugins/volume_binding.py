@@ -42,6 +42,12 @@ from scheduler.model.volumes import PersistentVolume, PersistentVolumeClaim, Sto
 from scheduler.plugins.volume_assume_cache import AssumeCache
 from scheduler.plugins.volume_binding_args import VolumeBindingArgs, decode_args
 from scheduler.plugins.volume_matching import VolumeIndex, find_matching_volume, index_volumes
+from scheduler.plugins.volume_prebind import (
+    BindingError,
+    PodVolumes,
+    check_bindings,
+    fully_bound,
+)
 
 NAME: Final = "VolumeBinding"
 REASON_BIND_CONFLICT: Final = "node(s) didn't find available persistent volumes to bind"
@@ -56,20 +62,6 @@ REASON_UNBOUND_IMMEDIATE: Final = "pod has unbound immediate PersistentVolumeCla
 POLL_INTERVAL: Final = 0.1
 
 _KEY: Final[StateKey[_State]] = StateKey(f"PreFilter{NAME}")
-
-
-class BindingError(Exception):
-    """Binding must fail and the pod be retried (kube-scheduler's error text)."""
-
-
-@dataclass(slots=True)
-class PodVolumes:
-    """What binding the pod's volumes on one node takes."""
-
-    static_bindings: list[tuple[PersistentVolumeClaim, PersistentVolume]] = field(
-        default_factory=list
-    )
-    dynamic_provisions: list[PersistentVolumeClaim] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -91,10 +83,6 @@ def claim_names(pod: PodInfo) -> list[tuple[str, bool]]:
         elif volume.ephemeral:
             out.append((f"{pod.name}-{volume.name}", True))
     return out
-
-
-def fully_bound(claim: PersistentVolumeClaim) -> bool:
-    return claim.is_bound and claim.bind_completed
 
 
 class VolumeBinding:
@@ -368,60 +356,17 @@ class VolumeBinding:
 
     async def _wait_bound(self, written: PodVolumes, node: NodeName) -> None:
         deadline = time.monotonic() + self._timeout
-        while not self._check_bindings(written, node):
+        while not self._bound(written, node):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise BindingError("timed out waiting for the condition")
             await asyncio.sleep(min(POLL_INTERVAL, remaining))
 
-    def _check_bindings(self, written: PodVolumes, node_name: NodeName) -> bool:
-        """True once the PV controller has bound every claim; BindingError when
-        binding was undone and the pod must be scheduled again."""
-        objects = self._handle.objects
+    def _bound(self, written: PodVolumes, node_name: NodeName) -> bool:
         info = self._handle.snapshot.get(node_name)
         if info is None:
             raise BindingError(f'failed to get node "{node_name}"')
-        node = info.node
-        for claim, ours in written.static_bindings:
-            volume = objects.pv(ours.name)
-            current = objects.pvc(claim.namespace, claim.name)
-            if volume is None or current is None:
-                what = "persistentvolume" if volume is None else "persistentvolumeclaim"
-                raise BindingError(f"failed to check binding: {what} not found")
-            if _older(volume.resource_version, ours.resource_version):
-                return False  # the watch has not caught up with our own write
-            if not volume.fits_node(node.name, node.labels):
-                raise BindingError(
-                    f'pv "{volume.name}" node affinity doesn\'t match node "{node.name}"'
-                )
-            if volume.claim_ref is None or not volume.claim_ref.uid:
-                raise BindingError(f'ClaimRef got reset for pv "{volume.name}"')
-            if not fully_bound(current):
-                return False
-        for ours_claim in written.dynamic_provisions:
-            current = objects.pvc(ours_claim.namespace, ours_claim.name)
-            if current is None:
-                raise BindingError(
-                    "failed to check provisioning pvc: persistentvolumeclaim not found"
-                )
-            if _older(current.resource_version, ours_claim.resource_version):
-                return False
-            if vol.ANN_SELECTED_NODE not in current.annotations:
-                raise BindingError(f'selectedNode annotation reset for PVC "{current.name}"')
-            if current.selected_node != node.name:
-                # A provisioner that gives up removes the annotation to say so.
-                raise BindingError(f'provisioning failed for PVC "{current.name}"')
-            if current.volume_name:
-                volume = objects.pv(current.volume_name)
-                if volume is None:
-                    return False  # the new volume is not watched yet
-                if not volume.fits_node(node.name, node.labels):
-                    raise BindingError(
-                        f'pv "{volume.name}" node affinity doesn\'t match node "{node.name}"'
-                    )
-            if not fully_bound(current):
-                return False
-        return True
+        return check_bindings(self._handle.objects, written, info.node)
 
     # -- cluster events -------------------------------------------------------------
 
@@ -469,14 +414,6 @@ def _reasons(bound_ok: bool, unbound_ok: bool, volumes_exist: bool) -> list[str]
     if not volumes_exist:
         reasons.append(REASON_PV_NOT_EXIST)
     return reasons
-
-
-def _older(seen: str, written: str) -> bool:
-    """The watched object predates our write (resourceVersions compare as integers)."""
-    try:
-        return int(seen) < int(written)
-    except ValueError:
-        return False
 
 
 SPEC: Final = PluginSpec(NAME, decode_args, VolumeBinding)

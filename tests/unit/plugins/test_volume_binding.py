@@ -26,6 +26,7 @@ from scheduler.model import NodeInfo, NodeName, PodInfo
 from scheduler.model import volumes as vol
 from scheduler.plugins import volume_binding as vb
 from scheduler.plugins.volume_binding import SPEC, VolumeBinding
+from scheduler.plugins.volume_prebind import BindingError, PodVolumes, check_bindings
 from tests.builders import make_pod, make_pv, make_pvc, make_storage_class, node_info
 from tests.fakes import FakeCluster, FakeHandle, FakeObjects
 
@@ -597,3 +598,32 @@ def test_storage_class_hint() -> None:
         "zoned-sc", provisioner="p", allowed_topologies={"zone": ["a", "b"]}
     )
     assert plugin._after_class_change(pod, ZONED, widened) is QueueingHint.QUEUE
+
+
+# -- what PreBind waits for -------------------------------------------------------------
+
+
+def test_check_bindings_reports_undone_work() -> None:
+    node = node_info("node-a").node
+    claim = make_pvc("pvc-a", "wait-sc", resource_version="5")
+    ours = make_pv("pv-1", **on_host("node-a", claim=("default", "pvc-a")), resource_version="5")
+    written = PodVolumes(static_bindings=[(claim, ours)])
+
+    reset = make_pv("pv-1", **on_host("node-a"), resource_version="6")
+    objects = FakeObjects(claims=[claim], volumes=[reset])
+    with pytest.raises(BindingError, match='ClaimRef got reset for pv "pv-1"'):
+        check_bindings(objects, written, node)
+
+    pending = FakeObjects(claims=[claim], volumes=[ours])
+    assert check_bindings(pending, written, node) is False
+    done = FakeObjects(claims=[make_pvc("pvc-a", "wait-sc", bound_to="pv-1")], volumes=[ours])
+    assert check_bindings(done, written, node) is True
+
+
+def test_check_bindings_sees_a_reset_selected_node() -> None:
+    node = node_info("node-a").node
+    ours = make_pvc("pvc-a", "dynamic-sc", annotations={vol.ANN_SELECTED_NODE: "node-a"})
+    written = PodVolumes(dynamic_provisions=[ours])
+    stripped = make_pvc("pvc-a", "dynamic-sc", resource_version="3")
+    with pytest.raises(BindingError, match='selectedNode annotation reset for PVC "pvc-a"'):
+        check_bindings(FakeObjects(claims=[stripped]), written, node)
