@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from scheduler.model import PodInfo
+from scheduler.model.volumes import PersistentVolume, PersistentVolumeClaim
 
 
 class ClusterError(Exception):
@@ -92,3 +93,13 @@ class Cluster(Protocol):
         reporting_controller: str,
     ) -> None:
         """Write an events.k8s.io/v1 Event about the pod."""
+
+    async def bind_volume(
+        self, volume: PersistentVolume, claim: PersistentVolumeClaim
+    ) -> PersistentVolume:
+        """Pre-bind a PersistentVolume to a claim (``spec.claimRef``), as the PV
+        binder does; Conflict when the volume changed since it was read."""
+
+    async def select_node(self, claim: PersistentVolumeClaim, node: str) -> PersistentVolumeClaim:
+        """Annotate a claim with ``volume.kubernetes.io/selected-node`` so that its
+        provisioner creates a volume reachable from that node."""

@@ -1,4 +1,4 @@
-"""Tiny builders for pods and nodes in tests.
+"""Tiny builders for pods, nodes and storage objects in tests.
 
 They build raw API JSON and run it through the real decoders, so every test
 also exercises decoding. Keyword names follow the API fields they set.
@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from scheduler.model import Node, NodeInfo, PodInfo, decode_node, decode_pod
+from scheduler.model import volumes as vol
 
 Raw = dict[str, Any]
 
@@ -168,3 +169,139 @@ def node_info(name: str = "n", *, pods: Iterable[PodInfo] = (), **kwargs: Any) -
     for pod in pods:
         info.add_pod(pod)
     return info
+
+
+def raw_pvc(
+    name: str,
+    storage_class: str | None = None,
+    *,
+    namespace: str = "default",
+    request: str = "1Gi",
+    access_modes: Iterable[str] = ("ReadWriteOnce",),
+    bound_to: str = "",
+    volume_name: str = "",
+    phase: str | None = None,
+    annotations: Mapping[str, str] | None = None,
+    owner_uid: str = "",
+    deleting: bool = False,
+    resource_version: str = "1",
+) -> Raw:
+    """A claim; ``bound_to`` binds it fully (volumeName and bind-completed),
+    ``volume_name`` only names a volume, as a claim's author may."""
+    spec: Raw = {
+        "accessModes": list(access_modes),
+        "resources": {"requests": {"storage": request}},
+    }
+    if storage_class is not None:
+        spec["storageClassName"] = storage_class
+    meta: Raw = {
+        "name": name,
+        "namespace": namespace,
+        "uid": f"uid-pvc-{namespace}-{name}",
+        "resourceVersion": resource_version,
+        "annotations": dict(annotations or {}),
+    }
+    if volume_name:
+        spec["volumeName"] = volume_name
+    if bound_to:
+        spec["volumeName"] = bound_to
+        meta["annotations"][vol.ANN_BIND_COMPLETED] = "yes"
+    if owner_uid:
+        meta["ownerReferences"] = [
+            {"kind": "Pod", "name": "owner", "uid": owner_uid, "controller": True}
+        ]
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:01Z"
+    status: Raw = {"phase": phase or ("Bound" if bound_to else "Pending")}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": meta,
+        "spec": spec,
+        "status": status,
+    }
+
+
+def make_pvc(
+    name: str, storage_class: str | None = None, **kwargs: Any
+) -> vol.PersistentVolumeClaim:
+    return vol.decode_pvc(raw_pvc(name, storage_class, **kwargs))
+
+
+def raw_pv(
+    name: str,
+    storage_class: str = "",
+    *,
+    capacity: str = "1Gi",
+    access_modes: Iterable[str] = ("ReadWriteOnce",),
+    node_affinity: Mapping[str, Iterable[str]] | None = None,
+    claim: tuple[str, str] | None = None,
+    phase: str = "Available",
+    labels: Mapping[str, str] | None = None,
+    resource_version: str = "1",
+) -> Raw:
+    """A volume; ``node_affinity`` maps label keys to allowed values (one term)."""
+    spec: Raw = {
+        "capacity": {"storage": capacity},
+        "accessModes": list(access_modes),
+        "storageClassName": storage_class,
+        "local": {"path": f"/mnt/{name}"},
+    }
+    if node_affinity is not None:
+        exprs = [
+            {"key": key, "operator": "In", "values": list(values)}
+            for key, values in node_affinity.items()
+        ]
+        spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{"matchExpressions": exprs}]}}
+    if claim is not None:
+        namespace, claim_name = claim
+        spec["claimRef"] = {
+            "kind": "PersistentVolumeClaim",
+            "namespace": namespace,
+            "name": claim_name,
+            "uid": f"uid-pvc-{namespace}-{claim_name}",
+        }
+    meta: Raw = {"name": name, "uid": f"uid-pv-{name}", "resourceVersion": resource_version}
+    if labels:
+        meta["labels"] = dict(labels)
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": meta,
+        "spec": spec,
+        "status": {"phase": phase},
+    }
+
+
+def make_pv(name: str, storage_class: str = "", **kwargs: Any) -> vol.PersistentVolume:
+    return vol.decode_pv(raw_pv(name, storage_class, **kwargs))
+
+
+def raw_storage_class(
+    name: str,
+    *,
+    provisioner: str = vol.NO_PROVISIONER,
+    mode: str = vol.BINDING_WAIT_FOR_FIRST_CONSUMER,
+    allowed_topologies: Mapping[str, Iterable[str]] | None = None,
+) -> Raw:
+    raw: Raw = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": name},
+        "provisioner": provisioner,
+        "volumeBindingMode": mode,
+    }
+    if allowed_topologies is not None:
+        raw["allowedTopologies"] = [
+            {
+                "matchLabelExpressions": [
+                    {"key": key, "values": list(values)}
+                    for key, values in allowed_topologies.items()
+                ]
+            }
+        ]
+    return raw
+
+
+def make_storage_class(name: str, **kwargs: Any) -> vol.StorageClass:
+    return vol.decode_storage_class(raw_storage_class(name, **kwargs))

@@ -4,7 +4,7 @@ core. Integration tests use the real control plane instead."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from scheduler.cluster import PodCondition
 from scheduler.framework.cycle_state import CycleState
@@ -14,6 +14,14 @@ from scheduler.framework.status import Status
 from scheduler.model import NodeInfo, NodeName, PodInfo
 from scheduler.model.pod import WeightedPodAffinityTerm
 from scheduler.model.selectors import LabelSelector
+from scheduler.model.volumes import (
+    ANN_SELECTED_NODE,
+    ClaimRef,
+    CSINode,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    StorageClass,
+)
 
 
 class FakeSnapshot:
@@ -64,6 +72,10 @@ class FakeObjects:
     budgets: list[DisruptionBudget] = field(default_factory=list)
     namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
     owners: list[LabelSelector] = field(default_factory=list)
+    claims: list[PersistentVolumeClaim] = field(default_factory=list)
+    volumes: list[PersistentVolume] = field(default_factory=list)
+    classes: list[StorageClass] = field(default_factory=list)
+    csi_nodes: list[CSINode] = field(default_factory=list)
 
     def pdbs(self, namespace: str) -> Sequence[DisruptionBudget]:
         return [b for b in self.budgets if b.namespace == namespace]
@@ -74,6 +86,21 @@ class FakeObjects:
     def owner_selectors(self, pod: PodInfo) -> Sequence[LabelSelector]:
         return [s for s in self.owners if s.matches(pod.labels)]
 
+    def pvc(self, namespace: str, name: str) -> PersistentVolumeClaim | None:
+        return next((c for c in self.claims if (c.namespace, c.name) == (namespace, name)), None)
+
+    def pv(self, name: str) -> PersistentVolume | None:
+        return next((v for v in self.volumes if v.name == name), None)
+
+    def pvs(self) -> Sequence[PersistentVolume]:
+        return self.volumes
+
+    def storage_class(self, name: str) -> StorageClass | None:
+        return next((c for c in self.classes if c.name == name), None)
+
+    def csi_node(self, name: str) -> CSINode | None:
+        return next((c for c in self.csi_nodes if c.name == name), None)
+
 
 @dataclass
 class FakeCluster:
@@ -81,6 +108,8 @@ class FakeCluster:
 
     calls: list[tuple[str, str, object]] = field(default_factory=list)
     fail: dict[str, Exception] = field(default_factory=dict)
+    claims: dict[str, PersistentVolumeClaim] = field(default_factory=dict)  # by ns/name
+    volumes: dict[str, PersistentVolume] = field(default_factory=dict)
 
     async def _record(self, method: str, pod: PodInfo, detail: object) -> None:
         self.calls.append((method, pod.key, detail))
@@ -112,6 +141,38 @@ class FakeCluster:
         reporting_controller: str,
     ) -> None:
         await self._record("record_event", pod, (type, reason, note))
+
+    # Volume binding: ``claims`` and ``volumes`` record what the API server would hold.
+
+    async def bind_volume(
+        self, volume: PersistentVolume, claim: PersistentVolumeClaim
+    ) -> PersistentVolume:
+        self.calls.append(("bind_volume", claim.key, volume.name))
+        if "bind_volume" in self.fail:
+            raise self.fail["bind_volume"]
+        bound = replace(
+            volume,
+            claim_ref=ClaimRef(claim.namespace, claim.name, claim.uid),
+            resource_version=_next_version(volume.resource_version),
+        )
+        self.volumes[volume.name] = bound
+        return bound
+
+    async def select_node(self, claim: PersistentVolumeClaim, node: str) -> PersistentVolumeClaim:
+        self.calls.append(("select_node", claim.key, node))
+        if "select_node" in self.fail:
+            raise self.fail["select_node"]
+        annotated = replace(
+            claim,
+            annotations={**claim.annotations, ANN_SELECTED_NODE: node},
+            resource_version=_next_version(claim.resource_version),
+        )
+        self.claims[claim.key] = annotated
+        return annotated
+
+
+def _next_version(version: str) -> str:
+    return str(int(version or "0") + 1)
 
 
 @dataclass

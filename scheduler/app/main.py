@@ -100,7 +100,8 @@ async def run(
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(
-                    _kopf_shell(objects, configuration, stop, kopf_ready), name="kopf operator"
+                    _kopf_shell(scheduler, objects, configuration, stop, kopf_ready),
+                    name="kopf operator",
                 )
                 # kopf installs its own signal handlers when it starts; ours go
                 # on top so that SIGTERM runs our shutdown (which stops kopf too).
@@ -133,13 +134,14 @@ async def run(
 
 
 async def _kopf_shell(
+    scheduler: Scheduler,
     objects: ObjectStore,
     configuration: k8s_client.Configuration,
     stop: asyncio.Event,
     ready: asyncio.Event,
 ) -> None:
     await kopf.operator(
-        registry=kube_objects.registry(objects, configuration),
+        registry=kube_objects.registry(objects, configuration, scheduler.on_object),
         settings=kube_objects.settings(),
         standalone=True,
         clusterwide=True,

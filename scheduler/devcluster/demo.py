@@ -1,7 +1,8 @@
 """``make demo``: the scheduler on a local control plane, scenario by scenario.
 
-For each example file: clear the cluster, create its nodes, priority classes
-and running pods, then its pending pods, and wait until py-scheduler (a real
+For each example file: clear the cluster, create its nodes, priority classes,
+storage and running pods, then its pending pods (or the StatefulSets that
+create them), and wait until py-scheduler (a real
 ``python -m scheduler run`` process) has placed each one or said why not.
 The table shows where each pod landed, the scheduler's own words, and what
 ``simulate`` predicted for the same snapshot.
@@ -23,12 +24,30 @@ import yaml
 from scheduler import config as scheduler_config
 from scheduler import logs
 from scheduler.cluster import ClusterError, NotFound
-from scheduler.devcluster import controlplane
+from scheduler.devcluster import controlplane, workloads
 from scheduler.kube.client import JSON, KubeClient, load_configuration
 from scheduler.simulation import snapshot as snapshots
 from scheduler.simulation.run import simulate
 
 SETTLE_TIMEOUT = 30.0
+# A rejection counts as the decision once it has stood this long: a pod
+# rejected before a watch caught up (its claim, say) is retried within the
+# 1 s initial backoff once the event arrives.
+SETTLE_GRACE = 2.5
+DEFAULT_NS = "/api/v1/namespaces/default"
+STATEFULSETS = "/apis/apps/v1/namespaces/default/statefulsets"
+STORAGE_CLASSES = "/apis/storage.k8s.io/v1/storageclasses"
+PATHS = {
+    "Node": "/api/v1/nodes",
+    "PriorityClass": "/apis/scheduling.k8s.io/v1/priorityclasses",
+    "StorageClass": STORAGE_CLASSES,
+    "PersistentVolume": "/api/v1/persistentvolumes",
+    "PersistentVolumeClaim": f"{DEFAULT_NS}/persistentvolumeclaims",
+    "PodDisruptionBudget": "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+    "StatefulSet": STATEFULSETS,
+}
+# Creation order: what pods need exists before the pods (or their owners).
+ORDER = {kind: index for index, kind in enumerate(PATHS)}
 
 
 def _strip(doc: dict[str, Any]) -> dict[str, Any]:
@@ -38,12 +57,15 @@ def _strip(doc: dict[str, Any]) -> dict[str, Any]:
         if k not in ("resourceVersion", "uid", "creationTimestamp")
     }
     out = {**doc, "metadata": meta}
-    if doc.get("kind") in ("Pod", "PodDisruptionBudget"):
+    if doc.get("kind") != "Node":
         out.pop("status", None)
     return out
 
 
 async def _clear(kube: KubeClient) -> None:
+    # Owners first, or they would recreate the pods deleted below.
+    for sts in (await kube.get(STATEFULSETS)).get("items", []):
+        await kube.delete(f"{STATEFULSETS}/{sts['metadata']['name']}")
     pods = await kube.get("/api/v1/namespaces/default/pods")
     for pod in pods.get("items", []):
         name = pod["metadata"]["name"]
@@ -64,37 +86,37 @@ async def _clear(kube: KubeClient) -> None:
     budgets = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
     for pdb in (await kube.get(budgets)).get("items", []):
         await kube.delete(f"{budgets}/{pdb['metadata']['name']}")
+    for kind in ("PersistentVolumeClaim", "PersistentVolume", "StorageClass"):
+        for item in (await kube.get(PATHS[kind])).get("items", []):
+            with contextlib.suppress(NotFound):
+                await kube.delete(f"{PATHS[kind]}/{item['metadata']['name']}")
 
 
 async def _apply(kube: KubeClient, docs: list[dict[str, Any]]) -> list[str]:
     """Create the scenario's objects; returns the pending pods' names, in order."""
-    paths = {
-        "Node": "/api/v1/nodes",
-        "PriorityClass": "/apis/scheduling.k8s.io/v1/priorityclasses",
-        "PodDisruptionBudget": "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
-    }
-    order = {"Node": 0, "PriorityClass": 1, "PodDisruptionBudget": 2, "Pod": 3}
     pending = []
     running = [d for d in docs if d.get("kind") == "Pod" and d.get("spec", {}).get("nodeName")]
     others = [d for d in docs if d.get("kind") != "Pod"]
     waiting = [d for d in docs if d.get("kind") == "Pod" and not d.get("spec", {}).get("nodeName")]
-    for doc in sorted(others, key=lambda d: order.get(d.get("kind", ""), 9)) + running:
-        await _create(kube, doc, paths)
+    for doc in sorted(others, key=lambda d: ORDER.get(d.get("kind", ""), len(ORDER))) + running:
+        await _create(kube, doc)
+        if doc.get("kind") == "StatefulSet":
+            pending += workloads.replica_names(doc)
     await _budgets_observed(kube)
     for doc in waiting:
-        await _create(kube, doc, paths)
+        await _create(kube, doc)
         ns = doc.get("metadata", {}).get("namespace", "default")
         pending.append(f"{ns}/{doc['metadata']['name']}")
     return pending
 
 
-async def _create(kube: KubeClient, doc: dict[str, Any], paths: dict[str, str]) -> None:
+async def _create(kube: KubeClient, doc: dict[str, Any]) -> None:
     kind = doc.get("kind", "")
     if kind == "Pod":
         ns = doc.get("metadata", {}).get("namespace", "default")
         await kube.post(f"/api/v1/namespaces/{ns}/pods", _strip(doc))
-    elif kind in paths:
-        await kube.post(paths[kind], _strip(doc))
+    elif kind in PATHS:
+        await kube.post(PATHS[kind], _strip(doc))
 
 
 async def _budgets_observed(kube: KubeClient) -> None:
@@ -132,6 +154,7 @@ def _why(pod: JSON, events: list[JSON]) -> str:
 
 async def _settle(kube: KubeClient, pending: list[str]) -> dict[str, JSON]:
     deadline = time.monotonic() + SETTLE_TIMEOUT
+    rejected_since: dict[str, float] = {}
     while True:
         pods = {
             f"default/{p['metadata']['name']}": p
@@ -147,9 +170,13 @@ async def _settle(kube: KubeClient, pending: list[str]) -> dict[str, JSON]:
                 c["type"] == "PodScheduled" and c["status"] == "False"
                 for c in status.get("conditions", [])
             )
-            # A nominated pod is waiting for its victims to leave: not decided yet.
-            if pod["spec"].get("nodeName") or (rejected and not status.get("nominatedNodeName")):
+            if pod["spec"].get("nodeName"):
                 decided += 1
+            # A nominated pod is waiting for its victims to leave: not decided yet.
+            elif rejected and not status.get("nominatedNodeName"):
+                since = rejected_since.setdefault(key, time.monotonic())
+                if time.monotonic() - since >= SETTLE_GRACE:
+                    decided += 1
         if decided == len(pending) or time.monotonic() > deadline:
             return pods
         await asyncio.sleep(0.3)
@@ -192,7 +219,9 @@ async def run_demo(
                 events = (await kube.get("/apis/events.k8s.io/v1/namespaces/default/events")).get(
                     "items", []
                 )
-                predicted = {r.pod: r for r in await simulate(snapshots.load(path), cfg, seed=0)}
+                # simulate sees what the StatefulSet controller creates live.
+                snap = snapshots.parse(yaml.safe_dump_all(workloads.expand(docs)), str(path))
+                predicted = {r.pod: r for r in await simulate(snap, cfg, seed=0)}
                 say(f"\n== {path.name}")
                 nodes = sorted(
                     n["metadata"]["name"]

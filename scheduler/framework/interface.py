@@ -26,6 +26,7 @@ from scheduler.framework.types import (
 )
 from scheduler.model import NodeInfo, NodeName, PodInfo
 from scheduler.model.selectors import LabelSelector
+from scheduler.model.volumes import CSINode, PersistentVolume, PersistentVolumeClaim, StorageClass
 
 MAX_NODE_SCORE = 100
 MIN_NODE_SCORE = 0
@@ -75,6 +76,16 @@ class ObjectLister(Protocol):
 
     def owner_selectors(self, pod: PodInfo) -> Sequence[LabelSelector]:
         """Selectors of the Services, RCs, RSs and StatefulSets selecting the pod."""
+
+    def pvc(self, namespace: str, name: str) -> PersistentVolumeClaim | None: ...
+
+    def pv(self, name: str) -> PersistentVolume | None: ...
+
+    def pvs(self) -> Sequence[PersistentVolume]: ...
+
+    def storage_class(self, name: str) -> StorageClass | None: ...
+
+    def csi_node(self, name: str) -> CSINode | None: ...
 
 
 class Nominator(Protocol):

@@ -2,7 +2,11 @@
 
 Lean requests with exactly the bodies kube-scheduler sends: a Binding
 carrying the pod UID, a strategic-merge status patch, an events.k8s.io/v1
-Event, and a policy/v1 Eviction with a UID precondition.
+Event, and a policy/v1 Eviction with a UID precondition. Volume binding
+writes only the fields kube-scheduler's binder changes (a volume's claimRef,
+a claim's selected-node annotation), as merge patches carrying the
+resourceVersion that was judged, so a concurrent change is a Conflict as it
+would be for the binder's Update.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from datetime import UTC, datetime
 from scheduler.cluster import PodCondition
 from scheduler.kube.client import JSON, KubeClient
 from scheduler.model import PodInfo
+from scheduler.model import volumes as vol
 
 
 def _now(micro: bool = False) -> str:
@@ -120,3 +125,41 @@ class KubeCluster:
                 },
             },
         )
+
+    async def bind_volume(
+        self, volume: vol.PersistentVolume, claim: vol.PersistentVolumeClaim
+    ) -> vol.PersistentVolume:
+        body = {
+            "metadata": {
+                "resourceVersion": volume.resource_version or None,
+                "annotations": {vol.ANN_BOUND_BY_CONTROLLER: "yes"},
+            },
+            "spec": {
+                "claimRef": {
+                    "kind": "PersistentVolumeClaim",
+                    "apiVersion": "v1",
+                    "namespace": claim.namespace,
+                    "name": claim.name,
+                    "uid": claim.uid,
+                    "resourceVersion": claim.resource_version,
+                }
+            },
+        }
+        return vol.decode_pv(
+            await self.kube.patch(f"/api/v1/persistentvolumes/{volume.name}", body)
+        )
+
+    async def select_node(
+        self, claim: vol.PersistentVolumeClaim, node: str
+    ) -> vol.PersistentVolumeClaim:
+        body = {
+            "metadata": {
+                "resourceVersion": claim.resource_version or None,
+                "annotations": {vol.ANN_SELECTED_NODE: node},
+            }
+        }
+        return vol.decode_pvc(await self.kube.patch(_claim_path(claim.namespace, claim.name), body))
+
+
+def _claim_path(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}"

@@ -1,11 +1,15 @@
 """The kopf operator shell: watches of low-rate cluster objects.
 
-PodDisruptionBudgets, Namespaces, and the Services, ReplicationControllers,
+PodDisruptionBudgets, Namespaces, the Services, ReplicationControllers,
 ReplicaSets and StatefulSets whose selectors define default spread
-constraints change rarely, so kopf's ``on.event`` handlers keep them in the
-:class:`~scheduler.scheduling.objects.ObjectStore`. kopf's own API writes are
-off: no log lines posted as Events, and ``on.event`` persists no progress or
-diff-base annotations. Pods and nodes, the hot path, use the lean watches.
+constraints, and the storage objects (PersistentVolumeClaims,
+PersistentVolumes, StorageClasses, CSINodes) change rarely, so kopf's
+``on.event`` handlers keep them in the
+:class:`~scheduler.scheduling.objects.ObjectStore`. Storage changes are also
+cluster events: ``on_change`` requeues the pods the volume plugins rejected.
+kopf's own API writes are off: no log lines posted as Events, and
+``on.event`` persists no progress or diff-base annotations. Pods and nodes,
+the hot path, use the lean watches.
 
 A budget seen late or stale here cannot cause a violation: evictions go
 through the Eviction API, where the API server enforces every budget.
@@ -14,14 +18,17 @@ through the Eviction API, where the API server enforces every budget.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
 import structlog
 from kubernetes_asyncio import client as k8s_client
 
+from scheduler.framework.types import ActionType, Resource
 from scheduler.model import DecodeError
+from scheduler.model import volumes as vol
 from scheduler.scheduling.objects import ObjectStore, decode_budget, decode_owner_selector
 
 log = structlog.get_logger("scheduler.objects")
@@ -31,6 +38,45 @@ _OWNERS = (
     ("", "v1", "replicationcontrollers", "ReplicationController"),
     ("apps", "v1", "replicasets", "ReplicaSet"),
     ("apps", "v1", "statefulsets", "StatefulSet"),
+)
+
+
+# (resource, action, old, new): the scheduler's ``on_object``.
+OnChange = Callable[[Resource, ActionType, object, object], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Storage:
+    group: str
+    version: str
+    plural: str
+    resource: Resource
+    decode: Callable[[Mapping[str, Any]], object]
+    table: Callable[[ObjectStore], MutableMapping[Any, Any]]
+    namespaced: bool = False
+
+
+_STORAGE = (
+    _Storage(
+        "", "v1", "persistentvolumeclaims", Resource.PVC, vol.decode_pvc, lambda s: s.claims, True
+    ),
+    _Storage("", "v1", "persistentvolumes", Resource.PV, vol.decode_pv, lambda s: s.volumes),
+    _Storage(
+        "storage.k8s.io",
+        "v1",
+        "storageclasses",
+        Resource.STORAGE_CLASS,
+        vol.decode_storage_class,
+        lambda s: s.classes,
+    ),
+    _Storage(
+        "storage.k8s.io",
+        "v1",
+        "csinodes",
+        Resource.CSI_NODE,
+        vol.decode_csi_node,
+        lambda s: s.csi_nodes,
+    ),
 )
 
 
@@ -44,7 +90,11 @@ def settings() -> kopf.OperatorSettings:
     return out
 
 
-def registry(store: ObjectStore, configuration: k8s_client.Configuration) -> kopf.OperatorRegistry:
+def registry(
+    store: ObjectStore,
+    configuration: k8s_client.Configuration,
+    on_change: OnChange | None = None,
+) -> kopf.OperatorRegistry:
     reg = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=reg)
@@ -84,7 +134,41 @@ def registry(store: ObjectStore, configuration: k8s_client.Configuration) -> kop
 
     for group, version, plural, kind in _OWNERS:
         _watch_owner(reg, store, group, version, plural, kind)
+    for storage in _STORAGE:
+        _watch_storage(reg, store, storage, on_change)
     return reg
+
+
+def _watch_storage(
+    reg: kopf.OperatorRegistry, store: ObjectStore, kind: _Storage, on_change: OnChange | None
+) -> None:
+    # async, unlike the other handlers: kopf runs sync handlers in a thread,
+    # and requeueing must happen on the scheduler's own event loop.
+    @kopf.on.event(kind.group, kind.version, kind.plural, registry=reg, id=f"storage-{kind.plural}")
+    async def on_storage(type: str | None, body: Mapping[str, Any], **_: Any) -> None:
+        meta = body["metadata"]
+        key: Any = (meta.get("namespace", ""), meta["name"]) if kind.namespaced else meta["name"]
+        table = kind.table(store)
+        old = table.get(key)
+        if type == "DELETED":
+            table.pop(key, None)
+            if on_change is not None and old is not None:
+                on_change(kind.resource, ActionType.DELETE, old, None)
+            return
+        try:
+            new = kind.decode(body)
+        except DecodeError as exc:
+            log.warning(
+                "malformed storage object skipped",
+                kind=kind.resource.value,
+                object=key if isinstance(key, str) else "/".join(key),
+                reason=str(exc),
+            )
+            return
+        table[key] = new
+        if on_change is not None:
+            action = ActionType.ADD if old is None else ActionType.UPDATE
+            on_change(kind.resource, action, old, new)
 
 
 def _watch_owner(

@@ -26,6 +26,7 @@ from scheduler.plugins import (
     scheduling_gates,
     taint_toleration,
     unsupported,
+    volume_binding,
 )
 
 IN_TREE: Final[dict[str, PluginSpec[Any]]] = {
@@ -39,6 +40,7 @@ IN_TREE: Final[dict[str, PluginSpec[Any]]] = {
         node_affinity.SPEC,
         node_ports.SPEC,
         node_resources_fit.SPEC,
+        volume_binding.SPEC,
         pod_topology_spread.SPEC,
         inter_pod_affinity.SPEC,
         balanced_allocation.SPEC,
@@ -58,6 +60,7 @@ DEFAULT_MULTI_POINT: Final = (
     PluginRef(node_affinity.NAME, 2),
     PluginRef(node_ports.NAME),
     PluginRef(node_resources_fit.NAME, 1),
+    PluginRef(volume_binding.NAME),
     PluginRef(pod_topology_spread.NAME, 2),
     PluginRef(inter_pod_affinity.NAME, 2),
     PluginRef(unsupported.NAME),

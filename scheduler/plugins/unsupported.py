@@ -22,17 +22,12 @@ REASON_RESOURCE_CLAIMS: Final = (
     "pod uses spec.resourceClaims (dynamic resource allocation), "
     "which py-scheduler does not support yet"
 )
-REASON_VOLUMES: Final = (
-    "pod uses PersistentVolumeClaims or in-line disks, which py-scheduler does not support yet"
-)
 
 
 def unsupported_reasons(pod: PodInfo) -> list[str]:
     reasons = []
     if pod.resource_claims:
         reasons.append(REASON_RESOURCE_CLAIMS)
-    if any(v.claim is not None or v.ephemeral or v.disk for v in pod.volumes):
-        reasons.append(REASON_VOLUMES)
     return reasons
 
 

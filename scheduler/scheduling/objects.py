@@ -1,6 +1,8 @@
 """Cluster objects besides pods and nodes, as plugins consult them:
-PodDisruptionBudgets (preemption), namespace labels (namespaceSelector) and
-the selectors of workload owners (default topology spread constraints).
+PodDisruptionBudgets (preemption), namespace labels (namespaceSelector), the
+selectors of workload owners (default topology spread constraints) and the
+storage objects (PersistentVolumeClaims, PersistentVolumes, StorageClasses,
+CSINodes) the volume plugins judge.
 
 Kept current by the kopf handlers in :mod:`scheduler.kube.objects`, or filled
 from a snapshot by the simulator.
@@ -14,6 +16,7 @@ from scheduler.framework.interface import DisruptionBudget
 from scheduler.model import PodInfo
 from scheduler.model.raw import Fields
 from scheduler.model.selectors import LabelSelector, decode_optional_selector
+from scheduler.model.volumes import CSINode, PersistentVolume, PersistentVolumeClaim, StorageClass
 
 
 class ObjectStore:
@@ -21,6 +24,10 @@ class ObjectStore:
         self.budgets: dict[tuple[str, str], DisruptionBudget] = {}
         self.namespaces: dict[str, dict[str, str]] = {}
         self.selectors: dict[tuple[str, str, str], LabelSelector] = {}  # (kind, ns, name)
+        self.claims: dict[tuple[str, str], PersistentVolumeClaim] = {}  # (ns, name)
+        self.volumes: dict[str, PersistentVolume] = {}
+        self.classes: dict[str, StorageClass] = {}
+        self.csi_nodes: dict[str, CSINode] = {}
 
     def pdbs(self, namespace: str) -> Sequence[DisruptionBudget]:
         return [b for (ns, _), b in self.budgets.items() if ns == namespace]
@@ -34,6 +41,21 @@ class ObjectStore:
             for (_, ns, _), selector in self.selectors.items()
             if ns == pod.namespace and selector.matches(pod.labels)
         ]
+
+    def pvc(self, namespace: str, name: str) -> PersistentVolumeClaim | None:
+        return self.claims.get((namespace, name))
+
+    def pv(self, name: str) -> PersistentVolume | None:
+        return self.volumes.get(name)
+
+    def pvs(self) -> Sequence[PersistentVolume]:
+        return list(self.volumes.values())
+
+    def storage_class(self, name: str) -> StorageClass | None:
+        return self.classes.get(name)
+
+    def csi_node(self, name: str) -> CSINode | None:
+        return self.csi_nodes.get(name)
 
 
 def decode_budget(raw: Mapping[str, object]) -> DisruptionBudget:

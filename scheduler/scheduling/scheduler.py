@@ -55,6 +55,8 @@ NODE_ADD: Final = event(Resource.NODE, ActionType.ADD, "NodeAdd")
 NODE_DELETE: Final = event(Resource.NODE, ActionType.DELETE, "NodeDelete")
 ASSIGNED_POD_ADD: Final = event(Resource.ASSIGNED_POD, ActionType.ADD, "AssignedPodAdd")
 ASSIGNED_POD_DELETE: Final = event(Resource.ASSIGNED_POD, ActionType.DELETE, "AssignedPodDelete")
+# Event labels as upstream's ClusterEvent.Label(): resource, then action.
+_VERBS: Final = {ActionType.ADD: "Add", ActionType.UPDATE: "Update", ActionType.DELETE: "Delete"}
 
 
 @dataclass
@@ -520,6 +522,11 @@ class Scheduler:
         if info is not None:
             # Fewer domains can change topology spread skew.
             self.queue.move_all(NODE_DELETE, info.node, None)
+
+    def on_object(self, resource: Resource, action: ActionType, old: object, new: object) -> None:
+        """A low-rate object (a storage object, say) changed: requeue pods it may help."""
+        verb = _VERBS.get(action, "Update")
+        self.queue.move_all(event(resource, action, f"{resource.value}{verb}"), old, new)
 
     # -- shutdown -------------------------------------------------------------------
 

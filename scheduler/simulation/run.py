@@ -2,7 +2,9 @@
 
 ``SimulatedCluster`` plays the API server: a bind or an eviction takes effect
 at once and is fed back as the watch would, so each result updates the
-snapshot the next pod sees.
+snapshot the next pod sees. It also plays the PV controller and an ideal
+provisioner: a pre-bound volume binds its claim at once, and a claim given a
+selected node is bound to a new volume of the requested size.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from dataclasses import dataclass, field, replace
 
 from scheduler.cluster import PodCondition, TooManyRequests
 from scheduler.config import SchedulerConfig
+from scheduler.framework.types import ActionType, Resource
 from scheduler.model import PodInfo
+from scheduler.model import volumes as vol
 from scheduler.scheduling.build import build_scheduler
 from scheduler.scheduling.objects import ObjectStore
 from scheduler.scheduling.scheduler import Outcome, Scheduler
@@ -93,11 +97,69 @@ class SimulatedCluster:
     ) -> None:
         del pod, type, reason, action, note, reporting_controller
 
+    async def bind_volume(
+        self, volume: vol.PersistentVolume, claim: vol.PersistentVolumeClaim
+    ) -> vol.PersistentVolume:
+        bound = replace(
+            volume,
+            claim_ref=vol.ClaimRef(claim.namespace, claim.name, claim.uid),
+            phase=vol.VOLUME_BOUND,
+        )
+        self._store_volume(bound)
+        self._bind_claim(claim, bound.name)
+        return bound
+
+    async def select_node(
+        self, claim: vol.PersistentVolumeClaim, node: str
+    ) -> vol.PersistentVolumeClaim:
+        provisioned = vol.PersistentVolume(
+            name=f"pvc-{claim.uid or claim.name}",
+            uid="",
+            capacity=claim.requested_storage,
+            access_modes=claim.access_modes,
+            storage_class_name=claim.storage_class_name,
+            claim_ref=vol.ClaimRef(claim.namespace, claim.name, claim.uid),
+            phase=vol.VOLUME_BOUND,
+            volume_mode=claim.volume_mode,
+        )
+        self._store_volume(provisioned)
+        annotated = replace(claim, annotations={**claim.annotations, vol.ANN_SELECTED_NODE: node})
+        return self._bind_claim(annotated, provisioned.name)
+
+    def _store_volume(self, volume: vol.PersistentVolume) -> None:
+        if self.objects is None:
+            return
+        old = self.objects.volumes.get(volume.name)
+        self.objects.volumes[volume.name] = volume
+        if self.scheduler is not None:
+            action = ActionType.ADD if old is None else ActionType.UPDATE
+            self.scheduler.on_object(Resource.PV, action, old, volume)
+
+    def _bind_claim(
+        self, claim: vol.PersistentVolumeClaim, volume: str
+    ) -> vol.PersistentVolumeClaim:
+        bound = replace(
+            claim,
+            volume_name=volume,
+            phase=vol.CLAIM_BOUND,
+            annotations={**claim.annotations, vol.ANN_BIND_COMPLETED: "yes"},
+        )
+        if self.objects is not None:
+            old = self.objects.claims.get((claim.namespace, claim.name))
+            self.objects.claims[(claim.namespace, claim.name)] = bound
+            if self.scheduler is not None:
+                self.scheduler.on_object(Resource.PVC, ActionType.UPDATE, old, bound)
+        return bound
+
 
 async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -> list[Result]:
     objects = ObjectStore()
     for budget in snapshot.budgets:
         objects.budgets[(budget.namespace, budget.name)] = budget
+    objects.claims.update({(c.namespace, c.name): c for c in snapshot.claims})
+    objects.volumes.update({v.name: v for v in snapshot.volumes})
+    objects.classes.update({c.name: c for c in snapshot.storage_classes})
+    objects.csi_nodes.update({c.name: c for c in snapshot.csi_nodes})
     cluster = SimulatedCluster(objects=objects)
     scheduler = build_scheduler(
         cfg, cluster=cluster, objects=objects, rng=random.Random(seed), record_metrics=False

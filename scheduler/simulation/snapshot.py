@@ -1,6 +1,8 @@
 """Read a cluster snapshot: multi-document YAML or a ``v1 List`` of Nodes,
-Pods, PodDisruptionBudgets and PriorityClasses (what ``kubectl get
-nodes,pods,pdb,priorityclasses -A -o yaml`` prints).
+Pods, PodDisruptionBudgets, PriorityClasses and storage objects
+(PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes): what
+``kubectl get nodes,pods,pdb,priorityclasses,pvc,pv,storageclasses,csinodes
+-A -o yaml`` prints.
 
 Pod priority is resolved as the Priority admission plugin would: an explicit
 ``spec.priority``, else the ``priorityClassName``'s value, else the
@@ -19,9 +21,28 @@ import yaml
 from scheduler.framework.interface import DisruptionBudget
 from scheduler.model import DecodeError, Node, PodInfo, decode_node, decode_pod
 from scheduler.model.raw import Fields
+from scheduler.model.volumes import (
+    CSINode,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    StorageClass,
+    decode_csi_node,
+    decode_pv,
+    decode_pvc,
+    decode_storage_class,
+)
 from scheduler.scheduling.objects import decode_budget
 
-KINDS = ("Node", "Pod", "PodDisruptionBudget", "PriorityClass")
+KINDS = (
+    "Node",
+    "Pod",
+    "PodDisruptionBudget",
+    "PriorityClass",
+    "PersistentVolumeClaim",
+    "PersistentVolume",
+    "StorageClass",
+    "CSINode",
+)
 
 
 class SnapshotError(ValueError):
@@ -34,6 +55,10 @@ class Snapshot:
     pods: list[PodInfo] = field(default_factory=list)
     budgets: list[DisruptionBudget] = field(default_factory=list)
     priority_classes: dict[str, int] = field(default_factory=dict)
+    claims: list[PersistentVolumeClaim] = field(default_factory=list)
+    volumes: list[PersistentVolume] = field(default_factory=list)
+    storage_classes: list[StorageClass] = field(default_factory=list)
+    csi_nodes: list[CSINode] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
 
 
@@ -88,6 +113,14 @@ def parse(text: str, source: str = "snapshot") -> Snapshot:
                     global_default = value
             elif kind == "PodDisruptionBudget":
                 snap.budgets.append(decode_budget(doc))
+            elif kind == "PersistentVolumeClaim":
+                snap.claims.append(decode_pvc(doc))
+            elif kind == "PersistentVolume":
+                snap.volumes.append(decode_pv(doc))
+            elif kind == "StorageClass":
+                snap.storage_classes.append(decode_storage_class(doc))
+            elif kind == "CSINode":
+                snap.csi_nodes.append(decode_csi_node(doc))
             else:
                 snap.ignored.append(label)
         except DecodeError as exc:

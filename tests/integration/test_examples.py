@@ -48,3 +48,7 @@ def test_scenarios_without_ties_land_on_the_same_node(
     assert placements["05-fewest-victims:default/testpc"] == ("node-a", "node-a")
     assert placements["06-pdb-steers:default/vip"] == ("node2", "node2")
     assert placements["07-pdb-forbids:default/vip"] == ("<pending>", "<pending>")
+    # 08: only node1 and node3 hold local volumes big enough for a replica.
+    replicas = [v for k, v in placements.items() if k.startswith("08-statefulset-wffc:")]
+    assert sorted(live for live, _ in replicas) == ["node1", "node3"]
+    assert sorted(sim for _, sim in replicas) == ["node1", "node3"]

@@ -108,6 +108,7 @@ def test_the_default_profile_builds_every_extension_point() -> None:
         "NodeAffinity",
         "NodePorts",
         "NodeResourcesFit",
+        "VolumeBinding",
         "PodTopologySpread",
         "InterPodAffinity",
     ]
@@ -123,6 +124,8 @@ def test_the_default_profile_builds_every_extension_point() -> None:
     assert names["queueSort"] == ["PrioritySort"]
     assert names["preEnqueue"] == ["SchedulingGates"]
     assert names["bind"] == ["DefaultBinder"]
+    assert names["reserve"] == ["VolumeBinding"]
+    assert names["preBind"] == ["VolumeBinding"]
 
 
 def test_several_profiles_with_their_own_names_and_percentages() -> None:

@@ -8,11 +8,11 @@ from unittest.mock import ANY
 import pytest
 
 from scheduler.cluster import Conflict, NotFound, PodCondition, Unavailable
-from scheduler.framework.types import ActionType
+from scheduler.framework.types import ActionType, Resource
 from scheduler.model import Node, PodInfo, decode_pod
 from scheduler.scheduling.queue import ACTIVE, BACKOFF, GATED, UNSCHEDULABLE
 from scheduler.scheduling.scheduler import NOTE_LENGTH_LIMIT, node_update_action, truncate
-from tests.builders import make_node, make_pod, raw_pod
+from tests.builders import make_node, make_pod, make_pvc, raw_pod
 from tests.unit.helpers_core import Core, build_core
 
 SMALL = {"cpu": "1", "memory": "1Gi", "pods": "110"}
@@ -171,6 +171,21 @@ async def test_a_node_that_fits_moves_the_unschedulable_pod() -> None:
     core.cluster.calls.clear()
     await core.cycle()
     assert core.cluster.calls[0] == ("bind", "default/p", "big")
+
+
+async def test_a_claim_event_moves_only_the_pods_using_that_claim() -> None:
+    core = build_core([make_node("n1")])
+    pod = make_pod("p", volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}])
+    await schedule(core, pod)
+    assert core.queue.where(pod.uid) == UNSCHEDULABLE
+    core.clock.advance(2)
+    other = make_pvc("other", "local")
+    core.scheduler.on_object(Resource.PVC, ActionType.ADD, None, other)
+    assert core.queue.where(pod.uid) == UNSCHEDULABLE
+    core.scheduler.on_object(Resource.CSI_NODE, ActionType.DELETE, other, None)
+    assert core.queue.where(pod.uid) == UNSCHEDULABLE  # not an event VolumeBinding registered
+    core.scheduler.on_object(Resource.PVC, ActionType.ADD, None, make_pvc("data", "local"))
+    assert core.queue.where(pod.uid) == ACTIVE
 
 
 async def test_a_node_added_during_backoff_moves_the_pod_to_backoff() -> None:

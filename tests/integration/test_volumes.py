@@ -1,0 +1,235 @@
+"""Volume binding with the live scheduler, the real PV controller and the real
+StatefulSet controller (both in kube-controller-manager).
+
+We test these aspects:
+- each StatefulSet replica lands on the node that holds a local volume for
+  it, and its claim ends Bound to that volume (the scheduler pre-binds,
+  kube-controller-manager's PV binder completes);
+- a pod whose claim matches no volume stays pending with upstream's
+  FailedScheduling message, and is scheduled once a matching volume appears
+  (a PersistentVolume event requeues it);
+- a claim of an Immediate class that nobody bound keeps its pod pending with
+  upstream's PreFilter message.
+
+Each test uses its own nodes, namespace and StorageClass: the control plane
+is shared by the whole session.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scheduler.cluster import NotFound
+from scheduler.kube.client import JSON, KubeClient
+from scheduler.model import volumes as vol
+from tests.builders import raw_pv, raw_pvc, raw_storage_class
+from tests.integration.kube import (
+    create_namespace,
+    create_node,
+    create_pod,
+    eventually,
+    for_create,
+    read_pod,
+    unique,
+)
+
+HOSTNAME = "kubernetes.io/hostname"
+# Binding goes through two controllers after the scheduler; give them time on a busy machine.
+BIND_WITHIN = 90.0
+
+
+async def _nodes(api: KubeClient, count: int) -> tuple[str, str, list[str]]:
+    ns, group = unique("vol"), unique("grp")
+    await create_namespace(api, ns)
+    names = []
+    for _ in range(count):
+        name = unique("node")
+        await create_node(api, name, labels={"test-group": group})
+        names.append(name)
+    return ns, group, names
+
+
+async def _storage_class(api: KubeClient, mode: str = vol.BINDING_WAIT_FOR_FIRST_CONSUMER) -> str:
+    name = unique("local")
+    await api.post("/apis/storage.k8s.io/v1/storageclasses", raw_storage_class(name, mode=mode))
+    return name
+
+
+async def _local_volume(api: KubeClient, storage_class: str, node: str, capacity: str) -> str:
+    name = unique("pv")
+    raw = for_create(
+        raw_pv(name, storage_class, capacity=capacity, node_affinity={HOSTNAME: [node]})
+    )
+    raw.pop("status")
+    await api.post("/api/v1/persistentvolumes", raw)
+    return name
+
+
+async def _claim(api: KubeClient, ns: str, name: str) -> JSON:
+    try:
+        return await api.get(f"/api/v1/namespaces/{ns}/persistentvolumeclaims/{name}")
+    except NotFound:
+        return {}
+
+
+async def _pod_if_any(api: KubeClient, ns: str, pod: str) -> JSON:
+    # A StatefulSet's replicas appear a moment after the set itself.
+    try:
+        return await read_pod(api, pod, ns)
+    except NotFound:
+        return {"spec": {}}
+
+
+async def _bound(api: KubeClient, ns: str, pod: str) -> JSON:
+    return await eventually(
+        lambda: _pod_if_any(api, ns, pod),
+        lambda p: "nodeName" in p["spec"],
+        within=BIND_WITHIN,
+        what=f"{pod} bound",
+    )
+
+
+async def _claim_bound(api: KubeClient, ns: str, name: str) -> JSON:
+    return await eventually(
+        lambda: _claim(api, ns, name),
+        lambda c: c.get("status", {}).get("phase") == "Bound",
+        within=BIND_WITHIN,
+        what=f"claim {name} Bound",
+    )
+
+
+async def _volume(api: KubeClient, name: str) -> JSON:
+    return await api.get(f"/api/v1/persistentvolumes/{name}")
+
+
+async def _events(api: KubeClient, ns: str, pod: str) -> list[JSON]:
+    events = await api.get(f"/apis/events.k8s.io/v1/namespaces/{ns}/events")
+    return [e for e in events["items"] if e["regarding"]["name"] == pod]
+
+
+async def _failed_scheduling(api: KubeClient, ns: str, pod: str) -> str:
+    events = await eventually(
+        lambda: _events(api, ns, pod),
+        lambda e: any(x["reason"] == "FailedScheduling" for x in e),
+        what=f"FailedScheduling for {pod}",
+    )
+    return str(next(x for x in events if x["reason"] == "FailedScheduling")["note"])
+
+
+def _claim_volume(name: str, claim: str) -> dict[str, object]:
+    return {"name": name, "persistentVolumeClaim": {"claimName": claim}}
+
+
+async def test_statefulset_replicas_land_where_their_local_volumes_are(
+    api: KubeClient, scheduler_process: str
+) -> None:
+    ns, group, nodes = await _nodes(api, 3)
+    sc = await _storage_class(api)
+    # Volumes on two of the three nodes; the third has none.
+    volumes = {
+        nodes[0]: await _local_volume(api, sc, nodes[0], "1Gi"),
+        nodes[1]: await _local_volume(api, sc, nodes[1], "1Gi"),
+    }
+    await api.post(
+        f"/apis/apps/v1/namespaces/{ns}/statefulsets",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "db"},
+            "spec": {
+                "replicas": 2,
+                "serviceName": "db",
+                "podManagementPolicy": "Parallel",
+                "selector": {"matchLabels": {"app": "db"}},
+                "template": {
+                    "metadata": {"labels": {"app": "db"}},
+                    "spec": {
+                        "schedulerName": "py-scheduler",
+                        "nodeSelector": {"test-group": group},
+                        "containers": [
+                            {
+                                "name": "db",
+                                "image": "db",
+                                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                            }
+                        ],
+                    },
+                },
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "data"},
+                        "spec": {
+                            "storageClassName": sc,
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": "1Gi"}},
+                        },
+                    }
+                ],
+            },
+        },
+    )
+    placed: dict[str, str] = {}
+    for replica in ("db-0", "db-1"):
+        node = (await _bound(api, ns, replica))["spec"]["nodeName"]
+        claim = await _claim_bound(api, ns, f"data-{replica}")
+        # The claim is bound to the very volume that lives on the pod's node.
+        assert claim["spec"]["volumeName"] == volumes[node]
+        assert vol.ANN_SELECTED_NODE not in claim["metadata"].get("annotations", {})
+        pv = await _volume(api, volumes[node])
+        assert pv["spec"]["claimRef"]["name"] == f"data-{replica}"
+        assert pv["status"]["phase"] == "Bound"
+        placed[replica] = node
+    assert sorted(placed.values()) == sorted(volumes)
+
+
+async def test_a_claim_without_a_matching_volume_waits_until_one_appears(
+    api: KubeClient, scheduler_process: str
+) -> None:
+    ns, group, nodes = await _nodes(api, 2)
+    sc = await _storage_class(api)
+    await _local_volume(api, sc, nodes[0], "1Gi")  # too small for the claim
+    raw = for_create(raw_pvc("big", sc, namespace=ns, request="5Gi"))
+    raw.pop("status")
+    await api.post(f"/api/v1/namespaces/{ns}/persistentvolumeclaims", raw)
+    await create_pod(
+        api,
+        "app",
+        ns,
+        node_selector={"test-group": group},
+        volumes=[_claim_volume("data", "big")],
+    )
+    note = await _failed_scheduling(api, ns, "app")
+    assert re.fullmatch(
+        r"0/\d+ nodes are available: (.*, )?"
+        r"2 node\(s\) didn't find available persistent volumes to bind(, .*)?\."
+        r"( preemption: .*)?",
+        note,
+    ), note
+    pod = await read_pod(api, "app", ns)
+    assert "nodeName" not in pod["spec"]
+
+    # A volume that fits, on the second node: the PersistentVolume event requeues the pod.
+    fitting = await _local_volume(api, sc, nodes[1], "10Gi")
+    bound = await _bound(api, ns, "app")
+    assert bound["spec"]["nodeName"] == nodes[1]
+    claim = await _claim_bound(api, ns, "big")
+    assert claim["spec"]["volumeName"] == fitting
+
+
+async def test_an_unbound_immediate_claim_keeps_its_pod_pending(
+    api: KubeClient, scheduler_process: str
+) -> None:
+    ns, group, _ = await _nodes(api, 1)
+    sc = await _storage_class(api, mode=vol.BINDING_IMMEDIATE)
+    raw = for_create(raw_pvc("now", sc, namespace=ns))
+    raw.pop("status")
+    await api.post(f"/api/v1/namespaces/{ns}/persistentvolumeclaims", raw)
+    await create_pod(
+        api, "app", ns, node_selector={"test-group": group}, volumes=[_claim_volume("d", "now")]
+    )
+    note = await _failed_scheduling(api, ns, "app")
+    assert re.fullmatch(
+        r"0/\d+ nodes are available: pod has unbound immediate PersistentVolumeClaims\."
+        r"( preemption: .*)?",
+        note,
+    ), note
