@@ -108,6 +108,9 @@ def test_the_default_profile_builds_every_extension_point() -> None:
         "NodeAffinity",
         "NodePorts",
         "NodeResourcesFit",
+        "VolumeRestrictions",
+        "NodeVolumeLimits",
+        "VolumeZone",
         "PodTopologySpread",
         "InterPodAffinity",
     ]
