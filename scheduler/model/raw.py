@@ -109,3 +109,9 @@ class Fields:
 
     def error(self, key: str, problem: str) -> DecodeError:
         return DecodeError(self._at(key), problem)
+
+    def only(self, *allowed: str) -> None:
+        """Refuse fields outside ``allowed``: a misspelt key must not fall back to a default."""
+        for key in self.raw:
+            if key not in allowed:
+                raise DecodeError(self._at(str(key)), "unknown field")

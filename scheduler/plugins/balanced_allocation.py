@@ -54,6 +54,7 @@ class NodeResourcesBalancedAllocationArgs:
 
 
 def decode_args(fields: Fields) -> NodeResourcesBalancedAllocationArgs:
+    fields.only("resources")
     return NodeResourcesBalancedAllocationArgs(
         resources=decode_resources(fields, "resources") or DEFAULT_RESOURCES
     )

@@ -213,6 +213,7 @@ def decode_resources(fields: Fields, key: str) -> tuple[ResourceSpec, ...] | Non
     """
     out = []
     for item in fields.objects(key):
+        item.only("name", "weight")
         name = item.string("name")
         if not name:
             raise item.error("name", "must be set")
@@ -221,15 +222,20 @@ def decode_resources(fields: Fields, key: str) -> tuple[ResourceSpec, ...] | Non
 
 
 def decode_args(fields: Fields) -> NodeResourcesFitArgs:
+    fields.only("ignoredResources", "ignoredResourceGroups", "scoringStrategy")
     strategy = ScoringStrategy()
     if fields.raw.get("scoringStrategy") is not None:
         raw_strategy = fields.obj("scoringStrategy")
+        raw_strategy.only("type", "resources", "requestedToCapacityRatio")
         shape = None
         if raw_strategy.raw.get("requestedToCapacityRatio") is not None:
             ratio = raw_strategy.obj("requestedToCapacityRatio")
+            ratio.only("shape")
+            points = list(ratio.objects("shape"))
+            for point in points:
+                point.only("utilization", "score")
             shape = tuple(
-                UtilizationShapePoint(p.integer("utilization"), p.integer("score"))
-                for p in ratio.objects("shape")
+                UtilizationShapePoint(p.integer("utilization"), p.integer("score")) for p in points
             )
         strategy = ScoringStrategy(
             type=raw_strategy.string("type"),

@@ -281,18 +281,24 @@ def test_plugin_args_drop_api_version_and_kind() -> None:
     assert args == NodeResourcesFitArgs(ignored_resources=("example.com/foo",))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NodeResourcesFit's decode_args ignores unknown fields, so a misspelt "
-    "'scoringStratgy' silently falls back to the default strategy",
+@pytest.mark.parametrize(
+    ("plugin", "args", "field"),
+    [
+        ("NodeResourcesFit", {"scoringStratgy": {"type": "MostAllocated"}}, "scoringStratgy"),
+        ("NodeResourcesFit", {"scoringStrategy": {"typ": "MostAllocated"}}, "typ"),
+        (
+            "NodeResourcesFit",
+            {"scoringStrategy": {"resources": [{"name": "cpu", "wieght": 2}]}},
+            "wieght",
+        ),
+        ("NodeResourcesBalancedAllocation", {"resource": [{"name": "cpu"}]}, "resource"),
+    ],
 )
-def test_an_unknown_plugin_argument_is_refused() -> None:
-    raw = one_profile(
-        pluginConfig=[
-            {"name": "NodeResourcesFit", "args": {"scoringStratgy": {"type": "MostAllocated"}}}
-        ]
-    )
-    with pytest.raises(ConfigError, match="scoringStratgy"):
+def test_an_unknown_plugin_argument_is_refused(
+    plugin: str, args: dict[str, object], field: str
+) -> None:
+    raw = one_profile(pluginConfig=[{"name": plugin, "args": args}])
+    with pytest.raises(ConfigError, match=f"{field}: unknown field"):
         parse(raw)
 
 
