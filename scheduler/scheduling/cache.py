@@ -49,6 +49,9 @@ class Cache:
         # NodeInfos whose Node object was deleted while pods still point at it.
         self._ghosts: dict[NodeName, NodeInfo] = {}
         self._pods: dict[PodUID, _PodState] = {}
+        # Zones in the order nodeTree keeps them: a zone is appended when its first node
+        # arrives and dropped when its last leaves; nodes within a zone in arrival order.
+        self._tree: dict[str, list[NodeName]] = {}
         self._ordered: list[NodeInfo] | None = None
         self._with_affinity: list[NodeInfo] | None = None
         self._with_anti_affinity: list[NodeInfo] | None = None
@@ -60,7 +63,9 @@ class Cache:
 
     def node_infos(self) -> Sequence[NodeInfo]:
         if self._ordered is None:
-            self._ordered = _interleave_zones(self._nodes.values())
+            self._ordered = _interleave_zones(
+                [[self._nodes[name] for name in names] for names in self._tree.values()]
+            )
         return self._ordered
 
     def get(self, name: str) -> NodeInfo | None:
@@ -108,9 +113,15 @@ class Cache:
         if info is None:
             info = NodeInfo(node)
             self._ordered = None
+            self._tree.setdefault(node.zone_key, []).append(node.name)
         else:
-            if node.zone_key != info.node.zone_key or node.name not in self._nodes:
+            if node.name not in self._nodes:
                 self._ordered = None
+                self._tree.setdefault(node.zone_key, []).append(node.name)
+            elif node.zone_key != info.node.zone_key:
+                self._ordered = None
+                self._untree(info.node)
+                self._tree.setdefault(node.zone_key, []).append(node.name)
             info.node = node
         if self._ordered is None:
             # A node back from the ghosts brings its pods, affinity ones included.
@@ -126,10 +137,17 @@ class Cache:
         if info is None:
             return
         self._count_images(info.node, -1)
+        self._untree(info.node)
         if info.pods:
             self._ghosts[info.name] = info
         self._ordered = None
         self._with_affinity = self._with_anti_affinity = None
+
+    def _untree(self, node: Node) -> None:
+        names = self._tree[node.zone_key]
+        names.remove(node.name)
+        if not names:
+            del self._tree[node.zone_key]
 
     def node_names(self) -> list[NodeName]:
         return list(self._nodes)
@@ -286,16 +304,12 @@ def _on_node(pod: PodInfo, node: NodeName) -> PodInfo:
     return replace(pod, node_name=node)
 
 
-def _interleave_zones(nodes: Iterable[NodeInfo]) -> list[NodeInfo]:
+def _interleave_zones(columns: list[list[NodeInfo]]) -> list[NodeInfo]:
     """Round-robin over zones, as kube-scheduler's nodeTree lists nodes, so
     that sampling a prefix of the list touches every zone."""
-    zones: dict[str, list[NodeInfo]] = {}
-    for info in nodes:
-        zones.setdefault(info.node.zone_key, []).append(info)
-    if len(zones) <= 1:
-        return next(iter(zones.values()), [])
+    if len(columns) <= 1:
+        return columns[0] if columns else []
     out: list[NodeInfo] = []
-    columns = list(zones.values())
     for i in range(max(len(c) for c in columns)):
         for column in columns:
             if i < len(column):

@@ -335,12 +335,6 @@ def test_removing_a_node_from_a_zone_keeps_the_rest_in_order() -> None:
     assert order(cache) == ["node-0", "node-4", "node-5", "node-6"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Cache._interleave_zones orders zones by the first node in insertion order, so a "
-    "node that changes zone keeps its old position; nodeTree moves it to the end of its "
-    "new zone and drops the emptied zone",
-)
 def test_a_node_that_changes_zone_moves_to_the_end_of_its_new_zone() -> None:
     # node_tree_test.go TestNodeTree_UpdateNode "update a node without label"
     cache = Cache()
