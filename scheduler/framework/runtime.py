@@ -13,9 +13,17 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import structlog
 
 from scheduler.cluster import Cluster, ClusterError
+from scheduler.framework.batch import (
+    BatchFilterPlugin,
+    BatchScorePlugin,
+    Bools,
+    Int64s,
+    NodeColumns,
+)
 from scheduler.framework.cycle_state import CycleState
 from scheduler.framework.interface import (
     MAX_NODE_SCORE,
@@ -121,8 +129,30 @@ class ProfileSpec:
         return list(dict.fromkeys(names))
 
 
+@dataclass(frozen=True, slots=True)
+class FilterBatch:
+    """Batch filters' verdicts over a cycle's candidate nodes.
+
+    ``passes[i]`` is True when every batch filter accepts ``nodes[i]``; such a
+    node still goes through ``rest``, the filters judged per node. A node
+    with False goes through all filters, so its status is exactly the one
+    per-node evaluation reports. ``rows`` locate the nodes in the columns.
+    """
+
+    passes: list[bool]
+    rest: tuple[FilterPlugin, ...]
+    rows: Int64s
+
+
 # (extension point, plugin name, status code, seconds): how a plugin call went.
 PluginObserver = Callable[[str, str, str, float], None]
+
+
+def _invalid_score(plugin: str, score: int) -> Status:
+    return Status.error(
+        f"plugin {plugin!r} returns an invalid score {score}, it should "
+        f"in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
+    ).with_plugin(plugin)
 
 
 def _no_observer(point: str, plugin: str, code: str, seconds: float) -> None:
@@ -181,6 +211,14 @@ class Framework(Handle):
         self.pre_bind: list[PreBindPlugin] = at("preBind")  # type: ignore[assignment]
         self.bind: list[BindPlugin] = at("bind")  # type: ignore[assignment]
         self.post_bind: list[PostBindPlugin] = at("postBind")  # type: ignore[assignment]
+        self._columns = NodeColumns()
+        self._batch_filters = [p for p in self.filter if isinstance(p, BatchFilterPlugin)]
+        # A normalised score needs every node's raw score first: per node only.
+        self._batch_scores = {
+            p.name: p
+            for p in self.score
+            if isinstance(p, BatchScorePlugin) and not isinstance(p, ScoreNormalizer)
+        }
 
     def _resolve(self, point: str) -> list[PluginRef]:
         """Upstream's order: plugins named both in multiPoint and at this point
@@ -305,8 +343,13 @@ class Framework(Handle):
 
     def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         """Filter plugins in order; the first rejection decides the node."""
+        return self.run_filter_plugins(state, pod, node, self.filter)
+
+    def run_filter_plugins(
+        self, state: CycleState, pod: PodInfo, node: NodeInfo, plugins: Sequence[FilterPlugin]
+    ) -> Status:
         skip = state.skip_filter
-        for plugin in self.filter:
+        for plugin in plugins:
             if plugin.name in skip:
                 continue
             try:
@@ -321,6 +364,43 @@ class Framework(Handle):
                 return status.with_plugin(plugin.name)
         return SUCCESS
 
+    def filter_batch(
+        self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo], snapshot: SharedLister
+    ) -> FilterBatch | None:
+        """The batch filters' verdicts on ``nodes`` (candidates drawn from
+        ``snapshot``); None when no batch filter runs for this pod."""
+        active = [p for p in self._batch_filters if p.name not in state.skip_filter]
+        if not active:
+            return None
+        columns = self._columns
+        columns.sync(snapshot.node_infos(), snapshot)
+        rows = columns.rows_of(nodes)
+        if rows is None:
+            return None
+        passes: Bools | None = None
+        covered: set[str] = set()
+        for plugin in active:
+            try:
+                got = plugin.filter_batch(state, pod, columns, rows)
+            except Exception:
+                got = None  # the per-node call reports the failure as upstream does
+            if got is None:
+                continue
+            passes = got if passes is None else passes & got
+            covered.add(plugin.name)
+        if passes is None:
+            return None
+        rest = tuple(p for p in self.filter if p.name not in covered)
+        return FilterBatch(passes.tolist(), rest, rows)
+
+    def nominated_for(self, pod: PodInfo, node: NodeInfo) -> list[PodInfo]:
+        """Pods nominated to ``node`` that the pod must make room for."""
+        return [
+            p
+            for p in self._nominator.nominated_pods_for(node.name)
+            if p.priority >= pod.priority and p.uid != pod.uid
+        ]
+
     def run_filters_with_nominated(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         """Filters with pods nominated to the node, then without them.
 
@@ -329,11 +409,7 @@ class Framework(Handle):
         filters run again without them, because affinity to them is not yet
         real. The node fits only if both passes do.
         """
-        nominated = [
-            p
-            for p in self._nominator.nominated_pods_for(node.name)
-            if p.priority >= pod.priority and p.uid != pod.uid
-        ]
+        nominated = self.nominated_for(pod, node)
         if not nominated:
             return self.run_filters(state, pod, node)
         node_with = node.clone()
@@ -421,30 +497,55 @@ class Framework(Handle):
         return SUCCESS
 
     def run_score(
-        self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        nodes: Sequence[NodeInfo],
+        rows: Int64s | None = None,
     ) -> tuple[list[int], Status]:
-        """Weighted total per node (same order as ``nodes``)."""
-        totals = [0] * len(nodes)
+        """Weighted total per node (same order as ``nodes``). ``rows`` locate
+        the nodes in this framework's columns when the caller knows them."""
+        totals = np.zeros(len(nodes), dtype=np.int64)
         for plugin in self.score:
             if plugin.name in state.skip_score:
                 continue
             start = time.perf_counter()
-            try:
-                scores = [plugin.score(state, pod, node) for node in nodes]
-                if isinstance(plugin, ScoreNormalizer):
-                    plugin.normalize_scores(state, pod, scores)
-            except Exception as exc:
-                return totals, self._crashed(plugin.name, "Score", exc)
+            batch: Int64s | None = None
+            batch_plugin = self._batch_scores.get(plugin.name)
+            if batch_plugin is not None:
+                if rows is None:
+                    rows = self._rows_in_snapshot(nodes)
+                if rows is not None:
+                    batch = self._score_batch(batch_plugin, state, pod, rows)
+            if batch is None:
+                try:
+                    scores = [plugin.score(state, pod, node) for node in nodes]
+                    if isinstance(plugin, ScoreNormalizer):
+                        plugin.normalize_scores(state, pod, scores)
+                except Exception as exc:
+                    return totals.tolist(), self._crashed(plugin.name, "Score", exc)
+                for score in scores:
+                    if not MIN_NODE_SCORE <= score <= MAX_NODE_SCORE:
+                        return totals.tolist(), _invalid_score(plugin.name, score)
+                batch = np.array(scores, dtype=np.int64)
+            elif len(batch) and not MIN_NODE_SCORE <= batch.min() <= batch.max() <= MAX_NODE_SCORE:
+                bad = (batch < MIN_NODE_SCORE) | (batch > MAX_NODE_SCORE)
+                return totals.tolist(), _invalid_score(plugin.name, int(batch[bad.argmax()]))
             self._observe(state, "Score", plugin.name, SUCCESS, start)
-            weight = self.weights[plugin.name]
-            for i, score in enumerate(scores):
-                if not MIN_NODE_SCORE <= score <= MAX_NODE_SCORE:
-                    return totals, Status.error(
-                        f"plugin {plugin.name!r} returns an invalid score {score}, it should "
-                        f"in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
-                    ).with_plugin(plugin.name)
-                totals[i] += score * weight
-        return totals, SUCCESS
+            totals += batch * self.weights[plugin.name]
+        return totals.tolist(), SUCCESS
+
+    def _rows_in_snapshot(self, nodes: Sequence[NodeInfo]) -> Int64s | None:
+        self._columns.sync(self._snapshot.node_infos(), self._snapshot)
+        return self._columns.rows_of(nodes)
+
+    def _score_batch(
+        self, plugin: BatchScorePlugin, state: CycleState, pod: PodInfo, rows: Int64s
+    ) -> Int64s | None:
+        try:
+            return plugin.score_batch(state, pod, self._columns, rows)
+        except Exception:
+            return None  # scored per node, which reports the failure as upstream does
 
     def run_reserve(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status:
         for plugin in self.reserve:

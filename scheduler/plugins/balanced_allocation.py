@@ -15,15 +15,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
+import numpy as np
+
+from scheduler.framework.batch import Int64s, NodeColumns
 from scheduler.framework.cycle_state import CycleState, StateKey
 from scheduler.framework.interface import MAX_NODE_SCORE, Handle
 from scheduler.framework.registry import ArgsError, PluginSpec
 from scheduler.framework.status import SKIP, SUCCESS, Status
 from scheduler.model import NodeInfo, PodInfo
 from scheduler.model.raw import Fields
+from scheduler.plugins import resource_columns
 from scheduler.plugins.node_resources_fit import (
     DEFAULT_RESOURCES,
     ResourceSpec,
+    column_plan,
     decode_resources,
     pod_request_list,
     resource_vectors,
@@ -112,6 +117,22 @@ class NodeResourcesBalancedAllocation:
             node, self._resources, requests, use_requested=True
         )
         return balanced_resource_score(requested, allocatable)
+
+    def score_batch(
+        self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
+    ) -> Int64s | None:
+        requests = state.get(_PRE_SCORE_KEY)
+        if requests is None:
+            requests = self._requests(pod)
+            if not any(requests):
+                return np.zeros(len(rows), dtype=np.int64)
+        arrays = resource_columns.resource_arrays(
+            columns, rows, column_plan(self._resources, requests), requests, use_requested=True
+        )
+        if arrays is None:
+            return None
+        allocatable, requested = arrays
+        return resource_columns.balanced(requested, allocatable)
 
 
 SPEC: Final = PluginSpec(NAME, decode_args, NodeResourcesBalancedAllocation)

@@ -12,6 +12,9 @@ a user-given shape. cpu and memory are scored with the non-zero requests (a
 container without a request counts as 100m / 200Mi), so best-effort pods
 still spread. The resource helpers at the bottom are shared with
 NodeResourcesBalancedAllocation, as upstream's ``resource_allocation.go``.
+
+Filter and Score also come in batch form (``filter_batch``, ``score_batch``)
+over node columns; resource_columns.py holds their array arithmetic.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar, Final
 
+from scheduler.framework.batch import Bools, Int64s, NodeColumns
 from scheduler.framework.cycle_state import CycleState, StateKey
 from scheduler.framework.interface import MAX_NODE_SCORE, Handle, PreFilterExtensions
 from scheduler.framework.registry import ArgsError, PluginSpec
@@ -37,6 +41,7 @@ from scheduler.framework.types import (
 from scheduler.model import Node, NodeInfo, PodInfo, Resources
 from scheduler.model.raw import Fields
 from scheduler.model.resources import CPU, EPHEMERAL_STORAGE, MEMORY, PODS
+from scheduler.plugins import resource_columns
 
 NAME: Final = "NodeResourcesFit"
 
@@ -319,12 +324,7 @@ def fits_request(
             )
         )
     for name, quantity in request.scalars.items():
-        # Upstream's resource vectors hold only scalar names; others never reach here.
-        if quantity == 0 or not is_scalar_resource_name(name):
-            continue
-        if is_extended_resource_name(name) and (
-            name in ignored or (ignored_groups and name.split("/", 1)[0] in ignored_groups)
-        ):
+        if not _checked(name, quantity, ignored, ignored_groups):
             continue
         capacity = alloc.scalars.get(name, 0)
         in_use = used.scalars.get(name, 0)
@@ -340,6 +340,40 @@ def fits_request(
                 )
             )
     return out
+
+
+def _checked(
+    name: str, quantity: int, ignored: frozenset[str], ignored_groups: frozenset[str]
+) -> bool:
+    """Whether the filter compares this scalar request with the node at all."""
+    # Upstream's resource vectors hold only scalar names; others never reach here.
+    if quantity == 0 or not is_scalar_resource_name(name):
+        return False
+    return not (
+        is_extended_resource_name(name)
+        and (name in ignored or bool(ignored_groups and name.split("/", 1)[0] in ignored_groups))
+    )
+
+
+def request_checks(
+    request: Resources, ignored: frozenset[str], ignored_groups: frozenset[str]
+) -> list[tuple[str, int]]:
+    """The (resource, quantity) pairs ``fits_request`` compares, pods aside."""
+    checks = [
+        (name, amount)
+        for name, amount in (
+            (CPU, request.milli_cpu),
+            (MEMORY, request.memory),
+            (EPHEMERAL_STORAGE, request.ephemeral_storage),
+        )
+        if amount > 0
+    ]
+    checks.extend(
+        (name, quantity)
+        for name, quantity in request.scalars.items()
+        if _checked(name, quantity, ignored, ignored_groups)
+    )
+    return checks
 
 
 def fits(pod: PodInfo, node: NodeInfo) -> list[InsufficientResource]:
@@ -439,6 +473,18 @@ def build_scorer(strategy: ScoringStrategy) -> Scorer:
     return _weighted(strategy.resources, least_requested_score)
 
 
+def build_batch_scorer(strategy: ScoringStrategy) -> resource_columns.BatchScorer:
+    """``build_scorer``'s twin over node columns."""
+    weights = [r.weight for r in strategy.resources]
+    if strategy.type == MOST_ALLOCATED:
+        return resource_columns.most_allocated(weights)
+    if strategy.type == REQUESTED_TO_CAPACITY_RATIO and strategy.shape is not None:
+        scale = MAX_NODE_SCORE // MAX_CUSTOM_PRIORITY_SCORE
+        shape = broken_linear_function([(p.utilization, p.score * scale) for p in strategy.shape])
+        return resource_columns.requested_to_capacity_ratio(weights, shape)
+    return resource_columns.least_allocated(weights)
+
+
 def pod_request_list(
     pod: PodInfo, resources: Sequence[ResourceSpec], *, use_requested: bool
 ) -> tuple[int, ...]:
@@ -477,6 +523,22 @@ def allocatable_and_requested(
     if is_scalar_resource_name(name) and name in alloc.scalars:
         return alloc.scalars[name], node.requested.scalars.get(name, 0) + pod_request
     return 0, 0
+
+
+def column_plan(resources: Sequence[ResourceSpec], pod_requests: Sequence[int]) -> list[str | None]:
+    """Per configured resource, the column ``allocatable_and_requested``
+    would read, or None where it returns (0, 0) for every node."""
+    plan: list[str | None] = []
+    for res, pod_request in zip(resources, pod_requests, strict=True):
+        name = res.name
+        scalar = is_scalar_resource_name(name)
+        if (pod_request == 0 and scalar) or (
+            not scalar and name not in (CPU, MEMORY, EPHEMERAL_STORAGE)
+        ):
+            plan.append(None)
+        else:
+            plan.append(name)
+    return plan
 
 
 def resource_vectors(
@@ -562,6 +624,7 @@ class NodeResourcesFit:
         self._ignored_groups = frozenset(args.ignored_resource_groups)
         self._resources = args.scoring_strategy.resources
         self._scorer = build_scorer(args.scoring_strategy)
+        self._batch_scorer = build_batch_scorer(args.scoring_strategy)
 
     # -- PreFilter / Filter ------------------------------------------------------------
 
@@ -588,6 +651,15 @@ class NodeResourcesFit:
             return Status.unresolvable(*reasons)
         return Status.unschedulable(*reasons)
 
+    def filter_batch(
+        self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
+    ) -> Bools | None:
+        request = state.get(_PRE_FILTER_KEY)
+        if request is None:
+            request = pod.requests
+        checks = request_checks(request, self._ignored, self._ignored_groups)
+        return resource_columns.fits(columns, rows, checks, only_pods=request.is_zero())
+
     # -- PreScore / Score --------------------------------------------------------------
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
@@ -602,6 +674,20 @@ class NodeResourcesFit:
             node, self._resources, requests, use_requested=False
         )
         return self._scorer(requested, allocatable)
+
+    def score_batch(
+        self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
+    ) -> Int64s | None:
+        requests = state.get(_PRE_SCORE_KEY)
+        if requests is None:
+            requests = pod_request_list(pod, self._resources, use_requested=False)
+        arrays = resource_columns.resource_arrays(
+            columns, rows, column_plan(self._resources, requests), requests, use_requested=False
+        )
+        if arrays is None:
+            return None
+        allocatable, requested = arrays
+        return self._batch_scorer(requested, allocatable)
 
     # -- EnqueueExtensions -------------------------------------------------------------
 

@@ -4,6 +4,12 @@ select. Synchronous and side-effect free apart from the round-robin start.
 Sampling follows kube-scheduler: stop after ``numFeasibleNodesToFind``
 feasible nodes (all below 100 nodes, else an adaptive percentage), starting
 where the previous cycle stopped so that every node gets its turn.
+
+kube-scheduler spreads Filter and Score over 16 goroutines. Here the batch
+plugins judge every candidate at once over numpy columns (framework/batch.py)
+and only the remaining plugins run per node, in the same round-robin order,
+so the feasible set, the statuses, the scores and the RNG draws are the ones
+node-by-node evaluation gives (``batch=False``, kept as the reference).
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
+
 from scheduler import metrics
+from scheduler.framework.batch import Int64s
 from scheduler.framework.cycle_state import CycleState
 from scheduler.framework.interface import SharedLister
 from scheduler.framework.runtime import Framework
@@ -57,9 +66,12 @@ def num_feasible_nodes_to_find(percentage: int, num_nodes: int) -> int:
 
 
 class Algorithm:
-    def __init__(self, *, percentage_of_nodes_to_score: int, rng: random.Random) -> None:
+    def __init__(
+        self, *, percentage_of_nodes_to_score: int, rng: random.Random, batch: bool = True
+    ) -> None:
         self.percentage = percentage_of_nodes_to_score
         self.rng = rng
+        self.batch = batch
         self.next_start = 0
 
     def schedule(
@@ -71,7 +83,7 @@ class Algorithm:
             diagnosis = Diagnosis(pre_filter_msg=NO_NODES_AVAILABLE)
             diagnosis.unschedulable_plugins.add(NO_NODES_REJECTOR)
             raise FitError(pod, 0, diagnosis)
-        feasible, diagnosis = self.find_nodes_that_fit(fwk, state, pod, snapshot, all_nodes)
+        feasible, rows, diagnosis = self._find(fwk, state, pod, snapshot, all_nodes)
         if not feasible:
             raise FitError(pod, len(all_nodes), diagnosis)
         evaluated = len(feasible) + len(diagnosis.node_to_status)
@@ -83,7 +95,7 @@ class Algorithm:
         if not status.is_success:
             raise SchedulingError(status)
         start = time.perf_counter()
-        totals, status = fwk.run_score(state, pod, feasible)
+        totals, status = fwk.run_score(state, pod, feasible, rows)
         _timed("Score", status, fwk, start)
         if not status.is_success:
             raise SchedulingError(status)
@@ -97,6 +109,19 @@ class Algorithm:
         snapshot: SharedLister,
         all_nodes: Sequence[NodeInfo],
     ) -> tuple[list[NodeInfo], Diagnosis]:
+        feasible, _, diagnosis = self._find(fwk, state, pod, snapshot, all_nodes)
+        return feasible, diagnosis
+
+    def _find(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        all_nodes: Sequence[NodeInfo],
+    ) -> tuple[list[NodeInfo], Int64s | None, Diagnosis]:
+        """Feasible nodes, their rows in the framework's columns (when batch
+        filters ran) and the diagnosis."""
         diagnosis = Diagnosis()
         start = time.perf_counter()
         result, status, rejectors = fwk.run_pre_filter(state, pod, all_nodes)
@@ -110,7 +135,7 @@ class Algorithm:
             diagnosis.unschedulable_plugins |= rejectors
             if status.plugin:
                 diagnosis.unschedulable_plugins.add(status.plugin)
-            return [], diagnosis
+            return [], None, diagnosis
 
         # A pod nominated by an earlier preemption tries its node first.
         if pod.nominated_node:
@@ -120,7 +145,7 @@ class Algorithm:
             ):
                 status = fwk.run_filters_with_nominated(state, pod, nominated)
                 if status.is_success:
-                    return [nominated], diagnosis
+                    return [nominated], None, diagnosis
                 if status.code is Code.ERROR:
                     raise SchedulingError(status)
 
@@ -132,23 +157,24 @@ class Algorithm:
                 f"node(s) didn't satisfy plugin(s) [{names}]"
             )
         start = time.perf_counter()
-        feasible = self._filter(fwk, state, pod, nodes, diagnosis, len(all_nodes))
+        feasible, rows = self._filter(fwk, state, pod, snapshot, nodes, diagnosis, len(all_nodes))
         filtered = Status() if feasible else Status(Code.UNSCHEDULABLE)
         _timed("Filter", filtered, fwk, start)
-        return feasible, diagnosis
+        return feasible, rows, diagnosis
 
     def _filter(
         self,
         fwk: Framework,
         state: CycleState,
         pod: PodInfo,
+        snapshot: SharedLister,
         nodes: Sequence[NodeInfo],
         diagnosis: Diagnosis,
         num_all: int,
-    ) -> list[NodeInfo]:
+    ) -> tuple[list[NodeInfo], Int64s | None]:
         count = len(nodes)
         if count == 0:
-            return []
+            return [], None
         want = num_feasible_nodes_to_find(
             fwk.spec.percentage_of_nodes_to_score
             if fwk.spec.percentage_of_nodes_to_score is not None
@@ -157,18 +183,30 @@ class Algorithm:
         )
         if not fwk.score:
             want = 1
+        batch = fwk.filter_batch(state, pod, nodes, snapshot) if self.batch else None
         # The two-pass nominated check is only needed while nominations exist.
-        run = fwk.run_filters_with_nominated if len(fwk.nominator) else fwk.run_filters
+        nominations = len(fwk.nominator) > 0
+        run = fwk.run_filters_with_nominated if nominations else fwk.run_filters
         feasible: list[NodeInfo] = []
+        found_at: list[int] = []
         statuses = diagnosis.node_to_status
         start = self.next_start % count
         processed = 0
         for i in range(count):
-            node = nodes[(start + i) % count]
+            at = (start + i) % count
+            node = nodes[at]
             processed += 1
-            status = run(state, pod, node)
+            if batch is None or (nominations and fwk.nominated_for(pod, node)):
+                status = run(state, pod, node)
+            elif batch.passes[at]:
+                # Every batch filter accepts it: only the others can still reject.
+                status = fwk.run_filter_plugins(state, pod, node, batch.rest)
+            else:
+                # Rejected: all filters in order, for exactly the per-node status.
+                status = fwk.run_filters(state, pod, node)
             if status.code is Code.SUCCESS:
                 feasible.append(node)
+                found_at.append(at)
                 if len(feasible) >= want:
                     break
             elif status.code is Code.ERROR:
@@ -179,7 +217,8 @@ class Algorithm:
                 if status.plugin:
                     diagnosis.unschedulable_plugins.add(status.plugin)
         self.next_start = (start + processed) % max(num_all, 1)
-        return feasible
+        rows = batch.rows[np.array(found_at, dtype=np.int64)] if batch is not None else None
+        return feasible, rows
 
     def select_host(self, nodes: Sequence[NodeInfo], totals: Sequence[int]) -> NodeName:
         """The highest total; a uniform random choice among ties (reservoir sampling)."""

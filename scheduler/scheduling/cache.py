@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Final
 
 import structlog
 
@@ -31,6 +32,9 @@ from scheduler.model.selectors import LabelSelector
 from scheduler.scheduling.indexes import PodIndexes
 
 log = structlog.get_logger("scheduler.cache")
+
+# Touches kept for ``changed_since``; a reader further behind re-reads everything.
+_TOUCH_LOG_LIMIT: Final = 1 << 16
 
 
 class CacheError(RuntimeError):
@@ -58,6 +62,10 @@ class Cache:
         self._image_nodes: dict[str, int] = {}
         self._generation = 0
         self._indexes = PodIndexes(self.pods)
+        # Touched NodeInfos in generation order: _touched[i] got generation
+        # _touched_base + i + 1. Lets node columns refresh only changed rows.
+        self._touched: list[NodeInfo] = []
+        self._touched_base = 0
 
     # -- SharedLister --------------------------------------------------------------
 
@@ -100,6 +108,17 @@ class Cache:
 
     def __len__(self) -> int:
         return len(self._nodes)
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def changed_since(self, generation: int) -> Sequence[NodeInfo] | None:
+        """NodeInfos touched after ``generation`` (repeats possible); None when
+        the log no longer reaches back that far."""
+        if generation < self._touched_base:
+            return None
+        return self._touched[generation - self._touched_base :]
 
     # -- nodes -------------------------------------------------------------------
 
@@ -297,6 +316,11 @@ class Cache:
     def _touch(self, info: NodeInfo) -> None:
         self._generation += 1
         info.generation = self._generation
+        self._touched.append(info)
+        if len(self._touched) > _TOUCH_LOG_LIMIT:
+            half = len(self._touched) // 2
+            del self._touched[:half]
+            self._touched_base += half
 
 
 def _on_node(pod: PodInfo, node: NodeName) -> PodInfo:
