@@ -1,0 +1,467 @@
+"""Batch (numpy column) evaluation gives exactly what node-by-node evaluation
+gives: the same filter verdicts and scores per plugin, and through the whole
+algorithm the same feasible set, statuses, FailedScheduling message, scores,
+round-robin start and host, over generated clusters."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from scheduler.framework.batch import NodeColumns
+from scheduler.framework.cycle_state import CycleState
+from scheduler.framework.runtime import Framework
+from scheduler.framework.status import SUCCESS, Status
+from scheduler.framework.types import FitError
+from scheduler.model import NodeInfo, NodeName, PodInfo
+from scheduler.plugins.balanced_allocation import (
+    NodeResourcesBalancedAllocation,
+    NodeResourcesBalancedAllocationArgs,
+)
+from scheduler.plugins.node_resources_fit import (
+    LEAST_ALLOCATED,
+    MOST_ALLOCATED,
+    REQUESTED_TO_CAPACITY_RATIO,
+    NodeResourcesFit,
+    NodeResourcesFitArgs,
+    ResourceSpec,
+    ScoringStrategy,
+    UtilizationShapePoint,
+)
+from scheduler.scheduling.algorithm import Algorithm, SchedulingError
+from scheduler.scheduling.cache import Cache
+from scheduler.scheduling.nominator import Nominator
+from tests.builders import make_node, make_pod, node_info
+from tests.fakes import FakeSnapshot
+from tests.unit.helpers_core import FakeFilter, FakeScore, default_framework, framework, named
+
+GPU = "example.com/gpu"
+
+
+# -- generated clusters -------------------------------------------------------------------------
+
+
+def random_requests(rng: random.Random, *, scalars: bool = True) -> dict[str, str]:
+    requests: dict[str, str] = {}
+    if rng.random() < 0.8:
+        requests["cpu"] = f"{rng.choice([0, 1, 50, 100, 250, 1000, 3000, 9000])}m"
+    if rng.random() < 0.8:
+        requests["memory"] = f"{rng.choice([0, 1, 64, 512, 2048, 40000])}Mi"
+    if rng.random() < 0.2:
+        requests["ephemeral-storage"] = f"{rng.choice([1, 10, 500])}Gi"
+    if scalars and rng.random() < 0.2:
+        requests[GPU] = str(rng.choice([0, 1, 2, 8]))
+    return requests
+
+
+def random_allocatable(rng: random.Random) -> dict[str, str]:
+    alloc = {
+        "cpu": str(rng.choice([0, 1, 2, 4, 16])),
+        "memory": f"{rng.choice([0, 1, 4, 32])}Gi",
+        "pods": str(rng.choice([1, 3, 8, 110])),
+    }
+    if rng.random() < 0.5:
+        alloc["ephemeral-storage"] = f"{rng.choice([0, 20, 100])}Gi"
+    if rng.random() < 0.3:
+        alloc[GPU] = str(rng.choice([0, 1, 4]))
+    return alloc
+
+
+def random_raw_node(rng: random.Random, name: str) -> dict[str, Any]:
+    taints = []
+    if rng.random() < 0.15:
+        taints.append({"key": "dedicated", "value": "x", "effect": "NoSchedule"})
+    if rng.random() < 0.15:
+        taints.append({"key": "soft", "value": "y", "effect": "PreferNoSchedule"})
+    return {
+        "labels": {"topology.kubernetes.io/zone": f"z{rng.randrange(3)}"},
+        "allocatable": random_allocatable(rng),
+        "taints": taints,
+        "unschedulable": rng.random() < 0.05,
+    }
+
+
+def random_pod(rng: random.Random, name: str, **kwargs: Any) -> PodInfo:
+    if rng.random() < 0.3:
+        containers = [random_requests(rng) for _ in range(rng.randint(1, 3))]
+        return make_pod(name, containers=containers, **kwargs)
+    return make_pod(name, requests=random_requests(rng), **kwargs)
+
+
+def random_cache(rng: random.Random, count: int) -> Cache:
+    cache = Cache()
+    for i in range(count):
+        cache.add_node(make_node(f"n{i:04d}", **random_raw_node(rng, f"n{i:04d}")))
+    for i, name in enumerate(cache.node_names()):
+        for j in range(rng.randint(0, 6)):
+            cache.add_pod(random_pod(rng, f"e{i}-{j}", node_name=name))
+    return cache
+
+
+def random_infos(rng: random.Random, count: int) -> list[NodeInfo]:
+    return list(random_cache(rng, count).node_infos())
+
+
+# -- one plugin: batch against per node -----------------------------------------------------------
+
+STRATEGIES = [
+    ScoringStrategy(LEAST_ALLOCATED),
+    ScoringStrategy(MOST_ALLOCATED),
+    ScoringStrategy(
+        LEAST_ALLOCATED,
+        (ResourceSpec("cpu", 3), ResourceSpec("memory", 1), ResourceSpec(GPU, 5)),
+    ),
+    ScoringStrategy(
+        MOST_ALLOCATED,
+        (ResourceSpec("ephemeral-storage", 2), ResourceSpec("cpu", 1), ResourceSpec("pods", 1)),
+    ),
+    ScoringStrategy(
+        REQUESTED_TO_CAPACITY_RATIO,
+        (ResourceSpec("cpu", 1), ResourceSpec("memory", 2), ResourceSpec(GPU, 1)),
+        (UtilizationShapePoint(0, 10), UtilizationShapePoint(100, 0)),
+    ),
+    ScoringStrategy(
+        REQUESTED_TO_CAPACITY_RATIO,
+        (ResourceSpec("cpu", 1), ResourceSpec("memory", 1)),
+        (
+            UtilizationShapePoint(10, 1),
+            UtilizationShapePoint(33, 7),
+            UtilizationShapePoint(67, 3),
+            UtilizationShapePoint(90, 10),
+        ),
+    ),
+]
+
+
+def all_rows(nodes: Sequence[NodeInfo]) -> tuple[NodeColumns, np.ndarray]:
+    columns = NodeColumns()
+    columns.sync(nodes, FakeSnapshot(nodes))
+    rows = columns.rows_of(nodes)
+    assert rows is not None
+    return columns, rows
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_node_resources_fit_batch_equals_per_node(seed: int, strategy: ScoringStrategy) -> None:
+    rng = random.Random(seed)
+    nodes = random_infos(rng, 60)
+    columns, rows = all_rows(nodes)
+    plugin = NodeResourcesFit(
+        NodeResourcesFitArgs(ignored_resources=("example.com/ignored",), scoring_strategy=strategy),
+        handle=None,  # type: ignore[arg-type]
+    )
+    for i in range(25):
+        pod = random_pod(rng, f"p{i}")
+        state = CycleState()
+        plugin.pre_filter(state, pod, nodes)
+        plugin.pre_score(state, pod, nodes)
+        passes = plugin.filter_batch(state, pod, columns, rows)
+        assert passes is not None
+        assert passes.tolist() == [plugin.filter(state, pod, n).is_success for n in nodes]
+        scores = plugin.score_batch(state, pod, columns, rows)
+        assert scores is not None
+        assert scores.tolist() == [plugin.score(state, pod, n) for n in nodes]
+
+
+BALANCED_RESOURCES = [
+    (ResourceSpec("cpu"), ResourceSpec("memory")),
+    (ResourceSpec("cpu"), ResourceSpec("memory"), ResourceSpec(GPU)),
+    (
+        ResourceSpec(GPU),
+        ResourceSpec("ephemeral-storage"),
+        ResourceSpec("cpu"),
+        ResourceSpec("memory"),
+    ),
+    (ResourceSpec("memory"),),
+]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("resources", BALANCED_RESOURCES)
+def test_balanced_allocation_batch_equals_per_node(
+    seed: int, resources: tuple[ResourceSpec, ...]
+) -> None:
+    rng = random.Random(100 + seed)
+    nodes = random_infos(rng, 60)
+    columns, rows = all_rows(nodes)
+    plugin = NodeResourcesBalancedAllocation(
+        NodeResourcesBalancedAllocationArgs(resources),
+        handle=None,  # type: ignore[arg-type]
+    )
+    compared = 0
+    for i in range(25):
+        pod = random_pod(rng, f"p{i}")
+        state = CycleState()
+        if plugin.pre_score(state, pod, nodes).is_skip:
+            continue
+        scores = plugin.score_batch(state, pod, columns, rows)
+        assert scores is not None
+        assert scores.tolist() == [plugin.score(state, pod, n) for n in nodes]
+        compared += 1
+    assert compared > 5
+
+
+def test_numbers_beyond_the_exact_range_are_judged_per_node() -> None:
+    huge = node_info("huge", allocatable={"cpu": "4", "memory": "32Gi", "pods": "9", GPU: "9E"})
+    columns, rows = all_rows([node_info("a"), huge])
+    plugin = NodeResourcesFit(NodeResourcesFitArgs(), handle=None)  # type: ignore[arg-type]
+    pod = make_pod("p", requests={"cpu": "1", GPU: "1"})
+    state = CycleState()
+    plugin.pre_filter(state, pod, [])
+    assert plugin.filter_batch(state, pod, columns, rows) is None
+    # Resources not in the request still compare exactly.
+    plain = make_pod("q", requests={"cpu": "1"})
+    plugin.pre_filter(state, plain, [])
+    passes = plugin.filter_batch(state, plain, columns, rows)
+    assert passes is not None
+    assert passes.tolist() == [True, True]
+    huge_memory = node_info("m", allocatable={"cpu": "4", "memory": "9E", "pods": "9"})
+    columns, rows = all_rows([huge_memory])
+    assert not columns.exact
+    assert plugin.filter_batch(state, plain, columns, rows) is None
+
+
+# -- the columns follow the cache ---------------------------------------------------------------
+
+
+def rebuilt(cache: Cache) -> NodeColumns:
+    fresh = NodeColumns()
+    fresh.sync(list(cache.node_infos()), object())
+    return fresh
+
+
+def test_columns_refresh_only_what_the_cache_touched_and_stay_equal_to_a_rebuild() -> None:
+    rng = random.Random(5)
+    cache = random_cache(rng, 40)
+    columns = NodeColumns()
+    columns.sync(cache.node_infos(), cache)
+    columns.scalar(GPU)
+    for step in range(200):
+        names = cache.node_names()
+        action = rng.random()
+        if action < 0.5:
+            cache.assume(random_pod(rng, f"a{step}"), rng.choice(names))
+        elif action < 0.7:
+            pods = list(cache.pods())
+            if pods:
+                cache.remove_pod(rng.choice(pods))
+        elif action < 0.9:
+            name = rng.choice(names)
+            cache.update_node(make_node(name, **random_raw_node(rng, name)))
+        elif action < 0.95:
+            cache.remove_node(rng.choice(names))
+        else:
+            cache.add_node(make_node(f"new{step}", **random_raw_node(rng, f"new{step}")))
+        listed = cache.node_infos()
+        columns.sync(listed, cache)
+        fresh = rebuilt(cache)
+        assert [n.name for n in columns.nodes] == [n.name for n in listed]
+        assert np.array_equal(columns.data, fresh.data), step
+        gpu, fresh_gpu = columns.scalar(GPU), fresh.scalar(GPU)
+        assert gpu is not None
+        assert fresh_gpu is not None
+        assert np.array_equal(gpu[0], fresh_gpu[0])
+        assert np.array_equal(gpu[1], fresh_gpu[1])
+
+
+def test_a_reader_the_change_log_no_longer_reaches_rebuilds() -> None:
+    cache = Cache()
+    cache.add_node(make_node("a"))
+    generation = cache.generation
+    assert cache.changed_since(generation) == []
+    for i in range(70_000):
+        cache.assume(make_pod(f"p{i}", requests={"cpu": "1m"}), NodeName("a"))
+    assert cache.changed_since(generation) is None
+    columns = NodeColumns()
+    columns.sync(cache.node_infos(), cache)
+    assert np.array_equal(columns.data, rebuilt(cache).data)
+
+
+# -- the whole algorithm: batch against node by node ---------------------------------------------
+
+
+def outcome(alg: Algorithm, fwk: Framework, pod: PodInfo, snapshot: Any) -> tuple[object, ...]:
+    try:
+        result = alg.schedule(fwk, CycleState(), pod, snapshot)
+    except FitError as error:
+        diagnosis = error.diagnosis
+        return (
+            "fit",
+            str(error),
+            dict(diagnosis.node_to_status.statuses),
+            diagnosis.node_to_status.absent,
+            sorted(diagnosis.unschedulable_plugins),
+            alg.next_start,
+        )
+    except SchedulingError as error:
+        return ("error", error.status, alg.next_start)
+    return ("ok", result, alg.next_start)
+
+
+MOST_ALLOCATED_CONFIG = {
+    "apiVersion": "kubescheduler.config.k8s.io/v1",
+    "kind": "KubeSchedulerConfiguration",
+    "profiles": [
+        {
+            "schedulerName": "py-scheduler",
+            "pluginConfig": [
+                {
+                    "name": "NodeResourcesFit",
+                    "args": {"scoringStrategy": {"type": "MostAllocated"}},
+                }
+            ],
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("seed", "count", "percentage", "raw_config"),
+    [
+        (1, 40, 0, {}),
+        (2, 260, 0, {}),
+        (3, 300, 100, {}),
+        (4, 180, 10, {}),
+        (5, 150, 0, MOST_ALLOCATED_CONFIG),
+    ],
+)
+def test_schedules_equal_node_by_node_evaluation(
+    seed: int, count: int, percentage: int, raw_config: dict[str, Any]
+) -> None:
+    rng = random.Random(seed)
+    caches = [random_cache(random.Random(seed), count) for _ in range(2)]
+    nominators = [Nominator(), Nominator()]
+    frameworks = [
+        default_framework(cache, nominator=nominator, raw_config=raw_config)
+        for cache, nominator in zip(caches, nominators, strict=True)
+    ]
+    algorithms = [
+        Algorithm(percentage_of_nodes_to_score=percentage, rng=random.Random(seed), batch=batch)
+        for batch in (False, True)
+    ]
+    kinds = {"ok": 0, "fit": 0}
+    for i in range(120):
+        pod_rng = random.Random(rng.random())
+        priority = pod_rng.choice([0, 10])
+        pod = random_pod(pod_rng, f"p{i}", priority=priority, uid=f"p{i}")
+        if pod_rng.random() < 0.2:
+            pod = random_pod(
+                pod_rng,
+                f"p{i}",
+                uid=f"p{i}",
+                tolerations=[{"key": "dedicated", "operator": "Exists"}],
+            )
+        got = [
+            outcome(alg, fwk, pod, cache)
+            for alg, fwk, cache in zip(algorithms, frameworks, caches, strict=True)
+        ]
+        assert got[0] == got[1], i
+        kinds[str(got[0][0])] = kinds.get(str(got[0][0]), 0) + 1
+        if got[0][0] == "ok":
+            result = got[0][1]
+            node = getattr(result, "node")  # noqa: B009
+            for cache in caches:
+                cache.assume(pod, node)
+            # Some placements become nominations instead, for the two-pass filter.
+            if pod_rng.random() < 0.2:
+                for nominator in nominators:
+                    nominator.add(make_pod(f"nom{i}", uid=f"nom{i}", priority=20), node)
+    assert kinds["ok"] > 10, kinds
+    assert kinds["fit"] > 3, kinds
+
+
+def test_a_plain_snapshot_is_reread_each_cycle() -> None:
+    rng = random.Random(9)
+    nodes = random_infos(rng, 120)
+    snapshot = FakeSnapshot(nodes)
+    fwk = default_framework(snapshot)
+    sequential = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(1), batch=False)
+    batched = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(1))
+    for i in range(40):
+        pod = random_pod(rng, f"p{i}", uid=f"p{i}")
+        first = outcome(sequential, fwk, pod, snapshot)
+        assert outcome(batched, fwk, pod, snapshot) == first
+        if first[0] == "ok":
+            chosen = next(n for n in nodes if n.name == getattr(first[1], "node"))  # noqa: B009
+            chosen.add_pod(pod)
+
+
+# -- failures stay the same ----------------------------------------------------------------------
+
+
+class BatchScore(FakeScore):
+    """A score plugin with a batch form that agrees with ``scores``."""
+
+    name = "BatchScore"
+    batch_calls = 0
+
+    def score_batch(self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Any) -> Any:
+        self.batch_calls += 1
+        return np.array([self.score(state, pod, columns.nodes[r]) for r in rows], dtype=np.int64)
+
+
+class BrokenBatchFilter(FakeFilter):
+    name = "BrokenBatchFilter"
+
+    def filter_batch(self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Any) -> Any:
+        raise RuntimeError("batch form broken")
+
+
+def test_an_invalid_batch_score_is_reported_as_per_node() -> None:
+    nodes = [node_info(n) for n in ("a", "b", "c")]
+    snapshot = FakeSnapshot(nodes)
+    messages = []
+    for batch in (False, True):
+        fwk = framework(BatchScore({"a": 5, "b": 101, "c": -1}), snapshot=snapshot)
+        alg = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(0), batch=batch)
+        with pytest.raises(SchedulingError) as caught:
+            alg.schedule(fwk, CycleState(), make_pod("p"), snapshot)
+        messages.append(caught.value.status)
+    assert messages[0] == messages[1]
+    assert messages[0].message.startswith("plugin 'BatchScore' returns an invalid score 101")
+
+
+def test_a_raising_batch_filter_falls_back_to_per_node_statuses() -> None:
+    nodes = [node_info(n) for n in ("a", "b", "c")]
+    snapshot = FakeSnapshot(nodes)
+    broken = BrokenBatchFilter(per_node={"b": Status.unschedulable("no b")})
+    fwk = framework(broken, named(FakeScore, "S")(1), snapshot=snapshot)
+    alg = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(0))
+    result = alg.schedule(fwk, CycleState(), make_pod("p"), snapshot)
+    assert (result.evaluated, result.feasible) == (3, 2)
+    assert broken.calls == ["a", "b", "c"]
+
+
+def test_a_filter_error_after_a_batch_filter_stops_at_the_same_node() -> None:
+    nodes = [node_info(n, allocatable={"cpu": "1", "memory": "1Gi", "pods": "110"}) for n in "abcd"]
+    snapshot = FakeSnapshot(nodes)
+    fit = NodeResourcesFit(NodeResourcesFitArgs(), handle=None)  # type: ignore[arg-type]
+    pod = make_pod("p", requests={"cpu": "500m"})
+    outcomes = []
+    for batch in (False, True):
+        boom = named(FakeFilter, "Boom")(per_node={"c": Status.error("broken")})
+        fwk = framework(fit, boom, named(FakeScore, "S")(1), snapshot=snapshot)
+        alg = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(0), batch=batch)
+        alg.next_start = 1
+        outcomes.append((outcome(alg, fwk, pod, snapshot), boom.calls))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == (
+        "error",
+        Status.error("running 'Boom' filter plugin: broken").with_plugin("Boom"),
+        3,
+    )
+
+
+def test_batch_scores_reach_the_totals() -> None:
+    nodes = [node_info(n) for n in ("a", "b", "c")]
+    snapshot = FakeSnapshot(nodes)
+    scorer = BatchScore({"a": 10, "b": 90, "c": 40})
+    fwk = framework(scorer, named(FakeFilter, "Pass")(SUCCESS), snapshot=snapshot)
+    alg = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(0))
+    assert alg.schedule(fwk, CycleState(), make_pod("p"), snapshot).node == "b"
+    assert scorer.batch_calls == 1
