@@ -48,7 +48,9 @@ class CycleState:
         return cast(T, self._data[key])
 
     def get(self, key: StateKey[T]) -> T | None:
-        return cast(T | None, self._data.get(key))
+        # A quoted type: ``T | None`` unquoted builds a Union on every call,
+        # and plugins call this once per node.
+        return cast("T | None", self._data.get(key))
 
     def clone(self) -> CycleState:
         copy = CycleState()

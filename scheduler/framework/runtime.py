@@ -134,7 +134,7 @@ class FilterBatch:
     """Batch filters' verdicts over a cycle's candidate nodes.
 
     ``passes[i]`` is True when every batch filter accepts ``nodes[i]``; such a
-    node still goes through ``rest``, the filters judged per node. A node
+    node still goes through ``rest``, the other filters that run this cycle. A node
     with False goes through all filters, so its status is exactly the one
     per-node evaluation reports. ``rows`` locate the nodes in the columns.
     """
@@ -343,13 +343,8 @@ class Framework(Handle):
 
     def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         """Filter plugins in order; the first rejection decides the node."""
-        return self.run_filter_plugins(state, pod, node, self.filter)
-
-    def run_filter_plugins(
-        self, state: CycleState, pod: PodInfo, node: NodeInfo, plugins: Sequence[FilterPlugin]
-    ) -> Status:
         skip = state.skip_filter
-        for plugin in plugins:
+        for plugin in self.filter:
             if plugin.name in skip:
                 continue
             try:
@@ -357,12 +352,29 @@ class Framework(Handle):
             except Exception as exc:
                 return self._crashed(plugin.name, "Filter", exc)
             if status.code is not Code.SUCCESS:
-                if not status.is_rejected:
-                    return Status.error(
-                        f"running {plugin.name!r} filter plugin: {status.message}"
-                    ).with_plugin(plugin.name)
-                return status.with_plugin(plugin.name)
+                return self._rejected(plugin.name, status)
         return SUCCESS
+
+    def run_filter_plugins(
+        self, state: CycleState, pod: PodInfo, node: NodeInfo, plugins: Sequence[FilterPlugin]
+    ) -> Status:
+        """``run_filters`` over exactly ``plugins`` (none skipped among them)."""
+        for plugin in plugins:
+            try:
+                status = plugin.filter(state, pod, node)
+            except Exception as exc:
+                return self._crashed(plugin.name, "Filter", exc)
+            if status.code is not Code.SUCCESS:
+                return self._rejected(plugin.name, status)
+        return SUCCESS
+
+    @staticmethod
+    def _rejected(plugin: str, status: Status) -> Status:
+        if not status.is_rejected:
+            return Status.error(f"running {plugin!r} filter plugin: {status.message}").with_plugin(
+                plugin
+            )
+        return status.with_plugin(plugin)
 
     def filter_batch(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo], snapshot: SharedLister
@@ -390,7 +402,8 @@ class Framework(Handle):
             covered.add(plugin.name)
         if passes is None:
             return None
-        rest = tuple(p for p in self.filter if p.name not in covered)
+        skip = state.skip_filter
+        rest = tuple(p for p in self.filter if p.name not in covered and p.name not in skip)
         return FilterBatch(passes.tolist(), rest, rows)
 
     def nominated_for(self, pod: PodInfo, node: NodeInfo) -> list[PodInfo]:

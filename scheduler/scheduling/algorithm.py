@@ -175,14 +175,7 @@ class Algorithm:
         count = len(nodes)
         if count == 0:
             return [], None
-        want = num_feasible_nodes_to_find(
-            fwk.spec.percentage_of_nodes_to_score
-            if fwk.spec.percentage_of_nodes_to_score is not None
-            else self.percentage,
-            count,
-        )
-        if not fwk.score:
-            want = 1
+        want = self.feasible_to_find(fwk, count)
         batch = fwk.filter_batch(state, pod, nodes, snapshot) if self.batch else None
         # The two-pass nominated check is only needed while nominations exist.
         nominations = len(fwk.nominator) > 0
@@ -192,15 +185,18 @@ class Algorithm:
         statuses = diagnosis.node_to_status
         start = self.next_start % count
         processed = 0
+        passes = batch.passes if batch is not None else None
+        rest = batch.rest if batch is not None else ()
+        run_rest = fwk.run_filter_plugins
         for i in range(count):
             at = (start + i) % count
             node = nodes[at]
             processed += 1
-            if batch is None or (nominations and fwk.nominated_for(pod, node)):
+            if passes is None or (nominations and fwk.nominated_for(pod, node)):
                 status = run(state, pod, node)
-            elif batch.passes[at]:
+            elif passes[at]:
                 # Every batch filter accepts it: only the others can still reject.
-                status = fwk.run_filter_plugins(state, pod, node, batch.rest)
+                status = run_rest(state, pod, node, rest)
             else:
                 # Rejected: all filters in order, for exactly the per-node status.
                 status = fwk.run_filters(state, pod, node)
@@ -219,6 +215,17 @@ class Algorithm:
         self.next_start = (start + processed) % max(num_all, 1)
         rows = batch.rows[np.array(found_at, dtype=np.int64)] if batch is not None else None
         return feasible, rows
+
+    def feasible_to_find(self, fwk: Framework, count: int) -> int:
+        """How many feasible nodes end the Filter loop over ``count`` candidates."""
+        if not fwk.score:
+            return 1
+        return num_feasible_nodes_to_find(
+            fwk.spec.percentage_of_nodes_to_score
+            if fwk.spec.percentage_of_nodes_to_score is not None
+            else self.percentage,
+            count,
+        )
 
     def select_host(self, nodes: Sequence[NodeInfo], totals: Sequence[int]) -> NodeName:
         """The highest total; a uniform random choice among ties (reservoir sampling)."""
