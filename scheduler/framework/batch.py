@@ -99,6 +99,8 @@ class NodeColumns:
         # Scalar resource name -> (allocatable, requested), built on first use.
         self._scalars: dict[str, tuple[Int64s, Int64s]] = {}
         self._generation = -1
+        # The largest number seen since the last rebuild; only grows, so a
+        # value that once left the exact range keeps batch forms off until then.
         self._largest = 0
 
     def sync(self, nodes: Sequence[NodeInfo], snapshot: object) -> None:

@@ -384,11 +384,10 @@ class Framework(Handle):
         active = [p for p in self._batch_filters if p.name not in state.skip_filter]
         if not active:
             return None
-        columns = self._columns
-        columns.sync(snapshot.node_infos(), snapshot)
-        rows = columns.rows_of(nodes)
+        rows = self.batch_rows(nodes, snapshot)
         if rows is None:
             return None
+        columns = self._columns
         passes: Bools | None = None
         covered: set[str] = set()
         for plugin in active:
@@ -405,6 +404,16 @@ class Framework(Handle):
         skip = state.skip_filter
         rest = tuple(p for p in self.filter if p.name not in covered and p.name not in skip)
         return FilterBatch(passes.tolist(), rest, rows)
+
+    def batch_rows(self, nodes: Sequence[NodeInfo], snapshot: SharedLister) -> Int64s | None:
+        """Where ``nodes`` sit in the columns, brought up to date with
+        ``snapshot``; None unless every one is a NodeInfo it lists."""
+        self._columns.sync(snapshot.node_infos(), snapshot)
+        return self._columns.rows_of(nodes)
+
+    @property
+    def has_batch_scores(self) -> bool:
+        return bool(self._batch_scores)
 
     def nominated_for(self, pod: PodInfo, node: NodeInfo) -> list[PodInfo]:
         """Pods nominated to ``node`` that the pod must make room for."""
@@ -516,8 +525,8 @@ class Framework(Handle):
         nodes: Sequence[NodeInfo],
         rows: Int64s | None = None,
     ) -> tuple[list[int], Status]:
-        """Weighted total per node (same order as ``nodes``). ``rows`` locate
-        the nodes in this framework's columns when the caller knows them."""
+        """Weighted total per node (same order as ``nodes``). Given ``rows``
+        (``batch_rows``), plugins with a batch form score all nodes at once."""
         totals = np.zeros(len(nodes), dtype=np.int64)
         for plugin in self.score:
             if plugin.name in state.skip_score:
@@ -525,11 +534,8 @@ class Framework(Handle):
             start = time.perf_counter()
             batch: Int64s | None = None
             batch_plugin = self._batch_scores.get(plugin.name)
-            if batch_plugin is not None:
-                if rows is None:
-                    rows = self._rows_in_snapshot(nodes)
-                if rows is not None:
-                    batch = self._score_batch(batch_plugin, state, pod, rows)
+            if batch_plugin is not None and rows is not None:
+                batch = self._score_batch(batch_plugin, state, pod, rows)
             if batch is None:
                 try:
                     scores = [plugin.score(state, pod, node) for node in nodes]
@@ -547,10 +553,6 @@ class Framework(Handle):
             self._observe(state, "Score", plugin.name, SUCCESS, start)
             totals += batch * self.weights[plugin.name]
         return totals.tolist(), SUCCESS
-
-    def _rows_in_snapshot(self, nodes: Sequence[NodeInfo]) -> Int64s | None:
-        self._columns.sync(self._snapshot.node_infos(), self._snapshot)
-        return self._columns.rows_of(nodes)
 
     def _score_batch(
         self, plugin: BatchScorePlugin, state: CycleState, pod: PodInfo, rows: Int64s

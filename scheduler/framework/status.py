@@ -8,7 +8,7 @@ plugin that produced it.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final, Self
 
 
@@ -54,7 +54,8 @@ class Status:
         return ", ".join(self.reasons)
 
     def with_plugin(self, plugin: str) -> Status:
-        return self if self.plugin == plugin else replace(self, plugin=plugin)
+        # Called for every rejected node: the constructor is ~5x cheaper than replace().
+        return self if self.plugin == plugin else type(self)(self.code, self.reasons, plugin)
 
     @classmethod
     def unschedulable(cls, *reasons: str) -> Self:

@@ -94,6 +94,8 @@ class Algorithm:
         _timed("PreScore", status, fwk, start)
         if not status.is_success:
             raise SchedulingError(status)
+        if rows is None and self.batch and fwk.has_batch_scores:
+            rows = fwk.batch_rows(feasible, snapshot)  # no batch filter ran for this pod
         start = time.perf_counter()
         totals, status = fwk.run_score(state, pod, feasible, rows)
         _timed("Score", status, fwk, start)
