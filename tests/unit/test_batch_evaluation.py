@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bench import evaluation
 from scheduler.framework.batch import NodeColumns
 from scheduler.framework.cycle_state import CycleState
 from scheduler.framework.runtime import Framework
@@ -32,7 +33,7 @@ from scheduler.plugins.node_resources_fit import (
     ScoringStrategy,
     UtilizationShapePoint,
 )
-from scheduler.scheduling.algorithm import Algorithm, SchedulingError
+from scheduler.scheduling.algorithm import Algorithm, ScheduleResult, SchedulingError
 from scheduler.scheduling.cache import Cache
 from scheduler.scheduling.nominator import Nominator
 from tests.builders import make_node, make_pod, node_info
@@ -40,6 +41,8 @@ from tests.fakes import FakeSnapshot
 from tests.unit.helpers_core import FakeFilter, FakeScore, default_framework, framework, named
 
 GPU = "example.com/gpu"
+# The resource plugins read only the NodeInfo they are given; any Handle will do.
+HANDLE = framework()
 
 
 # -- generated clusters -------------------------------------------------------------------------
@@ -153,7 +156,7 @@ def test_node_resources_fit_batch_equals_per_node(seed: int, strategy: ScoringSt
     columns, rows = all_rows(nodes)
     plugin = NodeResourcesFit(
         NodeResourcesFitArgs(ignored_resources=("example.com/ignored",), scoring_strategy=strategy),
-        handle=None,  # type: ignore[arg-type]
+        handle=HANDLE,
     )
     for i in range(25):
         pod = random_pod(rng, f"p{i}")
@@ -191,7 +194,7 @@ def test_balanced_allocation_batch_equals_per_node(
     columns, rows = all_rows(nodes)
     plugin = NodeResourcesBalancedAllocation(
         NodeResourcesBalancedAllocationArgs(resources),
-        handle=None,  # type: ignore[arg-type]
+        handle=HANDLE,
     )
     compared = 0
     for i in range(25):
@@ -209,7 +212,7 @@ def test_balanced_allocation_batch_equals_per_node(
 def test_numbers_beyond_the_exact_range_are_judged_per_node() -> None:
     huge = node_info("huge", allocatable={"cpu": "4", "memory": "32Gi", "pods": "9", GPU: "9E"})
     columns, rows = all_rows([node_info("a"), huge])
-    plugin = NodeResourcesFit(NodeResourcesFitArgs(), handle=None)  # type: ignore[arg-type]
+    plugin = NodeResourcesFit(NodeResourcesFitArgs(), handle=HANDLE)
     pod = make_pod("p", requests={"cpu": "1", GPU: "1"})
     state = CycleState()
     plugin.pre_filter(state, pod, [])
@@ -364,7 +367,8 @@ def test_schedules_equal_node_by_node_evaluation(
         kinds[str(got[0][0])] = kinds.get(str(got[0][0]), 0) + 1
         if got[0][0] == "ok":
             result = got[0][1]
-            node = getattr(result, "node")  # noqa: B009
+            assert isinstance(result, ScheduleResult)
+            node = result.node
             for cache in caches:
                 cache.assume(pod, node)
             # Some placements become nominations instead, for the two-pass filter.
@@ -387,8 +391,9 @@ def test_a_plain_snapshot_is_reread_each_cycle() -> None:
         first = outcome(sequential, fwk, pod, snapshot)
         assert outcome(batched, fwk, pod, snapshot) == first
         if first[0] == "ok":
-            chosen = next(n for n in nodes if n.name == getattr(first[1], "node"))  # noqa: B009
-            chosen.add_pod(pod)
+            result = first[1]
+            assert isinstance(result, ScheduleResult)
+            next(n for n in nodes if n.name == result.node).add_pod(pod)
 
 
 # -- failures stay the same ----------------------------------------------------------------------
@@ -440,7 +445,7 @@ def test_a_raising_batch_filter_falls_back_to_per_node_statuses() -> None:
 def test_a_filter_error_after_a_batch_filter_stops_at_the_same_node() -> None:
     nodes = [node_info(n, allocatable={"cpu": "1", "memory": "1Gi", "pods": "110"}) for n in "abcd"]
     snapshot = FakeSnapshot(nodes)
-    fit = NodeResourcesFit(NodeResourcesFitArgs(), handle=None)  # type: ignore[arg-type]
+    fit = NodeResourcesFit(NodeResourcesFitArgs(), handle=HANDLE)
     pod = make_pod("p", requests={"cpu": "500m"})
     outcomes = []
     for batch in (False, True):
@@ -465,3 +470,12 @@ def test_batch_scores_reach_the_totals() -> None:
     alg = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(0))
     assert alg.schedule(fwk, CycleState(), make_pod("p"), snapshot).node == "b"
     assert scorer.batch_calls == 1
+
+
+def test_the_benchmark_ways_agree_cycle_by_cycle() -> None:
+    # measure() stops with SystemExit as soon as two ways disagree on a cycle.
+    medians = evaluation.measure(150, 4, cycles=4, repeat=1, seed=3)
+    assert set(medians) == set(evaluation.KINDS)
+    for per_way in medians.values():
+        assert set(per_way) == {"sequential", "thread pool", "vectorised"}
+        assert all(value > 0 for value in per_way.values())
