@@ -33,6 +33,9 @@ from scheduler.model import NodeInfo, NodeName, PodInfo
 
 MIN_FEASIBLE_NODES_TO_FIND: Final = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: Final = 5
+# Below this many candidates numpy's per-call overhead outweighs what the
+# batch forms save (bench.evaluation: the crossover lies between 10 and 50).
+BATCH_MIN_NODES: Final = 40
 # The rejector recorded when there are no nodes at all: any node event helps.
 NO_NODES_REJECTOR: Final = "NoNodesAvailable"
 
@@ -67,11 +70,17 @@ def num_feasible_nodes_to_find(percentage: int, num_nodes: int) -> int:
 
 class Algorithm:
     def __init__(
-        self, *, percentage_of_nodes_to_score: int, rng: random.Random, batch: bool = True
+        self,
+        *,
+        percentage_of_nodes_to_score: int,
+        rng: random.Random,
+        batch: bool = True,
+        batch_min_nodes: int = BATCH_MIN_NODES,
     ) -> None:
         self.percentage = percentage_of_nodes_to_score
         self.rng = rng
         self.batch = batch
+        self.batch_min_nodes = batch_min_nodes
         self.next_start = 0
 
     def schedule(
@@ -94,7 +103,12 @@ class Algorithm:
         _timed("PreScore", status, fwk, start)
         if not status.is_success:
             raise SchedulingError(status)
-        if rows is None and self.batch and fwk.has_batch_scores:
+        if (
+            rows is None
+            and self.batch
+            and len(feasible) >= self.batch_min_nodes
+            and fwk.has_batch_scores
+        ):
             rows = fwk.batch_rows(feasible, snapshot)  # no batch filter ran for this pod
         start = time.perf_counter()
         totals, status = fwk.run_score(state, pod, feasible, rows)
@@ -178,7 +192,9 @@ class Algorithm:
         if count == 0:
             return [], None
         want = self.feasible_to_find(fwk, count)
-        batch = fwk.filter_batch(state, pod, nodes, snapshot) if self.batch else None
+        batch = None
+        if self.batch and count >= self.batch_min_nodes:
+            batch = fwk.filter_batch(state, pod, nodes, snapshot)
         # The two-pass nominated check is only needed while nominations exist.
         nominations = len(fwk.nominator) > 0
         run = fwk.run_filters_with_nominated if nominations else fwk.run_filters

@@ -344,7 +344,12 @@ def test_schedules_equal_node_by_node_evaluation(
         for cache, nominator in zip(caches, nominators, strict=True)
     ]
     algorithms = [
-        Algorithm(percentage_of_nodes_to_score=percentage, rng=random.Random(seed), batch=batch)
+        Algorithm(
+            percentage_of_nodes_to_score=percentage,
+            rng=random.Random(seed),
+            batch=batch,
+            batch_min_nodes=0,
+        )
         for batch in (False, True)
     ]
     kinds = {"ok": 0, "fit": 0}
@@ -385,7 +390,7 @@ def test_a_plain_snapshot_is_reread_each_cycle() -> None:
     snapshot = FakeSnapshot(nodes)
     fwk = default_framework(snapshot)
     sequential = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(1), batch=False)
-    batched = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(1))
+    batched = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(1), batch_min_nodes=0)
     for i in range(40):
         pod = random_pod(rng, f"p{i}", uid=f"p{i}")
         first = outcome(sequential, fwk, pod, snapshot)
@@ -397,6 +402,12 @@ def test_a_plain_snapshot_is_reread_each_cycle() -> None:
 
 
 # -- failures stay the same ----------------------------------------------------------------------
+
+
+def batched_or_not(batch: bool) -> Algorithm:
+    return Algorithm(
+        percentage_of_nodes_to_score=0, rng=random.Random(0), batch=batch, batch_min_nodes=0
+    )
 
 
 class BatchScore(FakeScore):
@@ -423,7 +434,7 @@ def test_an_invalid_batch_score_is_reported_as_per_node() -> None:
     messages = []
     for batch in (False, True):
         fwk = framework(BatchScore({"a": 5, "b": 101, "c": -1}), snapshot=snapshot)
-        alg = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(0), batch=batch)
+        alg = batched_or_not(batch)
         with pytest.raises(SchedulingError) as caught:
             alg.schedule(fwk, CycleState(), make_pod("p"), snapshot)
         messages.append(caught.value.status)
@@ -436,7 +447,7 @@ def test_a_raising_batch_filter_falls_back_to_per_node_statuses() -> None:
     snapshot = FakeSnapshot(nodes)
     broken = BrokenBatchFilter(per_node={"b": Status.unschedulable("no b")})
     fwk = framework(broken, named(FakeScore, "S")(1), snapshot=snapshot)
-    alg = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(0))
+    alg = batched_or_not(True)
     result = alg.schedule(fwk, CycleState(), make_pod("p"), snapshot)
     assert (result.evaluated, result.feasible) == (3, 2)
     assert broken.calls == ["a", "b", "c"]
@@ -451,7 +462,7 @@ def test_a_filter_error_after_a_batch_filter_stops_at_the_same_node() -> None:
     for batch in (False, True):
         boom = named(FakeFilter, "Boom")(per_node={"c": Status.error("broken")})
         fwk = framework(fit, boom, named(FakeScore, "S")(1), snapshot=snapshot)
-        alg = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(0), batch=batch)
+        alg = batched_or_not(batch)
         alg.next_start = 1
         outcomes.append((outcome(alg, fwk, pod, snapshot), boom.calls))
     assert outcomes[0] == outcomes[1]
@@ -467,7 +478,7 @@ def test_batch_scores_reach_the_totals() -> None:
     snapshot = FakeSnapshot(nodes)
     scorer = BatchScore({"a": 10, "b": 90, "c": 40})
     fwk = framework(scorer, named(FakeFilter, "Pass")(SUCCESS), snapshot=snapshot)
-    alg = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(0))
+    alg = batched_or_not(True)
     assert alg.schedule(fwk, CycleState(), make_pod("p"), snapshot).node == "b"
     assert scorer.batch_calls == 1
 
@@ -479,3 +490,13 @@ def test_the_benchmark_ways_agree_cycle_by_cycle() -> None:
     for per_way in medians.values():
         assert set(per_way) == {"sequential", "thread pool", "vectorised"}
         assert all(value > 0 for value in per_way.values())
+
+
+def test_a_handful_of_nodes_is_judged_node_by_node() -> None:
+    nodes = [node_info(n) for n in ("a", "b", "c")]
+    snapshot = FakeSnapshot(nodes)
+    scorer = BatchScore({"a": 10, "b": 90, "c": 40})
+    fwk = framework(scorer, named(FakeFilter, "Pass")(SUCCESS), snapshot=snapshot)
+    alg = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(0))
+    assert alg.schedule(fwk, CycleState(), make_pod("p"), snapshot).node == "b"
+    assert (scorer.batch_calls, scorer.calls) == (0, 3)
