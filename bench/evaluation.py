@@ -51,10 +51,10 @@ from scheduler.framework.runtime import Framework, ProfileSpec
 from scheduler.framework.status import SUCCESS, Code, Status
 from scheduler.framework.types import Diagnosis, FitError
 from scheduler.model import NodeInfo, PodInfo, decode_node, decode_pod
-from scheduler.model.selectors import LabelSelector
 from scheduler.scheduling.algorithm import Algorithm, SchedulingError
 from scheduler.scheduling.cache import Cache
 from scheduler.scheduling.nominator import Nominator
+from scheduler.scheduling.objects import ObjectStore
 
 Raw = dict[str, Any]
 ZONES = 3
@@ -149,17 +149,6 @@ KINDS: dict[str, Callable[[int], Raw]] = {
         ],
     ),
 }
-
-
-class NoObjects:
-    def pdbs(self, namespace: str) -> Sequence[Any]:
-        return ()
-
-    def namespace_labels(self, namespace: str) -> dict[str, str] | None:
-        return {}
-
-    def owner_selectors(self, pod: PodInfo) -> Sequence[LabelSelector]:
-        return ()
 
 
 # -- the thread-pool way -----------------------------------------------------------------------
@@ -288,7 +277,7 @@ def build_ways(
         for pod in running:  # the decoded pods are shared, only placement is per cache
             cache.add_pod(pod)
         nominator: NominatorProtocol = Nominator()
-        objects: ObjectLister = NoObjects()
+        objects: ObjectLister = ObjectStore()
         kind = ThreadedFramework if name == "thread pool" else Framework
         fwk = kind(
             profile,
