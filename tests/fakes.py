@@ -104,16 +104,24 @@ class FakeObjects:
 
 @dataclass
 class FakeCluster:
-    """Records every call; ``fail`` maps a method name to an exception to raise."""
+    """Records every call; ``fail`` maps a method name to an exception to raise,
+    on every call or only on the next ``fail_times[method]`` calls."""
 
     calls: list[tuple[str, str, object]] = field(default_factory=list)
     fail: dict[str, Exception] = field(default_factory=dict)
+    fail_times: dict[str, int] = field(default_factory=dict)
     claims: dict[str, PersistentVolumeClaim] = field(default_factory=dict)  # by ns/name
     volumes: dict[str, PersistentVolume] = field(default_factory=dict)
 
     async def _record(self, method: str, pod: PodInfo, detail: object) -> None:
         self.calls.append((method, pod.key, detail))
-        if method in self.fail:
+        if method not in self.fail:
+            return
+        left = self.fail_times.get(method)
+        if left is None:
+            raise self.fail[method]
+        if left > 0:
+            self.fail_times[method] = left - 1
             raise self.fail[method]
 
     async def bind(self, pod: PodInfo, node: str) -> None:

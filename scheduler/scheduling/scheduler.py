@@ -22,7 +22,7 @@ from typing import Any, Final
 import structlog
 
 from scheduler import metrics
-from scheduler.cluster import ClusterError, Conflict, NotFound, PodCondition
+from scheduler.cluster import ClusterError, Conflict, NotFound, PodCondition, Unavailable
 from scheduler.framework.cycle_state import CycleState
 from scheduler.framework.runtime import Framework
 from scheduler.framework.status import Code, Status
@@ -50,6 +50,8 @@ PREEMPTION_SETTLE: Final = 0.5
 # no event moves it, only the activation when they are done.
 PREEMPTION_IN_FLIGHT: Final = "PreemptionInFlight"
 PLUGIN_METRICS_EVERY: Final = 10
+# retry.DefaultBackoff, as upstream's PatchPodStatus uses: 4 tries, 10 ms x5.
+STATUS_PATCH_RETRIES: Final = (0.01, 0.05, 0.25)
 
 NODE_ADD: Final = event(Resource.NODE, ActionType.ADD, "NodeAdd")
 NODE_DELETE: Final = event(Resource.NODE, ActionType.DELETE, "NodeDelete")
@@ -291,8 +293,9 @@ class Scheduler:
         condition: PodCondition | None,
         nominated: str | None,
     ) -> None:
+        # The event and the status are independent, as upstream's event
+        # broadcaster and status patch are: losing one must not cost the other.
         async with self._write_slots:
-            kind = "event"
             try:
                 await fwk.cluster.record_event(
                     pod,
@@ -302,18 +305,51 @@ class Scheduler:
                     note=truncate(note),
                     reporting_controller=fwk.profile_name,
                 )
-                metrics.API_WRITES.labels(kind, "ok").inc()
-                if condition is not None or nominated is not None:
-                    kind = "pod_status"
-                    await fwk.cluster.patch_pod_status(
-                        pod, condition=condition, nominated_node=nominated
-                    )
-                    metrics.API_WRITES.labels(kind, "ok").inc()
+                metrics.API_WRITES.labels("event", "ok").inc()
             except NotFound:
-                metrics.API_WRITES.labels(kind, "not_found").inc()
+                metrics.API_WRITES.labels("event", "not_found").inc()
             except ClusterError as exc:
-                metrics.API_WRITES.labels(kind, "error").inc()
-                log.warning("writing scheduling failure failed", pod=pod.key, error=str(exc))
+                metrics.API_WRITES.labels("event", "error").inc()
+                log.warning(
+                    "writing scheduling failure failed", pod=pod.key, write="event", error=str(exc)
+                )
+            if condition is None and nominated is None:
+                return
+            try:
+                await self._patch_status(fwk, pod, condition=condition, nominated=nominated)
+                metrics.API_WRITES.labels("pod_status", "ok").inc()
+            except NotFound:
+                metrics.API_WRITES.labels("pod_status", "not_found").inc()
+            except ClusterError as exc:
+                metrics.API_WRITES.labels("pod_status", "error").inc()
+                log.warning(
+                    "writing scheduling failure failed",
+                    pod=pod.key,
+                    write="pod_status",
+                    error=str(exc),
+                )
+
+    async def _patch_status(
+        self,
+        fwk: Framework,
+        pod: PodInfo,
+        *,
+        condition: PodCondition | None,
+        nominated: str | None,
+    ) -> None:
+        """Patch, retrying what upstream's PatchPodStatus retries: a lost
+        condition would otherwise wait for the pod's next attempt."""
+        for delay in (*STATUS_PATCH_RETRIES, None):
+            try:
+                await fwk.cluster.patch_pod_status(
+                    pod, condition=condition, nominated_node=nominated
+                )
+                return
+            except (Conflict, Unavailable) as exc:
+                retriable = isinstance(exc, Conflict) or exc.status in (500, 503)
+                if delay is None or not retriable:
+                    raise
+                await asyncio.sleep(delay)
 
     def _record_attempt(self, fwk: Framework, result: str, start: float) -> None:
         elapsed = time.perf_counter() - start

@@ -7,7 +7,7 @@ from unittest.mock import ANY
 
 import pytest
 
-from scheduler.cluster import Conflict, NotFound, PodCondition, Unavailable
+from scheduler.cluster import Conflict, Invalid, NotFound, PodCondition, Unavailable
 from scheduler.framework.types import ActionType, Resource
 from scheduler.model import Node, PodInfo, decode_pod
 from scheduler.scheduling.queue import ACTIVE, BACKOFF, GATED, UNSCHEDULABLE
@@ -137,6 +137,41 @@ async def test_a_pod_that_does_not_fit(
     assert core.cluster.calls == failed_scheduling("default/p", message)
     assert core.queue.where(pod.uid) == UNSCHEDULABLE
     assert not core.cache.is_assumed(pod.uid)
+
+
+NO_ROOM = (
+    "0/1 nodes are available: 1 Insufficient cpu."
+    " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+)
+
+
+async def test_a_failed_event_write_still_patches_the_condition() -> None:
+    core = build_core([small("n1")])
+    core.cluster.fail["record_event"] = Unavailable("events are down", status=500)
+    await schedule(core, make_pod("p", requests={"cpu": "2"}))
+    assert core.cluster.calls == failed_scheduling("default/p", NO_ROOM)
+
+
+@pytest.mark.parametrize(
+    ("error", "times", "patches"),
+    [
+        pytest.param(Unavailable("down", status=503), 1, 2, id="503 once is retried"),
+        pytest.param(Unavailable("down", status=500), 2, 3, id="500 twice is retried twice"),
+        pytest.param(Conflict("modified", status=409), 1, 2, id="a conflict is retried"),
+        pytest.param(Unavailable("down", status=503), 9, 4, id="gives up after four tries"),
+        pytest.param(Unavailable("timeout", status=0), 1, 1, id="a timeout is not retried"),
+        pytest.param(Invalid("bad patch", status=422), 1, 1, id="an invalid patch is not retried"),
+    ],
+)
+async def test_a_status_patch_is_retried_as_upstream_retries_it(
+    error: Exception, times: int, patches: int
+) -> None:
+    core = build_core([small("n1")])
+    core.cluster.fail["patch_pod_status"] = error
+    core.cluster.fail_times["patch_pod_status"] = times
+    await schedule(core, make_pod("p", requests={"cpu": "2"}))
+    event, patch = failed_scheduling("default/p", NO_ROOM)
+    assert core.cluster.calls == [event] + [patch] * patches
 
 
 async def test_an_unchanged_failure_is_not_patched_again() -> None:
