@@ -1,0 +1,416 @@
+"""A fault-injecting loopback proxy in front of the real kube-apiserver.
+
+The scheduler under test talks plain HTTP to this proxy, which forwards every
+request to the API server over HTTPS with the admin token and streams watch
+responses back chunk by chunk. Tests change its behaviour at run time:
+
+- answer the next matching requests with a given HTTP status and a proper
+  ``Status`` body instead of forwarding them (``answer``);
+- hold a request until the test releases it, then forward or answer it
+  (``hold``), so the test can change the cluster in between;
+- end watches with 410 Gone, as an HTTP status or as an ``ERROR`` event in a
+  200 stream (``expire_watches``), or cut them off mid-stream (``cut_watches``);
+- add objects to the list and watch responses of pods or nodes (``inject``).
+
+It records every request it saw (``seen``), so tests can count binds. It runs
+its own event loop in a daemon thread: the test's loop may block (urllib,
+``time.sleep`` in fixtures) without stalling the scheduler's API traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from scheduler.devcluster.controlplane import free_port
+
+JSON = dict[str, Any]
+Resource = Literal["pods", "nodes"]
+_COLLECTIONS: dict[str, re.Pattern[str]] = {
+    "pods": re.compile(r"^/api/v1/(namespaces/[^/]+/)?pods$"),
+    "nodes": re.compile(r"^/api/v1/nodes$"),
+}
+_REASONS = {
+    404: "NotFound",
+    409: "Conflict",
+    410: "Expired",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+}
+_FORWARDED_HEADERS = ("Content-Type", "Accept", "User-Agent")
+
+
+def status_body(code: int, message: str) -> JSON:
+    """The ``metav1.Status`` the API server sends with an error."""
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": _REASONS.get(code, "InternalError"),
+        "code": code,
+    }
+
+
+def binding_path(namespace: str, pod: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/pods/{pod}/binding"
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    path: str
+    watch: bool
+    status: int  # what the scheduler got back (0 while a watch still streams)
+
+
+class Gate:
+    """A held request: ``arrived`` is set when it reaches the proxy; the test
+    calls ``release`` to let it go on (forwarded, or answered by the rule)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.arrived = threading.Event()
+        self.body: JSON = {}
+        self._loop = loop
+        self._released = asyncio.Event()  # only touched in the proxy's loop
+
+    def release(self) -> None:
+        self._loop.call_soon_threadsafe(self._released.set)
+
+    async def wait_released(self) -> None:
+        await self._released.wait()
+
+    async def reached(self, timeout: float = 30) -> JSON:
+        """Wait (from any event loop) until the request arrives; returns its body."""
+        if not await asyncio.to_thread(self.arrived.wait, timeout):
+            raise AssertionError(f"no held request arrived within {timeout}s")
+        return self.body
+
+
+@dataclass
+class _Rule:
+    method: str
+    pattern: re.Pattern[str]
+    watch: bool | None  # None matches both
+    statuses: list[int]  # one per matching request; 0 forwards it
+    gate: Gate | None = None
+    event_form: bool = False  # a 410 goes out as an ERROR event in a 200 stream
+
+    def matches(self, method: str, path: str, watch: bool) -> bool:
+        return (
+            method == self.method
+            and self.pattern.search(path) is not None
+            and (self.watch is None or self.watch == watch)
+        )
+
+
+@dataclass
+class _Stream:
+    resource: str
+    response: web.StreamResponse
+    request: web.Request
+    task: asyncio.Task[Any] | None
+    pending: list[bytes] = field(default_factory=list)  # lines to slip in
+    # Lines are slipped in only between whole upstream lines, under the lock.
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    at_boundary: bool = True
+    ending: bool = False  # close once the pending lines are out
+
+
+class FaultProxy:
+    def __init__(self, upstream: str, token: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.token = token
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._rules: list[_Rule] = []
+        self._injected: dict[str, list[JSON]] = {"pods": [], "nodes": []}
+        self._streams: list[_Stream] = []
+        self._seen: list[Seen] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def write_kubeconfig(self, path: str) -> None:
+        """A kubeconfig for the scheduler: plain HTTP, no credentials."""
+        with open(path, "w") as out:
+            out.write(
+                "apiVersion: v1\nkind: Config\n"
+                f"clusters:\n- name: proxy\n  cluster:\n    server: {self.url}\n"
+                "users:\n- name: anonymous\n  user: {}\n"
+                "contexts:\n- name: proxy\n  context: {cluster: proxy, user: anonymous}\n"
+                "current-context: proxy\n"
+            )
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    async def _start(self) -> None:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=False, limit=0),
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    async def _stop(self) -> None:
+        for stream in list(self._streams):
+            _abort(stream)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+        # Handlers of connections the client never closed would outlive the loop.
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+
+    # -- rules, set by tests (any thread) ----------------------------------------------
+
+    def reset(self) -> None:
+        """Forward everything again; held requests are let go."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.gate is not None:
+                    rule.gate.release()
+            self._rules.clear()
+            self._injected = {"pods": [], "nodes": []}
+
+    def answer(
+        self, method: str, path_regex: str, *statuses: int, watch: bool | None = False
+    ) -> None:
+        """Answer the next ``len(statuses)`` matching requests with these statuses."""
+        self._add(_Rule(method, re.compile(path_regex), watch, list(statuses)))
+
+    def hold(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        then: int = 0,
+        watch: bool | None = False,
+        event_form: bool = False,
+    ) -> Gate:
+        """Hold the next matching request until released; then forward it
+        (``then=0``) or answer it with status ``then`` (for a watch, with
+        ``event_form``, as an ERROR event in a 200 stream)."""
+        gate = Gate(self._loop)
+        rule = _Rule(method, re.compile(path_regex), watch, [then], gate, event_form)
+        self._add(rule)
+        return gate
+
+    def expire_watches(self, resource: Resource, *, event_form: bool, times: int = 1) -> None:
+        """End the open watches of ``resource`` with 410 Gone, and answer the
+        next ``times - 1`` watch requests the same way."""
+        pattern = _COLLECTIONS[resource].pattern
+        if times > 1:
+            self._add(
+                _Rule("GET", re.compile(pattern), True, [410] * (times - 1), event_form=event_form)
+            )
+        line = _error_event(410) if event_form else None
+        self._loop.call_soon_threadsafe(self._end_streams, resource, line)
+
+    def cut_watches(self, resource: Resource) -> None:
+        """Close the open watch streams of ``resource`` mid-response."""
+        self._loop.call_soon_threadsafe(self._end_streams, resource, None)
+
+    def inject(self, resource: Resource, objects: Iterable[JSON]) -> None:
+        """Add ``objects`` to every list of ``resource`` from now on, and as
+        ADDED events to its open watches (with the next chunk) and new ones."""
+        added = list(objects)
+        with self._lock:
+            self._injected[resource].extend(added)
+            lines = [orjson.dumps({"type": "ADDED", "object": obj}) + b"\n" for obj in added]
+            for stream in self._streams:
+                if stream.resource == resource:
+                    stream.pending.extend(lines)
+        self._loop.call_soon_threadsafe(self._kick, resource)
+
+    def seen(self) -> list[Seen]:
+        with self._lock:
+            return list(self._seen)
+
+    def count(self, method: str, path: str, *, watch: bool = False) -> int:
+        return sum(1 for s in self.seen() if (s.method, s.path, s.watch) == (method, path, watch))
+
+    def _add(self, rule: _Rule) -> None:
+        with self._lock:
+            self._rules.append(rule)
+
+    def _take(self, method: str, path: str, watch: bool) -> tuple[_Rule, int] | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule.matches(method, path, watch):
+                    status = rule.statuses.pop(0)
+                    if not rule.statuses:
+                        self._rules.remove(rule)
+                    return rule, status
+        return None
+
+    def _record(self, method: str, path: str, watch: bool, status: int) -> None:
+        with self._lock:
+            self._seen.append(Seen(method, path, watch, status))
+
+    # -- serving (the proxy's loop) ----------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        watch = request.query.get("watch") in ("1", "true")
+        body = await request.read()
+        taken = self._take(request.method, path, watch)
+        status = 0
+        if taken is not None:
+            rule, status = taken
+            if rule.gate is not None:
+                rule.gate.body = orjson.loads(body) if body else {}
+                rule.gate.arrived.set()
+                await rule.gate.wait_released()
+            if status and rule.event_form and watch:
+                self._record(request.method, path, watch, 200)
+                return web.Response(body=_error_event(status), content_type="application/json")
+        if status:
+            self._record(request.method, path, watch, status)
+            message = f"injected fault: {request.method} {path}"
+            return web.json_response(status_body(status, message), status=status)
+        resource = next((r for r, p in _COLLECTIONS.items() if p.match(path)), None)
+        if watch:
+            return await self._stream(request, body, resource)
+        return await self._forward(request, body, resource)
+
+    def _upstream(self, request: web.Request, body: bytes, *, timeout: float | None) -> Any:
+        assert self._session is not None
+        headers = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
+        return self._session.request(
+            request.method,
+            self.upstream + request.path_qs,
+            data=body or None,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        )
+
+    async def _forward(
+        self, request: web.Request, body: bytes, resource: str | None
+    ) -> web.StreamResponse:
+        async with self._upstream(request, body, timeout=60) as upstream:
+            raw = await upstream.read()
+            status = upstream.status
+            content_type = upstream.headers.get("Content-Type", "application/json")
+        self._record(request.method, request.path, False, status)
+        if resource is not None and request.method == "GET" and status == 200:
+            with self._lock:
+                extra = list(self._injected[resource])
+            if extra:
+                page = orjson.loads(raw)
+                page["items"] = [*page.get("items", []), *extra]
+                raw = orjson.dumps(page)
+        return web.Response(
+            body=raw, status=status, headers={"Content-Type": content_type.split(";")[0]}
+        )
+
+    async def _stream(
+        self, request: web.Request, body: bytes, resource: str | None
+    ) -> web.StreamResponse:
+        async with self._upstream(request, body, timeout=None) as upstream:
+            response = web.StreamResponse(status=upstream.status)
+            response.content_type = "application/json"
+            await response.prepare(request)
+            stream = _Stream(resource or "", response, request, asyncio.current_task())
+            if resource is not None:
+                with self._lock:
+                    stream.pending.extend(
+                        orjson.dumps({"type": "ADDED", "object": obj}) + b"\n"
+                        for obj in self._injected[resource]
+                    )
+                    self._streams.append(stream)
+            try:
+                await self._flush(stream)
+                async for chunk in upstream.content.iter_any():
+                    async with stream.write_lock:
+                        await response.write(chunk)
+                        stream.at_boundary = chunk.endswith(b"\n")
+                    await self._flush(stream)
+                await response.write_eof()
+            except (ConnectionResetError, aiohttp.ClientError):
+                pass
+            finally:
+                with self._lock:
+                    if stream in self._streams:
+                        self._streams.remove(stream)
+                self._record(request.method, request.path, True, upstream.status)
+            return response
+
+    async def _flush(self, stream: _Stream) -> None:
+        """Write the pending lines, if between two upstream lines (else the
+        stream's own loop does it after the next whole line)."""
+        async with stream.write_lock:
+            if not stream.at_boundary:
+                return
+            with self._lock:
+                lines, stream.pending = stream.pending, []
+            for line in lines:
+                await stream.response.write(line)
+            if stream.ending:
+                # close() sends what is buffered first; the stream then just ends.
+                if stream.request.transport is not None:
+                    stream.request.transport.close()
+                if stream.task is not None:
+                    stream.task.cancel()
+
+    def _kick(self, resource: str) -> None:
+        with self._lock:
+            streams = [s for s in self._streams if s.resource == resource]
+        for stream in streams:
+            self._loop.create_task(self._flush(stream))
+
+    def _end_streams(self, resource: str, last_line: bytes | None) -> None:
+        with self._lock:
+            streams = [s for s in self._streams if s.resource == resource]
+        for stream in streams:
+            if last_line is not None:
+                # As the API server does: one ERROR event, then the end of the stream.
+                with self._lock:
+                    stream.pending.append(last_line)
+                    stream.ending = True
+                self._loop.create_task(self._flush(stream))
+            else:
+                _abort(stream)
+
+
+def _error_event(code: int) -> bytes:
+    status = status_body(code, "too old resource version (injected fault)")
+    return orjson.dumps({"type": "ERROR", "object": status}) + b"\n"
+
+
+def _abort(stream: _Stream) -> None:
+    if stream.request.transport is not None:
+        stream.request.transport.abort()
+    if stream.task is not None:
+        stream.task.cancel()
