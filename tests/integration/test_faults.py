@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -242,10 +243,12 @@ async def test_a_bind_answered_500_then_503_is_rolled_back_and_retried_until_bou
     await pod(api, "p", ns, grp, "600m")
     # Between attempts (backoff of 1 s, then 2 s) nothing stays assumed.
     rolled_back = 0
+    deadline = time.monotonic() + 30
     while not third.arrived.is_set():
         samples = await metrics(faulty)
         if bind_failures(samples, "Error") > before and assumed(samples) == 0:
             rolled_back += 1
+        assert time.monotonic() < deadline, "no third bind attempt within 30s"
         await asyncio.sleep(0.05)
     assert rolled_back > 0, "the pod stayed assumed after a failed bind"
     samples = await metrics(faulty)
