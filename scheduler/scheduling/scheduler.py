@@ -527,8 +527,10 @@ class Scheduler:
             for p in pods
             if not p.node_name and not p.is_terminal and p.scheduler_name in self.profiles
         }
+        bound = {p.uid for p in assigned}
         for uid, old in list(self.pending.items()):
-            if uid not in fresh:
+            # A pod bound while the watch was down is in the list, not gone.
+            if uid not in fresh and uid not in bound:
                 self.on_pod_deleted(old)
         for pod in assigned:
             if self.pending.pop(pod.uid, None) is not None:

@@ -375,6 +375,20 @@ async def test_a_pod_deleted_while_binding_is_not_requeued() -> None:
     assert core.cache.pod(pod.uid) is None
 
 
+async def test_a_relist_keeps_a_pod_whose_bind_the_watch_never_showed() -> None:
+    core = build_core([small("n1")])
+    await schedule(core, make_pod("p", requests={"cpu": "600m"}))
+    # The watch broke before the pod's update arrived; the relist shows it bound.
+    bound = make_pod("p", requests={"cpu": "600m"}, node_name="n1")
+    core.scheduler.replace_pods([bound])
+    assert core.cache.pod(bound.uid) is not None
+    assert not core.cache.is_assumed(bound.uid)
+    node = core.cache.get("n1")
+    assert node is not None
+    assert node.requested.milli_cpu == 600
+    assert bound.uid not in core.scheduler.pending
+
+
 # -- pod events -------------------------------------------------------------------------------
 
 
