@@ -8,7 +8,8 @@ We test these aspects:
   pod is bound exactly once, with a FailedScheduling event for the failure;
 - a pod deleted between assume and bind leaves nothing assumed behind;
 - a watch ended with 410 Gone (as an ERROR event or as HTTP 410) relists:
-  objects created meanwhile are seen, nothing is counted twice;
+  objects created meanwhile are seen, nothing is counted twice, and a pod
+  bound while the watch was down stays counted;
 - watch streams cut off mid-response resume without losing anything;
 - malformed objects in lists and watches are skipped with a logged reason,
   and absurd but valid quantities do not break the loop;
@@ -337,6 +338,35 @@ async def test_a_watch_ended_with_410_gone_relists_and_counts_nothing_twice(
     gone = log_events(faulty, "watch expired; relisting")[relists:]
     assert {e["watch"] for e in gone} == {"pods", "nodes"}
     await counts_agree(api, faulty)
+
+
+async def test_a_pod_bound_while_the_watch_is_down_stays_counted_after_the_relist(
+    api: KubeClient, proxy: FaultProxy, faulty: SchedulerProcess
+) -> None:
+    ns = await namespace(api, "unseen")
+    grp, [node] = await group(api, 1)
+    path = binding_path(ns, "a")
+    bind = proxy.hold("POST", re.escape(path) + "$")
+    await pod(api, "a", ns, grp, "600m")
+    await bind.reached()
+    # The pod watch breaks before the bind lands, so its update is never
+    # watched: the scheduler learns of it only from the relist.
+    rewatch = proxy.hold("GET", r"^/api/v1/pods$", then=410, watch=True)
+    proxy.cut_watches("pods")
+    await rewatch.reached()
+    bind.release()
+    assert await node_of(api, ns, "a") == node
+    await eventually(
+        lambda: asyncio.to_thread(lambda: [s.status for s in proxy.seen() if s.path == path]),
+        lambda statuses: statuses == [201],
+        what="the held bind answered",
+    )
+    rewatch.release()
+    await counts_agree(api, faulty)
+    # Forgetting "a" would overcommit its node with this one.
+    await pod(api, "b", ns, grp, "600m")
+    await failed_scheduling(api, ns, "b")
+    assert not (await read_pod(api, "b", ns))["spec"].get("nodeName")
 
 
 async def test_watches_cut_off_mid_stream_resume_and_lose_nothing(
