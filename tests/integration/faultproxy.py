@@ -8,8 +8,9 @@ responses back chunk by chunk. Tests change its behaviour at run time:
   ``Status`` body instead of forwarding them (``answer``);
 - hold a request until the test releases it, then forward or answer it
   (``hold``), so the test can change the cluster in between;
-- end watches with 410 Gone, as an HTTP status or as an ``ERROR`` event in a
-  200 stream (``expire_watches``), or cut them off mid-stream (``cut_watches``);
+- end open watches with an ``ERROR`` event carrying 410 Gone
+  (``expire_watches``) or cut them off mid-stream (``cut_watches``); the
+  next watch can be held and answered 410, as HTTP status or ERROR event;
 - add objects to the list and watch responses of pods or nodes (``inject``).
 
 It records every request it saw (``seen``), so tests can count binds. It runs
@@ -23,6 +24,7 @@ import asyncio
 import re
 import threading
 from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -66,12 +68,14 @@ def binding_path(namespace: str, pod: str) -> str:
     return f"/api/v1/namespaces/{namespace}/pods/{pod}/binding"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Seen:
+    """A request, recorded as it arrives (before the API server acts on it)."""
+
     method: str
     path: str
     watch: bool
-    status: int  # what the scheduler got back (0 while a watch still streams)
+    status: int = 0  # what the client got back, once answered
 
 
 class Gate:
@@ -227,14 +231,10 @@ class FaultProxy:
         self._add(rule)
         return gate
 
-    def expire_watches(self, resource: Resource, *, event_form: bool, times: int = 1) -> None:
-        """End the open watches of ``resource`` with 410 Gone, and answer the
-        next ``times - 1`` watch requests the same way."""
-        pattern = _COLLECTIONS[resource].pattern
-        if times > 1:
-            self._add(
-                _Rule("GET", re.compile(pattern), True, [410] * (times - 1), event_form=event_form)
-            )
+    def expire_watches(self, resource: Resource, *, event_form: bool) -> None:
+        """End the open watches of ``resource``: with an ERROR event carrying
+        410 Gone (``event_form``), or else cut off, so that the retry meets
+        whatever ``hold``/``answer`` rules the test has set."""
         line = _error_event(410) if event_form else None
         self._loop.call_soon_threadsafe(self._end_streams, resource, line)
 
@@ -244,7 +244,8 @@ class FaultProxy:
 
     def inject(self, resource: Resource, objects: Iterable[JSON]) -> None:
         """Add ``objects`` to every list of ``resource`` from now on, and as
-        ADDED events to its open watches (with the next chunk) and new ones."""
+        ADDED events to its open watches (at once, between two upstream lines)
+        and to new ones."""
         added = list(objects)
         with self._lock:
             self._injected[resource].extend(added)
@@ -275,9 +276,11 @@ class FaultProxy:
                     return rule, status
         return None
 
-    def _record(self, method: str, path: str, watch: bool, status: int) -> None:
+    def _arrived(self, method: str, path: str, watch: bool) -> Seen:
+        seen = Seen(method, path, watch)
         with self._lock:
-            self._seen.append(Seen(method, path, watch, status))
+            self._seen.append(seen)
+        return seen
 
     # -- serving (the proxy's loop) ----------------------------------------------------
 
@@ -285,6 +288,7 @@ class FaultProxy:
         path = request.path
         watch = request.query.get("watch") in ("1", "true")
         body = await request.read()
+        seen = self._arrived(request.method, path, watch)
         taken = self._take(request.method, path, watch)
         status = 0
         if taken is not None:
@@ -294,18 +298,20 @@ class FaultProxy:
                 rule.gate.arrived.set()
                 await rule.gate.wait_released()
             if status and rule.event_form and watch:
-                self._record(request.method, path, watch, 200)
+                seen.status = 200
                 return web.Response(body=_error_event(status), content_type="application/json")
         if status:
-            self._record(request.method, path, watch, status)
+            seen.status = status
             message = f"injected fault: {request.method} {path}"
             return web.json_response(status_body(status, message), status=status)
         resource = next((r for r, p in _COLLECTIONS.items() if p.match(path)), None)
         if watch:
-            return await self._stream(request, body, resource)
-        return await self._forward(request, body, resource)
+            return await self._stream(request, body, resource, seen)
+        return await self._forward(request, body, resource, seen)
 
-    def _upstream(self, request: web.Request, body: bytes, *, timeout: float | None) -> Any:
+    def _upstream(
+        self, request: web.Request, body: bytes, *, timeout: float | None
+    ) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
         assert self._session is not None
         headers = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
         return self._session.request(
@@ -317,13 +323,13 @@ class FaultProxy:
         )
 
     async def _forward(
-        self, request: web.Request, body: bytes, resource: str | None
+        self, request: web.Request, body: bytes, resource: str | None, seen: Seen
     ) -> web.StreamResponse:
         async with self._upstream(request, body, timeout=60) as upstream:
             raw = await upstream.read()
             status = upstream.status
             content_type = upstream.headers.get("Content-Type", "application/json")
-        self._record(request.method, request.path, False, status)
+        seen.status = status
         if resource is not None and request.method == "GET" and status == 200:
             with self._lock:
                 extra = list(self._injected[resource])
@@ -336,9 +342,10 @@ class FaultProxy:
         )
 
     async def _stream(
-        self, request: web.Request, body: bytes, resource: str | None
+        self, request: web.Request, body: bytes, resource: str | None, seen: Seen
     ) -> web.StreamResponse:
         async with self._upstream(request, body, timeout=None) as upstream:
+            seen.status = upstream.status
             response = web.StreamResponse(status=upstream.status)
             response.content_type = "application/json"
             await response.prepare(request)
@@ -364,7 +371,6 @@ class FaultProxy:
                 with self._lock:
                     if stream in self._streams:
                         self._streams.remove(stream)
-                self._record(request.method, request.path, True, upstream.status)
             return response
 
     async def _flush(self, stream: _Stream) -> None:

@@ -257,7 +257,11 @@ async def test_a_bind_answered_500_then_503_is_rolled_back_and_retried_until_bou
     assert assumed(samples) == 1  # the third attempt, held at the proxy
     third.release()
     assert await node_of(api, ns, "p") == node
-    assert [s.status for s in proxy.seen() if s.path == path] == [500, 503, 201]
+    await eventually(
+        lambda: asyncio.to_thread(lambda: [s.status for s in proxy.seen() if s.path == path]),
+        lambda statuses: statuses == [500, 503, 201],
+        what="three bind attempts: 500, 503, then bound",
+    )
     events = await eventually(
         lambda: events_of(api, ns, "p"),
         lambda found: any(e["reason"] == "Scheduled" for e in found),
