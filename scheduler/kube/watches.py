@@ -62,10 +62,12 @@ class Reflector(Generic[T]):
         self.resource_version: str | None = None
         self.relists = 0
         self.skipped = 0
+        self._progressed = False  # the current watch delivered at least one event
 
     async def run(self) -> None:
         delay = BACKOFF_START
         while True:
+            self._progressed = False
             try:
                 if self.resource_version is None:
                     await self._relist()
@@ -75,6 +77,10 @@ class Reflector(Generic[T]):
                 log.info("watch expired; relisting", watch=self.name)
                 self.resource_version = None
             except ClusterError as exc:
+                if self._progressed:
+                    # A watch that worked for a while and was then cut is not a failing
+                    # server: start the backoff afresh.
+                    delay = BACKOFF_START
                 log.warning("watch failed; retrying", watch=self.name, error=str(exc), delay=delay)
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, BACKOFF_MAX)
@@ -123,6 +129,7 @@ class Reflector(Generic[T]):
                 if code == 410:
                     raise errors.Gone(f"watch {self.path}: {obj.get('message', '')}", status=410)
                 raise errors.Unavailable(f"watch {self.path}: error event {obj!r}")
+            self._progressed = True
             rv = obj.get("metadata", {}).get("resourceVersion") if isinstance(obj, dict) else None
             if rv:
                 self.resource_version = rv
