@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -44,8 +45,8 @@ async def delays_for(events: list[int], monkeypatch: pytest.MonkeyPatch) -> list
             raise asyncio.CancelledError
         await real_sleep(0)
 
-    monkeypatch.setattr(watches.asyncio, "sleep", sleep)
-    monkeypatch.setattr(watches.random, "random", lambda: 0.5)  # no jitter
+    monkeypatch.setattr(asyncio, "sleep", sleep)
+    monkeypatch.setattr(random, "random", lambda: 0.5)  # no jitter
     handlers = watches.Handlers[object](
         decode=lambda raw: raw,
         on_replace=lambda _: None,
