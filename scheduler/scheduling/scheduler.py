@@ -209,7 +209,13 @@ class Scheduler:
         self.queue.add_unschedulable(
             info, rejectors=rejectors, pending=fit.diagnosis.pending_plugins
         )
-        if nominated:
+        if result is None:
+            # Upstream's ModeNoop: a PostFilter that gave no result (e.g. the pod is not
+            # eligible while victims on its nominated node terminate) leaves the
+            # nomination as it stands, in the nominator and in the pod's status.
+            if pod.nominated_node and self.nominator.node_of(pod.uid) is None:
+                self.nominator.add(pod, pod.nominated_node)
+        elif nominated:
             self.nominator.add(pod, nominated)
         else:
             self.nominator.remove(pod)
@@ -227,7 +233,13 @@ class Scheduler:
             nominated_node=nominated,
             duration_ms=round((time.perf_counter() - start) * 1000, 3),
         )
-        self._write_failure(fwk, pod, message, reason="Unschedulable", nominated=nominated or "")
+        self._write_failure(
+            fwk,
+            pod,
+            message,
+            reason="Unschedulable",
+            nominated=None if result is None else (nominated or ""),
+        )
         outcome = Outcome(
             pod,
             message=message,

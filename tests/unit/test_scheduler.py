@@ -502,3 +502,25 @@ TRUNCATES = [
 def test_truncate(note: str, want: str) -> None:
     assert truncate(note) == want
     assert len(truncate(note)) <= 1024
+
+
+async def test_a_pod_waiting_for_its_victims_keeps_its_nomination() -> None:
+    # schedule_one.go: a PostFilter without a result (the pod is not eligible to
+    # preempt while a victim on its nominated node terminates) is ModeNoop, so
+    # neither the nominator nor status.nominatedNodeName lose the node.
+    core = build_core([small("n1")])
+    raw = raw_pod("victim", requests={"cpu": "1"}, node_name="n1", priority=0, deleting=True)
+    raw["status"]["conditions"] = [
+        {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI"}
+    ]
+    core.scheduler.on_pod(decode_pod(raw))
+    pod = make_pod("p", requests={"cpu": "1"}, priority=100, nominated_node="n1")
+    await schedule(core, pod)
+    await core.settle()
+    assert core.scheduler.nominator.node_of(pod.uid) == "n1"
+    patches = [detail for method, _, detail in core.cluster.calls if method == "patch_pod_status"]
+    assert len(patches) == 1
+    condition, nominated = patches[0]  # type: ignore[misc]
+    assert isinstance(condition, PodCondition)
+    assert condition.reason == "Unschedulable"
+    assert nominated is None
