@@ -5,7 +5,8 @@ We test these aspects: a Deployment becomes ``replicas`` pods of its template
 Deployment examples, expanded and simulated, end as the examples say: four
 replicas repelling each other on three nodes leave one pending with
 upstream's message, and six replicas spread over unequal zones two per zone
-(where, without the constraint, zone-a would take three).
+(where, without the constraint, zone-a would take three). The demo pairs
+live replicas, named at random, with simulated ones by outcome.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 
 from scheduler import config
 from scheduler.devcluster import workloads
+from scheduler.devcluster.demo import PENDING, Placement, pair_by_outcome
 from scheduler.simulation.run import Result, simulate
 from scheduler.simulation.snapshot import parse
 
@@ -138,3 +140,19 @@ async def test_without_the_constraint_zone_a_would_take_three() -> None:
             del doc["spec"]["template"]["spec"]["topologySpreadConstraints"]
     results = await simulated(docs)
     assert Counter(zones[str(r.node)] for r in results)["zone-a"] == 3
+
+
+def test_live_replicas_meet_the_simulated_ones_with_the_same_outcome() -> None:
+    live = [("web-x", PENDING, "why"), ("web-y", "n2", "ok"), ("web-z", "n1", "ok")]
+    simulated = [("n1", ""), (PENDING, "predicted why"), ("n2", "")]
+    assert pair_by_outcome(live, simulated) == [
+        ("web-z", Placement("n1", "n1", "ok", "")),
+        ("web-y", Placement("n2", "n2", "ok", "")),
+        ("web-x", Placement(PENDING, PENDING, "why", "predicted why")),
+    ]
+
+
+def test_a_replica_simulate_did_not_judge_shows_as_pending() -> None:
+    assert pair_by_outcome([("web-x", "n1", "ok")], []) == [
+        ("web-x", Placement("n1", PENDING, "ok", "(no prediction)"))
+    ]
