@@ -1,9 +1,9 @@
 """``make demo``: the scheduler on a local control plane, scenario by scenario.
 
 For each example file: clear the cluster, create its nodes, priority classes,
-storage and running pods, then its pending pods (or the StatefulSets that
-create them), and wait until py-scheduler (a real
-``python -m scheduler run`` process) has placed each one or said why not.
+storage and running pods, then its pending pods (or the StatefulSets and
+Deployments whose controllers create them), and wait until py-scheduler (a
+real ``python -m scheduler run`` process) has placed each one or said why not.
 The table shows where each pod landed, the scheduler's own words, and what
 ``simulate`` predicted for the same snapshot.
 """
@@ -16,8 +16,9 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -27,7 +28,7 @@ from scheduler.cluster import ClusterError, NotFound
 from scheduler.devcluster import controlplane, workloads
 from scheduler.kube.client import JSON, KubeClient, load_configuration
 from scheduler.simulation import snapshot as snapshots
-from scheduler.simulation.run import simulate
+from scheduler.simulation.run import Result, simulate
 
 SETTLE_TIMEOUT = 30.0
 # A rejection counts as the decision once it has stood this long: a pod
@@ -35,7 +36,10 @@ SETTLE_TIMEOUT = 30.0
 # 1 s initial backoff once the event arrives.
 SETTLE_GRACE = 2.5
 DEFAULT_NS = "/api/v1/namespaces/default"
+PODS = f"{DEFAULT_NS}/pods"
 STATEFULSETS = "/apis/apps/v1/namespaces/default/statefulsets"
+DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
+REPLICASETS = "/apis/apps/v1/namespaces/default/replicasets"
 STORAGE_CLASSES = "/apis/storage.k8s.io/v1/storageclasses"
 PATHS = {
     "Node": "/api/v1/nodes",
@@ -45,9 +49,33 @@ PATHS = {
     "PersistentVolumeClaim": f"{DEFAULT_NS}/persistentvolumeclaims",
     "PodDisruptionBudget": "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
     "StatefulSet": STATEFULSETS,
+    "Deployment": DEPLOYMENTS,
 }
+# Created with the pending pods, once the running pods are in place.
+WORKLOADS = ("StatefulSet", "Deployment")
 # Creation order: what pods need exists before the pods (or their owners).
 ORDER = {kind: index for index, kind in enumerate(PATHS)}
+PENDING = "<pending>"
+
+
+class Placement(NamedTuple):
+    """One pending pod's outcome: node names, or ``PENDING``, and the messages."""
+
+    live: str
+    simulated: str
+    reason: str
+    predicted: str
+
+
+@dataclass
+class Pending:
+    """Pods judged together. A pod or StatefulSet replica has the same name
+    live and in ``simulate``; a Deployment's replicas do not, so its pods are
+    paired by outcome instead."""
+
+    live: list[str]
+    simulated: list[str]
+    deployment: str = ""
 
 
 def _strip(doc: dict[str, Any]) -> dict[str, Any]:
@@ -63,10 +91,13 @@ def _strip(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _clear(kube: KubeClient) -> None:
-    # Owners first, or they would recreate the pods deleted below.
-    for sts in (await kube.get(STATEFULSETS)).get("items", []):
-        await kube.delete(f"{STATEFULSETS}/{sts['metadata']['name']}")
-    pods = await kube.get("/api/v1/namespaces/default/pods")
+    # Owners first, or they would recreate the pods deleted below; the
+    # ReplicaSets too, or theirs would until the garbage collector caught up.
+    for owners in (STATEFULSETS, DEPLOYMENTS, REPLICASETS):
+        for owner in (await kube.get(owners)).get("items", []):
+            with contextlib.suppress(NotFound):
+                await kube.delete(f"{owners}/{owner['metadata']['name']}")
+    pods = await kube.get(PODS)
     for pod in pods.get("items", []):
         name = pod["metadata"]["name"]
         with contextlib.suppress(NotFound):
@@ -92,31 +123,74 @@ async def _clear(kube: KubeClient) -> None:
                 await kube.delete(f"{PATHS[kind]}/{item['metadata']['name']}")
 
 
-async def _apply(kube: KubeClient, docs: list[dict[str, Any]]) -> list[str]:
-    """Create the scenario's objects; returns the pending pods' names, in order."""
-    pending = []
-    running = [d for d in docs if d.get("kind") == "Pod" and d.get("spec", {}).get("nodeName")]
-    others = [d for d in docs if d.get("kind") != "Pod"]
-    waiting = [d for d in docs if d.get("kind") == "Pod" and not d.get("spec", {}).get("nodeName")]
-    for doc in sorted(others, key=lambda d: ORDER.get(d.get("kind", ""), len(ORDER))) + running:
+def _is_pending(doc: dict[str, Any]) -> bool:
+    if doc.get("kind") == "Pod":
+        return not (doc.get("spec") or {}).get("nodeName")
+    return doc.get("kind") in WORKLOADS
+
+
+async def _apply(kube: KubeClient, docs: list[dict[str, Any]]) -> list[Pending]:
+    """Create the scenario's objects; returns the pending pods, in order."""
+    pending: list[Pending] = []
+    first = [d for d in docs if d.get("kind") != "Pod" and not _is_pending(d)]
+    running = [d for d in docs if d.get("kind") == "Pod" and not _is_pending(d)]
+    for doc in sorted(first, key=lambda d: ORDER.get(d.get("kind", ""), len(ORDER))) + running:
         await _create(kube, doc)
-        if doc.get("kind") == "StatefulSet":
-            pending += workloads.replica_names(doc)
     await _budgets_observed(kube)
-    for doc in waiting:
-        await _create(kube, doc)
-        ns = doc.get("metadata", {}).get("namespace", "default")
-        pending.append(f"{ns}/{doc['metadata']['name']}")
+    deployments = []
+    for doc in filter(_is_pending, docs):
+        created = await _create(kube, doc)
+        name = doc["metadata"]["name"]
+        if doc["kind"] == "StatefulSet":
+            pending += [Pending([key], [key]) for key in workloads.replica_names(doc)]
+        elif doc["kind"] == "Deployment":
+            deployments.append((len(pending), created))
+            pending.append(Pending([], workloads.replica_names(doc), deployment=name))
+        else:
+            ns = doc.get("metadata", {}).get("namespace", "default")
+            pending.append(Pending([f"{ns}/{name}"], [f"{ns}/{name}"]))
+    for index, deployment in deployments:
+        pending[index].live = await _deployment_pods(kube, deployment)
     return pending
 
 
-async def _create(kube: KubeClient, doc: dict[str, Any]) -> None:
+async def _create(kube: KubeClient, doc: dict[str, Any]) -> JSON:
     kind = doc.get("kind", "")
     if kind == "Pod":
         ns = doc.get("metadata", {}).get("namespace", "default")
-        await kube.post(f"/api/v1/namespaces/{ns}/pods", _strip(doc))
-    elif kind in PATHS:
-        await kube.post(PATHS[kind], _strip(doc))
+        return await kube.post(f"/api/v1/namespaces/{ns}/pods", _strip(doc))
+    if kind in PATHS:
+        return await kube.post(PATHS[kind], _strip(doc))
+    return {}
+
+
+def _controller(obj: JSON) -> str:
+    owners = obj["metadata"].get("ownerReferences") or []
+    return next((str(o["uid"]) for o in owners if o.get("controller")), "")
+
+
+async def _deployment_pods(kube: KubeClient, deployment: JSON) -> list[str]:
+    """The pods the Deployment's ReplicaSet created, once there are
+    ``replicas`` of them; their names are random."""
+    name, uid = deployment["metadata"]["name"], deployment["metadata"]["uid"]
+    want = workloads.replicas(deployment)
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while True:
+        sets = {
+            rs["metadata"]["uid"]
+            for rs in (await kube.get(REPLICASETS)).get("items", [])
+            if _controller(rs) == uid
+        }
+        pods = sorted(
+            f"default/{p['metadata']['name']}"
+            for p in (await kube.get(PODS)).get("items", [])
+            if _controller(p) in sets
+        )
+        if len(pods) >= want:
+            return pods
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Deployment {name} has {len(pods)} of {want} pods")
+        await asyncio.sleep(0.2)
 
 
 async def _budgets_observed(kube: KubeClient) -> None:
@@ -152,13 +226,31 @@ def _why(pod: JSON, events: list[JSON]) -> str:
     return "(no decision yet)"
 
 
+def pair_by_outcome(
+    live: list[tuple[str, str, str]], simulated: list[tuple[str, str]]
+) -> list[tuple[str, Placement]]:
+    """(pod, placement) with live ``(pod, node, reason)`` and simulated
+    ``(node, message)`` matched in order of outcome: nodes by name, then the
+    pods left pending, so that equal outcomes meet whatever the pods are called."""
+
+    def outcome(node: str, message: str) -> tuple[bool, str, str]:
+        return (node == PENDING, node, message)
+
+    live = sorted(live, key=lambda p: outcome(p[1], p[2]))
+    simulated = sorted(simulated, key=lambda s: outcome(*s))
+    simulated += [(PENDING, "(no prediction)")] * (len(live) - len(simulated))
+    return [
+        (pod, Placement(node, sim_node, reason, predicted))
+        for (pod, node, reason), (sim_node, predicted) in zip(live, simulated, strict=False)
+    ]
+
+
 async def _settle(kube: KubeClient, pending: list[str]) -> dict[str, JSON]:
     deadline = time.monotonic() + SETTLE_TIMEOUT
     rejected_since: dict[str, float] = {}
     while True:
         pods = {
-            f"default/{p['metadata']['name']}": p
-            for p in (await kube.get("/api/v1/namespaces/default/pods")).get("items", [])
+            f"default/{p['metadata']['name']}": p for p in (await kube.get(PODS)).get("items", [])
         }
         decided = 0
         for key in pending:
@@ -184,8 +276,9 @@ async def _settle(kube: KubeClient, pending: list[str]) -> dict[str, JSON]:
 
 async def run_demo(
     plane: controlplane.LocalControlPlane, examples: Path, *, quiet: bool = False
-) -> dict[str, tuple[str, str]]:
-    """Run every example; returns {pod: (live node, simulated node)} ("<pending>" if none).
+) -> dict[str, Placement]:
+    """Run every example; returns the placement of each pending pod, keyed
+    ``<example>:<namespace>/<pod>`` with the pod's live name.
 
     Raises RuntimeError when the scheduler process dies or the API fails.
     """
@@ -208,18 +301,18 @@ async def run_demo(
     proc = subprocess.Popen(args, env=env, stdout=log, stderr=log)  # noqa: ASYNC220
     say = (lambda *_: None) if quiet else print
     say(f"py-scheduler running (pid {proc.pid}); its log: {plane.logs / 'py-scheduler.log'}")
-    placements: dict[str, tuple[str, str]] = {}
+    placements: dict[str, Placement] = {}
     try:
         async with KubeClient(await load_configuration(str(plane.kubeconfig))) as kube:
             for path in sorted(examples.glob("[0-9]*.yaml")):  # noqa: ASYNC240 - a handful of files
                 docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
                 await _clear(kube)
                 pending = await _apply(kube, docs)
-                pods = await _settle(kube, pending)
+                pods = await _settle(kube, [key for group in pending for key in group.live])
                 events = (await kube.get("/apis/events.k8s.io/v1/namespaces/default/events")).get(
                     "items", []
                 )
-                # simulate sees what the StatefulSet controller creates live.
+                # simulate sees what the workload controllers create live.
                 snap = snapshots.parse(yaml.safe_dump_all(workloads.expand(docs)), str(path))
                 predicted = {r.pod: r for r in await simulate(snap, cfg, seed=0)}
                 say(f"\n== {path.name}")
@@ -228,16 +321,22 @@ async def run_demo(
                     for n in (await kube.get("/api/v1/nodes")).get("items", [])
                 )
                 say(f"   nodes: {', '.join(nodes)}")
-                for key in pending:
-                    pod = pods.get(key, {"metadata": {"uid": ""}, "spec": {}})
-                    node = pod["spec"].get("nodeName") or "<pending>"
-                    sim = predicted.get(key)
-                    sim_node = (sim.node if sim else None) or "<pending>"
-                    same = (sim_node == "<pending>") == (node == "<pending>")
-                    agree = "agrees" if same else "DIFFERS"
-                    placements[f"{path.stem}:{key}"] = (node, sim_node)
-                    say(f"   {key:<22} -> {node:<10} {_why(pod, events)}")
-                    say(f"   {'':<22}    simulate: {sim_node} ({agree})")
+                width = max([22, *(len(key) for group in pending for key in group.live)])
+                for group in pending:
+                    if group.deployment:
+                        say(
+                            f"   Deployment {group.deployment}: live replicas are paired "
+                            "with simulate's by outcome, not by name"
+                        )
+                    for key, placement in pair_by_outcome(
+                        [_live(key, pods, events) for key in group.live],
+                        [_predicted(predicted.get(key)) for key in group.simulated],
+                    ):
+                        same = (placement.live == PENDING) == (placement.simulated == PENDING)
+                        agree = "agrees" if same else "DIFFERS"
+                        placements[f"{path.stem}:{key}"] = placement
+                        say(f"   {key:<{width}} -> {placement.live:<10} {placement.reason}")
+                        say(f"   {'':<{width}}    simulate: {placement.simulated} ({agree})")
             if proc.poll() is not None:
                 raise RuntimeError(f"py-scheduler exited early with {proc.returncode}")
     except ClusterError as exc:
@@ -252,6 +351,17 @@ async def run_demo(
     return placements
 
 
+def _live(key: str, pods: dict[str, JSON], events: list[JSON]) -> tuple[str, str, str]:
+    pod = pods.get(key, {"metadata": {"uid": ""}, "spec": {}})
+    return key, pod["spec"].get("nodeName") or PENDING, _why(pod, events)
+
+
+def _predicted(result: Result | None) -> tuple[str, str]:
+    if result is None:
+        return PENDING, "(no prediction)"
+    return result.node or PENDING, result.message
+
+
 def main(examples: Path) -> int:
     logs.configure(level="warning", fmt="console")
     with controlplane.running() as plane:
@@ -261,9 +371,7 @@ def main(examples: Path) -> int:
         except RuntimeError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    differ = sum(
-        1 for live, sim in placements.values() if (live == "<pending>") != (sim == "<pending>")
-    )
+    differ = sum(1 for p in placements.values() if (p.live == PENDING) != (p.simulated == PENDING))
     print("\nEvery example pod was placed or given the scheduler's reason.")
     if differ:
         print(f"{differ} placement(s) differ from simulate.")
