@@ -25,9 +25,10 @@ import yaml
 from scheduler import config as scheduler_config
 from scheduler import logs
 from scheduler.cluster import ClusterError, NotFound
-from scheduler.devcluster import controlplane, workloads
+from scheduler.devcluster import controlplane
 from scheduler.kube.client import JSON, KubeClient, load_configuration
 from scheduler.simulation import snapshot as snapshots
+from scheduler.simulation import workloads
 from scheduler.simulation.run import Result, simulate
 
 SETTLE_TIMEOUT = 30.0

@@ -32,6 +32,7 @@ from scheduler.model.volumes import (
     decode_storage_class,
 )
 from scheduler.scheduling.objects import decode_budget
+from scheduler.simulation import workloads
 
 KINDS = (
     "Node",
@@ -86,6 +87,25 @@ def _documents(text: str, source: str) -> Iterator[tuple[str, Mapping[str, Any]]
             yield where, doc
 
 
+def _expanded(
+    docs: Iterator[tuple[str, Mapping[str, Any]]],
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """StatefulSets and Deployments become the pods (and claims) their
+    controllers would create; the other documents pass through."""
+    listed = [(where, dict(doc)) for where, doc in docs]
+    plain = [doc for _, doc in listed]
+    for where, doc in listed:
+        if doc.get("kind") not in workloads.WORKLOAD_KINDS:
+            yield where, doc
+            continue
+        try:
+            expanded = workloads.replicas_of(doc, plain)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SnapshotError(f"{where} ({_name(doc)}): cannot expand: {exc!r}") from None
+        for replica in expanded:
+            yield f"{where}, replica", replica
+
+
 def _name(doc: Mapping[str, Any]) -> str:
     meta = doc.get("metadata") or {}
     ns = meta.get("namespace")
@@ -96,7 +116,7 @@ def parse(text: str, source: str = "snapshot") -> Snapshot:
     snap = Snapshot()
     raw_pods: list[tuple[str, Mapping[str, Any]]] = []
     global_default: int | None = None
-    for where, doc in _documents(text, source):
+    for where, doc in _expanded(_documents(text, source)):
         kind = doc.get("kind")
         label = f"{where} ({_name(doc)})"
         try:

@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from scheduler import config
-from scheduler.devcluster import workloads
 from scheduler.devcluster.demo import PENDING, Placement, pair_by_outcome
+from scheduler.simulation import workloads
 from scheduler.simulation.run import Result, simulate
 from scheduler.simulation.snapshot import parse
 
@@ -156,3 +156,67 @@ def test_a_replica_simulate_did_not_judge_shows_as_pending() -> None:
     assert pair_by_outcome([("web-x", "n1", "ok")], []) == [
         ("web-x", Placement("n1", PENDING, "ok", "(no prediction)"))
     ]
+
+
+DEPLOYMENT_AND_SET = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {schedulerName: py-scheduler, containers: [{name: c, image: pause}]}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {schedulerName: py-scheduler, containers: [{name: c, image: pause}]}
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+"""
+
+
+def test_simulate_expands_workloads_into_the_pods_their_controllers_create() -> None:
+    snap = parse(DEPLOYMENT_AND_SET, "snap.yaml")
+    assert sorted(p.key for p in snap.pods) == ["default/db-0", "default/db-1", *WEB]
+    assert sorted(f"{c.namespace}/{c.name}" for c in snap.claims) == [
+        "default/data-db-0",
+        "default/data-db-1",
+    ]
+    assert not snap.ignored
+
+
+WEB = ["shop/web-0", "shop/web-1"]
+
+LIVE_PODS = """
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-7f9c-abcde, namespace: shop, labels: {app: web}}
+spec: {nodeName: n1, containers: [{name: c, image: pause}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-0, namespace: default, labels: {app: db}}
+spec: {nodeName: n1, containers: [{name: c, image: pause}]}
+"""
+
+
+def test_simulate_adds_only_the_replicas_a_live_snapshot_lacks() -> None:
+    snap = parse(DEPLOYMENT_AND_SET + LIVE_PODS, "snap.yaml")
+    # The Deployment's pods are there already (its selector matches one); the
+    # StatefulSet lacks db-1 and both claims.
+    assert sorted(p.key for p in snap.pods) == [
+        "default/db-0",
+        "default/db-1",
+        "shop/web-7f9c-abcde",
+    ]
+    assert len(snap.claims) == 2

@@ -4,9 +4,13 @@ Live, kube-controller-manager's StatefulSet controller creates replica
 ``<set>-<i>`` and, per volumeClaimTemplate ``t``, claim ``t-<set>-<i>``; its
 Deployment and ReplicaSet controllers create ``replicas`` pods from the
 template, under random names. For ``simulate``, which reads a snapshot of pods
-and claims, the demo expands each workload the same way, so both sides judge
-the same pending pods; a Deployment's replicas are named ``<deployment>-<i>``,
-so only what does not depend on names can be compared with the live ones.
+and claims, each workload is expanded the same way, so both sides judge the
+same pending pods; a Deployment's replicas are named ``<deployment>-<i>``, so
+only what does not depend on names can be compared with the live ones.
+
+A snapshot taken from a live cluster holds the controllers' pods already:
+``expand`` adds only the StatefulSet replicas (and claims) missing from it, and
+a Deployment's replicas only when no pod of the snapshot matches its selector.
 """
 
 from __future__ import annotations
@@ -73,18 +77,53 @@ def _stateful_replica(doc: Doc, ordinal: int) -> list[Doc]:
     return [*claims, _pod(doc, pod_name, labels, volumes)]
 
 
+WORKLOAD_KINDS = ("StatefulSet", "Deployment")
+
+
+def _key(doc: Doc) -> tuple[str, str, str]:
+    return (str(doc.get("kind")), _namespace(doc), str((doc.get("metadata") or {}).get("name")))
+
+
+def _selected(doc: Doc, pods: list[Doc]) -> bool:
+    """Whether any pod in the workload's namespace carries its matchLabels."""
+    selector = ((doc.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    if not selector:
+        return False
+    return any(
+        _namespace(pod) == _namespace(doc)
+        and all(
+            ((pod.get("metadata") or {}).get("labels") or {}).get(k) == v
+            for k, v in selector.items()
+        )
+        for pod in pods
+    )
+
+
+def replicas_of(doc: Doc, docs: list[Doc]) -> list[Doc]:
+    """What a StatefulSet or Deployment among ``docs`` adds to them: its
+    replicas (and claims) that ``docs`` does not hold already."""
+    pods = [d for d in docs if d.get("kind") == "Pod"]
+    if doc.get("kind") == "Deployment":
+        if _selected(doc, pods):
+            return []
+        name = doc["metadata"]["name"]
+        return [_pod(doc, f"{name}-{i}", {}, []) for i in range(replicas(doc))]
+    present = {_key(d) for d in docs if d.get("kind") in ("Pod", "PersistentVolumeClaim")}
+    return [
+        d
+        for ordinal in range(replicas(doc))
+        for d in _stateful_replica(doc, ordinal)
+        if _key(d) not in present
+    ]
+
+
 def expand(docs: list[Doc]) -> list[Doc]:
     """The documents with each StatefulSet replaced by its replicas and claims
-    and each Deployment by its replicas."""
+    and each Deployment by its replicas, leaving out what the snapshot holds."""
     out: list[Doc] = []
     for doc in docs:
-        kind = doc.get("kind")
-        if kind == "StatefulSet":
-            for ordinal in range(replicas(doc)):
-                out.extend(_stateful_replica(doc, ordinal))
-        elif kind == "Deployment":
-            name = doc["metadata"]["name"]
-            out.extend(_pod(doc, f"{name}-{i}", {}, []) for i in range(replicas(doc)))
+        if doc.get("kind") in WORKLOAD_KINDS:
+            out.extend(replicas_of(doc, docs))
         else:
             out.append(doc)
     return out
