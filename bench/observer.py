@@ -13,10 +13,13 @@ import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
+from scheduler.cluster import Unavailable
 from scheduler.kube.client import KubeClient
+from scheduler.kube.errors import Gone
 
 
 @dataclass
@@ -52,29 +55,57 @@ class Observer:
 
     async def _run(self) -> None:
         path = f"/api/v1/namespaces/{self.namespace}/pods"
-        listing = await self.kube.get(path, {"limit": "1"})
-        rv = listing["metadata"]["resourceVersion"]
-        params = {"watch": "1", "resourceVersion": rv, "timeoutSeconds": "86400"}
+        rv = await self._list(path)
         self._ready.set()
-        async for line in self.kube.stream(path, params, idle_timeout=86400):
-            now = time.monotonic()
-            event = orjson.loads(line)
-            obj = event["object"]
-            if event["type"] == "ERROR":
-                raise RuntimeError(f"pod watch failed: {obj}")
-            name = obj["metadata"]["name"]
-            prefix = name[:2]
-            seen = self.pods.get(name)
-            if seen is None:
-                seen = self.pods[name] = PodSeen(added_at=now)
-                self.added[prefix] += 1
-            node = obj["spec"].get("nodeName")
-            if node and seen.bound_at is None:
-                seen.bound_at, seen.node = now, node
-                self.bound[prefix] += 1
-            if event["type"] == "DELETED" and seen.deleted_at is None:
+        while True:
+            # The API server closes watchers that fall behind (its cacher's
+            # "unresponsiveness"): resume from the last version seen.
+            params = {"watch": "1", "resourceVersion": rv, "timeoutSeconds": "86400"}
+            try:
+                async for line in self.kube.stream(path, params, idle_timeout=86400):
+                    rv = self._apply(orjson.loads(line), time.monotonic()) or rv
+            except Gone:
+                rv = await self._list(path)
+            except Unavailable:
+                await asyncio.sleep(0.1)
+
+    async def _list(self, path: str) -> str:
+        """(Re)list: pods bound meanwhile count as bound now; return the version."""
+        listing = await self.kube.get(path)
+        now = time.monotonic()
+        present = set()
+        for obj in listing["items"]:
+            self._apply({"type": "ADDED", "object": obj}, now)
+            present.add(obj["metadata"]["name"])
+        for name, seen in self.pods.items():
+            if name not in present and seen.deleted_at is None:
                 seen.deleted_at = now
-                self.deleted[prefix] += 1
+                self.deleted[name[:2]] += 1
+        rv: str = listing["metadata"]["resourceVersion"]
+        return rv
+
+    def _apply(self, event: dict[str, Any], now: float) -> str | None:
+        obj = event["object"]
+        if event["type"] == "ERROR":
+            if obj.get("code") == 410:
+                raise Gone(str(obj.get("message")))
+            raise RuntimeError(f"pod watch failed: {obj}")
+        meta = obj["metadata"]
+        name = meta["name"]
+        prefix = name[:2]
+        seen = self.pods.get(name)
+        if seen is None:
+            seen = self.pods[name] = PodSeen(added_at=now)
+            self.added[prefix] += 1
+        node = obj["spec"].get("nodeName")
+        if node and seen.bound_at is None:
+            seen.bound_at, seen.node = now, node
+            self.bound[prefix] += 1
+        if event["type"] == "DELETED" and seen.deleted_at is None:
+            seen.deleted_at = now
+            self.deleted[prefix] += 1
+        version: str | None = meta.get("resourceVersion")
+        return version
 
     def failed(self) -> BaseException | None:
         if self._task is not None and self._task.done() and not self._task.cancelled():

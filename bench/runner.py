@@ -278,6 +278,7 @@ def _figures(record: JSON, workload: Workload, observer: Observer, t0: float) ->
     throughput = stats.summarize(stats.throughput_samples(bound_at, t0))
     record["bound"] = len(bound_at)
     record["throughput"] = {k: round(v, 1) for k, v in asdict(throughput).items()}
+    record["drain_pods_per_s"] = round(stats.drain_rate(bound_at), 1)
     record["makespan_s"] = round(max(bound_at) - t0, 2) if bound_at else None
     record["per_second"] = stats.per_second(bound_at, t0)
     # Drain: pods wait for the scheduler to start, so latency counts from its start.

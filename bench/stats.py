@@ -74,6 +74,14 @@ def throughput_samples(
     return samples[1:]
 
 
+def drain_rate(bound_at: Sequence[float]) -> float:
+    """Pods/s between the first and the last bind: steadier than 1 s samples on short runs."""
+    if len(bound_at) < 2:
+        return 0.0
+    span = max(bound_at) - min(bound_at)
+    return (len(bound_at) - 1) / span if span > 0 else 0.0
+
+
 def per_second(bound_at: Sequence[float], start: float) -> list[int]:
     """Binds in each whole second after ``start``: the series the plots draw."""
     counts: list[int] = []

@@ -124,3 +124,8 @@ def test_profile_own_time_is_the_innermost_frame() -> None:
     assert own["decode (b.py:2)"] == 2
     assert own["main (a.py:1)"] == 1
     assert total["main (a.py:1)"] == 4
+
+
+def test_drain_rate_spans_first_to_last_bind() -> None:
+    assert stats.drain_rate([10.0, 10.5, 11.0, 12.0]) == 1.5
+    assert stats.drain_rate([3.0]) == 0.0
