@@ -12,9 +12,8 @@ import orjson
 def own_time(speedscope: dict[str, Any]) -> tuple[Counter[str], Counter[str], float]:
     """(own weight, total weight) per frame, and the total weight of all samples."""
     frames = speedscope["shared"]["frames"]
-    names = [
-        f"{f['name']} ({Path(f.get('file') or '?').name}:{f.get('line', '?')})" for f in frames
-    ]
+    # Per function, not per line: py-spy's frames carry the sampled line.
+    names = [f"{f['name']} ({Path(f.get('file') or '?').name})" for f in frames]
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
     weight_sum = 0.0
@@ -35,9 +34,10 @@ def markdown(path: Path, title: str, top: int = 30) -> str:
     lines = [
         f"# {title}",
         "",
-        f"py-spy samples: {int(weight_sum)} (idle included; `--idle` off drops waiting threads).",
+        f"{weight_sum:.1f} s of samples (py-spy without `--idle`: only while a thread runs).",
+        "Own time is where the sample's innermost frame was; total includes callees.",
         "",
-        "| # | function (file:line) | own % | total % |",
+        "| # | function (file) | own % | total % |",
         "|---|---|---|---|",
     ]
     for rank, (name, weight) in enumerate(own.most_common(top), 1):

@@ -121,9 +121,9 @@ def test_profile_own_time_is_the_innermost_frame() -> None:
     }
     own, total, weight = profile.own_time(speedscope)
     assert weight == 4
-    assert own["decode (b.py:2)"] == 2
-    assert own["main (a.py:1)"] == 1
-    assert total["main (a.py:1)"] == 4
+    assert own["decode (b.py)"] == 2
+    assert own["main (a.py)"] == 1
+    assert total["main (a.py)"] == 4
 
 
 def test_drain_rate_spans_first_to_last_bind() -> None:
