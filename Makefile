@@ -1,13 +1,14 @@
 # py-scheduler: one entry point for people and CI.
 #   make demo   run the scheduler on a local control plane with the examples
 #   make test   every check and test (lint, types, layers, unit, integration)
+#   make bench  py-scheduler against kube-scheduler (ARGS="--quick --reps 5 ...")
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv controlplane lint unit integration deploy-test packaging-test manifests test demo clean
+.PHONY: all venv controlplane lint unit integration deploy-test packaging-test manifests test demo bench clean
 
 all: test
 
@@ -52,6 +53,11 @@ test: venv controlplane lint deploy-test packaging-test
 
 demo: venv controlplane
 	$(BIN)/python -m scheduler.devcluster demo examples/
+
+# Side-by-side benchmark; never part of `make test`. Results go to bench/results.
+bench: venv controlplane
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

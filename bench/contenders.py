@@ -1,0 +1,119 @@
+"""The schedulers under test, each started as its own process.
+
+kube-scheduler and py-scheduler get the same profile semantics: one profile
+(default plugins, default ``percentageOfNodesToScore`` and backoff), client
+QPS/burst 5000 as in scheduler_perf, leader election off, admin credentials.
+The ceiling is :mod:`bench.ceiling`, which binds without deciding anything.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from scheduler.devcluster.controlplane import LocalControlPlane, free_port
+
+SCHEDULER_NAME: Final = "bench-scheduler"
+KUBE: Final = "kube-scheduler"
+PY: Final = "py-scheduler"
+CEILING: Final = "ceiling"
+
+
+def _config(plane: LocalControlPlane) -> str:
+    return (
+        "apiVersion: kubescheduler.config.k8s.io/v1\n"
+        "kind: KubeSchedulerConfiguration\n"
+        "clientConnection:\n"
+        f"  kubeconfig: {plane.kubeconfig}\n"
+        "  qps: 5000\n"
+        "  burst: 5000\n"
+        "leaderElection:\n"
+        "  leaderElect: false\n"
+        "profiles:\n"
+        f"- schedulerName: {SCHEDULER_NAME}\n"
+    )
+
+
+@dataclass
+class Running:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def command(name: str, plane: LocalControlPlane, workdir: Path, py_log_level: str) -> list[str]:
+    config = workdir / f"{name}-config.yaml"
+    config.write_text(_config(plane))
+    if name == KUBE:
+        return [
+            str(plane.bin_dir / "kube-scheduler"),
+            f"--config={config}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={free_port()}",
+            f"--authentication-kubeconfig={plane.kubeconfig}",
+            f"--authorization-kubeconfig={plane.kubeconfig}",
+            "--v=1",
+        ]
+    if name == PY:
+        return [
+            sys.executable,
+            "-m",
+            "scheduler",
+            "run",
+            "--config",
+            str(config),
+            "--kubeconfig",
+            str(plane.kubeconfig),
+            "--bind-address=127.0.0.1",
+            f"--port={free_port()}",
+            "--log-format=json",
+            f"--log-level={py_log_level}",
+        ]
+    if name == CEILING:
+        return [
+            sys.executable,
+            "-m",
+            "bench.ceiling",
+            "--kubeconfig",
+            str(plane.kubeconfig),
+            "--scheduler-name",
+            SCHEDULER_NAME,
+        ]
+    raise ValueError(f"unknown scheduler {name!r}")
+
+
+def start(
+    name: str, plane: LocalControlPlane, workdir: Path, tag: str, py_log_level: str = "warning"
+) -> Running:
+    log = workdir / "logs" / f"{tag}-{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command(name, plane, workdir, py_log_level),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
+        )
+    return Running(name, proc, log)

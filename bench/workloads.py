@@ -1,0 +1,99 @@
+"""The workloads, after scheduler_perf's performance configs (shapes, not code).
+
+Drain mode (as the performance protocol suggests for a 2-core box): init pods
+are created already placed (``spec.nodeName``), measured pods are created
+while no scheduler runs, then the scheduler under test starts and drains
+them, so the load generator does not compete with it for the CPUs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Final, Literal
+
+Mode = Literal["drain", "latency"]
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    nodes: int
+    measured: int
+    measured_kind: str = "default"
+    init_pods: int = 0
+    init_kind: str = "default"
+    # Init pods per node, filled node by node (0: one round-robin pass).
+    init_per_node: int = 0
+    zones: int = 0
+    mode: Mode = "drain"
+    # Pods that fit nowhere, created at this rate while the measured pods drain.
+    unschedulable_per_second: float = 0.0
+    # Latency: arrival rates tried in turn, seconds of arrivals per rate.
+    rates: tuple[int, ...] = ()
+    step_seconds: float = 0.0
+    # Only the no-decision binder runs it: the control plane's own limit.
+    ceiling: bool = False
+
+    def quick(self) -> Workload:
+        """500 nodes (preemption: 50) and a tenth of the pods."""
+        if self.name == "Preemption":
+            return replace(
+                self,
+                nodes=self.nodes // 10,
+                init_pods=self.init_pods // 10,
+                measured=self.measured // 10,
+            )
+        return replace(
+            self,
+            nodes=min(self.nodes, 500),
+            init_pods=self.init_pods // 10,
+            measured=self.measured // 10,
+            step_seconds=self.step_seconds / 2,
+        )
+
+
+WORKLOADS: Final = (
+    Workload("SchedulingBasic", nodes=5000, init_pods=1000, measured=10000),
+    Workload(
+        "TopologySpreading",
+        nodes=5000,
+        zones=3,
+        init_pods=5000,
+        measured=5000,
+        measured_kind="spread",
+    ),
+    Workload(
+        "SchedulingPodAntiAffinity",
+        nodes=5000,
+        init_pods=1000,
+        init_kind="anti",
+        measured=2000,
+        measured_kind="anti",
+    ),
+    Workload("Unschedulable", nodes=5000, measured=10000, unschedulable_per_second=5.0),
+    Workload(
+        "Preemption",
+        nodes=500,
+        init_pods=2000,
+        init_kind="low",
+        init_per_node=4,
+        measured=500,
+        measured_kind="high",
+    ),
+    Workload(
+        "Latency",
+        nodes=5000,
+        measured=0,
+        mode="latency",
+        rates=(100, 200, 400, 800, 1600),
+        step_seconds=10.0,
+    ),
+    Workload("Ceiling", nodes=5000, init_pods=1000, measured=10000, ceiling=True),
+)
+
+BY_NAME: Final = {w.name: w for w in WORKLOADS}
+
+
+def select(names: str | None, *, quick: bool) -> list[Workload]:
+    chosen = list(WORKLOADS) if not names else [BY_NAME[n.strip()] for n in names.split(",")]
+    return [w.quick() if quick else w for w in chosen]

@@ -1,0 +1,131 @@
+"""The benchmark's pure parts: throughput sampling, percentiles and gates."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import gates, profile, stats
+
+
+class TestThroughputSamples:
+    def test_counts_binds_per_second_and_drops_the_first_sample(self) -> None:
+        # 5 binds in second 1, 10 in second 2, 20 in second 3.
+        bound = [0.5] * 5 + [1.5] * 10 + [2.5] * 20
+        assert stats.throughput_samples(bound, start=0.0) == [10.0, 20.0]
+
+    def test_folds_seconds_without_binds_into_the_next_sample(self) -> None:
+        # Nothing in the third second: the 9 binds of the fourth span 2 seconds.
+        bound = [0.5, 1.5, 1.6, *([3.5] * 9)]
+        assert stats.throughput_samples(bound, start=0.0) == [2.0, 4.5]
+
+    def test_start_up_silence_is_folded_into_the_dropped_first_sample(self) -> None:
+        bound = [4.2] * 8 + [5.5] * 30
+        assert stats.throughput_samples(bound, start=0.0) == [30.0]
+
+    def test_ignores_binds_before_the_start(self) -> None:
+        assert stats.throughput_samples([0.1, 0.2, 10.5, 11.5, 11.6], start=10.0) == [2.0]
+
+    def test_no_binds_no_samples(self) -> None:
+        assert stats.throughput_samples([], start=0.0) == []
+
+    def test_per_second_series_has_a_slot_per_elapsed_second(self) -> None:
+        assert stats.per_second([10.2, 10.3, 12.9], start=10.0) == [2, 0, 1]
+
+
+class TestPercentiles:
+    @pytest.mark.parametrize(
+        ("pct", "want"), [(50, 50.0), (99, 99.0), (100, 100.0), (1, 1.0), (0, 1.0)]
+    )
+    def test_nearest_rank(self, pct: float, want: float) -> None:
+        values = [float(v) for v in range(100, 0, -1)]
+        assert stats.percentile(values, pct) == want
+
+    def test_small_samples_round_up(self) -> None:
+        assert stats.percentile([3.0, 1.0, 2.0], 50) == 2.0
+        assert stats.percentile([3.0, 1.0, 2.0], 99) == 3.0
+
+    def test_empty_is_zero(self) -> None:
+        assert stats.percentile([], 99) == 0.0
+
+    def test_summary(self) -> None:
+        summary = stats.summarize([10.0, 20.0, 30.0, 40.0])
+        assert (summary.average, summary.p50, summary.p99, summary.samples) == (
+            25.0,
+            20.0,
+            40.0,
+            4,
+        )
+
+    def test_quantiles_span_min_to_max(self) -> None:
+        q = stats.quantiles([float(v) for v in range(1000)], points=11)
+        assert q[0] == 0.0
+        assert q[5] == pytest.approx(500, abs=1)
+        assert q[-1] == 999.0
+
+
+ZONES = {"n0": "a", "n1": "b", "n2": "c", "n3": "a"}
+
+
+class TestGates:
+    def test_zone_skew_counts_zones_left_empty(self) -> None:
+        placements = {"p0": "n0", "p1": "n3", "p2": "n1"}
+        assert gates.zone_skew(placements, placements, ZONES) == 2
+
+    def test_skew_gate(self) -> None:
+        placements = {f"p{i}": "n0" for i in range(6)}
+        assert gates.skew_within(placements, placements, ZONES, 6) == []
+        assert gates.skew_within(placements, placements, ZONES, 5) == [
+            "zone skew 6 exceeds maxSkew 5"
+        ]
+
+    def test_skew_counts_only_the_listed_pods(self) -> None:
+        placements = {"p0": "n0", "other": "n0", "p1": "n1", "p2": "n2"}
+        assert gates.zone_skew(placements, ["p0", "p1", "p2"], ZONES) == 0
+
+    def test_anti_affinity_finds_shared_nodes(self) -> None:
+        placements = {"a": "n0", "b": "n1", "c": "n0", "d": None}
+        assert gates.anti_affinity_conflicts(placements, "abcd") == {"n0": ["a", "c"]}
+        assert gates.anti_affinity_respected(placements, "abd") == []
+        assert gates.anti_affinity_respected(placements, "abc") != []
+
+    def test_bound_and_pending(self) -> None:
+        placements = {"a": "n0", "b": None}
+        assert gates.all_bound(placements, ["a"]) == []
+        assert gates.all_bound(placements, ["a", "b", "c"]) == ["2 pod(s) never bound, e.g. b, c"]
+        assert gates.none_bound(placements, ["b"]) == []
+        assert gates.none_bound(placements, ["a", "b"]) != []
+
+    def test_overcommit(self) -> None:
+        placements = {"a": "n0", "b": "n0", "c": "n1"}
+        cpu = {"a": 3000, "b": 900, "c": 3000}
+        assert gates.overcommitted(placements, cpu, 4000) == []
+        assert gates.overcommitted(placements, {**cpu, "b": 1100}, 4000) == [
+            "1 node(s) over their CPU, e.g. n0: 4100m"
+        ]
+
+    def test_disruption_budget(self) -> None:
+        assert gates.disruptions_within(1500, 1500) == []
+        assert gates.disruptions_within(1501, 1500) != []
+
+
+def test_profile_own_time_is_the_innermost_frame() -> None:
+    speedscope = {
+        "shared": {
+            "frames": [
+                {"name": "main", "file": "/x/a.py", "line": 1},
+                {"name": "decode", "file": "/x/b.py", "line": 2},
+                {"name": "fit", "file": "/x/c.py", "line": 3},
+            ]
+        },
+        "profiles": [{"samples": [[0, 1], [0, 1], [0, 2], [0]], "weights": [1, 1, 1, 1]}],
+    }
+    own, total, weight = profile.own_time(speedscope)
+    assert weight == 4
+    assert own["decode (b.py)"] == 2
+    assert own["main (a.py)"] == 1
+    assert total["main (a.py)"] == 4
+
+
+def test_drain_rate_spans_first_to_last_bind() -> None:
+    assert stats.drain_rate([10.0, 10.5, 11.0, 12.0]) == 1.5
+    assert stats.drain_rate([3.0]) == 0.0
