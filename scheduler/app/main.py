@@ -63,7 +63,13 @@ async def run(
     cfg: config.SchedulerConfig, *, kubeconfig: str | None, address: str, port: int
 ) -> int:
     configuration = await load_configuration(kubeconfig or cfg.client_connection.kubeconfig or None)
-    async with KubeClient(configuration, Settings()) as kube:
+    limits = Settings(qps=cfg.client_connection.qps, burst=cfg.client_connection.burst)
+    # The lease gets a client of its own, as kube-scheduler's leader-election client
+    # is: a renewal must never queue behind a burst of binds.
+    async with (
+        KubeClient(configuration, limits) as kube,
+        KubeClient(configuration, Settings(user_agent="py-scheduler/leader-election")) as lease,
+    ):
         objects = ObjectStore()
         scheduler = build_scheduler(cfg, cluster=KubeCluster(kube), objects=objects)
         pods = Reflector(
@@ -74,7 +80,7 @@ async def run(
             field_selector="status.phase!=Succeeded,status.phase!=Failed",
         )
         nodes = Reflector(kube, "/api/v1/nodes", _node_handlers(scheduler), name="nodes")
-        elector = _elector(kube, cfg) if cfg.leader_election.leader_elect else None
+        elector = _elector(lease, cfg) if cfg.leader_election.leader_elect else None
         if elector is None:
             metrics.LEADER.set(1)  # a single replica without election always leads
         health = Health(

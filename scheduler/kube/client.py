@@ -23,6 +23,7 @@ from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
 from scheduler.kube import errors
+from scheduler.kube.ratelimit import TokenBucket
 
 JSON = dict[str, Any]
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -40,6 +41,9 @@ class Settings:
     timeout: float = 30.0
     max_connections: int = 100
     user_agent: str = "py-scheduler"
+    # clientConnection.qps / burst; None: no client-side limit.
+    qps: float | None = None
+    burst: int = 0
 
 
 async def load_configuration(kubeconfig: str | None = None) -> k8s_client.Configuration:
@@ -74,6 +78,11 @@ class KubeClient:
         self.settings = settings or Settings()
         self.base = str(configuration.host).rstrip("/")
         self._session: aiohttp.ClientSession | None = None
+        self.limiter = (
+            TokenBucket(self.settings.qps, self.settings.burst)
+            if self.settings.qps is not None
+            else None
+        )
 
     async def __aenter__(self) -> Self:
         connector = aiohttp.TCPConnector(
@@ -120,6 +129,8 @@ class KubeClient:
     ) -> JSON:
         """Send one request; return the decoded JSON body or raise a ClusterError."""
         data = orjson.dumps(body) if body is not None else None
+        if self.limiter is not None:
+            await self.limiter.acquire()
         headers = await self._headers(content_type)
         try:
             async with asyncio.timeout(timeout or self.settings.timeout):
@@ -156,6 +167,8 @@ class KubeClient:
         self, path: str, params: Mapping[str, str], *, idle_timeout: float
     ) -> AsyncIterator[bytes]:
         """Lines of a watch response; ``idle_timeout`` bounds the gap between lines."""
+        if self.limiter is not None:
+            await self.limiter.acquire()
         headers = await self._headers()
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=idle_timeout)
         try:
