@@ -204,4 +204,8 @@ class BatchScorePlugin(Protocol):
     def score_batch(
         self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
     ) -> Int64s | None:
-        """What ``score`` returns for the node at each row; None: score per node."""
+        """What ``score`` returns for the node at each row; None: score per node.
+
+        A plugin that is also a ``ScoreNormalizer`` is batched only if it sets
+        ``batch_normalizes = True``: its batch form then returns the scores
+        after ``normalize_scores``."""

@@ -213,11 +213,13 @@ class Framework(Handle):
         self.post_bind: list[PostBindPlugin] = at("postBind")  # type: ignore[assignment]
         self._columns = NodeColumns()
         self._batch_filters = [p for p in self.filter if isinstance(p, BatchFilterPlugin)]
-        # A normalised score needs every node's raw score first: per node only.
+        # A normalised score needs every node's raw score first: per node only,
+        # unless the plugin's batch form returns normalised scores itself.
         self._batch_scores = {
             p.name: p
             for p in self.score
-            if isinstance(p, BatchScorePlugin) and not isinstance(p, ScoreNormalizer)
+            if isinstance(p, BatchScorePlugin)
+            and (not isinstance(p, ScoreNormalizer) or getattr(p, "batch_normalizes", False))
         }
 
     def _resolve(self, point: str) -> list[PluginRef]:

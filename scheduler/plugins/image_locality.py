@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Final
 
+import numpy as np
+
+from scheduler.framework.batch import Int64s, NodeColumns
 from scheduler.framework.cycle_state import CycleState
 from scheduler.framework.interface import MAX_NODE_SCORE, Handle
 from scheduler.framework.registry import NoArgs, PluginSpec, no_args
@@ -77,6 +80,16 @@ class ImageLocality:
                     size, snapshot.image_nodes(normalized), total_nodes
                 )
         return calculate_priority(sum_scores, len(pod.images))
+
+    def score_batch(
+        self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
+    ) -> Int64s | None:
+        # Images no node reports score 0 everywhere (the sum stays under the
+        # lower threshold); only then is the answer the same for every node.
+        snapshot = self._handle.snapshot
+        if any(snapshot.image_nodes(normalized_image_name(image)) for image in pod.images):
+            return None
+        return np.zeros(len(rows), dtype=np.int64)
 
 
 SPEC: Final = PluginSpec(NAME, decode_args, ImageLocality)

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import ClassVar, Final
 
+import numpy as np
+
+from scheduler.framework.batch import Int64s, NodeColumns
 from scheduler.framework.cycle_state import CycleState, StateKey
 from scheduler.framework.interface import MAX_NODE_SCORE, Handle
 from scheduler.framework.registry import NoArgs, PluginSpec, no_args
@@ -45,6 +48,12 @@ def _untolerated_hard_taint(taints: Iterable[Taint], tolerations: Sequence[Toler
     return any(t.effect in _HARD_EFFECTS and not tolerated(t, tolerations) for t in taints)
 
 
+def _untolerated_soft_taints(taints: Iterable[Taint], tolerations: Sequence[Toleration]) -> int:
+    return sum(
+        1 for t in taints if t.effect == PREFER_NO_SCHEDULE and not tolerated(t, tolerations)
+    )
+
+
 def _soft_tolerations(pod: PodInfo) -> tuple[Toleration, ...]:
     # An empty effect tolerates every effect, PreferNoSchedule included.
     return tuple(t for t in pod.tolerations if t.effect in ("", PREFER_NO_SCHEDULE))
@@ -52,6 +61,7 @@ def _soft_tolerations(pod: PodInfo) -> tuple[Toleration, ...]:
 
 class TaintToleration:
     name: ClassVar[str] = NAME
+    batch_normalizes: ClassVar[bool] = True  # score_batch returns normalised scores
 
     def __init__(self, args: NoArgs, handle: Handle) -> None:
         del args, handle
@@ -69,11 +79,7 @@ class TaintToleration:
         tolerations = state.get(_SOFT_TOLERATIONS)
         if tolerations is None:
             tolerations = _soft_tolerations(pod)
-        return sum(
-            1
-            for taint in node.node.taints
-            if taint.effect == PREFER_NO_SCHEDULE and not tolerated(taint, tolerations)
-        )
+        return _untolerated_soft_taints(node.node.taints, tolerations)
 
     def normalize_scores(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         # Reversed: the fewer untolerated soft taints, the higher the score.
@@ -83,6 +89,26 @@ class TaintToleration:
             return
         for i, raw in enumerate(scores):
             scores[i] = MAX_NODE_SCORE - MAX_NODE_SCORE * raw // highest
+
+    def score_batch(
+        self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
+    ) -> Int64s | None:
+        """Scores already normalised; untainted nodes (most) skip the per-node call."""
+        tolerations = state.get(_SOFT_TOLERATIONS)
+        if tolerations is None:
+            tolerations = _soft_tolerations(pod)
+        nodes = columns.nodes
+        raw = [
+            _untolerated_soft_taints(taints, tolerations)
+            if (taints := nodes[row].node.taints)
+            else 0
+            for row in rows.tolist()
+        ]
+        highest = max(raw, default=0)
+        if highest == 0:
+            return np.full(len(raw), MAX_NODE_SCORE, dtype=np.int64)
+        counts = np.array(raw, dtype=np.int64)
+        return MAX_NODE_SCORE - MAX_NODE_SCORE * counts // highest
 
     def events_to_register(self) -> Sequence[ClusterEventWithHint]:
         return (

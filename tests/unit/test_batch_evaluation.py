@@ -15,6 +15,7 @@ import pytest
 from bench import evaluation
 from scheduler.framework.batch import NodeColumns
 from scheduler.framework.cycle_state import CycleState
+from scheduler.framework.registry import NoArgs
 from scheduler.framework.runtime import Framework
 from scheduler.framework.status import SUCCESS, Status
 from scheduler.framework.types import FitError
@@ -23,6 +24,7 @@ from scheduler.plugins.balanced_allocation import (
     NodeResourcesBalancedAllocation,
     NodeResourcesBalancedAllocationArgs,
 )
+from scheduler.plugins.image_locality import ImageLocality
 from scheduler.plugins.node_resources_fit import (
     LEAST_ALLOCATED,
     MOST_ALLOCATED,
@@ -33,11 +35,12 @@ from scheduler.plugins.node_resources_fit import (
     ScoringStrategy,
     UtilizationShapePoint,
 )
+from scheduler.plugins.taint_toleration import TaintToleration
 from scheduler.scheduling.algorithm import Algorithm, ScheduleResult, SchedulingError
 from scheduler.scheduling.cache import Cache
 from scheduler.scheduling.nominator import Nominator
 from tests.builders import make_node, make_pod, node_info
-from tests.fakes import FakeSnapshot
+from tests.fakes import FakeHandle, FakeSnapshot
 from tests.unit.helpers_core import FakeFilter, FakeScore, default_framework, framework, named
 
 GPU = "example.com/gpu"
@@ -207,6 +210,73 @@ def test_balanced_allocation_batch_equals_per_node(
         assert scores.tolist() == [plugin.score(state, pod, n) for n in nodes]
         compared += 1
     assert compared > 5
+
+
+PREFER = "PreferNoSchedule"
+
+
+def soft_tainted_cache(rng: random.Random, count: int) -> Cache:
+    cache = Cache()
+    for i in range(count):
+        taints = [
+            {"key": f"soft{k}", "value": "v", "effect": "PreferNoSchedule"}
+            for k in range(3)
+            if rng.random() < 0.3
+        ]
+        if rng.random() < 0.2:
+            taints.append({"key": "hard", "value": "v", "effect": "NoSchedule"})
+        images = [([f"img{k}:1"], 200 * 1024 * 1024) for k in range(3) if rng.random() < 0.2]
+        cache.add_node(
+            make_node(
+                f"n{i:03d}", allocatable=random_allocatable(rng), taints=taints, images=images
+            )
+        )
+    return cache
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_taint_toleration_batch_equals_per_node_normalised(seed: int) -> None:
+    rng = random.Random(300 + seed)
+    cache = soft_tainted_cache(rng, 80)
+    nodes = list(cache.node_infos())
+    columns, rows = all_rows(nodes)
+    plugin = TaintToleration(NoArgs(), HANDLE)
+    spreads = set()
+    for i in range(20):
+        tolerations = [
+            {
+                "key": f"soft{k}",
+                "operator": "Exists",
+                "effect": rng.choice(["", "PreferNoSchedule"]),
+            }
+            for k in range(3)
+            if rng.random() < 0.4
+        ]
+        pod = make_pod(f"p{i}", tolerations=tolerations)
+        state = CycleState()
+        plugin.pre_score(state, pod, nodes)
+        expected = [plugin.score(state, pod, n) for n in nodes]
+        plugin.normalize_scores(state, pod, expected)
+        batch = plugin.score_batch(state, pod, columns, rows)
+        assert batch is not None
+        assert batch.tolist() == expected
+        spreads.add(len(set(expected)))
+    assert max(spreads) > 2  # the table met nodes with different soft-taint counts
+
+
+def test_image_locality_batches_only_images_no_node_holds() -> None:
+    cache = soft_tainted_cache(random.Random(7), 60)
+    nodes = list(cache.node_infos())
+    columns, rows = all_rows(nodes)
+    plugin = ImageLocality(NoArgs(), FakeHandle(snapshot=cache))
+    state = CycleState()
+    absent = make_pod("absent", images=["img9:1", "pause"])
+    batch = plugin.score_batch(state, absent, columns, rows)
+    assert batch is not None
+    assert batch.tolist() == [plugin.score(state, absent, n) for n in nodes] == [0] * len(nodes)
+    present = make_pod("present", images=["img1:1"])
+    assert any(plugin.score(state, present, n) for n in nodes)
+    assert plugin.score_batch(state, present, columns, rows) is None
 
 
 def test_numbers_beyond_the_exact_range_are_judged_per_node() -> None:
