@@ -32,6 +32,7 @@ from scheduler.model import NodeInfo, PodInfo
 from scheduler.model.volumes import CSINode, PersistentVolumeClaim
 from scheduler.plugins.volume_claims import (
     REASON_CLAIM_WITHOUT_NAME,
+    claim_event_hint,
     claim_not_found,
     claims_and_ephemerals,
     not_owned_problem,
@@ -167,13 +168,7 @@ def _after_pod_deleted(pod: PodInfo, old: object | None, new: object | None) -> 
 
 
 def _after_claim_added(pod: PodInfo, old: object | None, new: object | None) -> QueueingHint:
-    if not isinstance(new, PersistentVolumeClaim):
-        return QueueingHint.QUEUE
-    if new.namespace != pod.namespace:
-        return QueueingHint.SKIP
-    if any(name == new.name for name, _ in claims_and_ephemerals(pod)):
-        return QueueingHint.QUEUE
-    return QueueingHint.SKIP
+    return claim_event_hint(pod, new, ephemeral=True)
 
 
 def _after_csi_node_update(pod: PodInfo, old: object | None, new: object | None) -> QueueingHint:

@@ -41,6 +41,7 @@ from scheduler.model import volumes as vol
 from scheduler.model.volumes import PersistentVolume, PersistentVolumeClaim, StorageClass
 from scheduler.plugins.volume_assume_cache import AssumeCache
 from scheduler.plugins.volume_binding_args import VolumeBindingArgs, decode_args
+from scheduler.plugins.volume_claims import claim_event_hint, claims_and_ephemerals
 from scheduler.plugins.volume_matching import VolumeIndex, find_matching_volume, index_volumes
 from scheduler.plugins.volume_prebind import (
     BindingError,
@@ -72,17 +73,6 @@ class _State:
     volumes_by_class: dict[str, VolumeIndex] = field(default_factory=dict)
     by_node: dict[str, PodVolumes] = field(default_factory=dict)
     all_bound: bool = False
-
-
-def claim_names(pod: PodInfo) -> list[tuple[str, bool]]:
-    """(claim name, is a generic ephemeral volume) for each claim the pod uses."""
-    out = []
-    for volume in pod.volumes:
-        if volume.claim is not None:
-            out.append((volume.claim, False))
-        elif volume.ephemeral:
-            out.append((f"{pod.name}-{volume.name}", True))
-    return out
 
 
 class VolumeBinding:
@@ -122,7 +112,7 @@ class VolumeBinding:
     def pre_filter(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
     ) -> tuple[PreFilterResult | None, Status]:
-        names = claim_names(pod)
+        names = list(claims_and_ephemerals(pod))
         problem = self._claims_problem(pod, names)
         if problem:
             return None, Status.unresolvable(problem)
@@ -387,13 +377,7 @@ class VolumeBinding:
     def _after_claim_change(
         self, pod: PodInfo, old: object | None, new: object | None
     ) -> QueueingHint:
-        if not isinstance(new, PersistentVolumeClaim):
-            return QueueingHint.QUEUE
-        if new.namespace != pod.namespace:
-            return QueueingHint.SKIP
-        if any(name == new.name for name, _ in claim_names(pod)):
-            return QueueingHint.QUEUE
-        return QueueingHint.SKIP
+        return claim_event_hint(pod, new, ephemeral=True)
 
     def _after_class_change(
         self, pod: PodInfo, old: object | None, new: object | None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final
 
+from scheduler.framework.types import QueueingHint
 from scheduler.model import PodInfo
 from scheduler.model.pod import Volume
 from scheduler.model.volumes import PersistentVolumeClaim
@@ -50,6 +51,17 @@ def claims_and_ephemerals(pod: PodInfo) -> Iterator[tuple[str, bool]]:
             yield volume.claim, False
         elif volume.ephemeral:
             yield ephemeral_claim_name(pod, volume), True
+
+
+def claim_event_hint(pod: PodInfo, new: object | None, *, ephemeral: bool) -> QueueingHint:
+    """Requeue on a claim event only for a claim the pod uses (its generic
+    ephemeral volumes' claims too when ``ephemeral``); anything else: requeue."""
+    if not isinstance(new, PersistentVolumeClaim):
+        return QueueingHint.QUEUE
+    if new.namespace != pod.namespace:
+        return QueueingHint.SKIP
+    names = (n for n, _ in claims_and_ephemerals(pod)) if ephemeral else claim_names(pod)
+    return QueueingHint.QUEUE if new.name in set(names) else QueueingHint.SKIP
 
 
 def not_owned_problem(pod: PodInfo, claim: PersistentVolumeClaim) -> str | None:

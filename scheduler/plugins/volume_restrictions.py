@@ -36,7 +36,7 @@ from scheduler.framework.types import (
 from scheduler.model import NodeInfo, PodInfo
 from scheduler.model.pod import Volume
 from scheduler.model.volumes import READ_WRITE_ONCE_POD, PersistentVolumeClaim
-from scheduler.plugins.volume_claims import claim_names, claim_not_found
+from scheduler.plugins.volume_claims import claim_event_hint, claim_names, claim_not_found
 
 NAME: Final = "VolumeRestrictions"
 REASON_DISK_CONFLICT: Final = "node(s) had no available disk"
@@ -209,11 +209,7 @@ class VolumeRestrictions:
     def _after_claim_added(
         self, pod: PodInfo, old: object | None, new: object | None
     ) -> QueueingHint:
-        if not isinstance(new, PersistentVolumeClaim):
-            return QueueingHint.QUEUE
-        if new.namespace != pod.namespace:
-            return QueueingHint.SKIP
-        return QueueingHint.QUEUE if new.name in set(claim_names(pod)) else QueueingHint.SKIP
+        return claim_event_hint(pod, new, ephemeral=False)
 
 
 def _read_write_once_pod(claim: PersistentVolumeClaim) -> bool:

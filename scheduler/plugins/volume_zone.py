@@ -31,6 +31,7 @@ from scheduler.model import NodeInfo, PodInfo
 from scheduler.model.volumes import PersistentVolume, PersistentVolumeClaim, StorageClass
 from scheduler.plugins.volume_claims import (
     REASON_CLAIM_WITHOUT_NAME,
+    claim_event_hint,
     claim_names,
     claim_not_found,
     class_not_found,
@@ -175,11 +176,7 @@ class VolumeZone:
     def _after_claim_change(
         self, pod: PodInfo, old: object | None, new: object | None
     ) -> QueueingHint:
-        if not isinstance(new, PersistentVolumeClaim):
-            return QueueingHint.QUEUE
-        if new.namespace == pod.namespace and new.name in set(claim_names(pod)):
-            return QueueingHint.QUEUE
-        return QueueingHint.SKIP
+        return claim_event_hint(pod, new, ephemeral=False)
 
     def _after_class_added(
         self, pod: PodInfo, old: object | None, new: object | None
