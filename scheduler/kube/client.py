@@ -70,6 +70,12 @@ def _ssl_context(configuration: k8s_client.Configuration) -> ssl.SSLContext | bo
     return context
 
 
+def _stale_descriptor(exc: RuntimeError) -> bool:
+    """uvloop's "File descriptor N is used by transport" on connect (uvloop
+    issue 653): a failed connection, to be retried like any other, not a crash."""
+    return "is used by transport" in str(exc)
+
+
 class KubeClient:
     """JSON in, JSON out; use as an async context manager."""
 
@@ -144,6 +150,10 @@ class KubeClient:
             raise errors.Unavailable(f"{method} {path}: timed out", status=0) from None
         except aiohttp.ClientError as exc:
             raise errors.Unavailable(f"{method} {path}: {exc}", status=0) from exc
+        except RuntimeError as exc:
+            if not _stale_descriptor(exc):
+                raise
+            raise errors.Unavailable(f"{method} {path}: {exc}", status=0) from exc
         if 200 <= status < 300:
             return orjson.loads(raw) if raw else {}
         raise errors.from_response(method, path, status, raw, retry_after)
@@ -189,4 +199,8 @@ class KubeClient:
         except TimeoutError:
             raise errors.Unavailable(f"watch {path}: no data for {idle_timeout}s") from None
         except aiohttp.ClientError as exc:
+            raise errors.Unavailable(f"watch {path}: {exc}") from exc
+        except RuntimeError as exc:
+            if not _stale_descriptor(exc):
+                raise
             raise errors.Unavailable(f"watch {path}: {exc}") from exc
