@@ -25,7 +25,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # The project itself as a wheel, without touching the dependencies installed above.
 # README.md is part of the package metadata (pyproject's readme).
 COPY README.md ./
-COPY scheduler ./scheduler
+COPY py_scheduler ./py_scheduler
 RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
     && /opt/venv/bin/pip install --no-cache-dir --no-deps /wheels/*.whl
 
@@ -54,5 +54,5 @@ EXPOSE 10259
 
 # Exec form: python is PID 1 and receives SIGTERM directly; the scheduler installs its own
 # handler (stop taking pods, finish in-flight binds, release the lease, exit 0).
-ENTRYPOINT ["python", "-m", "scheduler"]
+ENTRYPOINT ["python", "-m", "py_scheduler"]
 CMD ["run"]

@@ -21,8 +21,8 @@ import orjson
 import uvloop
 
 from bench.templates import BENCH_LABEL
-from scheduler.cluster import ClusterError
-from scheduler.kube.client import KubeClient, Settings, load_configuration
+from py_scheduler.cluster import ClusterError
+from py_scheduler.kube.client import KubeClient, Settings, load_configuration
 
 IN_FLIGHT: Final = 64
 

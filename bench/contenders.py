@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from scheduler.devcluster.controlplane import LocalControlPlane, free_port
+from py_scheduler.devcluster.controlplane import LocalControlPlane, free_port
 
 SCHEDULER_NAME: Final = "bench-scheduler"
 KUBE: Final = "kube-scheduler"
@@ -79,7 +79,7 @@ def command(name: str, plane: LocalControlPlane, workdir: Path, py_log_level: st
         return [
             sys.executable,
             "-m",
-            "scheduler",
+            "py_scheduler",
             "run",
             "--config",
             str(config),

@@ -36,25 +36,25 @@ from typing import Any
 import numpy as np
 import orjson
 
-from scheduler import config, plugins
-from scheduler.framework.batch import Int64s
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.interface import (
+from py_scheduler import config, plugins
+from py_scheduler.framework.batch import Int64s
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.interface import (
     MAX_NODE_SCORE,
     MIN_NODE_SCORE,
     ObjectLister,
     ScoreNormalizer,
     SharedLister,
 )
-from scheduler.framework.interface import Nominator as NominatorProtocol
-from scheduler.framework.runtime import Framework, ProfileSpec
-from scheduler.framework.status import SUCCESS, Code, Status
-from scheduler.framework.types import Diagnosis, FitError
-from scheduler.model import NodeInfo, PodInfo, decode_node, decode_pod
-from scheduler.scheduling.algorithm import Algorithm, SchedulingError
-from scheduler.scheduling.cache import Cache
-from scheduler.scheduling.nominator import Nominator
-from scheduler.scheduling.objects import ObjectStore
+from py_scheduler.framework.interface import Nominator as NominatorProtocol
+from py_scheduler.framework.runtime import Framework, ProfileSpec
+from py_scheduler.framework.status import SUCCESS, Code, Status
+from py_scheduler.framework.types import Diagnosis, FitError
+from py_scheduler.model import NodeInfo, PodInfo, decode_node, decode_pod
+from py_scheduler.scheduling.algorithm import Algorithm, SchedulingError
+from py_scheduler.scheduling.cache import Cache
+from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.objects import ObjectStore
 
 Raw = dict[str, Any]
 ZONES = 3

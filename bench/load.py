@@ -7,8 +7,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from scheduler.cluster import Conflict, TooManyRequests, Unavailable
-from scheduler.kube.client import KubeClient
+from py_scheduler.cluster import Conflict, TooManyRequests, Unavailable
+from py_scheduler.kube.client import KubeClient
 
 JSON = dict[str, Any]
 WORKERS = 48

@@ -17,9 +17,9 @@ from typing import Any
 
 import orjson
 
-from scheduler.cluster import Unavailable
-from scheduler.kube.client import KubeClient
-from scheduler.kube.errors import Gone
+from py_scheduler.cluster import Unavailable
+from py_scheduler.kube.client import KubeClient
+from py_scheduler.kube.errors import Gone
 
 
 @dataclass

@@ -24,17 +24,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from scheduler.cluster import Cluster
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.interface import Handle, SharedLister
-from scheduler.framework.status import Status
-from scheduler.model import HOSTNAME_LABEL, ZONE_LABEL, NodeInfo, PodInfo, decode_node, decode_pod
-from scheduler.model.selectors import LabelSelector
-from scheduler.plugins.inter_pod_affinity import InterPodAffinity, InterPodAffinityArgs
-from scheduler.plugins.pod_topology_spread import PodTopologySpread, PodTopologySpreadArgs
-from scheduler.scheduling.cache import Cache
-from scheduler.scheduling.nominator import Nominator
-from scheduler.scheduling.objects import ObjectStore
+from py_scheduler.cluster import Cluster
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.interface import Handle, SharedLister
+from py_scheduler.framework.status import Status
+from py_scheduler.model import (
+    HOSTNAME_LABEL,
+    ZONE_LABEL,
+    NodeInfo,
+    PodInfo,
+    decode_node,
+    decode_pod,
+)
+from py_scheduler.model.selectors import LabelSelector
+from py_scheduler.plugins.inter_pod_affinity import InterPodAffinity, InterPodAffinityArgs
+from py_scheduler.plugins.pod_topology_spread import PodTopologySpread, PodTopologySpreadArgs
+from py_scheduler.scheduling.cache import Cache
+from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.objects import ObjectStore
 
 ZONES = 10
 WORKLOADS = 200

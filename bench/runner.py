@@ -20,8 +20,8 @@ from typing import Any
 from bench import contenders, gates, load, procstat, stats, templates
 from bench.observer import Observer
 from bench.workloads import Workload
-from scheduler.devcluster.controlplane import LocalControlPlane
-from scheduler.kube.client import KubeClient
+from py_scheduler.devcluster.controlplane import LocalControlPlane
+from py_scheduler.kube.client import KubeClient
 
 JSON = dict[str, Any]
 MEASURED, INIT, UNSCHEDULABLE, WARM = "m-", "i-", "u-", "w-"

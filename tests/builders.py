@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from scheduler.model import Node, NodeInfo, PodInfo, decode_node, decode_pod
-from scheduler.model import volumes as vol
+from py_scheduler.model import Node, NodeInfo, PodInfo, decode_node, decode_pod
+from py_scheduler.model import volumes as vol
 
 Raw = dict[str, Any]
 

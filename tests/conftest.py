@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.devcluster import controlplane
-from scheduler.kube.client import KubeClient, load_configuration
+from py_scheduler.devcluster import controlplane
+from py_scheduler.kube.client import KubeClient, load_configuration
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -88,7 +88,7 @@ def start_scheduler(
     env: dict[str, str] | None = None,
     wait_ready: bool = True,
 ) -> SchedulerProcess:
-    """Run ``python -m scheduler run`` against the control plane."""
+    """Run ``python -m py_scheduler run`` against the control plane."""
     port = controlplane.free_port()
     log_path = plane.logs / f"{name}.log"
     with log_path.open("wb") as log:
@@ -96,7 +96,7 @@ def start_scheduler(
             [
                 sys.executable,
                 "-m",
-                "scheduler",
+                "py_scheduler",
                 "run",
                 "--config",
                 str(config_path),

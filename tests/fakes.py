@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from scheduler.cluster import PodCondition
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.indexes import PodCounts, TermCounts, TermKind, selected, terms_of
-from scheduler.framework.interface import DisruptionBudget, SharedLister
-from scheduler.framework.status import Status
-from scheduler.model import NodeInfo, NodeName, PodInfo
-from scheduler.model.pod import WeightedPodAffinityTerm
-from scheduler.model.selectors import LabelSelector
-from scheduler.model.volumes import (
+from py_scheduler.cluster import PodCondition
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.indexes import PodCounts, TermCounts, TermKind, selected, terms_of
+from py_scheduler.framework.interface import DisruptionBudget, SharedLister
+from py_scheduler.framework.status import Status
+from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model.pod import WeightedPodAffinityTerm
+from py_scheduler.model.selectors import LabelSelector
+from py_scheduler.model.volumes import (
     ANN_SELECTED_NODE,
     ClaimRef,
     CSINode,

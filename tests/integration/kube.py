@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from scheduler.kube.client import JSON, KubeClient
+from py_scheduler.kube.client import JSON, KubeClient
 from tests.builders import raw_node, raw_pod
 
 T = TypeVar("T")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from scheduler.devcluster import controlplane
-from scheduler.kube.client import KubeClient
+from py_scheduler.devcluster import controlplane
+from py_scheduler.kube.client import KubeClient
 from tests.conftest import start_scheduler
 from tests.integration.kube import create_node, create_pod, eventually, read_pod, unique
 

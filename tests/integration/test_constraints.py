@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from scheduler.kube.client import JSON, KubeClient
+from py_scheduler.kube.client import JSON, KubeClient
 from tests.integration.kube import create_namespace, create_node, eventually, unique
 
 

@@ -14,8 +14,8 @@ import asyncio
 
 import pytest
 
-from scheduler.cluster import Conflict, TooManyRequests
-from scheduler.kube.client import JSON, KubeClient
+from py_scheduler.cluster import Conflict, TooManyRequests
+from py_scheduler.kube.client import JSON, KubeClient
 from tests.integration.kube import (
     create_namespace,
     create_node,

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from scheduler.devcluster import controlplane
-from scheduler.kube.client import KubeClient
+from py_scheduler.devcluster import controlplane
+from py_scheduler.kube.client import KubeClient
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "py-scheduler"

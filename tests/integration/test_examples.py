@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scheduler.devcluster import controlplane
-from scheduler.devcluster.demo import PENDING, Placement, run_demo
+from py_scheduler.devcluster import controlplane
+from py_scheduler.devcluster.demo import PENDING, Placement, run_demo
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ZONE = "topology.kubernetes.io/zone"

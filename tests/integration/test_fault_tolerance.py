@@ -16,8 +16,8 @@ from collections import Counter
 
 import orjson
 
-from scheduler.devcluster.controlplane import LocalControlPlane
-from scheduler.kube.client import JSON, KubeClient
+from py_scheduler.devcluster.controlplane import LocalControlPlane
+from py_scheduler.kube.client import JSON, KubeClient
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique
 
 

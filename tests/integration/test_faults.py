@@ -30,8 +30,8 @@ from typing import Any
 import orjson
 import pytest
 
-from scheduler.devcluster.controlplane import LocalControlPlane
-from scheduler.kube.client import JSON, KubeClient
+from py_scheduler.devcluster.controlplane import LocalControlPlane
+from py_scheduler.kube.client import JSON, KubeClient
 from tests.builders import raw_node, raw_pod
 from tests.conftest import SchedulerProcess, start_scheduler
 from tests.integration.faultproxy import FaultProxy, binding_path

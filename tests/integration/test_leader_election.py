@@ -18,8 +18,8 @@ import signal
 import time
 from pathlib import Path
 
-from scheduler.devcluster.controlplane import LocalControlPlane
-from scheduler.kube.client import JSON, KubeClient
+from py_scheduler.devcluster.controlplane import LocalControlPlane
+from py_scheduler.kube.client import JSON, KubeClient
 from tests.conftest import SchedulerProcess, start_scheduler
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 
-from scheduler.kube.client import JSON, KubeClient
+from py_scheduler.kube.client import JSON, KubeClient
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique
 
 SMALL_NODE = {"cpu": "2", "memory": "8Gi", "pods": "10"}

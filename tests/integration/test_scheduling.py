@@ -19,7 +19,7 @@ import re
 import urllib.request
 from typing import Any
 
-from scheduler.kube.client import JSON, KubeClient
+from py_scheduler.kube.client import JSON, KubeClient
 from tests.integration.kube import (
     create_namespace,
     create_node,

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from scheduler.devcluster.controlplane import LocalControlPlane
-from scheduler.kube.client import JSON, KubeClient
+from py_scheduler.devcluster.controlplane import LocalControlPlane
+from py_scheduler.kube.client import JSON, KubeClient
 from tests.conftest import start_scheduler
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 
-from scheduler.cluster import NotFound
-from scheduler.kube.client import JSON, KubeClient
-from scheduler.model import volumes as vol
+from py_scheduler.cluster import NotFound
+from py_scheduler.kube.client import JSON, KubeClient
+from py_scheduler.model import volumes as vol
 from tests.builders import raw_pv, raw_pvc, raw_storage_class
 from tests.integration.kube import (
     create_namespace,

@@ -6,7 +6,7 @@
     python tests/packaging/checks.py dockerfile
 
 Each subcommand prints every problem it finds and exits 1 if there was one. Metric names
-are checked against what the scheduler really registers (``scheduler.metrics`` plus the
+are checked against what the scheduler really registers (``py_scheduler.metrics`` plus the
 Python client's default collectors), so a renamed metric breaks the dashboard or an alert
 here rather than silently in production.
 """
@@ -93,7 +93,7 @@ def exported_names() -> frozenset[str]:
     """Every sample name py-scheduler's /metrics can show, from the real registry."""
     from prometheus_client.registry import REGISTRY
 
-    import scheduler.metrics  # noqa: F401  (registers the scheduler's metrics)
+    import py_scheduler.metrics  # noqa: F401  (registers the scheduler's metrics)
 
     suffixes = {
         "counter": ("_total", "_created"),
@@ -113,7 +113,7 @@ def scheduler_families() -> frozenset[str]:
     """The scheduler's own families (not process_* / python_*), as a dashboard must show."""
     from prometheus_client.registry import REGISTRY
 
-    import scheduler.metrics  # noqa: F401
+    import py_scheduler.metrics  # noqa: F401
 
     return frozenset(
         family.name
@@ -327,7 +327,7 @@ def check_scheduler_config(
     docs: list[dict[str, Any]], args: argparse.Namespace, problems: Problems
 ) -> None:
     """The rendered KubeSchedulerConfiguration: the scheduler itself must accept it."""
-    from scheduler import config as scheduler_config
+    from py_scheduler import config as scheduler_config
 
     config_maps = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"] == args.fullname]
     problems.check(len(config_maps) == 1, "no ConfigMap named after the release")
@@ -680,7 +680,7 @@ def check_dockerfile(_: argparse.Namespace) -> int:
         f"final USER {users[-1:]} is not a numeric non-root UID",
     )
     problems.check(
-        'ENTRYPOINT ["python", "-m", "scheduler"]' in instructions, "ENTRYPOINT not exec form"
+        'ENTRYPOINT ["python", "-m", "py_scheduler"]' in instructions, "ENTRYPOINT not exec form"
     )
     problems.check('CMD ["run"]' in instructions, 'CMD is not ["run"]')
     problems.check("PYTHONDONTWRITEBYTECODE=1" in text, "PYTHONDONTWRITEBYTECODE not set")
@@ -797,7 +797,7 @@ def image_smoke(args: argparse.Namespace) -> int:
     before = sorted(str(p) for p in venv.rglob("*"))
     for argv in (
         [*entrypoint, *cmd, "--help"],
-        [entrypoint[0], "-c", "import scheduler.app.main, scheduler.kube.objects"],
+        [entrypoint[0], "-c", "import py_scheduler.app.main, py_scheduler.kube.objects"],
     ):
         done = subprocess.run(argv, cwd="/", env=final, capture_output=True, text=True)
         problems.check(
@@ -807,7 +807,7 @@ def image_smoke(args: argparse.Namespace) -> int:
         sorted(str(p) for p in venv.rglob("*")) == before, "running the image wrote into the venv"
     )
     installed = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import scheduler; print(scheduler.__file__)"],
+        [str(venv / "bin" / "python"), "-c", "import py_scheduler; print(py_scheduler.__file__)"],
         cwd="/",
         env=final,
         capture_output=True,

@@ -13,25 +13,25 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, cast
 
-from scheduler import config, plugins
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.interface import Nominator as NominatorProtocol
-from scheduler.framework.interface import Plugin, PreFilterExtensions, SharedLister
-from scheduler.framework.registry import PluginSpec, no_args
-from scheduler.framework.runtime import Framework, PluginRef, PluginSet, ProfileSpec
-from scheduler.framework.status import SUCCESS, Status
-from scheduler.framework.types import (
+from py_scheduler import config, plugins
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.interface import Nominator as NominatorProtocol
+from py_scheduler.framework.interface import Plugin, PreFilterExtensions, SharedLister
+from py_scheduler.framework.registry import PluginSpec, no_args
+from py_scheduler.framework.runtime import Framework, PluginRef, PluginSet, ProfileSpec
+from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.framework.types import (
     NodeToStatus,
     PostFilterResult,
     PreFilterResult,
     QueuedPodInfo,
 )
-from scheduler.model import Node, NodeInfo, NodeName, PodInfo
-from scheduler.scheduling.algorithm import Algorithm
-from scheduler.scheduling.cache import Cache
-from scheduler.scheduling.nominator import Nominator
-from scheduler.scheduling.queue import SchedulingQueue
-from scheduler.scheduling.scheduler import Scheduler
+from py_scheduler.model import Node, NodeInfo, NodeName, PodInfo
+from py_scheduler.scheduling.algorithm import Algorithm
+from py_scheduler.scheduling.cache import Cache
+from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.queue import SchedulingQueue
+from py_scheduler.scheduling.scheduler import Scheduler
 from tests.fakes import FakeCluster, FakeNominator, FakeObjects, FakeSnapshot
 
 PROFILE = "test-profile"

@@ -9,9 +9,9 @@ import random
 from dataclasses import replace
 from typing import Any
 
-from scheduler.model import HOSTNAME_LABEL, ZONE_LABEL, Node, NodeName, PodInfo
-from scheduler.model.selectors import LabelSelector
-from scheduler.scheduling.cache import Cache
+from py_scheduler.model import HOSTNAME_LABEL, ZONE_LABEL, Node, NodeName, PodInfo
+from py_scheduler.model.selectors import LabelSelector
+from py_scheduler.scheduling.cache import Cache
 from tests.builders import make_node, make_pod
 from tests.fakes import FakeObjects
 

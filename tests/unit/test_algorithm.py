@@ -10,12 +10,12 @@ from collections.abc import Sequence
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.runtime import Framework
-from scheduler.framework.status import SUCCESS, Status
-from scheduler.framework.types import NO_NODES_AVAILABLE, FitError
-from scheduler.model import NodeInfo, NodeName, PodInfo
-from scheduler.scheduling.algorithm import (
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.runtime import Framework
+from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.framework.types import NO_NODES_AVAILABLE, FitError
+from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.scheduling.algorithm import (
     NO_NODES_REJECTOR,
     Algorithm,
     ScheduleResult,

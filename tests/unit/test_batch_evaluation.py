@@ -13,19 +13,19 @@ import numpy as np
 import pytest
 
 from bench import evaluation
-from scheduler.framework.batch import NodeColumns
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.registry import NoArgs
-from scheduler.framework.runtime import Framework
-from scheduler.framework.status import SUCCESS, Status
-from scheduler.framework.types import FitError
-from scheduler.model import NodeInfo, NodeName, PodInfo
-from scheduler.plugins.balanced_allocation import (
+from py_scheduler.framework.batch import NodeColumns
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.registry import NoArgs
+from py_scheduler.framework.runtime import Framework
+from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.framework.types import FitError
+from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.plugins.balanced_allocation import (
     NodeResourcesBalancedAllocation,
     NodeResourcesBalancedAllocationArgs,
 )
-from scheduler.plugins.image_locality import ImageLocality
-from scheduler.plugins.node_resources_fit import (
+from py_scheduler.plugins.image_locality import ImageLocality
+from py_scheduler.plugins.node_resources_fit import (
     LEAST_ALLOCATED,
     MOST_ALLOCATED,
     REQUESTED_TO_CAPACITY_RATIO,
@@ -35,10 +35,10 @@ from scheduler.plugins.node_resources_fit import (
     ScoringStrategy,
     UtilizationShapePoint,
 )
-from scheduler.plugins.taint_toleration import TaintToleration
-from scheduler.scheduling.algorithm import Algorithm, ScheduleResult, SchedulingError
-from scheduler.scheduling.cache import Cache
-from scheduler.scheduling.nominator import Nominator
+from py_scheduler.plugins.taint_toleration import TaintToleration
+from py_scheduler.scheduling.algorithm import Algorithm, ScheduleResult, SchedulingError
+from py_scheduler.scheduling.cache import Cache
+from py_scheduler.scheduling.nominator import Nominator
 from tests.builders import make_node, make_pod, node_info
 from tests.fakes import FakeHandle, FakeSnapshot
 from tests.unit.helpers_core import FakeFilter, FakeScore, default_framework, framework, named

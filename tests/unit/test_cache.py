@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from scheduler.model import Node, NodeName, PodInfo, Resources
-from scheduler.scheduling.cache import Cache, CacheError
+from py_scheduler.model import Node, NodeName, PodInfo, Resources
+from py_scheduler.scheduling.cache import Cache, CacheError
 from tests.builders import make_node, make_pod
 
 REGION = "topology.kubernetes.io/region"

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client as k8s_client
 
-from scheduler.cluster import Unavailable
-from scheduler.kube.client import KubeClient
+from py_scheduler.cluster import Unavailable
+from py_scheduler.kube.client import KubeClient
 
 
 class Refusing:

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.runtime import Framework, FrameworkError, PluginRef, PluginSet
-from scheduler.framework.status import SUCCESS, Code, Status
-from scheduler.framework.types import (
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.runtime import Framework, FrameworkError, PluginRef, PluginSet
+from py_scheduler.framework.status import SUCCESS, Code, Status
+from py_scheduler.framework.types import (
     NO_NODES_AVAILABLE,
     Diagnosis,
     FitError,
@@ -20,7 +20,7 @@ from scheduler.framework.types import (
     fit_message,
     reason_histogram,
 )
-from scheduler.model import NodeName
+from py_scheduler.model import NodeName
 from tests.builders import make_pod, node_info
 from tests.unit.helpers_core import (
     FakeBind,

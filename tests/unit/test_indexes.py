@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from scheduler.framework.indexes import PodCounts, TermCounts, TermKind, selected, terms_of
-from scheduler.model import NodeName, PodInfo
-from scheduler.model.selectors import LabelSelector, Requirement
-from scheduler.scheduling import indexes
-from scheduler.scheduling.cache import Cache
+from py_scheduler.framework.indexes import PodCounts, TermCounts, TermKind, selected, terms_of
+from py_scheduler.model import NodeName, PodInfo
+from py_scheduler.model.selectors import LabelSelector, Requirement
+from py_scheduler.scheduling import indexes
+from py_scheduler.scheduling.cache import Cache
 from tests.builders import make_node, make_pod
 from tests.unit import random_clusters
 

@@ -10,19 +10,19 @@ from typing import Any
 
 import pytest
 
-from scheduler.model import DecodeError, NodeInfo, decode_node, decode_pod
-from scheduler.model.pod import HostPort
-from scheduler.model.quantity import QuantityError, int_value, milli_value, parse_quantity
-from scheduler.model.raw import Fields
-from scheduler.model.resources import NON_ZERO_DEFAULTS, Resources, pod_requests
-from scheduler.model.selectors import (
+from py_scheduler.model import DecodeError, NodeInfo, decode_node, decode_pod
+from py_scheduler.model.pod import HostPort
+from py_scheduler.model.quantity import QuantityError, int_value, milli_value, parse_quantity
+from py_scheduler.model.raw import Fields
+from py_scheduler.model.resources import NON_ZERO_DEFAULTS, Resources, pod_requests
+from py_scheduler.model.selectors import (
     LabelSelector,
     NodeSelector,
     NodeSelectorTerm,
     Requirement,
     decode_label_selector,
 )
-from scheduler.model.taints import Taint, Toleration, decode_toleration, tolerated
+from py_scheduler.model.taints import Taint, Toleration, decode_toleration, tolerated
 from tests.builders import Raw, make_node, make_pod, raw_node, raw_pod
 
 MI = 2**20

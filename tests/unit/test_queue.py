@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from scheduler.framework.status import SUCCESS, Status
-from scheduler.framework.types import (
+from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.framework.types import (
     FORCE_ACTIVATE,
     UNSCHEDULABLE_TIMEOUT,
     ActionType,
@@ -24,8 +24,8 @@ from scheduler.framework.types import (
     Resource,
     event,
 )
-from scheduler.model import PodInfo
-from scheduler.scheduling.queue import (
+from py_scheduler.model import PodInfo
+from py_scheduler.scheduling.queue import (
     ACTIVE,
     BACKOFF,
     GATED,

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from scheduler.kube.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
+from py_scheduler.kube.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
 
 
 class Clock:

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from scheduler.kube import errors, watches
+from py_scheduler.kube import errors, watches
 
 
 class FlakyApi:

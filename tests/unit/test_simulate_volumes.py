@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from scheduler import config
-from scheduler.simulation.run import simulate
-from scheduler.simulation.snapshot import parse
+from py_scheduler import config
+from py_scheduler.simulation.run import simulate
+from py_scheduler.simulation.snapshot import parse
 from tests.builders import raw_node, raw_pod, raw_pv, raw_pvc, raw_storage_class
 
 HOSTNAME = "kubernetes.io/hostname"

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from scheduler.model import DecodeError
-from scheduler.model import volumes as vol
-from scheduler.simulation.snapshot import parse
+from py_scheduler.model import DecodeError
+from py_scheduler.model import volumes as vol
+from py_scheduler.simulation.snapshot import parse
 
 HOSTNAME = "kubernetes.io/hostname"
 

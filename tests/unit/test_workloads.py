@@ -18,11 +18,11 @@ from typing import Any
 
 import yaml
 
-from scheduler import config
-from scheduler.devcluster.demo import PENDING, Placement, pair_by_outcome
-from scheduler.simulation import workloads
-from scheduler.simulation.run import Result, simulate
-from scheduler.simulation.snapshot import parse
+from py_scheduler import config
+from py_scheduler.devcluster.demo import PENDING, Placement, pair_by_outcome
+from py_scheduler.simulation import workloads
+from py_scheduler.simulation.run import Result, simulate
+from py_scheduler.simulation.snapshot import parse
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ZONE = "topology.kubernetes.io/zone"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from scheduler.model.volumes import (
+from py_scheduler.model.volumes import (
     CSINode,
     PersistentVolume,
     PersistentVolumeClaim,

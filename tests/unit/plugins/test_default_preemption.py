@@ -27,22 +27,22 @@ from typing import Any, ClassVar
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.interface import DisruptionBudget, Handle, PreFilterExtensions
-from scheduler.framework.registry import ArgsError, NoArgs, PluginSpec, no_args
-from scheduler.framework.runtime import Framework, PluginRef, ProfileSpec
-from scheduler.framework.status import SUCCESS, Code, Status
-from scheduler.framework.types import (
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.interface import DisruptionBudget, Handle, PreFilterExtensions
+from py_scheduler.framework.registry import ArgsError, NoArgs, PluginSpec, no_args
+from py_scheduler.framework.runtime import Framework, PluginRef, ProfileSpec
+from py_scheduler.framework.status import SUCCESS, Code, Status
+from py_scheduler.framework.types import (
     Diagnosis,
     NodeToStatus,
     PostFilterResult,
     PreFilterResult,
     fit_message,
 )
-from scheduler.model import NodeInfo, NodeName, PodInfo, decode_pod
-from scheduler.model.selectors import LabelSelector, Requirement
-from scheduler.plugins import DEFAULT_MULTI_POINT, IN_TREE
-from scheduler.plugins.default_preemption import (
+from py_scheduler.model import NodeInfo, NodeName, PodInfo, decode_pod
+from py_scheduler.model.selectors import LabelSelector, Requirement
+from py_scheduler.plugins import DEFAULT_MULTI_POINT, IN_TREE
+from py_scheduler.plugins.default_preemption import (
     DELETE,
     EVICT,
     INELIGIBLE_NEVER,
@@ -53,7 +53,7 @@ from scheduler.plugins.default_preemption import (
     DefaultPreemptionArgs,
     aggregate_errors,
 )
-from scheduler.plugins.preemption_candidates import (
+from py_scheduler.plugins.preemption_candidates import (
     Candidate,
     by_importance,
     earliest_start_of_most_important,

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.registry import NoArgs
-from scheduler.model import NodeInfo, PodInfo, decode_pod
-from scheduler.plugins.image_locality import (
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.registry import NoArgs
+from py_scheduler.model import NodeInfo, PodInfo, decode_pod
+from py_scheduler.plugins.image_locality import (
     MB,
     SPEC,
     ImageLocality,

@@ -11,12 +11,12 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.interface import Handle
-from scheduler.model import NodeInfo, PodInfo
-from scheduler.plugins.inter_pod_affinity import InterPodAffinity, InterPodAffinityArgs
-from scheduler.plugins.pod_topology_spread import PodTopologySpread, PodTopologySpreadArgs
-from scheduler.scheduling.cache import Cache
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.interface import Handle
+from py_scheduler.model import NodeInfo, PodInfo
+from py_scheduler.plugins.inter_pod_affinity import InterPodAffinity, InterPodAffinityArgs
+from py_scheduler.plugins.pod_topology_spread import PodTopologySpread, PodTopologySpreadArgs
+from py_scheduler.scheduling.cache import Cache
 from tests.fakes import FakeHandle, FakeObjects
 from tests.unit import random_clusters
 

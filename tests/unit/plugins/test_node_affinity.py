@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.registry import ArgsError
-from scheduler.framework.status import SUCCESS, Status
-from scheduler.framework.types import ActionType, PreFilterResult, QueueingHint, Resource, event
-from scheduler.model import PodInfo
-from scheduler.model.raw import Fields
-from scheduler.plugins.node_affinity import (
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.registry import ArgsError
+from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.framework.types import ActionType, PreFilterResult, QueueingHint, Resource, event
+from py_scheduler.model import PodInfo
+from py_scheduler.model.raw import Fields
+from py_scheduler.plugins.node_affinity import (
     SPEC,
     NodeAffinity,
     NodeAffinityArgs,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.status import SUCCESS, Status
-from scheduler.framework.types import ActionType, Resource, event
-from scheduler.plugins.node_name import SPEC, NodeName
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.framework.types import ActionType, Resource, event
+from py_scheduler.plugins.node_name import SPEC, NodeName
 from tests.builders import make_pod, node_info
 from tests.fakes import FakeHandle
 

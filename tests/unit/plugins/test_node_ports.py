@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.status import SUCCESS, Status
-from scheduler.framework.types import ActionType, HintFn, QueueingHint, Resource, event
-from scheduler.model import PodInfo
-from scheduler.plugins.node_ports import SPEC, NodePorts
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.framework.types import ActionType, HintFn, QueueingHint, Resource, event
+from py_scheduler.model import PodInfo
+from py_scheduler.plugins.node_ports import SPEC, NodePorts
 from tests.builders import make_pod, node_info
 from tests.fakes import FakeHandle
 

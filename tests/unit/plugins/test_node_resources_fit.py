@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.registry import ArgsError
-from scheduler.framework.status import SUCCESS, Status
-from scheduler.framework.types import ActionType, QueueingHint, Resource
-from scheduler.model import Node, NodeInfo, PodInfo
-from scheduler.plugins.node_resources_fit import (
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.registry import ArgsError
+from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.framework.types import ActionType, QueueingHint, Resource
+from py_scheduler.model import Node, NodeInfo, PodInfo
+from py_scheduler.plugins.node_resources_fit import (
     LEAST_ALLOCATED,
     MOST_ALLOCATED,
     REQUESTED_TO_CAPACITY_RATIO,

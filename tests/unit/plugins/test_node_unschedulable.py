@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.status import SUCCESS, Status
-from scheduler.framework.types import (
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.framework.types import (
     ActionType,
     ClusterEventWithHint,
     HintFn,
@@ -18,8 +18,8 @@ from scheduler.framework.types import (
     Resource,
     event,
 )
-from scheduler.model import PodInfo
-from scheduler.plugins.node_unschedulable import SPEC, NodeUnschedulable
+from py_scheduler.model import PodInfo
+from py_scheduler.plugins.node_unschedulable import SPEC, NodeUnschedulable
 from tests.builders import make_node, make_pod, node_info
 from tests.fakes import FakeHandle
 

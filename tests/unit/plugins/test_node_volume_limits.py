@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.status import SKIP, SUCCESS, Code, Status
-from scheduler.framework.types import QueueingHint
-from scheduler.model import PodInfo
-from scheduler.model.volumes import PersistentVolumeClaim
-from scheduler.plugins.node_volume_limits import SPEC, NodeVolumeLimits
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.status import SKIP, SUCCESS, Code, Status
+from py_scheduler.framework.types import QueueingHint
+from py_scheduler.model import PodInfo
+from py_scheduler.model.volumes import PersistentVolumeClaim
+from py_scheduler.plugins.node_volume_limits import SPEC, NodeVolumeLimits
 from tests.builders import make_pod, node_info
 from tests.fakes import FakeHandle, FakeObjects
 from tests.unit.plugins.storage import (

@@ -16,18 +16,18 @@ from typing import Any
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.registry import ArgsError
-from scheduler.framework.runtime import Framework, ProfileSpec
-from scheduler.framework.status import SKIP, SUCCESS, Code, Status
-from scheduler.framework.types import ActionType, QueueingHint, Resource
-from scheduler.model import HOSTNAME_LABEL, ZONE_LABEL, Node, NodeInfo, NodeName, PodInfo
-from scheduler.model.pod import SpreadConstraint
-from scheduler.model.raw import Fields
-from scheduler.model.selectors import LabelSelector, Requirement
-from scheduler.model.taints import Taint
-from scheduler.plugins import DEFAULT_MULTI_POINT, IN_TREE
-from scheduler.plugins.pod_topology_spread import (
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.registry import ArgsError
+from py_scheduler.framework.runtime import Framework, ProfileSpec
+from py_scheduler.framework.status import SKIP, SUCCESS, Code, Status
+from py_scheduler.framework.types import ActionType, QueueingHint, Resource
+from py_scheduler.model import HOSTNAME_LABEL, ZONE_LABEL, Node, NodeInfo, NodeName, PodInfo
+from py_scheduler.model.pod import SpreadConstraint
+from py_scheduler.model.raw import Fields
+from py_scheduler.model.selectors import LabelSelector, Requirement
+from py_scheduler.model.taints import Taint
+from py_scheduler.plugins import DEFAULT_MULTI_POINT, IN_TREE
+from py_scheduler.plugins.pod_topology_spread import (
     _PRE_FILTER,
     _PRE_SCORE,
     NAME,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.framework.types import QueuedPodInfo
-from scheduler.plugins.priority_sort import SPEC, PrioritySort
+from py_scheduler.framework.types import QueuedPodInfo
+from py_scheduler.plugins.priority_sort import SPEC, PrioritySort
 from tests.builders import make_pod
 from tests.fakes import FakeHandle
 

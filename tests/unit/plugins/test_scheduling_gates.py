@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.framework.status import SUCCESS, Status
-from scheduler.framework.types import ActionType, QueueingHint, Resource, event
-from scheduler.model import PodInfo
-from scheduler.plugins.scheduling_gates import SPEC, SchedulingGates
+from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.framework.types import ActionType, QueueingHint, Resource, event
+from py_scheduler.model import PodInfo
+from py_scheduler.plugins.scheduling_gates import SPEC, SchedulingGates
 from tests.builders import make_pod
 from tests.fakes import FakeHandle
 

@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.status import SUCCESS, Status
-from scheduler.framework.types import (
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.framework.types import (
     ActionType,
     HintFn,
     QueueingHint,
     Resource,
     event,
 )
-from scheduler.model import NodeInfo, PodInfo
-from scheduler.plugins.taint_toleration import SPEC, TaintToleration
+from py_scheduler.model import NodeInfo, PodInfo
+from py_scheduler.plugins.taint_toleration import SPEC, TaintToleration
 from tests.builders import make_node, make_pod, node_info
 from tests.fakes import FakeHandle
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.status import SUCCESS, Status
-from scheduler.model import PodInfo, decode_pod
-from scheduler.plugins.unsupported import REASON_RESOURCE_CLAIMS, SPEC, UnsupportedFeatures
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.model import PodInfo, decode_pod
+from py_scheduler.plugins.unsupported import REASON_RESOURCE_CLAIMS, SPEC, UnsupportedFeatures
 from tests.builders import make_pod, raw_pod
 from tests.fakes import FakeHandle
 

@@ -17,16 +17,16 @@ from typing import Any
 
 import pytest
 
-from scheduler.cluster import Conflict
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.registry import ArgsError
-from scheduler.framework.status import SKIP, SUCCESS, Code, Status
-from scheduler.framework.types import QueueingHint
-from scheduler.model import NodeInfo, NodeName, PodInfo
-from scheduler.model import volumes as vol
-from scheduler.plugins import volume_binding as vb
-from scheduler.plugins.volume_binding import SPEC, VolumeBinding
-from scheduler.plugins.volume_prebind import BindingError, PodVolumes, check_bindings
+from py_scheduler.cluster import Conflict
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.registry import ArgsError
+from py_scheduler.framework.status import SKIP, SUCCESS, Code, Status
+from py_scheduler.framework.types import QueueingHint
+from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model import volumes as vol
+from py_scheduler.plugins import volume_binding as vb
+from py_scheduler.plugins.volume_binding import SPEC, VolumeBinding
+from py_scheduler.plugins.volume_prebind import BindingError, PodVolumes, check_bindings
 from tests.builders import make_pod, make_pv, make_pvc, make_storage_class, node_info
 from tests.fakes import FakeCluster, FakeHandle, FakeObjects
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.status import SKIP, SUCCESS, Code, Status
-from scheduler.framework.types import QueueingHint
-from scheduler.model import PodInfo
-from scheduler.plugins.volume_restrictions import SPEC, VolumeRestrictions
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.status import SKIP, SUCCESS, Code, Status
+from py_scheduler.framework.types import QueueingHint
+from py_scheduler.model import PodInfo
+from py_scheduler.plugins.volume_restrictions import SPEC, VolumeRestrictions
 from tests.builders import make_pod, node_info
 from tests.fakes import FakeHandle, FakeObjects
 from tests.unit.plugins.storage import claim_volume, in_line, pvc

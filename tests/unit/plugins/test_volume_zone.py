@@ -8,11 +8,11 @@ from collections.abc import Mapping
 
 import pytest
 
-from scheduler.framework.cycle_state import CycleState
-from scheduler.framework.status import SKIP, SUCCESS, Status
-from scheduler.framework.types import QueueingHint
-from scheduler.model import PodInfo
-from scheduler.plugins.volume_zone import SPEC, VolumeZone
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.status import SKIP, SUCCESS, Status
+from py_scheduler.framework.types import QueueingHint
+from py_scheduler.model import PodInfo
+from py_scheduler.plugins.volume_zone import SPEC, VolumeZone
 from tests.builders import make_pod, node_info
 from tests.fakes import FakeHandle, FakeObjects
 from tests.unit.plugins.storage import claim_volume, pv, pvc, storage_class

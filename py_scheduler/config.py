@@ -1,0 +1,305 @@
+"""Load a ``KubeSchedulerConfiguration`` (``kubescheduler.config.k8s.io/v1``).
+
+A file written for kube-scheduler works as is: profiles, plugins enabled or
+disabled per extension point or through ``multiPoint``, ``pluginConfig``,
+``percentageOfNodesToScore`` and the backoff settings. Decoding is strict,
+as upstream's: an unknown field, an unknown plugin or an invalid argument is
+a :class:`ConfigError` naming the field, raised before anything starts.
+
+Merge rules follow upstream's ``mergePluginSet``: the default plugins stay in
+order unless disabled (``"*"`` disables all of them at that point); a default
+plugin enabled again is replaced in place, so its weight can change; other
+plugins are appended. A specific extension point overrides ``multiPoint``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import yaml
+
+from py_scheduler import plugins
+from py_scheduler.framework.registry import ArgsError
+from py_scheduler.framework.runtime import POINTS, PluginRef, PluginSet, ProfileSpec
+from py_scheduler.model.raw import DecodeError, Fields
+
+API_VERSION: Final = "kubescheduler.config.k8s.io/v1"
+KIND: Final = "KubeSchedulerConfiguration"
+DEFAULT_SCHEDULER_NAME: Final = "py-scheduler"
+
+_TOP_LEVEL: Final = frozenset(
+    {
+        "apiVersion",
+        "kind",
+        "parallelism",
+        "leaderElection",
+        "clientConnection",
+        "healthzBindAddress",
+        "metricsBindAddress",
+        "enableProfiling",
+        "enableContentionProfiling",
+        "percentageOfNodesToScore",
+        "podInitialBackoffSeconds",
+        "podMaxBackoffSeconds",
+        "profiles",
+        "extenders",
+        "delayCacheUntilActive",
+    }
+)
+_PROFILE_FIELDS: Final = frozenset(
+    {"schedulerName", "percentageOfNodesToScore", "plugins", "pluginConfig"}
+)
+_ALL_POINTS: Final = ("multiPoint", *POINTS)
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says where and why."""
+
+
+Profile = ProfileSpec
+
+
+@dataclass(frozen=True)
+class LeaderElection:
+    leader_elect: bool = True
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    resource_name: str = DEFAULT_SCHEDULER_NAME
+    resource_namespace: str = ""  # empty: the namespace the scheduler runs in
+
+
+@dataclass(frozen=True)
+class ClientConnection:
+    qps: float = 50.0
+    burst: int = 100
+    kubeconfig: str = ""
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    profiles: tuple[Profile, ...]
+    percentage_of_nodes_to_score: int = 0
+    pod_initial_backoff: float = 1.0
+    pod_max_backoff: float = 10.0
+    parallelism: int = 16
+    leader_election: LeaderElection = field(default_factory=LeaderElection)
+    client_connection: ClientConnection = field(default_factory=ClientConnection)
+
+    def profile(self, scheduler_name: str) -> Profile | None:
+        return next((p for p in self.profiles if p.scheduler_name == scheduler_name), None)
+
+    @property
+    def scheduler_names(self) -> frozenset[str]:
+        return frozenset(p.scheduler_name for p in self.profiles)
+
+
+def _duration(fields: Fields, key: str, default: float) -> float:
+    raw = fields.raw.get(key)
+    if raw is None:
+        return default
+    if not isinstance(raw, str):
+        raise fields.error(key, f"expected a duration such as '15s', got {raw!r}")
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    for suffix in ("ms", "s", "m", "h"):
+        if raw.endswith(suffix):
+            try:
+                return float(raw[: -len(suffix)]) * units[suffix]
+            except ValueError:
+                break
+    raise fields.error(key, f"invalid duration {raw!r}")
+
+
+def _check_fields(fields: Fields, allowed: frozenset[str]) -> None:
+    for key in fields.raw:
+        if key not in allowed:
+            raise fields.error(key, "unknown field")
+
+
+def _plugin_set(fields: Fields) -> PluginSet:
+    _check_fields(fields, frozenset({"enabled", "disabled"}))
+    enabled = []
+    seen: set[str] = set()
+    for item in fields.objects("enabled"):
+        _check_fields(item, frozenset({"name", "weight"}))
+        name = item.string("name")
+        if not name:
+            raise item.error("name", "must be set")
+        if name in seen:
+            raise item.error("name", f"plugin {name!r} already registered")
+        seen.add(name)
+        weight = item.integer("weight")
+        if weight < 0:
+            raise item.error("weight", f"must not be negative, got {weight}")
+        enabled.append(PluginRef(name, weight))
+    disabled = frozenset(item.string("name") for item in fields.objects("disabled"))
+    return PluginSet(tuple(enabled), disabled)
+
+
+def _merge(defaults: Sequence[PluginRef], custom: PluginSet) -> tuple[PluginRef, ...]:
+    """upstream's mergePluginSet."""
+    replacements = {ref.name: ref for ref in custom.enabled}
+    merged: list[PluginRef] = []
+    seen: set[str] = set()
+    if "*" not in custom.disabled:
+        for ref in defaults:
+            if ref.name in custom.disabled:
+                continue
+            merged.append(replacements.get(ref.name, ref))
+            seen.add(ref.name)
+    for ref in custom.enabled:
+        if ref.name not in seen:
+            merged.append(ref)
+            seen.add(ref.name)
+    return tuple(merged)
+
+
+def _profile(fields: Fields, default_name: str | None) -> Profile:
+    _check_fields(fields, _PROFILE_FIELDS)
+    name = fields.string("schedulerName") or default_name
+    if not name:
+        raise fields.error("schedulerName", "must be set when there are several profiles")
+    plugin_fields = fields.obj("plugins")
+    _check_fields(plugin_fields, frozenset(_ALL_POINTS))
+    multi = _merge(plugins.DEFAULT_MULTI_POINT, _plugin_set(plugin_fields.obj("multiPoint")))
+    points = {point: _plugin_set(plugin_fields.obj(point)) for point in POINTS}
+
+    used = {ref.name for ref in multi}
+    for point, plugin_set in points.items():
+        for ref in plugin_set.enabled:
+            used.add(ref.name)
+            if ref.name not in plugins.IN_TREE:
+                raise ConfigError(
+                    f"{plugin_fields.path}.{point}: unknown plugin {ref.name!r} "
+                    f"(known: {', '.join(sorted(plugins.IN_TREE))})"
+                )
+    for ref in multi:
+        if ref.name not in plugins.IN_TREE:
+            raise ConfigError(
+                f"{plugin_fields.path}.multiPoint: unknown plugin {ref.name!r} "
+                f"(known: {', '.join(sorted(plugins.IN_TREE))})"
+            )
+
+    args: dict[str, object] = {}
+    for item in fields.objects("pluginConfig"):
+        _check_fields(item, frozenset({"name", "args"}))
+        plugin_name = item.string("name")
+        spec = plugins.IN_TREE.get(plugin_name)
+        if spec is None:
+            raise item.error("name", f"unknown plugin {plugin_name!r}")
+        if plugin_name in args:
+            raise item.error("name", f"repeated pluginConfig for {plugin_name!r}")
+        raw_args = item.raw_map("args")
+        raw_args.pop("apiVersion", None)
+        raw_args.pop("kind", None)
+        try:
+            args[plugin_name] = spec.args(raw_args)
+        except ArgsError as exc:
+            raise ConfigError(f"{item.path}: {exc}") from None
+    # Every plugin gets decoded args, so defaults are validated the same way.
+    for plugin_name in used:
+        if plugin_name not in args:
+            args[plugin_name] = plugins.IN_TREE[plugin_name].args(None)
+
+    pct = fields.opt_integer("percentageOfNodesToScore")
+    if pct is not None and not 0 <= pct <= 100:
+        raise fields.error("percentageOfNodesToScore", f"must be in 0..100, got {pct}")
+    return ProfileSpec(name, multi, points, args, pct)
+
+
+def parse(raw: object, *, source: str = "configuration") -> SchedulerConfig:
+    """Decode a configuration object (already parsed from YAML)."""
+    try:
+        return _parse(Fields(raw if raw is not None else {}))
+    except DecodeError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    except (ConfigError, ArgsError) as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _parse(root: Fields) -> SchedulerConfig:
+    _check_fields(root, _TOP_LEVEL)
+    if root.raw:
+        if root.string("apiVersion") != API_VERSION:
+            raise root.error("apiVersion", f"must be {API_VERSION!r}")
+        if root.string("kind") != KIND:
+            raise root.error("kind", f"must be {KIND!r}")
+    if root.array("extenders"):
+        raise root.error("extenders", "scheduler extenders are not supported")
+    profile_fields = list(root.objects("profiles"))
+    if not profile_fields:
+        profiles: tuple[Profile, ...] = (
+            _profile(Fields({}, "profiles[0]"), DEFAULT_SCHEDULER_NAME),
+        )
+    else:
+        default_name = DEFAULT_SCHEDULER_NAME if len(profile_fields) == 1 else None
+        profiles = tuple(_profile(f, default_name) for f in profile_fields)
+    names = [p.scheduler_name for p in profiles]
+    if len(set(names)) != len(names):
+        raise root.error("profiles", f"duplicate schedulerName in {names}")
+
+    pct = root.integer("percentageOfNodesToScore")
+    if not 0 <= pct <= 100:
+        raise root.error("percentageOfNodesToScore", f"must be in 0..100, got {pct}")
+    initial = root.integer("podInitialBackoffSeconds", 1)
+    maximum = root.integer("podMaxBackoffSeconds", 10)
+    if initial <= 0:
+        raise root.error("podInitialBackoffSeconds", "must be greater than 0")
+    if maximum < initial:
+        raise root.error("podMaxBackoffSeconds", "must be at least podInitialBackoffSeconds")
+    parallelism = root.integer("parallelism", 16)
+    if parallelism <= 0:
+        raise root.error("parallelism", "must be greater than 0")
+
+    le = root.obj("leaderElection")
+    election = LeaderElection(
+        leader_elect=le.boolean("leaderElect", True),
+        lease_duration=_duration(le, "leaseDuration", 15.0),
+        renew_deadline=_duration(le, "renewDeadline", 10.0),
+        retry_period=_duration(le, "retryPeriod", 2.0),
+        resource_name=le.string("resourceName") or DEFAULT_SCHEDULER_NAME,
+        resource_namespace=le.string("resourceNamespace"),
+    )
+    if election.leader_elect and not (
+        election.lease_duration > election.renew_deadline > election.retry_period > 0
+    ):
+        raise root.error("leaderElection", "need leaseDuration > renewDeadline > retryPeriod > 0")
+    if election.resource_namespace == "kube-system" and election.resource_name == "kube-scheduler":
+        raise root.error(
+            "leaderElection.resourceName",
+            "kube-system/kube-scheduler is the default scheduler's lease; use our own",
+        )
+    cc = root.obj("clientConnection")
+    qps = cc.raw.get("qps", 50)
+    if isinstance(qps, bool) or not isinstance(qps, int | float) or qps < 0:
+        raise cc.error("qps", f"must be a non-negative number, got {qps!r}")
+    connection = ClientConnection(
+        qps=float(qps), burst=cc.integer("burst", 100), kubeconfig=cc.string("kubeconfig")
+    )
+    return SchedulerConfig(
+        profiles=profiles,
+        percentage_of_nodes_to_score=pct,
+        pod_initial_backoff=float(initial),
+        pod_max_backoff=float(maximum),
+        parallelism=parallelism,
+        leader_election=election,
+        client_connection=connection,
+    )
+
+
+def load(path: Path | None) -> SchedulerConfig:
+    """Read and decode a configuration file; ``None`` gives the defaults."""
+    if path is None:
+        return parse({})
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse(raw, source=str(path))

@@ -1,0 +1,206 @@
+"""A lean JSON client for the API server: aiohttp + orjson, no model objects.
+
+kubernetes_asyncio loads the credentials (kubeconfig or in-cluster service
+account, including token refresh); requests then go straight through one
+aiohttp session. Building client model objects costs about ten times the
+JSON parse, and the pod path (watch, bind, status) never needs them.
+Every failure leaves this module as a :mod:`py_scheduler.cluster` error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+import aiohttp
+import orjson
+from kubernetes_asyncio import client as k8s_client
+from kubernetes_asyncio import config as k8s_config
+
+from py_scheduler.kube import errors
+from py_scheduler.kube.ratelimit import TokenBucket
+
+JSON = dict[str, Any]
+_JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+_PATCH_TYPES = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Client limits; ``timeout`` bounds every non-watch request."""
+
+    timeout: float = 30.0
+    max_connections: int = 100
+    user_agent: str = "py-scheduler"
+    # clientConnection.qps / burst; None: no client-side limit.
+    qps: float | None = None
+    burst: int = 0
+
+
+async def load_configuration(kubeconfig: str | None = None) -> k8s_client.Configuration:
+    """Credentials from ``kubeconfig``, else $KUBECONFIG / ~/.kube/config, else in-cluster."""
+    configuration = k8s_client.Configuration()
+    default_path = Path.home() / ".kube" / "config"
+    if kubeconfig or os.environ.get("KUBECONFIG") or default_path.exists():
+        await k8s_config.load_kube_config(
+            config_file=kubeconfig, client_configuration=configuration
+        )
+    else:
+        k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+            client_configuration=configuration
+        )
+    return configuration
+
+
+def _ssl_context(configuration: k8s_client.Configuration) -> ssl.SSLContext | bool:
+    if not configuration.verify_ssl:
+        return False
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, configuration.key_file)
+    return context
+
+
+def _stale_descriptor(exc: RuntimeError) -> bool:
+    """uvloop's "File descriptor N is used by transport" on connect (uvloop
+    issue 653): a failed connection, to be retried like any other, not a crash."""
+    return "is used by transport" in str(exc)
+
+
+class KubeClient:
+    """JSON in, JSON out; use as an async context manager."""
+
+    def __init__(self, configuration: k8s_client.Configuration, settings: Settings | None = None):
+        self.configuration = configuration
+        self.settings = settings or Settings()
+        self.base = str(configuration.host).rstrip("/")
+        self._session: aiohttp.ClientSession | None = None
+        self.limiter = (
+            TokenBucket(self.settings.qps, self.settings.burst)
+            if self.settings.qps is not None
+            else None
+        )
+
+    async def __aenter__(self) -> Self:
+        connector = aiohttp.TCPConnector(
+            ssl=_ssl_context(self.configuration), limit=self.settings.max_connections
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            json_serialize=lambda obj: orjson.dumps(obj).decode(),
+            headers={"User-Agent": self.settings.user_agent},
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("KubeClient used outside its context")
+        return self._session
+
+    async def _headers(self, content_type: str = "application/json") -> dict[str, str]:
+        headers = {**_JSON_HEADERS, "Content-Type": content_type}
+        # Runs the refresh hook first: exec plugins and projected tokens rotate.
+        token = await self.configuration.get_api_key_with_prefix("BearerToken")
+        if token:
+            headers["Authorization"] = token
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: object = None,
+        params: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> JSON:
+        """Send one request; return the decoded JSON body or raise a ClusterError."""
+        data = orjson.dumps(body) if body is not None else None
+        if self.limiter is not None:
+            await self.limiter.acquire()
+        headers = await self._headers(content_type)
+        try:
+            async with asyncio.timeout(timeout or self.settings.timeout):
+                async with self.session.request(
+                    method, self.base + path, data=data, params=params, headers=headers
+                ) as resp:
+                    raw = await resp.read()
+                    status = resp.status
+                    retry_after = resp.headers.get("Retry-After")
+        except TimeoutError:
+            raise errors.Unavailable(f"{method} {path}: timed out", status=0) from None
+        except aiohttp.ClientError as exc:
+            raise errors.Unavailable(f"{method} {path}: {exc}", status=0) from exc
+        except RuntimeError as exc:
+            if not _stale_descriptor(exc):
+                raise
+            raise errors.Unavailable(f"{method} {path}: {exc}", status=0) from exc
+        if 200 <= status < 300:
+            return orjson.loads(raw) if raw else {}
+        raise errors.from_response(method, path, status, raw, retry_after)
+
+    async def get(self, path: str, params: Mapping[str, str] | None = None) -> JSON:
+        return await self.request("GET", path, params=params)
+
+    async def post(self, path: str, body: object) -> JSON:
+        return await self.request("POST", path, body=body)
+
+    async def put(self, path: str, body: object) -> JSON:
+        return await self.request("PUT", path, body=body)
+
+    async def delete(self, path: str, body: object = None) -> JSON:
+        return await self.request("DELETE", path, body=body)
+
+    async def patch(self, path: str, body: object, *, kind: str = "merge") -> JSON:
+        return await self.request("PATCH", path, body=body, content_type=_PATCH_TYPES[kind])
+
+    async def stream(
+        self, path: str, params: Mapping[str, str], *, idle_timeout: float
+    ) -> AsyncIterator[bytes]:
+        """Lines of a watch response; ``idle_timeout`` bounds the gap between lines."""
+        if self.limiter is not None:
+            await self.limiter.acquire()
+        headers = await self._headers()
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=idle_timeout)
+        try:
+            async with self.session.get(
+                self.base + path, params=params, headers=headers, timeout=timeout
+            ) as resp:
+                if resp.status != 200:
+                    raise errors.from_response(
+                        "GET", path, resp.status, await resp.read(), resp.headers.get("Retry-After")
+                    )
+                buffer = b""
+                async for chunk in resp.content.iter_any():
+                    buffer += chunk
+                    *lines, buffer = buffer.split(b"\n")
+                    for line in lines:
+                        if line:
+                            yield line
+        except TimeoutError:
+            raise errors.Unavailable(f"watch {path}: no data for {idle_timeout}s") from None
+        except aiohttp.ClientError as exc:
+            raise errors.Unavailable(f"watch {path}: {exc}") from exc
+        except RuntimeError as exc:
+            if not _stale_descriptor(exc):
+                raise
+            raise errors.Unavailable(f"watch {path}: {exc}") from exc

@@ -1,0 +1,439 @@
+"""``PodInfo``: the scheduler's compact view of a pod, decoded once per event.
+
+Decoding goes straight from the watch's JSON to these slotted objects; no
+client model objects are built on the hot path. Everything a plugin reads is
+precomputed here (requests, ports, affinity, spread), so plugins never look
+at raw JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, NewType
+
+from py_scheduler.model.raw import DecodeError, Fields, RawObject
+from py_scheduler.model.resources import (
+    CPU,
+    MEMORY,
+    NON_ZERO_DEFAULTS,
+    Resources,
+    decode_amounts,
+    pod_requests,
+)
+from py_scheduler.model.selectors import (
+    LabelSelector,
+    NodeSelector,
+    NodeSelectorTerm,
+    Requirement,
+    decode_node_selector,
+    decode_node_selector_term,
+    decode_optional_selector,
+)
+from py_scheduler.model.taints import Toleration, decode_toleration
+
+PodKey = NewType("PodKey", str)  # "<namespace>/<name>"
+PodUID = NewType("PodUID", str)
+
+PREEMPT_NEVER: Final = "Never"
+DISRUPTION_TARGET: Final = "DisruptionTarget"
+PREEMPTION_BY_SCHEDULER: Final = "PreemptionByScheduler"
+# The Eviction API replaces our reason with its own when it accepts an eviction.
+EVICTION_BY_EVICTION_API: Final = "EvictionByEvictionAPI"
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    ip: str  # "0.0.0.0" when unset
+    protocol: str  # "TCP" when unset
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class PodAffinityTerm:
+    selector: LabelSelector | None  # None selects nothing
+    namespaces: frozenset[str]
+    namespace_selector: LabelSelector | None
+    topology_key: str
+
+    def namespace_matches(self, namespace: str, namespace_labels: dict[str, str] | None) -> bool:
+        if namespace in self.namespaces:
+            return True
+        if self.namespace_selector is None:
+            return False
+        # An empty namespaceSelector selects every namespace.
+        if self.namespace_selector.is_empty:
+            return True
+        return namespace_labels is not None and self.namespace_selector.matches(namespace_labels)
+
+    def matches(self, pod: PodInfo, namespace_labels: dict[str, str] | None = None) -> bool:
+        return (
+            self.selector is not None
+            and self.namespace_matches(pod.namespace, namespace_labels)
+            and self.selector.matches(pod.labels)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedPodAffinityTerm:
+    weight: int
+    term: PodAffinityTerm
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedNodeSelectorTerm:
+    weight: int
+    term: NodeSelectorTerm
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadConstraint:
+    max_skew: int
+    topology_key: str
+    when_unsatisfiable: str  # "DoNotSchedule" | "ScheduleAnyway"
+    selector: LabelSelector | None
+    min_domains: int | None
+    node_affinity_policy: str  # "Honor" | "Ignore"
+    node_taints_policy: str  # "Honor" | "Ignore"
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    name: str
+    claim: str | None = None  # persistentVolumeClaim.claimName
+    ephemeral: bool = False  # generic ephemeral volume: claim "<pod>-<volume>"
+    disk: tuple[str, ...] | None = None  # identity of an in-line disk, for conflicts
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerRef:
+    kind: str
+    name: str
+    uid: str
+    controller: bool
+
+
+@dataclass(slots=True, eq=False)
+class PodInfo:
+    uid: PodUID
+    namespace: str
+    name: str
+    labels: dict[str, str]
+    node_name: str = ""
+    scheduler_name: str = "default-scheduler"
+    priority: int = 0
+    preemption_policy: str = "PreemptLowerPriority"
+    created: float = 0.0
+    deleting: bool = False
+    phase: str = "Pending"
+    start_time: float | None = None
+    nominated_node: str = ""
+    requests: Resources = field(default_factory=Resources)
+    non_zero_cpu: int = 0
+    non_zero_memory: int = 0
+    host_ports: tuple[HostPort, ...] = ()
+    node_selector: dict[str, str] = field(default_factory=dict)
+    required_node_affinity: NodeSelector | None = None
+    preferred_node_affinity: tuple[WeightedNodeSelectorTerm, ...] = ()
+    required_affinity: tuple[PodAffinityTerm, ...] = ()
+    preferred_affinity: tuple[WeightedPodAffinityTerm, ...] = ()
+    required_anti_affinity: tuple[PodAffinityTerm, ...] = ()
+    preferred_anti_affinity: tuple[WeightedPodAffinityTerm, ...] = ()
+    spread_constraints: tuple[SpreadConstraint, ...] = ()
+    tolerations: tuple[Toleration, ...] = ()
+    scheduling_gates: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    owners: tuple[OwnerRef, ...] = ()
+    resource_claims: tuple[str, ...] = ()
+    preempted_by_scheduler: bool = False
+    scheduled_condition: tuple[str, str, str] | None = None  # (status, reason, message)
+    resource_version: str = ""
+    generation: int = 0
+
+    @property
+    def key(self) -> PodKey:
+        return PodKey(f"{self.namespace}/{self.name}")
+
+    @property
+    def has_affinity(self) -> bool:
+        return bool(
+            self.required_affinity
+            or self.preferred_affinity
+            or self.required_anti_affinity
+            or self.preferred_anti_affinity
+        )
+
+    @property
+    def has_required_anti_affinity(self) -> bool:
+        return bool(self.required_anti_affinity)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.phase in ("Succeeded", "Failed")
+
+    def __repr__(self) -> str:
+        return f"PodInfo({self.key}, node={self.node_name or '-'}, priority={self.priority})"
+
+
+def parse_time(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def _time(fields: Fields, key: str) -> float | None:
+    value = fields.string(key)
+    if not value:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise fields.error(key, f"invalid timestamp {value!r}") from None
+
+
+def _label_key_requirements(
+    keys: tuple[str, ...], labels: dict[str, str], operator: str
+) -> tuple[Requirement, ...]:
+    # matchLabelKeys / mismatchLabelKeys turn into "key in/notin (pod's value)";
+    # keys the pod does not carry are ignored, as the API server does.
+    return tuple(
+        Requirement(key, operator, frozenset({labels[key]})) for key in keys if key in labels
+    )
+
+
+def _affinity_term(fields: Fields, namespace: str, labels: dict[str, str]) -> PodAffinityTerm:
+    selector = decode_optional_selector(fields, "labelSelector")
+    extra = _label_key_requirements(fields.strings("matchLabelKeys"), labels, "In")
+    extra += _label_key_requirements(fields.strings("mismatchLabelKeys"), labels, "NotIn")
+    if selector is not None and extra:
+        selector = selector.with_requirements(extra)
+    namespaces = frozenset(fields.strings("namespaces"))
+    ns_selector = decode_optional_selector(fields, "namespaceSelector")
+    if not namespaces and ns_selector is None:
+        namespaces = frozenset({namespace})
+    topology_key = fields.string("topologyKey")
+    if not topology_key:
+        raise fields.error("topologyKey", "must be set")
+    return PodAffinityTerm(selector, namespaces, ns_selector, topology_key)
+
+
+def _weighted_terms(
+    fields: Fields, namespace: str, labels: dict[str, str]
+) -> tuple[WeightedPodAffinityTerm, ...]:
+    out = []
+    for item in fields.objects("preferredDuringSchedulingIgnoredDuringExecution"):
+        weight = item.integer("weight")
+        if not 1 <= weight <= 100:
+            raise item.error("weight", f"must be in 1..100, got {weight}")
+        out.append(
+            WeightedPodAffinityTerm(
+                weight, _affinity_term(item.obj("podAffinityTerm"), namespace, labels)
+            )
+        )
+    return tuple(out)
+
+
+def _required_terms(
+    fields: Fields, namespace: str, labels: dict[str, str]
+) -> tuple[PodAffinityTerm, ...]:
+    return tuple(
+        _affinity_term(f, namespace, labels)
+        for f in fields.objects("requiredDuringSchedulingIgnoredDuringExecution")
+    )
+
+
+def _spread(fields: Fields, labels: dict[str, str]) -> SpreadConstraint:
+    max_skew = fields.integer("maxSkew")
+    if max_skew < 1:
+        raise fields.error("maxSkew", f"must be at least 1, got {max_skew}")
+    when = fields.string("whenUnsatisfiable")
+    if when not in ("DoNotSchedule", "ScheduleAnyway"):
+        raise fields.error("whenUnsatisfiable", f"unknown value {when!r}")
+    key = fields.string("topologyKey")
+    if not key:
+        raise fields.error("topologyKey", "must be set")
+    selector = decode_optional_selector(fields, "labelSelector")
+    extra = _label_key_requirements(fields.strings("matchLabelKeys"), labels, "In")
+    if selector is not None and extra:
+        selector = selector.with_requirements(extra)
+    min_domains = fields.opt_integer("minDomains")
+    if min_domains is not None and min_domains < 1:
+        raise fields.error("minDomains", f"must be at least 1, got {min_domains}")
+    return SpreadConstraint(
+        max_skew=max_skew,
+        topology_key=key,
+        when_unsatisfiable=when,
+        selector=selector,
+        min_domains=min_domains,
+        node_affinity_policy=fields.string("nodeAffinityPolicy") or "Honor",
+        node_taints_policy=fields.string("nodeTaintsPolicy") or "Ignore",
+    )
+
+
+def _volume(fields: Fields) -> Volume:
+    name = fields.string("name")
+    if (pvc := fields.raw.get("persistentVolumeClaim")) is not None:
+        claim = fields.obj("persistentVolumeClaim")
+        del pvc
+        return Volume(name, claim=claim.string("claimName"), read_only=claim.boolean("readOnly"))
+    if fields.raw.get("ephemeral") is not None:
+        return Volume(name, ephemeral=True)
+    for kind, id_fields in (
+        ("gcePersistentDisk", ("pdName",)),
+        ("awsElasticBlockStore", ("volumeID",)),
+        ("iscsi", ("targetPortal", "iqn", "lun")),
+        ("rbd", ("pool", "image")),
+    ):
+        if fields.raw.get(kind) is not None:
+            disk = fields.obj(kind)
+            ident = tuple(str(disk.raw.get(k, "")) for k in id_fields)
+            if kind == "rbd":
+                ident += tuple(sorted(disk.strings("monitors")))
+            return Volume(name, disk=(kind, *ident), read_only=disk.boolean("readOnly"))
+    return Volume(name)
+
+
+def decode_pod(raw: RawObject) -> PodInfo:
+    """Decode a pod; raise :class:`DecodeError` naming the field on bad input."""
+    root = Fields(raw)
+    meta = root.obj("metadata")
+    spec = root.obj("spec")
+    status = root.obj("status")
+    name = meta.string("name")
+    if not name:
+        raise meta.error("name", "must be set")
+    namespace = meta.string("namespace") or "default"
+    labels = meta.str_map("labels")
+
+    containers = []
+    ports: list[HostPort] = []
+    images: list[str] = []
+    for c in spec.objects("containers"):
+        containers.append(decode_amounts(c.obj("resources"), "requests"))
+        images.append(c.string("image"))
+        for p in c.objects("ports"):
+            if (host_port := p.integer("hostPort")) > 0:
+                ports.append(
+                    HostPort(
+                        p.string("hostIP") or "0.0.0.0", p.string("protocol") or "TCP", host_port
+                    )
+                )
+    if not containers:
+        raise spec.error("containers", "a pod needs at least one container")
+    inits = []
+    for c in spec.objects("initContainers"):
+        sidecar = c.string("restartPolicy") == "Always"
+        inits.append((decode_amounts(c.obj("resources"), "requests"), sidecar))
+        images.append(c.string("image"))
+        if sidecar:
+            # Sidecars keep running, so their host ports stay taken.
+            for p in c.objects("ports"):
+                if (host_port := p.integer("hostPort")) > 0:
+                    ip = p.string("hostIP") or "0.0.0.0"
+                    ports.append(HostPort(ip, p.string("protocol") or "TCP", host_port))
+    overhead = decode_amounts(spec, "overhead")
+    exact = pod_requests(containers=containers, init_containers=inits, overhead=overhead)
+    non_zero = pod_requests(
+        containers=containers, init_containers=inits, overhead=overhead, defaults=NON_ZERO_DEFAULTS
+    )
+    # Pod-level requests (PodLevelResources, on by default since 1.34) replace
+    # the container sums for cpu and memory.
+    for name, amount in decode_amounts(spec.obj("resources"), "requests").items():
+        if name in (CPU, MEMORY):
+            exact[name] = non_zero[name] = amount + overhead.get(name, 0)
+    non_zero_res = Resources.from_amounts({k: v for k, v in non_zero.items() if k in (CPU, MEMORY)})
+
+    affinity = spec.obj("affinity")
+    node_aff = affinity.obj("nodeAffinity")
+    required_node = None
+    if node_aff.raw.get("requiredDuringSchedulingIgnoredDuringExecution") is not None:
+        required_node = decode_node_selector(
+            node_aff.obj("requiredDuringSchedulingIgnoredDuringExecution")
+        )
+    preferred_node = []
+    for item in node_aff.objects("preferredDuringSchedulingIgnoredDuringExecution"):
+        weight = item.integer("weight")
+        if not 1 <= weight <= 100:
+            raise item.error("weight", f"must be in 1..100, got {weight}")
+        preferred_node.append(
+            WeightedNodeSelectorTerm(weight, decode_node_selector_term(item.obj("preference")))
+        )
+    pod_aff = affinity.obj("podAffinity")
+    pod_anti = affinity.obj("podAntiAffinity")
+
+    scheduled: tuple[str, str, str] | None = None
+    preempted = False
+    for cond in status.objects("conditions"):
+        kind = cond.string("type")
+        if kind == "PodScheduled":
+            scheduled = (cond.string("status"), cond.string("reason"), cond.string("message"))
+        elif kind == DISRUPTION_TARGET:
+            # Being evicted frees room just as a scheduler preemption does, so a
+            # preemptor waits for either instead of choosing more victims.
+            preempted = cond.string("status") == "True" and cond.string("reason") in (
+                PREEMPTION_BY_SCHEDULER,
+                EVICTION_BY_EVICTION_API,
+            )
+
+    owners = tuple(
+        OwnerRef(o.string("kind"), o.string("name"), o.string("uid"), o.boolean("controller"))
+        for o in meta.objects("ownerReferences")
+    )
+    priority = spec.opt_integer("priority")
+    created = _time(meta, "creationTimestamp")
+    return PodInfo(
+        uid=PodUID(meta.string("uid") or f"{namespace}/{name}"),
+        namespace=namespace,
+        name=name,
+        labels=labels,
+        node_name=spec.string("nodeName"),
+        scheduler_name=spec.string("schedulerName") or "default-scheduler",
+        priority=priority if priority is not None else 0,
+        preemption_policy=spec.string("preemptionPolicy") or "PreemptLowerPriority",
+        created=created if created is not None else 0.0,
+        deleting=meta.raw.get("deletionTimestamp") is not None,
+        phase=status.string("phase") or "Pending",
+        start_time=_time(status, "startTime"),
+        nominated_node=status.string("nominatedNodeName"),
+        requests=Resources.from_amounts(exact),
+        non_zero_cpu=non_zero_res.milli_cpu,
+        non_zero_memory=non_zero_res.memory,
+        host_ports=tuple(ports),
+        node_selector=spec.str_map("nodeSelector"),
+        required_node_affinity=required_node,
+        preferred_node_affinity=tuple(preferred_node),
+        required_affinity=_required_terms(pod_aff, namespace, labels),
+        preferred_affinity=_weighted_terms(pod_aff, namespace, labels),
+        required_anti_affinity=_required_terms(pod_anti, namespace, labels),
+        preferred_anti_affinity=_weighted_terms(pod_anti, namespace, labels),
+        spread_constraints=tuple(
+            _spread(f, labels) for f in spec.objects("topologySpreadConstraints")
+        ),
+        tolerations=tuple(decode_toleration(f) for f in spec.objects("tolerations")),
+        scheduling_gates=tuple(g.string("name") for g in spec.objects("schedulingGates")),
+        images=tuple(images),
+        volumes=tuple(_volume(f) for f in spec.objects("volumes")),
+        owners=owners,
+        resource_claims=tuple(c.string("name") for c in spec.objects("resourceClaims")),
+        preempted_by_scheduler=preempted,
+        scheduled_condition=scheduled,
+        resource_version=meta.string("resourceVersion"),
+        generation=meta.integer("generation"),
+    )
+
+
+__all__ = [
+    "DecodeError",
+    "HostPort",
+    "OwnerRef",
+    "PodAffinityTerm",
+    "PodInfo",
+    "PodKey",
+    "PodUID",
+    "SpreadConstraint",
+    "Volume",
+    "WeightedNodeSelectorTerm",
+    "WeightedPodAffinityTerm",
+    "decode_pod",
+    "parse_time",
+]

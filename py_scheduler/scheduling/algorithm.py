@@ -1,0 +1,261 @@
+"""Pick a node for one pod: PreFilter, Filter over a sample of nodes, Score,
+select. Synchronous and side-effect free apart from the round-robin start.
+
+Sampling follows kube-scheduler: stop after ``numFeasibleNodesToFind``
+feasible nodes (all below 100 nodes, else an adaptive percentage), starting
+where the previous cycle stopped so that every node gets its turn.
+
+kube-scheduler spreads Filter and Score over 16 goroutines. Here the batch
+plugins judge every candidate at once over numpy columns (framework/batch.py)
+and only the remaining plugins run per node, in the same round-robin order,
+so the feasible set, the statuses, the scores and the RNG draws are the ones
+node-by-node evaluation gives (``batch=False``, kept as the reference).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from py_scheduler import metrics
+from py_scheduler.framework.batch import Int64s
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.interface import SharedLister
+from py_scheduler.framework.runtime import Framework
+from py_scheduler.framework.status import Code, Status
+from py_scheduler.framework.types import NO_NODES_AVAILABLE, Diagnosis, FitError
+from py_scheduler.model import NodeInfo, NodeName, PodInfo
+
+MIN_FEASIBLE_NODES_TO_FIND: Final = 100
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: Final = 5
+# Below this many candidates numpy's per-call overhead outweighs what the
+# batch forms save (bench.evaluation: the crossover lies between 10 and 50).
+BATCH_MIN_NODES: Final = 40
+# The rejector recorded when there are no nodes at all: any node event helps.
+NO_NODES_REJECTOR: Final = "NoNodesAvailable"
+
+
+class SchedulingError(Exception):
+    """A cycle that failed for an internal reason (an Error status)."""
+
+    def __init__(self, status: Status) -> None:
+        super().__init__(status.message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleResult:
+    node: NodeName
+    evaluated: int
+    feasible: int
+
+
+def _timed(point: str, status: Status, fwk: Framework, start: float) -> None:
+    metrics.observe_point(point, status.code.value, fwk.profile_name, time.perf_counter() - start)
+
+
+def num_feasible_nodes_to_find(percentage: int, num_nodes: int) -> int:
+    if num_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return num_nodes
+    if percentage == 0:
+        percentage = max(50 - num_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+    found = num_nodes * percentage // 100
+    return max(found, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+class Algorithm:
+    def __init__(
+        self,
+        *,
+        percentage_of_nodes_to_score: int,
+        rng: random.Random,
+        batch: bool = True,
+        batch_min_nodes: int = BATCH_MIN_NODES,
+    ) -> None:
+        self.percentage = percentage_of_nodes_to_score
+        self.rng = rng
+        self.batch = batch
+        self.batch_min_nodes = batch_min_nodes
+        self.next_start = 0
+
+    def schedule(
+        self, fwk: Framework, state: CycleState, pod: PodInfo, snapshot: SharedLister
+    ) -> ScheduleResult:
+        """The chosen node; raises FitError (no fit) or SchedulingError."""
+        all_nodes = snapshot.node_infos()
+        if not all_nodes:
+            diagnosis = Diagnosis(pre_filter_msg=NO_NODES_AVAILABLE)
+            diagnosis.unschedulable_plugins.add(NO_NODES_REJECTOR)
+            raise FitError(pod, 0, diagnosis)
+        feasible, rows, diagnosis = self._find(fwk, state, pod, snapshot, all_nodes)
+        if not feasible:
+            raise FitError(pod, len(all_nodes), diagnosis)
+        evaluated = len(feasible) + len(diagnosis.node_to_status)
+        if len(feasible) == 1:
+            return ScheduleResult(feasible[0].name, evaluated, 1)
+        start = time.perf_counter()
+        status = fwk.run_pre_score(state, pod, feasible)
+        _timed("PreScore", status, fwk, start)
+        if not status.is_success:
+            raise SchedulingError(status)
+        if (
+            rows is None
+            and self.batch
+            and len(feasible) >= self.batch_min_nodes
+            and fwk.has_batch_scores
+        ):
+            rows = fwk.batch_rows(feasible, snapshot)  # no batch filter ran for this pod
+        start = time.perf_counter()
+        totals, status = fwk.run_score(state, pod, feasible, rows)
+        _timed("Score", status, fwk, start)
+        if not status.is_success:
+            raise SchedulingError(status)
+        return ScheduleResult(self.select_host(feasible, totals), evaluated, len(feasible))
+
+    def find_nodes_that_fit(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        all_nodes: Sequence[NodeInfo],
+    ) -> tuple[list[NodeInfo], Diagnosis]:
+        feasible, _, diagnosis = self._find(fwk, state, pod, snapshot, all_nodes)
+        return feasible, diagnosis
+
+    def _find(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        all_nodes: Sequence[NodeInfo],
+    ) -> tuple[list[NodeInfo], Int64s | None, Diagnosis]:
+        """Feasible nodes, their rows in the framework's columns (when batch
+        filters ran) and the diagnosis."""
+        diagnosis = Diagnosis()
+        start = time.perf_counter()
+        result, status, rejectors = fwk.run_pre_filter(state, pod, all_nodes)
+        _timed("PreFilter", status, fwk, start)
+        diagnosis.unschedulable_plugins |= rejectors
+        if not status.is_success:
+            if not status.is_rejected:
+                raise SchedulingError(status)
+            diagnosis.pre_filter_msg = status.message
+            diagnosis.node_to_status.absent = status
+            diagnosis.unschedulable_plugins |= rejectors
+            if status.plugin:
+                diagnosis.unschedulable_plugins.add(status.plugin)
+            return [], None, diagnosis
+
+        # A pod nominated by an earlier preemption tries its node first.
+        if pod.nominated_node:
+            nominated = snapshot.get(pod.nominated_node)
+            if nominated is not None and (
+                result is None or result.node_names is None or nominated.name in result.node_names
+            ):
+                status = fwk.run_filters_with_nominated(state, pod, nominated)
+                if status.is_success:
+                    return [nominated], None, diagnosis
+                if status.code is Code.ERROR:
+                    raise SchedulingError(status)
+
+        nodes: Sequence[NodeInfo] = all_nodes
+        if result is not None and result.node_names is not None:
+            nodes = [n for n in all_nodes if n.name in result.node_names]
+            names = " ".join(result.plugins)
+            diagnosis.node_to_status.absent = Status.unresolvable(
+                f"node(s) didn't satisfy plugin(s) [{names}]"
+            )
+        start = time.perf_counter()
+        feasible, rows = self._filter(fwk, state, pod, snapshot, nodes, diagnosis, len(all_nodes))
+        filtered = Status() if feasible else Status(Code.UNSCHEDULABLE)
+        _timed("Filter", filtered, fwk, start)
+        return feasible, rows, diagnosis
+
+    def _filter(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        nodes: Sequence[NodeInfo],
+        diagnosis: Diagnosis,
+        num_all: int,
+    ) -> tuple[list[NodeInfo], Int64s | None]:
+        count = len(nodes)
+        if count == 0:
+            return [], None
+        want = self.feasible_to_find(fwk, count)
+        batch = None
+        if self.batch and count >= self.batch_min_nodes:
+            batch = fwk.filter_batch(state, pod, nodes, snapshot)
+        # The two-pass nominated check is only needed while nominations exist.
+        nominations = len(fwk.nominator) > 0
+        run = fwk.run_filters_with_nominated if nominations else fwk.run_filters
+        feasible: list[NodeInfo] = []
+        found_at: list[int] = []
+        statuses = diagnosis.node_to_status
+        start = self.next_start % count
+        processed = 0
+        passes = batch.passes if batch is not None else None
+        rest = batch.rest if batch is not None else ()
+        run_rest = fwk.run_filter_plugins
+        for i in range(count):
+            at = (start + i) % count
+            node = nodes[at]
+            processed += 1
+            if passes is None or (nominations and fwk.nominated_for(pod, node)):
+                status = run(state, pod, node)
+            elif passes[at]:
+                # Every batch filter accepts it: only the others can still reject.
+                status = run_rest(state, pod, node, rest)
+            else:
+                # Rejected: all filters in order, for exactly the per-node status.
+                status = fwk.run_filters(state, pod, node)
+            if status.code is Code.SUCCESS:
+                feasible.append(node)
+                found_at.append(at)
+                if len(feasible) >= want:
+                    break
+            elif status.code is Code.ERROR:
+                self.next_start = (start + processed) % max(num_all, 1)
+                raise SchedulingError(status)
+            else:
+                statuses[node.name] = status
+                if status.plugin:
+                    diagnosis.unschedulable_plugins.add(status.plugin)
+        self.next_start = (start + processed) % max(num_all, 1)
+        rows = batch.rows[np.array(found_at, dtype=np.int64)] if batch is not None else None
+        return feasible, rows
+
+    def feasible_to_find(self, fwk: Framework, count: int) -> int:
+        """How many feasible nodes end the Filter loop over ``count`` candidates."""
+        if not fwk.score:
+            return 1
+        return num_feasible_nodes_to_find(
+            fwk.spec.percentage_of_nodes_to_score
+            if fwk.spec.percentage_of_nodes_to_score is not None
+            else self.percentage,
+            count,
+        )
+
+    def select_host(self, nodes: Sequence[NodeInfo], totals: Sequence[int]) -> NodeName:
+        """The highest total; a uniform random choice among ties (reservoir sampling)."""
+        best = totals[0]
+        chosen = 0
+        ties = 1
+        for i in range(1, len(nodes)):
+            score = totals[i]
+            if score > best:
+                best, chosen, ties = score, i, 1
+            elif score == best:
+                ties += 1
+                if self.rng.randrange(ties) == 0:
+                    chosen = i
+        return nodes[chosen].name

@@ -1,0 +1,82 @@
+"""Build the scheduling core for a configuration: one Framework per profile
+over one shared cache, queue and nominator. Used by the live scheduler and
+the simulator alike, so both schedule with the same code."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from py_scheduler import metrics
+from py_scheduler.cluster import Cluster
+from py_scheduler.config import SchedulerConfig
+from py_scheduler.framework.interface import ObjectLister
+from py_scheduler.framework.runtime import Framework
+from py_scheduler.framework.status import Status
+from py_scheduler.framework.types import ClusterEventWithHint
+from py_scheduler.model import PodInfo
+from py_scheduler.plugins import IN_TREE
+from py_scheduler.scheduling.algorithm import Algorithm
+from py_scheduler.scheduling.cache import Cache
+from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.queue import SchedulingQueue
+from py_scheduler.scheduling.scheduler import PREEMPTION_IN_FLIGHT, Scheduler
+
+
+def _observe_plugin(point: str, plugin: str, code: str, seconds: float) -> None:
+    metrics.PLUGIN_EXECUTION_DURATION.labels(plugin, point, code).observe(seconds)
+
+
+def _count_incoming(queue: str, event: str) -> None:
+    metrics.QUEUE_INCOMING_PODS.labels(queue, event).inc()
+
+
+def build_scheduler(
+    cfg: SchedulerConfig,
+    *,
+    cluster: Cluster,
+    objects: ObjectLister,
+    rng: random.Random | None = None,
+    record_metrics: bool = True,
+) -> Scheduler:
+    rng = rng or random.Random()
+    cache = Cache()
+    nominator = Nominator()
+    frameworks = {
+        profile.scheduler_name: Framework(
+            profile,
+            IN_TREE,
+            snapshot=cache,
+            objects=objects,
+            cluster=cluster,
+            nominator=nominator,
+            observer=_observe_plugin if record_metrics else None,
+        )
+        for profile in cfg.profiles
+    }
+    first = next(iter(frameworks.values()))
+
+    def pre_enqueue(pod: PodInfo) -> Status:
+        fwk = frameworks.get(pod.scheduler_name, first)
+        return fwk.run_pre_enqueue(pod)
+
+    events: dict[str, Sequence[ClusterEventWithHint] | None] = {}
+    for fwk in frameworks.values():
+        events.update(fwk.events_to_register())
+    events[PREEMPTION_IN_FLIGHT] = ()  # only activated when its evictions are done
+    queue = SchedulingQueue(
+        less=first.less,
+        pre_enqueue=pre_enqueue,
+        events=events,
+        initial_backoff=cfg.pod_initial_backoff,
+        max_backoff=cfg.pod_max_backoff,
+        count_incoming=_count_incoming if record_metrics else None,
+    )
+    algorithm = Algorithm(percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score, rng=rng)
+    return Scheduler(
+        profiles=frameworks,
+        cache=cache,
+        queue=queue,
+        nominator=nominator,
+        algorithm=algorithm,
+    )

@@ -1,0 +1,181 @@
+"""Read a cluster snapshot: multi-document YAML or a ``v1 List`` of Nodes,
+Pods, PodDisruptionBudgets, PriorityClasses and storage objects
+(PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes): what
+``kubectl get nodes,pods,pdb,priorityclasses,pvc,pv,storageclasses,csinodes
+-A -o yaml`` prints.
+
+Pod priority is resolved as the Priority admission plugin would: an explicit
+``spec.priority``, else the ``priorityClassName``'s value, else the
+``globalDefault`` class, else 0. Every error names the document and field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from py_scheduler.framework.interface import DisruptionBudget
+from py_scheduler.model import DecodeError, Node, PodInfo, decode_node, decode_pod
+from py_scheduler.model.raw import Fields
+from py_scheduler.model.volumes import (
+    CSINode,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    StorageClass,
+    decode_csi_node,
+    decode_pv,
+    decode_pvc,
+    decode_storage_class,
+)
+from py_scheduler.scheduling.objects import decode_budget
+from py_scheduler.simulation import workloads
+
+KINDS = (
+    "Node",
+    "Pod",
+    "PodDisruptionBudget",
+    "PriorityClass",
+    "PersistentVolumeClaim",
+    "PersistentVolume",
+    "StorageClass",
+    "CSINode",
+)
+
+
+class SnapshotError(ValueError):
+    """The snapshot cannot be read; the message names the document and field."""
+
+
+@dataclass
+class Snapshot:
+    nodes: list[Node] = field(default_factory=list)
+    pods: list[PodInfo] = field(default_factory=list)
+    budgets: list[DisruptionBudget] = field(default_factory=list)
+    priority_classes: dict[str, int] = field(default_factory=dict)
+    claims: list[PersistentVolumeClaim] = field(default_factory=list)
+    volumes: list[PersistentVolume] = field(default_factory=list)
+    storage_classes: list[StorageClass] = field(default_factory=list)
+    csi_nodes: list[CSINode] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+
+def _documents(text: str, source: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        raise SnapshotError(f"{source}: not valid YAML: {exc}") from None
+    for index, doc in enumerate(docs):
+        where = f"{source}: document {index + 1}"
+        if doc is None:
+            continue
+        if not isinstance(doc, Mapping):
+            raise SnapshotError(f"{where}: expected a Kubernetes object, got {type(doc).__name__}")
+        if doc.get("kind") == "List" or str(doc.get("kind", "")).endswith("List"):
+            items = doc.get("items") or []
+            if not isinstance(items, list):
+                raise SnapshotError(f"{where}: items: expected a list")
+            for item_index, item in enumerate(items):
+                item_where = f"{where}, items[{item_index}]"
+                if not isinstance(item, Mapping):
+                    raise SnapshotError(f"{item_where}: expected a Kubernetes object")
+                yield item_where, item
+        else:
+            yield where, doc
+
+
+def _expanded(
+    docs: Iterator[tuple[str, Mapping[str, Any]]],
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """StatefulSets and Deployments become the pods (and claims) their
+    controllers would create; the other documents pass through."""
+    listed = [(where, dict(doc)) for where, doc in docs]
+    plain = [doc for _, doc in listed]
+    for where, doc in listed:
+        if doc.get("kind") not in workloads.WORKLOAD_KINDS:
+            yield where, doc
+            continue
+        try:
+            expanded = workloads.replicas_of(doc, plain)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise SnapshotError(f"{where} ({_name(doc)}): cannot expand: {exc!r}") from None
+        for replica in expanded:
+            yield f"{where}, replica", replica
+
+
+def _name(doc: Mapping[str, Any]) -> str:
+    meta = doc.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{doc.get('kind')} {ns + '/' if ns else ''}{meta.get('name', '?')}"
+
+
+def parse(text: str, source: str = "snapshot") -> Snapshot:
+    snap = Snapshot()
+    raw_pods: list[tuple[str, Mapping[str, Any]]] = []
+    global_default: int | None = None
+    for where, doc in _expanded(_documents(text, source)):
+        kind = doc.get("kind")
+        label = f"{where} ({_name(doc)})"
+        try:
+            if kind == "Node":
+                snap.nodes.append(decode_node(doc))
+            elif kind == "Pod":
+                raw_pods.append((label, doc))
+            elif kind == "PriorityClass":
+                fields = Fields(doc)
+                name = fields.obj("metadata").string("name")
+                value = fields.integer("value")
+                snap.priority_classes[name] = value
+                if fields.boolean("globalDefault"):
+                    global_default = value
+            elif kind == "PodDisruptionBudget":
+                snap.budgets.append(decode_budget(doc))
+            elif kind == "PersistentVolumeClaim":
+                snap.claims.append(decode_pvc(doc))
+            elif kind == "PersistentVolume":
+                snap.volumes.append(decode_pv(doc))
+            elif kind == "StorageClass":
+                snap.storage_classes.append(decode_storage_class(doc))
+            elif kind == "CSINode":
+                snap.csi_nodes.append(decode_csi_node(doc))
+            else:
+                snap.ignored.append(label)
+        except DecodeError as exc:
+            raise SnapshotError(f"{label}: {exc}") from None
+    for label, doc in raw_pods:
+        try:
+            snap.pods.append(decode_pod(_with_priority(doc, snap.priority_classes, global_default)))
+        except DecodeError as exc:
+            raise SnapshotError(f"{label}: {exc}") from None
+    return snap
+
+
+def _with_priority(
+    doc: Mapping[str, Any], classes: Mapping[str, int], global_default: int | None
+) -> Mapping[str, Any]:
+    spec = doc.get("spec")
+    if not isinstance(spec, Mapping) or spec.get("priority") is not None:
+        return doc
+    class_name = spec.get("priorityClassName")
+    if class_name:
+        if class_name not in classes:
+            raise DecodeError(
+                "spec.priorityClassName", f"no PriorityClass {class_name!r} in the snapshot"
+            )
+        priority = classes[class_name]
+    elif global_default is not None:
+        priority = global_default
+    else:
+        return doc
+    return {**doc, "spec": {**spec, "priority": priority}}
+
+
+def load(path: Path) -> Snapshot:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SnapshotError(f"cannot read {path}: {exc.strerror}") from None
+    return parse(text, str(path))
