@@ -2,7 +2,9 @@
 labels and buckets, so kubernetes-mixin's scheduler dashboard and alerts work
 unchanged. Our own additions carry the ``py_scheduler_`` prefix.
 
-Queue and cache sizes are read at scrape time (a collector), not updated on
+``PrometheusRecorder`` is how the scheduling core reaches them: it reports
+through the ``MetricsRecorder`` protocol (``framework.recorder``) and never
+imports this module. Queue and cache sizes are read at scrape time (a collector), not updated on
 every transition, to keep the hot path free of metric calls.
 """
 
@@ -142,8 +144,48 @@ SIZES: Final = _SizeCollector()
 REGISTRY.register(SIZES)
 
 
-def observe_point(point: str, status: str, profile: str, seconds: float) -> None:
-    FRAMEWORK_EXTENSION_POINT_DURATION.labels(point, status, profile).observe(seconds)
+class PrometheusRecorder:
+    """The scheduling core's ``MetricsRecorder`` over the metrics above."""
+
+    def extension_point(self, point: str, status: str, profile: str, seconds: float) -> None:
+        FRAMEWORK_EXTENSION_POINT_DURATION.labels(point, status, profile).observe(seconds)
+
+    def plugin_execution(self, plugin: str, point: str, status: str, seconds: float) -> None:
+        PLUGIN_EXECUTION_DURATION.labels(plugin, point, status).observe(seconds)
+
+    def schedule_attempt(self, result: str, profile: str, seconds: float) -> None:
+        SCHEDULE_ATTEMPTS.labels(result, profile).inc()
+        SCHEDULING_ATTEMPT_DURATION.labels(result, profile).observe(seconds)
+
+    def algorithm_duration(self, seconds: float) -> None:
+        SCHEDULING_ALGORITHM_DURATION.observe(seconds)
+
+    def pod_scheduled(self, attempts: int, since_first_attempt: float | None) -> None:
+        POD_SCHEDULING_ATTEMPTS.observe(attempts)
+        if since_first_attempt is not None:
+            label = str(attempts) if attempts < 15 else "15+"
+            POD_SCHEDULING_SLI_DURATION.labels(label).observe(since_first_attempt)
+
+    def queue_incoming(self, queue: str, event: str) -> None:
+        QUEUE_INCOMING_PODS.labels(queue, event).inc()
+
+    def preemption_attempt(self) -> None:
+        PREEMPTION_ATTEMPTS.inc()
+
+    def preemption_victims(self, count: int) -> None:
+        PREEMPTION_VICTIMS.observe(count)
+
+    def eviction(self, result: str) -> None:
+        EVICTIONS.labels(result).inc()
+
+    def bind_failure(self, reason: str) -> None:
+        BIND_FAILURES.labels(reason).inc()
+
+    def api_write(self, kind: str, result: str) -> None:
+        API_WRITES.labels(kind, result).inc()
+
+    def binding_tasks(self, delta: int) -> None:
+        GOROUTINES.labels("binding").inc(delta)
 
 
 def initialise(profiles: Iterable[str]) -> None:

@@ -71,7 +71,9 @@ async def run(
         KubeClient(configuration, Settings(user_agent="py-scheduler/leader-election")) as lease,
     ):
         objects = ObjectStore()
-        scheduler = build_scheduler(cfg, cluster=KubeCluster(kube), objects=objects)
+        scheduler = build_scheduler(
+            cfg, cluster=KubeCluster(kube), objects=objects, recorder=metrics.PrometheusRecorder()
+        )
         pods = Reflector(
             kube,
             "/api/v1/pods",

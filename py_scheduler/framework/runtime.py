@@ -48,6 +48,7 @@ from py_scheduler.framework.interface import (
     ScorePlugin,
     SharedLister,
 )
+from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.registry import Registry
 from py_scheduler.framework.status import SUCCESS, Code, Status
 from py_scheduler.framework.types import (
@@ -144,19 +145,11 @@ class FilterBatch:
     rows: Int64s
 
 
-# (extension point, plugin name, status code, seconds): how a plugin call went.
-PluginObserver = Callable[[str, str, str, float], None]
-
-
 def _invalid_score(plugin: str, score: int) -> Status:
     return Status.error(
         f"plugin {plugin!r} returns an invalid score {score}, it should "
         f"in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
     ).with_plugin(plugin)
-
-
-def _no_observer(point: str, plugin: str, code: str, seconds: float) -> None:
-    del point, plugin, code, seconds
 
 
 class Framework(Handle):
@@ -169,14 +162,14 @@ class Framework(Handle):
         objects: ObjectLister,
         cluster: Cluster,
         nominator: Nominator,
-        observer: PluginObserver | None = None,
+        recorder: MetricsRecorder = NO_METRICS,
     ) -> None:
         self.spec = spec
         self._snapshot = snapshot
         self._objects = objects
         self._cluster = cluster
         self._nominator = nominator
-        self.observe = observer or _no_observer
+        self._recorder = recorder
         self.plugins: dict[str, Plugin] = {}
         for name in spec.plugin_names():
             plugin_spec = registry.get(name)
@@ -660,4 +653,6 @@ class Framework(Handle):
         self, state: CycleState, point: str, plugin: str, status: Status, start: float
     ) -> None:
         if state.record_plugin_metrics:
-            self.observe(point, plugin, status.code.value, time.perf_counter() - start)
+            self._recorder.plugin_execution(
+                plugin, point, status.code.value, time.perf_counter() - start
+            )

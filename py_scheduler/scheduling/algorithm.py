@@ -22,10 +22,10 @@ from typing import Final
 
 import numpy as np
 
-from py_scheduler import metrics
 from py_scheduler.framework.batch import Int64s
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import SharedLister
+from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import Code, Status
 from py_scheduler.framework.types import NO_NODES_AVAILABLE, Diagnosis, FitError
@@ -55,10 +55,6 @@ class ScheduleResult:
     feasible: int
 
 
-def _timed(point: str, status: Status, fwk: Framework, start: float) -> None:
-    metrics.observe_point(point, status.code.value, fwk.profile_name, time.perf_counter() - start)
-
-
 def num_feasible_nodes_to_find(percentage: int, num_nodes: int) -> int:
     if num_nodes < MIN_FEASIBLE_NODES_TO_FIND:
         return num_nodes
@@ -76,7 +72,9 @@ class Algorithm:
         rng: random.Random,
         batch: bool = True,
         batch_min_nodes: int = BATCH_MIN_NODES,
+        recorder: MetricsRecorder = NO_METRICS,
     ) -> None:
+        self.recorder = recorder
         self.percentage = percentage_of_nodes_to_score
         self.rng = rng
         self.batch = batch
@@ -100,7 +98,7 @@ class Algorithm:
             return ScheduleResult(feasible[0].name, evaluated, 1)
         start = time.perf_counter()
         status = fwk.run_pre_score(state, pod, feasible)
-        _timed("PreScore", status, fwk, start)
+        self._timed("PreScore", status, fwk, start)
         if not status.is_success:
             raise SchedulingError(status)
         if (
@@ -112,7 +110,7 @@ class Algorithm:
             rows = fwk.batch_rows(feasible, snapshot)  # no batch filter ran for this pod
         start = time.perf_counter()
         totals, status = fwk.run_score(state, pod, feasible, rows)
-        _timed("Score", status, fwk, start)
+        self._timed("Score", status, fwk, start)
         if not status.is_success:
             raise SchedulingError(status)
         return ScheduleResult(self.select_host(feasible, totals), evaluated, len(feasible))
@@ -141,7 +139,7 @@ class Algorithm:
         diagnosis = Diagnosis()
         start = time.perf_counter()
         result, status, rejectors = fwk.run_pre_filter(state, pod, all_nodes)
-        _timed("PreFilter", status, fwk, start)
+        self._timed("PreFilter", status, fwk, start)
         diagnosis.unschedulable_plugins |= rejectors
         if not status.is_success:
             if not status.is_rejected:
@@ -175,7 +173,7 @@ class Algorithm:
         start = time.perf_counter()
         feasible, rows = self._filter(fwk, state, pod, snapshot, nodes, diagnosis, len(all_nodes))
         filtered = Status() if feasible else Status(Code.UNSCHEDULABLE)
-        _timed("Filter", filtered, fwk, start)
+        self._timed("Filter", filtered, fwk, start)
         return feasible, rows, diagnosis
 
     def _filter(
@@ -233,6 +231,11 @@ class Algorithm:
         self.next_start = (start + processed) % max(num_all, 1)
         rows = batch.rows[np.array(found_at, dtype=np.int64)] if batch is not None else None
         return feasible, rows
+
+    def _timed(self, point: str, status: Status, fwk: Framework, start: float) -> None:
+        self.recorder.extension_point(
+            point, status.code.value, fwk.profile_name, time.perf_counter() - start
+        )
 
     def feasible_to_find(self, fwk: Framework, count: int) -> int:
         """How many feasible nodes end the Filter loop over ``count`` candidates."""

@@ -26,6 +26,7 @@ from typing import Final
 
 import structlog
 
+from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.status import Status
 from py_scheduler.framework.types import (
     FORCE_ACTIVATE,
@@ -49,12 +50,6 @@ LEFTOVER_FLUSH_PERIOD: Final = 30.0
 BACKOFF_FLUSH_PERIOD: Final = 1.0
 
 Less = Callable[[QueuedPodInfo, QueuedPodInfo], bool]
-# Incoming-pod counter hook: (queue, event label).
-Counter = Callable[[str, str], None]
-
-
-def _no_count(queue: str, event: str) -> None:
-    del queue, event
 
 
 class _Active:
@@ -90,7 +85,7 @@ class SchedulingQueue:
         initial_backoff: float = 1.0,
         max_backoff: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
-        count_incoming: Counter | None = None,
+        recorder: MetricsRecorder = NO_METRICS,
     ) -> None:
         self._less = less
         self._pre_enqueue = pre_enqueue
@@ -98,7 +93,7 @@ class SchedulingQueue:
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self._clock = clock
-        self._count = count_incoming or _no_count
+        self._count = recorder.queue_incoming
         self._active: list[_Active] = []
         self._backoff: list[tuple[float, int, QueuedPodInfo]] = []
         # Pods that failed with an error: never popped before their backoff ends.

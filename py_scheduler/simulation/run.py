@@ -19,7 +19,8 @@ from py_scheduler.model import PodInfo
 from py_scheduler.model import volumes as vol
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.objects import ObjectStore
-from py_scheduler.scheduling.scheduler import Outcome, Scheduler
+from py_scheduler.scheduling.schedule_one import Outcome
+from py_scheduler.scheduling.scheduler import Scheduler
 from py_scheduler.simulation.snapshot import Snapshot
 
 
@@ -152,6 +153,10 @@ class SimulatedCluster:
         return bound
 
 
+async def _at_once() -> None:
+    """Victims are gone the moment they are evicted: nothing to wait for."""
+
+
 async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -> list[Result]:
     objects = ObjectStore()
     for budget in snapshot.budgets:
@@ -160,11 +165,6 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
     objects.volumes.update({v.name: v for v in snapshot.volumes})
     objects.classes.update({c.name: c for c in snapshot.storage_classes})
     objects.csi_nodes.update({c.name: c for c in snapshot.csi_nodes})
-    cluster = SimulatedCluster(objects=objects)
-    scheduler = build_scheduler(
-        cfg, cluster=cluster, objects=objects, rng=random.Random(seed), record_metrics=False
-    )
-    cluster.scheduler = scheduler
     outcomes: dict[str, Outcome] = {}
     order: list[str] = []
 
@@ -180,7 +180,16 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
             )
         outcomes[key] = outcome
 
-    scheduler.on_outcome.append(remember)
+    cluster = SimulatedCluster(objects=objects)
+    scheduler = build_scheduler(
+        cfg,
+        cluster=cluster,
+        objects=objects,
+        rng=random.Random(seed),
+        listeners=(remember,),
+        settle=_at_once,
+    )
+    cluster.scheduler = scheduler
     scheduler.replace_nodes(snapshot.nodes)
     scheduler.replace_pods(snapshot.pods)
     while (info := scheduler.queue.pop_nowait()) is not None:

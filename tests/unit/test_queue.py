@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
+from py_scheduler.framework.recorder import NO_METRICS, NoMetrics
 from py_scheduler.framework.status import SUCCESS, Status
 from py_scheduler.framework.types import (
     FORCE_ACTIVATE,
@@ -45,14 +46,14 @@ POD_DELETE = event(Resource.ASSIGNED_POD, ActionType.DELETE, "AssignedPodDelete"
 EventMap = Mapping[str, Sequence[ClusterEventWithHint] | None]
 
 
-class Recorder:
+class Recorder(NoMetrics):
     """Counts incoming pods as the queue reports them (queue, event)."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, str]] = []
 
-    def __call__(self, queue: str, label: str) -> None:
-        self.seen.append((queue, label))
+    def queue_incoming(self, queue: str, event: str) -> None:
+        self.seen.append((queue, event))
 
 
 def new_queue(
@@ -71,7 +72,7 @@ def new_queue(
         initial_backoff=initial,
         max_backoff=maximum,
         clock=clock.read,
-        count_incoming=recorder,
+        recorder=recorder or NO_METRICS,
     )
 
 

@@ -10,8 +10,9 @@ import pytest
 from py_scheduler.cluster import Conflict, Invalid, NotFound, PodCondition, Unavailable
 from py_scheduler.framework.types import ActionType, Resource
 from py_scheduler.model import Node, PodInfo, decode_pod
+from py_scheduler.scheduling.eventhandlers import node_update_action
 from py_scheduler.scheduling.queue import ACTIVE, BACKOFF, GATED, UNSCHEDULABLE
-from py_scheduler.scheduling.scheduler import NOTE_LENGTH_LIMIT, node_update_action, truncate
+from py_scheduler.scheduling.status_writer import NOTE_LENGTH_LIMIT, truncate
 from tests.builders import make_node, make_pod, make_pvc, raw_pod
 from tests.unit.helpers_core import Core, build_core
 
