@@ -1,9 +1,9 @@
 """Node numbers as numpy columns, for plugins that judge every candidate at once.
 
 A cycle filters and scores hundreds to thousands of nodes, and Python pays
-per call. Plugins whose verdict is arithmetic on a node's resources
-(NodeResourcesFit, NodeResourcesBalancedAllocation) therefore also offer a
-batch form over these columns; the runtime uses it when present and the
+per call. Plugins whose verdict is arithmetic on a node's numbers
+(NodeResourcesFit, NodeResourcesBalancedAllocation, TaintToleration's score)
+therefore also offer a batch form over these columns; the runtime uses it when present and the
 per-node form everywhere else. A batch method must agree with its per-node
 twin on every node, or say ``None`` (judge per node) when it cannot be exact.
 
@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model.taints import PREFER_NO_SCHEDULE
 
 Int64s = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -44,7 +45,8 @@ REQ_EPHEMERAL: Final = 6
 NON_ZERO_CPU: Final = 7
 NON_ZERO_MEMORY: Final = 8
 POD_COUNT: Final = 9
-_ROWS: Final = 10
+SOFT_TAINTS: Final = 10  # PreferNoSchedule taints
+_ROWS: Final = 11
 
 
 @runtime_checkable
@@ -84,6 +86,7 @@ def _numbers(info: NodeInfo) -> tuple[int, ...]:
         info.non_zero_cpu,
         info.non_zero_memory,
         len(info.pods),
+        sum(1 for taint in info.node.taints if taint.effect == PREFER_NO_SCHEDULE),
     )
 
 
@@ -200,12 +203,13 @@ class BatchScorePlugin(Protocol):
     """Optional on a Score plugin: its scores for many nodes at once."""
 
     name: ClassVar[str]
+    # True: ``score_batch`` returns the scores after ``normalize_scores``, so a
+    # ScoreNormalizer can be batched. False: raw scores, batched only for a
+    # plugin that does not normalise.
+    batch_normalizes: ClassVar[bool]
 
     def score_batch(
         self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
     ) -> Int64s | None:
-        """What ``score`` returns for the node at each row; None: score per node.
-
-        A plugin that is also a ``ScoreNormalizer`` is batched only if it sets
-        ``batch_normalizes = True``: its batch form then returns the scores
-        after ``normalize_scores``."""
+        """What ``score`` returns for the node at each row (normalised if
+        ``batch_normalizes``); None: score per node."""

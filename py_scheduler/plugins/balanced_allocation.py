@@ -92,6 +92,7 @@ def balanced_resource_score(requested: Sequence[int], allocatable: Sequence[int]
 
 class NodeResourcesBalancedAllocation:
     name: ClassVar[str] = NAME
+    batch_normalizes: ClassVar[bool] = False  # it does not normalise
 
     def __init__(self, args: NodeResourcesBalancedAllocationArgs, handle: Handle) -> None:
         del handle  # reads only the NodeInfo it is given

@@ -617,6 +617,7 @@ def _requested_resources_increased(request: Resources, original: Node, modified:
 
 class NodeResourcesFit:
     name: ClassVar[str] = NAME
+    batch_normalizes: ClassVar[bool] = False  # it does not normalise
 
     def __init__(self, args: NodeResourcesFitArgs, handle: Handle) -> None:
         del handle  # reads only the NodeInfo it is given
