@@ -22,21 +22,21 @@ from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import SUCCESS, Status
 from py_scheduler.framework.types import FitError
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
-from py_scheduler.plugins.balanced_allocation import (
+from py_scheduler.plugins.image_locality import ImageLocality
+from py_scheduler.plugins.noderesources.balanced_allocation import (
     NodeResourcesBalancedAllocation,
     NodeResourcesBalancedAllocationArgs,
 )
-from py_scheduler.plugins.image_locality import ImageLocality
-from py_scheduler.plugins.node_resources_fit import (
+from py_scheduler.plugins.noderesources.fit import (
     LEAST_ALLOCATED,
     MOST_ALLOCATED,
     REQUESTED_TO_CAPACITY_RATIO,
     NodeResourcesFit,
     NodeResourcesFitArgs,
-    ResourceSpec,
     ScoringStrategy,
-    UtilizationShapePoint,
 )
+from py_scheduler.plugins.noderesources.requested_to_capacity_ratio import UtilizationShapePoint
+from py_scheduler.plugins.noderesources.resource_allocation import ResourceSpec
 from py_scheduler.plugins.taint_toleration import TaintToleration
 from py_scheduler.scheduling.algorithm import Algorithm, ScheduleResult, SchedulingError
 from py_scheduler.scheduling.cache import Cache

@@ -15,7 +15,7 @@ from py_scheduler.config import ConfigError, LeaderElection, parse
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.runtime import FrameworkError, PluginRef, PluginSet
 from py_scheduler.framework.status import SUCCESS
-from py_scheduler.plugins.node_resources_fit import NodeResourcesFitArgs
+from py_scheduler.plugins.noderesources.fit import NodeResourcesFitArgs
 from tests.builders import make_pod, node_info
 from tests.fakes import FakeSnapshot
 from tests.unit.helpers_core import default_framework

@@ -1,33 +1,38 @@
 """NodeResourcesFit: does the node have room for the pod, and how full would
-it be (upstream ``noderesources/fit.go`` and its scorers).
+it be (upstream ``noderesources/fit.go``).
 
 Filter compares the pod's effective requests with the node's allocatable
 minus what its pods already request, and lists every resource that does not
 fit. A request larger than the whole allocatable makes the status
 UnschedulableAndUnresolvable: evicting pods cannot help there.
 
-Score rates the node over the configured resources with one strategy:
-LeastAllocated spreads, MostAllocated packs, RequestedToCapacityRatio follows
-a user-given shape. cpu and memory are scored with the non-zero requests (a
-container without a request counts as 100m / 200Mi), so best-effort pods
-still spread. The resource helpers at the bottom are shared with
-NodeResourcesBalancedAllocation, as upstream's ``resource_allocation.go``.
+Score rates the node over the configured resources with one strategy, each in
+its own module: LeastAllocated spreads, MostAllocated packs,
+RequestedToCapacityRatio follows a user-given shape. cpu and memory are scored
+with the non-zero requests (a container without a request counts as 100m /
+200Mi), so best-effort pods still spread.
 
 Filter and Score also come in batch form (``filter_batch``, ``score_batch``)
-over node columns; resource_columns.py holds their array arithmetic.
+over node columns, next to their per-node forms.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar, Final
 
-from py_scheduler.framework.batch import Bools, Int64s, NodeColumns
+from py_scheduler.framework.batch import (
+    ALLOWED_PODS,
+    EXACT_LIMIT,
+    POD_COUNT,
+    Bools,
+    Int64s,
+    NodeColumns,
+)
 from py_scheduler.framework.cycle_state import CycleState, StateKey
-from py_scheduler.framework.interface import MAX_NODE_SCORE, Handle, PreFilterExtensions
+from py_scheduler.framework.interface import Handle, PreFilterExtensions
 from py_scheduler.framework.registry import ArgsError, PluginSpec
 from py_scheduler.framework.status import SUCCESS, Status
 from py_scheduler.framework.types import (
@@ -38,10 +43,31 @@ from py_scheduler.framework.types import (
     Resource,
     event,
 )
-from py_scheduler.model import Node, NodeInfo, PodInfo, Resources
+from py_scheduler.model import Node, NodeInfo, PodInfo, Resources, names
 from py_scheduler.model.raw import Fields
 from py_scheduler.model.resources import CPU, EPHEMERAL_STORAGE, MEMORY, PODS
-from py_scheduler.plugins import resource_columns
+from py_scheduler.plugins.noderesources import (
+    least_allocated,
+    most_allocated,
+    requested_to_capacity_ratio,
+)
+from py_scheduler.plugins.noderesources.requested_to_capacity_ratio import (
+    MAX_CUSTOM_PRIORITY_SCORE,
+    MAX_UTILIZATION,
+    UtilizationShapePoint,
+)
+from py_scheduler.plugins.noderesources.resource_allocation import (
+    DEFAULT_RESOURCES,
+    BatchScorer,
+    ResourceSpec,
+    Scorer,
+    column_plan,
+    decode_resources,
+    pod_request_list,
+    resource_arrays,
+    resource_vectors,
+    scalar_or_fixed_pair,
+)
 
 NAME: Final = "NodeResourcesFit"
 
@@ -56,9 +82,6 @@ REQUESTED_TO_CAPACITY_RATIO: Final = "RequestedToCapacityRatio"
 STRATEGIES: Final = (LEAST_ALLOCATED, MOST_ALLOCATED, REQUESTED_TO_CAPACITY_RATIO)
 
 MAX_RESOURCE_WEIGHT: Final = 100
-MAX_UTILIZATION: Final = 100
-# Shape scores are given on 0..10 and scaled to the node score range.
-MAX_CUSTOM_PRIORITY_SCORE: Final = 10
 
 _PRE_FILTER_KEY: Final[StateKey[Resources]] = StateKey("PreFilterNodeResourcesFit")
 _PRE_SCORE_KEY: Final[StateKey[tuple[int, ...]]] = StateKey("PreScoreNodeResourcesFit")
@@ -70,72 +93,7 @@ def insufficient_reason(resource: str) -> str:
     return f"Insufficient {resource}"
 
 
-# -- resource names (k8s.io/kubernetes/pkg/apis/core/v1/helper) -----------------------
-
-_QUALIFIED_NAME_PART: Final = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_DNS1123_SUBDOMAIN: Final = re.compile(
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-)
-
-
-def qualified_name_problem(value: str) -> str | None:
-    """Why ``value`` is not a qualified name (``[prefix/]name``), or None."""
-    parts = value.split("/")
-    if len(parts) > 2:
-        return "must be a qualified name with at most one '/'"
-    if len(parts) == 2:
-        prefix = parts[0]
-        if not prefix:
-            return "prefix part must be non-empty"
-        if len(prefix) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(prefix):
-            return "prefix part must be a lowercase DNS-1123 subdomain"
-    name = parts[-1]
-    if not name:
-        return "name part must be non-empty"
-    if len(name) > 63:
-        return "name part must be no more than 63 characters"
-    if not _QUALIFIED_NAME_PART.fullmatch(name):
-        return (
-            "name part must consist of alphanumeric characters, '-', '_' or '.', "
-            "and must start and end with an alphanumeric character"
-        )
-    return None
-
-
-@lru_cache(maxsize=1024)
-def is_extended_resource_name(name: str) -> bool:
-    """A vendor resource such as ``example.com/gpu`` (not ``kubernetes.io/``)."""
-    if "/" not in name or "kubernetes.io/" in name or name.startswith("requests."):
-        return False
-    return qualified_name_problem("requests." + name) is None
-
-
-@lru_cache(maxsize=1024)
-def is_scalar_resource_name(name: str) -> bool:
-    """Resources counted as plain integers: extended, hugepages, attachable volumes."""
-    return (
-        is_extended_resource_name(name)
-        or name.startswith(("hugepages-", "attachable-volumes-"))
-        or "kubernetes.io/" in name
-    )
-
-
 # -- arguments -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceSpec:
-    name: str
-    weight: int = 1
-
-
-DEFAULT_RESOURCES: Final = (ResourceSpec(CPU, 1), ResourceSpec(MEMORY, 1))
-
-
-@dataclass(frozen=True, slots=True)
-class UtilizationShapePoint:
-    utilization: int  # 0..100
-    score: int  # 0..10
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +157,7 @@ class NodeResourcesFitArgs:
 
     def __post_init__(self) -> None:
         for i, res in enumerate(self.ignored_resources):
-            if problem := qualified_name_problem(res):
+            if problem := names.qualified_name_problem(res):
                 raise ArgsError(f"args.ignoredResources[{i}]: {res!r}: {problem}")
         for i, group in enumerate(self.ignored_resource_groups):
             if "/" in group:
@@ -207,23 +165,8 @@ class NodeResourcesFitArgs:
                     f"args.ignoredResourceGroups[{i}]: {group!r}: "
                     "resource group name can't contain '/'"
                 )
-            if problem := qualified_name_problem(group):
+            if problem := names.qualified_name_problem(group):
                 raise ArgsError(f"args.ignoredResourceGroups[{i}]: {group!r}: {problem}")
-
-
-def decode_resources(fields: Fields, key: str) -> tuple[ResourceSpec, ...] | None:
-    """A ``[{name, weight}]`` list; None when absent or empty (use the defaults).
-
-    A weight that is missing or 0 becomes 1, as the v1 API's defaulting does.
-    """
-    out = []
-    for item in fields.objects(key):
-        item.only("name", "weight")
-        name = item.string("name")
-        if not name:
-            raise item.error("name", "must be set")
-        out.append(ResourceSpec(name, item.integer("weight") or 1))
-    return tuple(out) or None
 
 
 def decode_args(fields: Fields) -> NodeResourcesFitArgs:
@@ -347,10 +290,10 @@ def _checked(
 ) -> bool:
     """Whether the filter compares this scalar request with the node at all."""
     # Upstream's resource vectors hold only scalar names; others never reach here.
-    if quantity == 0 or not is_scalar_resource_name(name):
+    if quantity == 0 or not names.is_scalar_resource_name(name):
         return False
     return not (
-        is_extended_resource_name(name)
+        names.is_extended_resource_name(name)
         and (name in ignored or bool(ignored_groups and name.split("/", 1)[0] in ignored_groups))
     )
 
@@ -381,185 +324,41 @@ def fits(pod: PodInfo, node: NodeInfo) -> list[InsufficientResource]:
     return fits_request(pod.requests, node)
 
 
+def fits_arrays(
+    columns: NodeColumns, rows: Int64s, checks: Sequence[tuple[str, int]], *, only_pods: bool
+) -> Bools | None:
+    """Where the node has room for one more pod and, unless ``only_pods``,
+    for each (resource, quantity) of ``checks``; None when not exact."""
+    if not columns.exact:
+        return None
+    ok: Bools = columns.column(POD_COUNT)[rows] + 1 <= columns.column(ALLOWED_PODS)[rows]
+    if only_pods:
+        return ok
+    for name, quantity in checks:
+        pair = scalar_or_fixed_pair(columns, rows, name)
+        if pair is None or quantity >= EXACT_LIMIT:
+            return None
+        alloc, used = pair
+        ok &= quantity <= alloc - used
+    return ok
+
+
 # -- scoring ---------------------------------------------------------------------------
 
-Scorer = Callable[[Sequence[int], Sequence[int]], int]
 
-
-def least_requested_score(requested: int, capacity: int) -> int:
-    if capacity == 0 or requested > capacity:
-        return 0
-    return (capacity - requested) * MAX_NODE_SCORE // capacity
-
-
-def most_requested_score(requested: int, capacity: int) -> int:
-    if capacity == 0:
-        return 0
-    # Non-zero defaults can push requested past capacity.
-    return min(requested, capacity) * MAX_NODE_SCORE // capacity
-
-
-def _weighted(resources: Sequence[ResourceSpec], per_resource: Callable[[int, int], int]) -> Scorer:
-    weights = tuple(r.weight for r in resources)
-
-    def scorer(requested: Sequence[int], allocatable: Sequence[int]) -> int:
-        node_score = weight_sum = 0
-        for req, alloc, weight in zip(requested, allocatable, weights, strict=True):
-            if alloc == 0:
-                continue
-            node_score += per_resource(req, alloc) * weight
-            weight_sum += weight
-        return node_score // weight_sum if weight_sum else 0
-
-    return scorer
-
-
-def _div_trunc(a: int, b: int) -> int:
-    """Integer division rounding toward zero, as Go's ``/`` on int64."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
-def broken_linear_function(points: Sequence[tuple[int, int]]) -> Callable[[int], int]:
-    """Linear between (utilization, score) points, flat before the first and after the last."""
-
-    def f(p: int) -> int:
-        for i, (utilization, score) in enumerate(points):
-            if p <= utilization:
-                if i == 0:
-                    return points[0][1]
-                prev_utilization, prev_score = points[i - 1]
-                return prev_score + _div_trunc(
-                    (score - prev_score) * (p - prev_utilization), utilization - prev_utilization
-                )
-        return points[-1][1]
-
-    return f
-
-
-def requested_to_capacity_ratio_scorer(
-    resources: Sequence[ResourceSpec], shape: Sequence[UtilizationShapePoint]
-) -> Scorer:
-    scale = MAX_NODE_SCORE // MAX_CUSTOM_PRIORITY_SCORE
-    raw = broken_linear_function([(p.utilization, p.score * scale) for p in shape])
-    weights = tuple(r.weight for r in resources)
-
-    def scorer(requested: Sequence[int], allocatable: Sequence[int]) -> int:
-        node_score = weight_sum = 0
-        for req, alloc, weight in zip(requested, allocatable, weights, strict=True):
-            if alloc == 0:
-                continue
-            utilization = MAX_UTILIZATION if req > alloc else req * MAX_UTILIZATION // alloc
-            resource_score = raw(utilization)
-            # Only resources that score count, so a zero does not drag the average.
-            if resource_score > 0:
-                node_score += resource_score * weight
-                weight_sum += weight
-        if weight_sum == 0:
-            return 0
-        # Go's math.Round: halves away from zero (scores are never negative).
-        return (2 * node_score + weight_sum) // (2 * weight_sum)
-
-    return scorer
-
-
-def build_scorer(strategy: ScoringStrategy) -> Scorer:
+def build_scorers(strategy: ScoringStrategy) -> tuple[Scorer, BatchScorer]:
+    """The strategy's per-node scorer and its twin over node columns."""
+    weights = [r.weight for r in strategy.resources]
     if strategy.type == MOST_ALLOCATED:
-        return _weighted(strategy.resources, most_requested_score)
+        return most_allocated.scorer(weights), most_allocated.batch_scorer(weights)
     if strategy.type == REQUESTED_TO_CAPACITY_RATIO:
         if strategy.shape is None:  # unreachable: ScoringStrategy requires it
             raise ArgsError("args.scoringStrategy.requestedToCapacityRatio: required")
-        return requested_to_capacity_ratio_scorer(strategy.resources, strategy.shape)
-    return _weighted(strategy.resources, least_requested_score)
-
-
-def build_batch_scorer(strategy: ScoringStrategy) -> resource_columns.BatchScorer:
-    """``build_scorer``'s twin over node columns."""
-    weights = [r.weight for r in strategy.resources]
-    if strategy.type == MOST_ALLOCATED:
-        return resource_columns.most_allocated(weights)
-    if strategy.type == REQUESTED_TO_CAPACITY_RATIO and strategy.shape is not None:
-        scale = MAX_NODE_SCORE // MAX_CUSTOM_PRIORITY_SCORE
-        shape = broken_linear_function([(p.utilization, p.score * scale) for p in strategy.shape])
-        return resource_columns.requested_to_capacity_ratio(weights, shape)
-    return resource_columns.least_allocated(weights)
-
-
-def pod_request_list(
-    pod: PodInfo, resources: Sequence[ResourceSpec], *, use_requested: bool
-) -> tuple[int, ...]:
-    """The pod's request per configured resource; cpu and memory use the
-    non-zero requests unless ``use_requested``."""
-    out = []
-    for res in resources:
-        if res.name == CPU:
-            out.append(pod.requests.milli_cpu if use_requested else pod.non_zero_cpu)
-        elif res.name == MEMORY:
-            out.append(pod.requests.memory if use_requested else pod.non_zero_memory)
-        else:
-            out.append(pod.requests.get(res.name))
-    return tuple(out)
-
-
-def allocatable_and_requested(
-    node: NodeInfo, name: str, pod_request: int, *, use_requested: bool
-) -> tuple[int, int]:
-    """The node's allocatable amount and its requested amount with the pod.
-
-    (0, 0) means the resource is left out of the score: a scalar resource the
-    pod does not request, or one the node does not have.
-    """
-    if pod_request == 0 and is_scalar_resource_name(name):
-        return 0, 0
-    alloc = node.node.allocatable
-    if name == CPU:
-        used = node.requested.milli_cpu if use_requested else node.non_zero_cpu
-        return alloc.milli_cpu, used + pod_request
-    if name == MEMORY:
-        used = node.requested.memory if use_requested else node.non_zero_memory
-        return alloc.memory, used + pod_request
-    if name == EPHEMERAL_STORAGE:
-        return alloc.ephemeral_storage, node.requested.ephemeral_storage + pod_request
-    if is_scalar_resource_name(name) and name in alloc.scalars:
-        return alloc.scalars[name], node.requested.scalars.get(name, 0) + pod_request
-    return 0, 0
-
-
-def column_plan(resources: Sequence[ResourceSpec], pod_requests: Sequence[int]) -> list[str | None]:
-    """Per configured resource, the column ``allocatable_and_requested``
-    would read, or None where it returns (0, 0) for every node."""
-    plan: list[str | None] = []
-    for res, pod_request in zip(resources, pod_requests, strict=True):
-        name = res.name
-        scalar = is_scalar_resource_name(name)
-        if (pod_request == 0 and scalar) or (
-            not scalar and name not in (CPU, MEMORY, EPHEMERAL_STORAGE)
-        ):
-            plan.append(None)
-        else:
-            plan.append(name)
-    return plan
-
-
-def resource_vectors(
-    node: NodeInfo,
-    resources: Sequence[ResourceSpec],
-    pod_requests: Sequence[int],
-    *,
-    use_requested: bool,
-) -> tuple[list[int], list[int]]:
-    """(allocatable, requested) per configured resource; both 0 where skipped."""
-    allocatable = [0] * len(resources)
-    requested = [0] * len(resources)
-    for i, res in enumerate(resources):
-        alloc, req = allocatable_and_requested(
-            node, res.name, pod_requests[i], use_requested=use_requested
+        return (
+            requested_to_capacity_ratio.scorer(weights, strategy.shape),
+            requested_to_capacity_ratio.batch_scorer(weights, strategy.shape),
         )
-        if alloc == 0:
-            continue
-        allocatable[i] = alloc
-        requested[i] = req
-    return allocatable, requested
+    return least_allocated.scorer(weights), least_allocated.batch_scorer(weights)
 
 
 # -- queueing hints --------------------------------------------------------------------
@@ -587,7 +386,7 @@ def _scaled_down_for(target: PodInfo, original: PodInfo, modified: PodInfo) -> b
     for name in wanted.names():
         if wanted.get(name) == 0:
             continue
-        if name not in (CPU, MEMORY, EPHEMERAL_STORAGE) and not is_scalar_resource_name(name):
+        if name not in (CPU, MEMORY, EPHEMERAL_STORAGE) and not names.is_scalar_resource_name(name):
             continue
         if original.requests.get(name) > modified.requests.get(name):
             return True
@@ -624,8 +423,7 @@ class NodeResourcesFit:
         self._ignored = frozenset(args.ignored_resources)
         self._ignored_groups = frozenset(args.ignored_resource_groups)
         self._resources = args.scoring_strategy.resources
-        self._scorer = build_scorer(args.scoring_strategy)
-        self._batch_scorer = build_batch_scorer(args.scoring_strategy)
+        self._scorer, self._batch_scorer = build_scorers(args.scoring_strategy)
 
     # -- PreFilter / Filter ------------------------------------------------------------
 
@@ -659,7 +457,7 @@ class NodeResourcesFit:
         if request is None:
             request = pod.requests
         checks = request_checks(request, self._ignored, self._ignored_groups)
-        return resource_columns.fits(columns, rows, checks, only_pods=request.is_zero())
+        return fits_arrays(columns, rows, checks, only_pods=request.is_zero())
 
     # -- PreScore / Score --------------------------------------------------------------
 
@@ -682,7 +480,7 @@ class NodeResourcesFit:
         requests = state.get(_PRE_SCORE_KEY)
         if requests is None:
             requests = pod_request_list(pod, self._resources, use_requested=False)
-        arrays = resource_columns.resource_arrays(
+        arrays = resource_arrays(
             columns, rows, column_plan(self._resources, requests), requests, use_requested=False
         )
         if arrays is None:

@@ -24,14 +24,8 @@ from py_scheduler.framework.types import ActionType, QueueingHint, Resource
 from py_scheduler.model import Node, NodeInfo, NodeName, PodInfo
 from py_scheduler.model.raw import Fields
 from py_scheduler.plugins import DEFAULT_MULTI_POINT, IN_TREE
-from py_scheduler.plugins.inter_pod_affinity import (
-    _PRE_FILTER,
-    NAME,
-    SPEC,
-    InterPodAffinity,
-    InterPodAffinityArgs,
-    decode_args,
-)
+from py_scheduler.plugins.interpodaffinity.args import InterPodAffinityArgs, decode_args
+from py_scheduler.plugins.interpodaffinity.plugin import _PRE_FILTER, NAME, SPEC, InterPodAffinity
 from tests.builders import make_pod, node_info
 from tests.fakes import FakeCluster, FakeHandle, FakeNominator, FakeObjects, FakeSnapshot
 

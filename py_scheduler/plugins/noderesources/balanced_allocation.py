@@ -6,6 +6,9 @@ at 1) using the real requests of the node's pods plus the pod's own; the
 score is ``(1 - std) * 100`` over those fractions. Best-effort pods are not
 scored at all: every node would look equally balanced for them, which piles
 them onto the same node (kubernetes/kubernetes#129138).
+
+The score comes per node (``balanced_resource_score``) and over node columns
+(``balanced_resource_scores``), with the same float operations in the same order.
 """
 
 from __future__ import annotations
@@ -17,20 +20,20 @@ from typing import ClassVar, Final
 
 import numpy as np
 
-from py_scheduler.framework.batch import Int64s, NodeColumns
+from py_scheduler.framework.batch import Bools, Int64s, NodeColumns
 from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import MAX_NODE_SCORE, Handle
 from py_scheduler.framework.registry import ArgsError, PluginSpec
 from py_scheduler.framework.status import SKIP, SUCCESS, Status
 from py_scheduler.model import NodeInfo, PodInfo
 from py_scheduler.model.raw import Fields
-from py_scheduler.plugins import resource_columns
-from py_scheduler.plugins.node_resources_fit import (
+from py_scheduler.plugins.noderesources.resource_allocation import (
     DEFAULT_RESOURCES,
     ResourceSpec,
     column_plan,
     decode_resources,
     pod_request_list,
+    resource_arrays,
     resource_vectors,
 )
 
@@ -90,6 +93,37 @@ def balanced_resource_score(requested: Sequence[int], allocatable: Sequence[int]
     return int((1 - std) * MAX_NODE_SCORE)
 
 
+def balanced_resource_scores(requested: Sequence[Int64s], allocatable: Sequence[Int64s]) -> Int64s:
+    """``balanced_resource_score`` per node, with its float operations in its order."""
+    size = len(requested[0])
+    count = np.zeros(size, dtype=np.int64)
+    total = np.zeros(size)
+    first = np.zeros(size)
+    second = np.zeros(size)
+    fractions: list[np.ndarray] = []
+    present: list[Bools] = []
+    for req, alloc in zip(requested, allocatable, strict=True):
+        has = alloc != 0
+        # Operands below 2**52 convert exactly, so this is Python's int / int.
+        fraction = np.where(has, np.minimum(req / np.where(has, alloc, 1), 1.0), 0.0)
+        first = np.where(has & (count == 0), fraction, first)
+        second = np.where(has & (count == 1), fraction, second)
+        total = total + fraction  # adding 0.0 for a missing resource changes nothing
+        count += has
+        fractions.append(fraction)
+        present.append(has)
+    std = np.where(count == 2, np.fabs((first - second) / 2), 0.0)
+    if len(requested) > 2:
+        many = count > 2
+        mean = total / np.maximum(count, 1)
+        squares = np.zeros(size)
+        for fraction, has in zip(fractions, present, strict=True):
+            squares = squares + np.where(has, (fraction - mean) * (fraction - mean), 0.0)
+        std = np.where(many, np.sqrt(squares / np.maximum(count, 1)), std)
+    out: Int64s = ((1 - std) * MAX_NODE_SCORE).astype(np.int64)
+    return out
+
+
 class NodeResourcesBalancedAllocation:
     name: ClassVar[str] = NAME
     batch_normalizes: ClassVar[bool] = False  # it does not normalise
@@ -127,13 +161,13 @@ class NodeResourcesBalancedAllocation:
             requests = self._requests(pod)
             if not any(requests):
                 return np.zeros(len(rows), dtype=np.int64)
-        arrays = resource_columns.resource_arrays(
+        arrays = resource_arrays(
             columns, rows, column_plan(self._resources, requests), requests, use_requested=True
         )
         if arrays is None:
             return None
         allocatable, requested = arrays
-        return resource_columns.balanced(requested, allocatable)
+        return balanced_resource_scores(requested, allocatable)
 
 
 SPEC: Final = PluginSpec(NAME, decode_args, NodeResourcesBalancedAllocation)

@@ -7,7 +7,7 @@ which the PV controller should have bound already and which leaves the pod
 pending. Filter checks, per node, that bound volumes are reachable and that
 each delayed claim either matches an available volume there or can be
 provisioned there. Reserve assumes the chosen matches (see
-:mod:`~py_scheduler.plugins.volume_assume_cache`), Unreserve reverts them.
+:mod:`~py_scheduler.plugins.volumebinding.assume_cache`), Unreserve reverts them.
 PreBind writes them (a volume's claimRef, a claim's selected-node
 annotation) and waits until the PV controller has bound every claim. As
 upstream, nothing already written is rolled back on failure: the PV
@@ -39,11 +39,15 @@ from py_scheduler.framework.types import (
 from py_scheduler.model import Node, NodeInfo, NodeName, PodInfo
 from py_scheduler.model import volumes as vol
 from py_scheduler.model.volumes import PersistentVolume, PersistentVolumeClaim, StorageClass
-from py_scheduler.plugins.volume_assume_cache import AssumeCache
-from py_scheduler.plugins.volume_binding_args import VolumeBindingArgs, decode_args
 from py_scheduler.plugins.volume_claims import claim_event_hint, claims_and_ephemerals
-from py_scheduler.plugins.volume_matching import VolumeIndex, find_matching_volume, index_volumes
-from py_scheduler.plugins.volume_prebind import (
+from py_scheduler.plugins.volumebinding.args import VolumeBindingArgs, decode_args
+from py_scheduler.plugins.volumebinding.assume_cache import AssumeCache
+from py_scheduler.plugins.volumebinding.matching import (
+    VolumeIndex,
+    find_matching_volume,
+    index_volumes,
+)
+from py_scheduler.plugins.volumebinding.prebind import (
     BindingError,
     PodVolumes,
     check_bindings,

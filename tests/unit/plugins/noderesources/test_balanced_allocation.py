@@ -16,13 +16,13 @@ from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.registry import ArgsError
 from py_scheduler.framework.status import SKIP, SUCCESS
 from py_scheduler.model import NodeInfo, PodInfo
-from py_scheduler.plugins.balanced_allocation import (
+from py_scheduler.plugins.noderesources.balanced_allocation import (
     SPEC,
     NodeResourcesBalancedAllocation,
     NodeResourcesBalancedAllocationArgs,
     balanced_resource_score,
 )
-from py_scheduler.plugins.node_resources_fit import ResourceSpec
+from py_scheduler.plugins.noderesources.resource_allocation import ResourceSpec
 from tests.builders import make_pod, node_info
 from tests.fakes import FakeHandle
 

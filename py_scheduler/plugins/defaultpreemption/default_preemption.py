@@ -46,7 +46,7 @@ from py_scheduler.framework.types import (
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
 from py_scheduler.model.pod import PREEMPT_NEVER
 from py_scheduler.model.raw import Fields
-from py_scheduler.plugins.preemption_candidates import (
+from py_scheduler.plugins.defaultpreemption.candidates import (
     BudgetsFor,
     Candidate,
     by_importance,

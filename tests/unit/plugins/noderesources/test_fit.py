@@ -19,7 +19,7 @@ from py_scheduler.framework.registry import ArgsError
 from py_scheduler.framework.status import SUCCESS, Status
 from py_scheduler.framework.types import ActionType, QueueingHint, Resource
 from py_scheduler.model import Node, NodeInfo, PodInfo
-from py_scheduler.plugins.node_resources_fit import (
+from py_scheduler.plugins.noderesources.fit import (
     LEAST_ALLOCATED,
     MOST_ALLOCATED,
     REQUESTED_TO_CAPACITY_RATIO,
@@ -27,13 +27,15 @@ from py_scheduler.plugins.node_resources_fit import (
     InsufficientResource,
     NodeResourcesFit,
     NodeResourcesFitArgs,
-    ResourceSpec,
     ScoringStrategy,
-    UtilizationShapePoint,
-    broken_linear_function,
     fits_request,
     insufficient_reason,
 )
+from py_scheduler.plugins.noderesources.requested_to_capacity_ratio import (
+    UtilizationShapePoint,
+    broken_linear_function,
+)
+from py_scheduler.plugins.noderesources.resource_allocation import ResourceSpec
 from tests.builders import make_node, make_pod, node_info
 from tests.fakes import FakeHandle
 

@@ -42,7 +42,14 @@ from py_scheduler.framework.types import (
 from py_scheduler.model import NodeInfo, NodeName, PodInfo, decode_pod
 from py_scheduler.model.selectors import LabelSelector, Requirement
 from py_scheduler.plugins import DEFAULT_MULTI_POINT, IN_TREE
-from py_scheduler.plugins.default_preemption import (
+from py_scheduler.plugins.defaultpreemption.candidates import (
+    Candidate,
+    by_importance,
+    earliest_start_of_most_important,
+    pick_one_node,
+    split_by_pdb_violation,
+)
+from py_scheduler.plugins.defaultpreemption.default_preemption import (
     DELETE,
     EVICT,
     INELIGIBLE_NEVER,
@@ -52,13 +59,6 @@ from py_scheduler.plugins.default_preemption import (
     DefaultPreemption,
     DefaultPreemptionArgs,
     aggregate_errors,
-)
-from py_scheduler.plugins.preemption_candidates import (
-    Candidate,
-    by_importance,
-    earliest_start_of_most_important,
-    pick_one_node,
-    split_by_pdb_violation,
 )
 from tests.builders import make_pod, node_info, raw_pod
 from tests.fakes import FakeCluster, FakeNominator, FakeObjects, FakeSnapshot

@@ -27,18 +27,19 @@ from py_scheduler.model.raw import Fields
 from py_scheduler.model.selectors import LabelSelector, Requirement
 from py_scheduler.model.taints import Taint
 from py_scheduler.plugins import DEFAULT_MULTI_POINT, IN_TREE
-from py_scheduler.plugins.pod_topology_spread import (
-    _PRE_FILTER,
-    _PRE_SCORE,
+from py_scheduler.plugins.podtopologyspread.args import PodTopologySpreadArgs, decode_args
+from py_scheduler.plugins.podtopologyspread.common import (
     NAME,
-    SPEC,
     SYSTEM_DEFAULT_CONSTRAINTS,
-    PodTopologySpread,
-    PodTopologySpreadArgs,
-    _round,
-    decode_args,
     merge_selectors,
 )
+from py_scheduler.plugins.podtopologyspread.plugin import (
+    _PRE_FILTER,
+    _PRE_SCORE,
+    SPEC,
+    PodTopologySpread,
+)
+from py_scheduler.plugins.podtopologyspread.scoring import round_half_up
 from tests.builders import make_pod, node_info
 from tests.fakes import FakeCluster, FakeHandle, FakeNominator, FakeObjects, FakeSnapshot
 
@@ -1729,7 +1730,7 @@ def test_raw_score_rounds_half_away_from_zero() -> None:
 
 @pytest.mark.parametrize(("raw", "want"), [(0.5, 1), (2.5, 3), (2.4999, 2), (3.0, 3)])
 def test_rounding_is_half_away_from_zero_as_go(raw: float, want: int) -> None:
-    assert _round(raw) == want
+    assert round_half_up(raw) == want
 
 
 def test_ignored_nodes_score_zero_and_all_zero_scores_normalise_to_100() -> None:

@@ -24,9 +24,9 @@ from py_scheduler.framework.status import SKIP, SUCCESS, Code, Status
 from py_scheduler.framework.types import QueueingHint
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
 from py_scheduler.model import volumes as vol
-from py_scheduler.plugins import volume_binding as vb
-from py_scheduler.plugins.volume_binding import SPEC, VolumeBinding
-from py_scheduler.plugins.volume_prebind import BindingError, PodVolumes, check_bindings
+from py_scheduler.plugins.volumebinding import volume_binding as vb
+from py_scheduler.plugins.volumebinding.prebind import BindingError, PodVolumes, check_bindings
+from py_scheduler.plugins.volumebinding.volume_binding import SPEC, VolumeBinding
 from tests.builders import make_pod, make_pv, make_pvc, make_storage_class, node_info
 from tests.fakes import FakeCluster, FakeHandle, FakeObjects
 
