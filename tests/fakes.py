@@ -9,9 +9,10 @@ from dataclasses import dataclass, field, replace
 from py_scheduler.cluster import PodCondition
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.indexes import PodCounts, TermCounts, TermKind, selected, terms_of
-from py_scheduler.framework.interface import DisruptionBudget, SharedLister
+from py_scheduler.framework.interface import SharedLister
 from py_scheduler.framework.status import Status
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model.budgets import DisruptionBudget
 from py_scheduler.model.pod import WeightedPodAffinityTerm
 from py_scheduler.model.selectors import LabelSelector
 from py_scheduler.model.volumes import (

@@ -10,7 +10,6 @@ nominated-pod pass hand it clones with pods added or removed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import ClassVar, Protocol, runtime_checkable
 
 from py_scheduler.cluster import Cluster
@@ -25,6 +24,7 @@ from py_scheduler.framework.types import (
     QueuedPodInfo,
 )
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model.budgets import DisruptionBudget
 from py_scheduler.model.selectors import LabelSelector
 from py_scheduler.model.volumes import (
     CSINode,
@@ -61,15 +61,6 @@ class SharedLister(Protocol):
 
     def held_terms(self, kind: TermKind) -> TermCounts:
         """Assigned pods' terms of ``kind``, per node; read-only, valid for this cycle."""
-
-
-@dataclass(frozen=True, slots=True)
-class DisruptionBudget:
-    namespace: str
-    name: str
-    selector: LabelSelector | None
-    disruptions_allowed: int
-    disrupted_pods: frozenset[str]  # pod names
 
 
 class ObjectLister(Protocol):

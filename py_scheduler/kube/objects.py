@@ -29,7 +29,9 @@ from kubernetes_asyncio import client as k8s_client
 from py_scheduler.framework.types import ActionType, Resource
 from py_scheduler.model import DecodeError
 from py_scheduler.model import volumes as vol
-from py_scheduler.scheduling.objects import ObjectStore, decode_budget, decode_owner_selector
+from py_scheduler.model.budgets import decode_budget
+from py_scheduler.model.selectors import decode_owner_selector
+from py_scheduler.scheduling.objects import ObjectStore
 
 log = structlog.get_logger("py_scheduler.objects")
 

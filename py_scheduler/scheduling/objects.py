@@ -10,18 +10,37 @@ from a snapshot by the simulator.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
-from py_scheduler.framework.interface import DisruptionBudget
 from py_scheduler.model import PodInfo
-from py_scheduler.model.raw import Fields
-from py_scheduler.model.selectors import LabelSelector, decode_optional_selector
+from py_scheduler.model.budgets import DisruptionBudget
+from py_scheduler.model.selectors import LabelSelector
 from py_scheduler.model.volumes import (
     CSINode,
     PersistentVolume,
     PersistentVolumeClaim,
     StorageClass,
 )
+
+
+class StoredObjects(Protocol):
+    """What a snapshot of the cluster holds besides nodes and pods."""
+
+    @property
+    def budgets(self) -> Iterable[DisruptionBudget]: ...
+
+    @property
+    def claims(self) -> Iterable[PersistentVolumeClaim]: ...
+
+    @property
+    def volumes(self) -> Iterable[PersistentVolume]: ...
+
+    @property
+    def storage_classes(self) -> Iterable[StorageClass]: ...
+
+    @property
+    def csi_nodes(self) -> Iterable[CSINode]: ...
 
 
 class ObjectStore:
@@ -62,26 +81,31 @@ class ObjectStore:
     def csi_node(self, name: str) -> CSINode | None:
         return self.csi_nodes.get(name)
 
+    # -- writes (a snapshot, the simulated API server) --------------------------------
 
-def decode_budget(raw: Mapping[str, object]) -> DisruptionBudget:
-    """A policy/v1 PodDisruptionBudget as preemption weighs it."""
-    fields = Fields(raw)
-    meta = fields.obj("metadata")
-    spec = fields.obj("spec")
-    status = fields.obj("status")
-    return DisruptionBudget(
-        namespace=meta.string("namespace") or "default",
-        name=meta.string("name"),
-        selector=decode_optional_selector(spec, "selector"),
-        disruptions_allowed=status.integer("disruptionsAllowed"),
-        disrupted_pods=frozenset(status.raw_map("disruptedPods")),
-    )
+    def load(self, snapshot: StoredObjects) -> None:
+        """Hold every object of ``snapshot``, as a full relist would."""
+        for budget in snapshot.budgets:
+            self.put_budget(budget)
+        for claim in snapshot.claims:
+            self.put_claim(claim)
+        for volume in snapshot.volumes:
+            self.put_volume(volume)
+        self.classes.update({c.name: c for c in snapshot.storage_classes})
+        self.csi_nodes.update({c.name: c for c in snapshot.csi_nodes})
 
+    def put_budget(self, budget: DisruptionBudget) -> None:
+        self.budgets[(budget.namespace, budget.name)] = budget
 
-def decode_owner_selector(kind: str, raw: Mapping[str, object]) -> LabelSelector | None:
-    """The selector of a Service, RC (plain maps) or RS/StatefulSet (LabelSelector)."""
-    spec = Fields(raw).obj("spec")
-    if kind in ("Service", "ReplicationController"):
-        labels = spec.str_map("selector")
-        return LabelSelector(tuple(sorted(labels.items()))) if labels else None
-    return decode_optional_selector(spec, "selector")
+    def put_claim(self, claim: PersistentVolumeClaim) -> PersistentVolumeClaim | None:
+        """Store ``claim``; returns the one it replaces."""
+        key = (claim.namespace, claim.name)
+        old = self.claims.get(key)
+        self.claims[key] = claim
+        return old
+
+    def put_volume(self, volume: PersistentVolume) -> PersistentVolume | None:
+        """Store ``volume``; returns the one it replaces."""
+        old = self.volumes.get(volume.name)
+        self.volumes[volume.name] = volume
+        return old

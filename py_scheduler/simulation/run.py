@@ -1,15 +1,21 @@
 """Schedule a snapshot one pod at a time, in queue order, with the live code.
 
-``SimulatedCluster`` plays the API server: a bind or an eviction takes effect
-at once and is fed back as the watch would, so each result updates the
-snapshot the next pod sees. It also plays the PV controller and an ideal
-provisioner: a pre-bound volume binds its claim at once, and a claim given a
-selected node is bound to a new volume of the requested size.
+``SimulatedCluster`` is the simulator's adapter of the ``Cluster`` port: it
+plays the API server. A bind or an eviction takes effect at once and is
+appended to its watch stream (a queue given at construction), which the loop
+hands to the scheduler's event handlers as the live watches would, so each
+result updates the snapshot the next pod sees. It also plays the PV
+controller and an ideal provisioner: a pre-bound volume binds its claim at
+once, and a claim given a selected node is bound to a new volume of the
+requested size. The Eviction API refuses what a PodDisruptionBudget protects
+(``model.budgets.protects``, the rule preemption plans with) and spends one
+disruption per eviction, as the disruption controller would record.
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass, field, replace
 
 from py_scheduler.cluster import PodCondition, TooManyRequests
@@ -17,10 +23,11 @@ from py_scheduler.config import SchedulerConfig
 from py_scheduler.framework.types import ActionType, Resource
 from py_scheduler.model import PodInfo
 from py_scheduler.model import volumes as vol
+from py_scheduler.model.budgets import protects
 from py_scheduler.scheduling.build import build_scheduler
+from py_scheduler.scheduling.eventhandlers import EventHandlers
 from py_scheduler.scheduling.objects import ObjectStore
 from py_scheduler.scheduling.schedule_one import Outcome
-from py_scheduler.scheduling.scheduler import Scheduler
 from py_scheduler.simulation.snapshot import Snapshot
 
 
@@ -42,19 +49,51 @@ class Result:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class PodChanged:
+    pod: PodInfo
+
+
+@dataclass(frozen=True, slots=True)
+class PodDeleted:
+    pod: PodInfo
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectChanged:
+    resource: Resource
+    action: ActionType
+    old: object
+    new: object
+
+
+WatchEvent = PodChanged | PodDeleted | ObjectChanged
+
+
+def deliver(watch: deque[WatchEvent], handlers: EventHandlers) -> None:
+    """Hand every event the simulated API server emitted to the event handlers."""
+    while watch:
+        match watch.popleft():
+            case PodChanged(pod):
+                handlers.on_pod(pod)
+            case PodDeleted(pod):
+                handlers.on_pod_deleted(pod)
+            case ObjectChanged(resource, action, old, new):
+                handlers.on_object(resource, action, old, new)
+
+
 @dataclass
 class SimulatedCluster:
     """Binds and evictions take effect at once; evictions honour PDBs."""
 
-    scheduler: Scheduler | None = None
-    objects: ObjectStore | None = None
+    objects: ObjectStore
+    watch: deque[WatchEvent]
     bound: dict[str, str] = field(default_factory=dict)
     evicted: list[str] = field(default_factory=list)
 
     async def bind(self, pod: PodInfo, node: str) -> None:
         self.bound[pod.key] = node
-        if self.scheduler is not None:
-            self.scheduler.on_pod(replace(pod, node_name=node, phase="Running"))
+        self.watch.append(PodChanged(replace(pod, node_name=node, phase="Running")))
 
     async def patch_pod_status(
         self, pod: PodInfo, *, condition: PodCondition | None, nominated_node: str | None
@@ -62,29 +101,18 @@ class SimulatedCluster:
         del pod, condition, nominated_node
 
     async def evict(self, pod: PodInfo) -> None:
-        if self.objects is not None:
-            budgets = [
-                b
-                for b in self.objects.pdbs(pod.namespace)
-                if b.selector is not None
-                and not b.selector.is_empty
-                and b.selector.matches(pod.labels)
-            ]
-            if any(b.disruptions_allowed <= 0 for b in budgets):
-                raise TooManyRequests(
-                    "Cannot evict pod as it would violate the pod's disruption budget."
-                )
-            for b in budgets:
-                key = (b.namespace, b.name)
-                self.objects.budgets[key] = replace(
-                    b, disruptions_allowed=b.disruptions_allowed - 1
-                )
+        budgets = [b for b in self.objects.pdbs(pod.namespace) if protects(b, pod)]
+        if any(b.disruptions_allowed <= 0 for b in budgets):
+            raise TooManyRequests(
+                "Cannot evict pod as it would violate the pod's disruption budget."
+            )
+        for b in budgets:
+            self.objects.put_budget(replace(b, disruptions_allowed=b.disruptions_allowed - 1))
         await self.delete(pod)
 
     async def delete(self, pod: PodInfo) -> None:
         self.evicted.append(pod.key)
-        if self.scheduler is not None:
-            self.scheduler.on_pod_deleted(pod)
+        self.watch.append(PodDeleted(pod))
 
     async def record_event(
         self,
@@ -128,13 +156,9 @@ class SimulatedCluster:
         return self._bind_claim(annotated, provisioned.name)
 
     def _store_volume(self, volume: vol.PersistentVolume) -> None:
-        if self.objects is None:
-            return
-        old = self.objects.volumes.get(volume.name)
-        self.objects.volumes[volume.name] = volume
-        if self.scheduler is not None:
-            action = ActionType.ADD if old is None else ActionType.UPDATE
-            self.scheduler.on_object(Resource.PV, action, old, volume)
+        old = self.objects.put_volume(volume)
+        action = ActionType.ADD if old is None else ActionType.UPDATE
+        self.watch.append(ObjectChanged(Resource.PV, action, old, volume))
 
     def _bind_claim(
         self, claim: vol.PersistentVolumeClaim, volume: str
@@ -145,11 +169,8 @@ class SimulatedCluster:
             phase=vol.CLAIM_BOUND,
             annotations={**claim.annotations, vol.ANN_BIND_COMPLETED: "yes"},
         )
-        if self.objects is not None:
-            old = self.objects.claims.get((claim.namespace, claim.name))
-            self.objects.claims[(claim.namespace, claim.name)] = bound
-            if self.scheduler is not None:
-                self.scheduler.on_object(Resource.PVC, ActionType.UPDATE, old, bound)
+        old = self.objects.put_claim(bound)
+        self.watch.append(ObjectChanged(Resource.PVC, ActionType.UPDATE, old, bound))
         return bound
 
 
@@ -159,12 +180,7 @@ async def _at_once() -> None:
 
 async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -> list[Result]:
     objects = ObjectStore()
-    for budget in snapshot.budgets:
-        objects.budgets[(budget.namespace, budget.name)] = budget
-    objects.claims.update({(c.namespace, c.name): c for c in snapshot.claims})
-    objects.volumes.update({v.name: v for v in snapshot.volumes})
-    objects.classes.update({c.name: c for c in snapshot.storage_classes})
-    objects.csi_nodes.update({c.name: c for c in snapshot.csi_nodes})
+    objects.load(snapshot)
     outcomes: dict[str, Outcome] = {}
     order: list[str] = []
 
@@ -180,22 +196,22 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
             )
         outcomes[key] = outcome
 
-    cluster = SimulatedCluster(objects=objects)
+    watch: deque[WatchEvent] = deque()
     scheduler = build_scheduler(
         cfg,
-        cluster=cluster,
+        cluster=SimulatedCluster(objects, watch),
         objects=objects,
         rng=random.Random(seed),
         listeners=(remember,),
         settle=_at_once,
     )
-    cluster.scheduler = scheduler
     scheduler.replace_nodes(snapshot.nodes)
     scheduler.replace_pods(snapshot.pods)
-    while (info := scheduler.queue.pop_nowait()) is not None:
-        scheduler.schedule_one(info)
-        # Binds and evictions complete before the next pod is considered.
+    while (queued := scheduler.queue.pop_nowait()) is not None:
+        scheduler.schedule_one(queued)
+        # Binds and evictions complete, and are seen, before the next pod is considered.
         await scheduler.drain(timeout=30)
+        deliver(watch, scheduler)
     results = []
     for key in order:
         outcome = outcomes[key]

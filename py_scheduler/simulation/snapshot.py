@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from py_scheduler.framework.interface import DisruptionBudget
 from py_scheduler.model import DecodeError, Node, PodInfo, decode_node, decode_pod
+from py_scheduler.model.budgets import DisruptionBudget, decode_budget
 from py_scheduler.model.raw import Fields
 from py_scheduler.model.volumes import (
     CSINode,
@@ -31,7 +31,6 @@ from py_scheduler.model.volumes import (
     decode_pvc,
     decode_storage_class,
 )
-from py_scheduler.scheduling.objects import decode_budget
 from py_scheduler.simulation import workloads
 
 KINDS = (

@@ -17,6 +17,7 @@ from py_scheduler import config, plugins
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import Nominator as NominatorProtocol
 from py_scheduler.framework.interface import Plugin, PreFilterExtensions, SharedLister
+from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.registry import PluginSpec, no_args
 from py_scheduler.framework.runtime import Framework, PluginRef, PluginSet, ProfileSpec
 from py_scheduler.framework.status import SUCCESS, Status
@@ -31,6 +32,7 @@ from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
 from py_scheduler.scheduling.queue import SchedulingQueue
+from py_scheduler.scheduling.schedule_one import Settle
 from py_scheduler.scheduling.scheduler import Scheduler
 from tests.fakes import FakeCluster, FakeNominator, FakeObjects, FakeSnapshot
 
@@ -328,12 +330,18 @@ class Core:
         await self.settle()
 
 
+async def _settled() -> None:
+    """Victims count as gone at once: no test waits for a wall clock."""
+
+
 def build_core(
     nodes: Iterable[Node] = (),
     *,
     raw_config: Mapping[str, object] | None = None,
     clock: FakeClock | None = None,
     seed: int = 0,
+    settle: Settle | None = None,
+    recorder: MetricsRecorder = NO_METRICS,
 ) -> Core:
     """The scheduler as build.py wires it, on fakes and a fake clock."""
     cfg = config.parse(dict(raw_config or {}))
@@ -349,6 +357,7 @@ def build_core(
             objects=FakeObjects(),
             cluster=cluster,
             nominator=nominator,
+            recorder=recorder,
         )
         for profile in cfg.profiles
     }
@@ -367,6 +376,7 @@ def build_core(
         initial_backoff=cfg.pod_initial_backoff,
         max_backoff=cfg.pod_max_backoff,
         clock=clock.read,
+        recorder=recorder,
     )
     rng = random.Random(seed)
     scheduler = Scheduler(
@@ -374,7 +384,13 @@ def build_core(
         cache=cache,
         queue=queue,
         nominator=nominator,
-        algorithm=Algorithm(percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score, rng=rng),
+        algorithm=Algorithm(
+            percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score,
+            rng=rng,
+            recorder=recorder,
+        ),
+        recorder=recorder,
+        settle=settle or _settled,
     )
     for node in nodes:
         scheduler.on_node(node)

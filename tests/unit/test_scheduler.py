@@ -3,11 +3,13 @@ plugins), the real cache, queue and algorithm, and a FakeCluster for the API."""
 
 from __future__ import annotations
 
+import asyncio
 from unittest.mock import ANY
 
 import pytest
 
 from py_scheduler.cluster import Conflict, Invalid, NotFound, PodCondition, Unavailable
+from py_scheduler.framework.recorder import NoMetrics
 from py_scheduler.framework.types import ActionType, Resource
 from py_scheduler.model import Node, PodInfo, decode_pod
 from py_scheduler.scheduling.eventhandlers import node_update_action
@@ -522,3 +524,54 @@ async def test_a_pod_waiting_for_its_victims_keeps_its_nomination() -> None:
     patches = [detail for method, _, detail in core.cluster.calls if method == "patch_pod_status"]
     assert len(patches) == 1
     assert patches == [(PodCondition("PodScheduled", "False", "Unschedulable", ANY), None)]
+
+
+# -- preemption settles, metrics go to the recorder ----------------------------------------
+
+
+async def test_a_preemptor_is_activated_once_its_victims_have_settled() -> None:
+    settling, released = asyncio.Event(), asyncio.Event()
+
+    async def settle() -> None:
+        settling.set()
+        await released.wait()
+
+    core = build_core([small("n1")], settle=settle)
+    core.scheduler.on_pod(make_pod("low", requests={"cpu": "1"}, node_name="n1", priority=0))
+    preemptor = make_pod("high", requests={"cpu": "1"}, priority=100)
+    core.scheduler.on_pod(preemptor)
+    queued = await core.queue.pop()
+    assert queued is not None
+    outcome = core.scheduler.schedule_one(queued)
+    assert outcome is not None
+    assert [v.name for v in outcome.victims] == ["low"]
+    drained = asyncio.ensure_future(core.scheduler.drain(5))
+    # The eviction is issued, then the preemption task waits for the settle signal.
+    await asyncio.wait_for(settling.wait(), 5)
+    assert [c for c in core.cluster.calls if c[0] == "evict"] == [("evict", "default/low", None)]
+    assert not drained.done()
+    assert core.queue.where(preemptor.uid) == UNSCHEDULABLE
+    released.set()
+    await drained
+    assert core.queue.where(preemptor.uid) == ACTIVE
+
+
+class Recorded(NoMetrics):
+    def __init__(self) -> None:
+        self.attempts: list[tuple[str, str]] = []
+        self.writes: list[tuple[str, str]] = []
+
+    def schedule_attempt(self, result: str, profile: str, seconds: float) -> None:
+        self.attempts.append((result, profile))
+
+    def api_write(self, kind: str, result: str) -> None:
+        self.writes.append((kind, result))
+
+
+async def test_attempts_and_writes_are_reported_to_the_recorder_given() -> None:
+    recorder = Recorded()
+    core = build_core([small("n1")], recorder=recorder)
+    await schedule(core, make_pod("fits", requests={"cpu": "500m"}))
+    await schedule(core, make_pod("too-big", requests={"cpu": "2"}))
+    assert recorder.attempts == [("scheduled", "py-scheduler"), ("unschedulable", "py-scheduler")]
+    assert recorder.writes == [("event", "ok"), ("event", "ok"), ("pod_status", "ok")]

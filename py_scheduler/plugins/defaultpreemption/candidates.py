@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from py_scheduler.framework.interface import DisruptionBudget
 from py_scheduler.model import NodeName, PodInfo
+from py_scheduler.model.budgets import DisruptionBudget, protects
 
 # Added to every victim's priority before summing, so that several victims
 # with a negative priority never look cheaper than fewer of them.
@@ -41,17 +41,6 @@ def by_importance(pods: Iterable[PodInfo], now: float) -> list[PodInfo]:
     return sorted(pods, key=lambda p: (-p.priority, start_time(p, now)))
 
 
-def _budget_matches(budget: DisruptionBudget, pod: PodInfo) -> bool:
-    # A budget with no selector, or an empty one, protects nothing.
-    selector = budget.selector
-    return (
-        budget.namespace == pod.namespace
-        and selector is not None
-        and not selector.is_empty
-        and selector.matches(pod.labels)
-    )
-
-
 def split_by_pdb_violation(
     pods: Sequence[PodInfo], budgets_for: BudgetsFor
 ) -> tuple[list[PodInfo], list[PodInfo]]:
@@ -70,7 +59,7 @@ def split_by_pdb_violation(
         # A pod without labels cannot match any selector.
         if pod.labels:
             for budget in budgets_for(pod.namespace):
-                if not _budget_matches(budget, pod) or pod.name in budget.disrupted_pods:
+                if not protects(budget, pod) or pod.name in budget.disrupted_pods:
                     continue
                 key = (budget.namespace, budget.name)
                 left[key] = left.get(key, budget.disruptions_allowed) - 1

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from py_scheduler.framework.cycle_state import CycleState
-from py_scheduler.framework.interface import DisruptionBudget, Handle
+from py_scheduler.framework.interface import Handle
 from py_scheduler.framework.registry import ArgsError, PluginSpec
 from py_scheduler.framework.status import SUCCESS, Code, Status
 from py_scheduler.framework.types import (
@@ -44,6 +44,7 @@ from py_scheduler.framework.types import (
     fit_message,
 )
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model.budgets import DisruptionBudget
 from py_scheduler.model.pod import PREEMPT_NEVER
 from py_scheduler.model.raw import Fields
 from py_scheduler.plugins.defaultpreemption.candidates import (

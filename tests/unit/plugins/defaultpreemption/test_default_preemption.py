@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import pytest
 
 from py_scheduler.framework.cycle_state import CycleState
-from py_scheduler.framework.interface import DisruptionBudget, Handle, PreFilterExtensions
+from py_scheduler.framework.interface import Handle, PreFilterExtensions
 from py_scheduler.framework.registry import ArgsError, NoArgs, PluginSpec, no_args
 from py_scheduler.framework.runtime import Framework, PluginRef, ProfileSpec
 from py_scheduler.framework.status import SUCCESS, Code, Status
@@ -40,6 +40,7 @@ from py_scheduler.framework.types import (
     fit_message,
 )
 from py_scheduler.model import NodeInfo, NodeName, PodInfo, decode_pod
+from py_scheduler.model.budgets import DisruptionBudget
 from py_scheduler.model.selectors import LabelSelector, Requirement
 from py_scheduler.plugins import DEFAULT_MULTI_POINT, IN_TREE
 from py_scheduler.plugins.defaultpreemption.candidates import (
