@@ -53,7 +53,7 @@ from py_scheduler.scheduling.evaluation import (
     Threaded,
 )
 from py_scheduler.scheduling.nominator import Nominator
-from py_scheduler.scheduling.objects import ObjectStore
+from py_scheduler.scheduling.object_store import ObjectStore
 
 Raw = dict[str, Any]
 ZONES = 3

@@ -43,7 +43,7 @@ from py_scheduler.plugins.podtopologyspread.args import PodTopologySpreadArgs
 from py_scheduler.plugins.podtopologyspread.plugin import PodTopologySpread
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
-from py_scheduler.scheduling.objects import ObjectStore
+from py_scheduler.scheduling.object_store import ObjectStore
 
 ZONES = 10
 WORKLOADS = 200

@@ -1,6 +1,6 @@
 """``Cluster``: the only way the scheduling core reaches the API server.
 
-The core speaks this small protocol; :mod:`py_scheduler.kube.cluster`
+The core speaks this small protocol; :mod:`py_scheduler.kube.adapter`
 implements it with real API calls, :mod:`py_scheduler.simulation` with an
 in-memory record. API failures arrive as the exception tree below, never as
 client-library exceptions::

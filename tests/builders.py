@@ -165,10 +165,10 @@ def make_node(name: str = "n", **kwargs: Any) -> Node:
 
 def node_info(name: str = "n", *, pods: Iterable[PodInfo] = (), **kwargs: Any) -> NodeInfo:
     """A NodeInfo with the given pods placed on it."""
-    info = NodeInfo(make_node(name, **kwargs))
+    node_info = NodeInfo(make_node(name, **kwargs))
     for pod in pods:
-        info.add_pod(pod)
-    return info
+        node_info.add_pod(pod)
+    return node_info
 
 
 def raw_pvc(

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 
 from py_scheduler.cluster import PodCondition
 from py_scheduler.framework.cycle_state import CycleState
-from py_scheduler.framework.indexes import PodCounts, TermCounts, TermKind, selected, terms_of
 from py_scheduler.framework.interface import SharedLister
+from py_scheduler.framework.pod_counts import PodCounts, TermCounts, TermKind, selected, terms_of
 from py_scheduler.framework.status import Status
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
 from py_scheduler.model.budgets import DisruptionBudget

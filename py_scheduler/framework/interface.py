@@ -14,7 +14,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from py_scheduler.cluster import Cluster
 from py_scheduler.framework.cycle_state import CycleState
-from py_scheduler.framework.indexes import PodCounts, TermCounts, TermKind
+from py_scheduler.framework.pod_counts import PodCounts, TermCounts, TermKind
 from py_scheduler.framework.status import Status
 from py_scheduler.framework.types import (
     ClusterEventWithHint,
@@ -57,7 +57,7 @@ class SharedLister(Protocol):
         self, selectors: tuple[LabelSelector, ...], *, terminating: bool
     ) -> PodCounts:
         """Assigned pods matching every selector, per namespace and node
-        (``framework.indexes.selected``); read-only, valid for this cycle."""
+        (``framework.pod_counts.selected``); read-only, valid for this cycle."""
 
     def held_terms(self, kind: TermKind) -> TermCounts:
         """Assigned pods' terms of ``kind``, per node; read-only, valid for this cycle."""

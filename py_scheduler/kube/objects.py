@@ -5,7 +5,7 @@ ReplicaSets and StatefulSets whose selectors define default spread
 constraints, and the storage objects (PersistentVolumeClaims,
 PersistentVolumes, StorageClasses, CSINodes) change rarely, so kopf's
 ``on.event`` handlers keep them in the
-:class:`~py_scheduler.scheduling.objects.ObjectStore`. Storage changes are also
+:class:`~py_scheduler.scheduling.object_store.ObjectStore`. Storage changes are also
 cluster events: ``on_change`` requeues the pods the volume plugins rejected.
 kopf's own API writes are off: no log lines posted as Events, and
 ``on.event`` persists no progress or diff-base annotations. Pods and nodes,
@@ -31,7 +31,7 @@ from py_scheduler.model import DecodeError
 from py_scheduler.model import volumes as vol
 from py_scheduler.model.budgets import decode_budget
 from py_scheduler.model.selectors import decode_owner_selector
-from py_scheduler.scheduling.objects import ObjectStore
+from py_scheduler.scheduling.object_store import ObjectStore
 
 log = structlog.get_logger("py_scheduler.objects")
 

@@ -47,6 +47,10 @@ class SchedulingError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ScheduleResult:
+    """The algorithm's pick (upstream's ScheduleResult): the node, and how
+    many nodes it judged and found feasible. A cycle turns it into a
+    ``CycleOutcome`` once the pod is assumed there."""
+
     node: NodeName
     evaluated: int
     feasible: int

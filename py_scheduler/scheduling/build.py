@@ -22,7 +22,7 @@ from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
 from py_scheduler.scheduling.queue import SchedulingQueue
-from py_scheduler.scheduling.schedule_one import PREEMPTION_IN_FLIGHT, OutcomeListener, Settle
+from py_scheduler.scheduling.schedule_one import PREEMPTION_IN_FLIGHT, CycleListener, Settle
 from py_scheduler.scheduling.scheduler import Scheduler, settle_for_watch
 
 
@@ -33,7 +33,7 @@ def build_scheduler(
     objects: ObjectLister,
     rng: random.Random | None = None,
     recorder: MetricsRecorder = NO_METRICS,
-    listeners: Sequence[OutcomeListener] = (),
+    listeners: Sequence[CycleListener] = (),
     settle: Settle = settle_for_watch,
 ) -> Scheduler:
     rng = rng or random.Random()

@@ -42,8 +42,10 @@ PLUGIN_METRICS_EVERY: Final = 10
 
 
 @dataclass
-class Outcome:
-    """What one scheduling cycle decided, for logs and the simulator."""
+class CycleOutcome:
+    """What one scheduling cycle decided for one pod, handed to the listeners:
+    the node it was assumed on, or why it stays pending and whom preemption
+    nominated and evicts for it. A pod has one per attempt."""
 
     pod: PodInfo
     node: str | None = None
@@ -53,7 +55,7 @@ class Outcome:
     error: bool = False
 
 
-OutcomeListener = Callable[[Outcome], None]
+CycleListener = Callable[[CycleOutcome], None]
 # Awaited once a preemptor's evictions are done, before it is activated: time
 # for the watch to show the victims terminating (live), or nothing (simulated).
 Settle = Callable[[], Awaitable[None]]
@@ -73,7 +75,7 @@ class SchedulingCycle:
         writer: StatusWriter,
         tasks: Tasks,
         recorder: MetricsRecorder,
-        listeners: Sequence[OutcomeListener],
+        listeners: Sequence[CycleListener],
         settle: Settle,
     ) -> None:
         self._profiles = profiles
@@ -96,7 +98,7 @@ class SchedulingCycle:
         )
         self._cycles = 0
 
-    def schedule_one(self, queued: QueuedPodInfo) -> Outcome | None:
+    def schedule_one(self, queued: QueuedPodInfo) -> CycleOutcome | None:
         pod = self._pending.get(queued.pod.uid, queued.pod)
         queued.pod = pod
         fwk = self._profiles.get(pod.scheduler_name)
@@ -143,7 +145,7 @@ class SchedulingCycle:
         self._tasks.spawn(
             self._binding.run(fwk, state, queued, assumed, node, start), name=f"bind {pod.key}"
         )
-        return self._emit(Outcome(pod, node=node))
+        return self._emit(CycleOutcome(pod, node=node))
 
     # -- failures -------------------------------------------------------------------
 
@@ -154,7 +156,7 @@ class SchedulingCycle:
         queued: QueuedPodInfo,
         fit: FitError,
         start: float,
-    ) -> Outcome:
+    ) -> CycleOutcome:
         pod = queued.pod
         result: PostFilterResult | None = None
         if fwk.post_filter:
@@ -208,7 +210,7 @@ class SchedulingCycle:
             nominated=None if result is None else (nominated or ""),
         )
         return self._emit(
-            Outcome(
+            CycleOutcome(
                 pod,
                 message=message,
                 nominated_node=nominated,
@@ -238,15 +240,15 @@ class SchedulingCycle:
 
     def _failed(
         self, fwk: Framework, queued: QueuedPodInfo, status: Status, start: float
-    ) -> Outcome:
+    ) -> CycleOutcome:
         pod = queued.pod
         self._queue.add_unschedulable(queued, error=True)
         self._recorder.schedule_attempt("error", fwk.profile_name, time.perf_counter() - start)
         log.error("scheduling error", pod=pod.key, profile=fwk.profile_name, error=status.message)
         self._writer.failure(fwk, pod, status.message, reason="SchedulerError", nominated=None)
-        return self._emit(Outcome(pod, message=status.message, error=True))
+        return self._emit(CycleOutcome(pod, message=status.message, error=True))
 
-    def _emit(self, outcome: Outcome) -> Outcome:
+    def _emit(self, outcome: CycleOutcome) -> CycleOutcome:
         for listener in self._listeners:
             listener(outcome)
         return outcome

@@ -25,8 +25,8 @@ from py_scheduler.scheduling.nominator import Nominator
 from py_scheduler.scheduling.preemption import Preemptor
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.schedule_one import (
-    Outcome,
-    OutcomeListener,
+    CycleListener,
+    CycleOutcome,
     SchedulingCycle,
     Settle,
 )
@@ -53,7 +53,7 @@ class Scheduler(EventHandlers):
         algorithm: Algorithm,
         bind_concurrency: int = 64,
         recorder: MetricsRecorder = NO_METRICS,
-        listeners: Sequence[OutcomeListener] = (),
+        listeners: Sequence[CycleListener] = (),
         settle: Settle = settle_for_watch,
     ) -> None:
         super().__init__(profiles=profiles, cache=cache, queue=queue, nominator=nominator)
@@ -97,7 +97,7 @@ class Scheduler(EventHandlers):
             # One pod at a time must not starve the watches of the event loop.
             await asyncio.sleep(0)
 
-    def schedule_one(self, queued: QueuedPodInfo) -> Outcome | None:
+    def schedule_one(self, queued: QueuedPodInfo) -> CycleOutcome | None:
         return self._cycle.schedule_one(queued)
 
     def stop(self) -> None:

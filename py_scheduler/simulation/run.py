@@ -26,13 +26,17 @@ from py_scheduler.model import volumes as vol
 from py_scheduler.model.budgets import protects
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.eventhandlers import EventHandlers
-from py_scheduler.scheduling.objects import ObjectStore
-from py_scheduler.scheduling.schedule_one import Outcome
+from py_scheduler.scheduling.object_store import ObjectStore
+from py_scheduler.scheduling.schedule_one import CycleOutcome
 from py_scheduler.simulation.snapshot import Snapshot
 
 
 @dataclass
 class Result:
+    """``simulate``'s report for one pod: where it ended up, or why it stays
+    pending, folded from its ``CycleOutcome``s (a preemptor that binds after
+    its victims left keeps its nomination and victims), as plain names."""
+
     pod: str
     node: str | None
     message: str
@@ -181,10 +185,10 @@ async def _at_once() -> None:
 async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -> list[Result]:
     objects = ObjectStore()
     objects.load(snapshot)
-    outcomes: dict[str, Outcome] = {}
+    outcomes: dict[str, CycleOutcome] = {}
     order: list[str] = []
 
-    def remember(outcome: Outcome) -> None:
+    def remember(outcome: CycleOutcome) -> None:
         key = outcome.pod.key
         earlier = outcomes.get(key)
         if earlier is None:

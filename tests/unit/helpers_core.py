@@ -324,9 +324,9 @@ class Core:
 
     async def cycle(self) -> None:
         """Pop the next pod, run its scheduling cycle, and finish its binding."""
-        info = await self.queue.pop()
-        assert info is not None
-        self.scheduler.schedule_one(info)
+        queued = await self.queue.pop()
+        assert queued is not None
+        self.scheduler.schedule_one(queued)
         await self.settle()
 
 

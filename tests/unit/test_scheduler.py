@@ -53,9 +53,9 @@ async def test_a_pod_is_assumed_then_bound() -> None:
     core = build_core([make_node("n1")])
     pod = make_pod("p", requests={"cpu": "1"})
     core.scheduler.on_pod(pod)
-    info = await core.queue.pop()
-    assert info is not None
-    outcome = core.scheduler.schedule_one(info)
+    queued = await core.queue.pop()
+    assert queued is not None
+    outcome = core.scheduler.schedule_one(queued)
     assert outcome is not None
     assert outcome.node == "n1"
     assert core.cache.is_assumed(pod.uid)
@@ -131,9 +131,9 @@ async def test_a_pod_that_does_not_fit(
     core = build_core(nodes)
     pod = make_pod("p", requests=requests)
     core.scheduler.on_pod(pod)
-    info = await core.queue.pop()
-    assert info is not None
-    outcome = core.scheduler.schedule_one(info)
+    queued = await core.queue.pop()
+    assert queued is not None
+    outcome = core.scheduler.schedule_one(queued)
     assert outcome is not None
     assert (outcome.node, outcome.message, outcome.error) == (None, message, False)
     await core.settle()
@@ -368,9 +368,9 @@ async def test_a_pod_deleted_while_binding_is_not_requeued() -> None:
     core.cluster.fail["bind"] = Unavailable("timeout", status=504)
     pod = make_pod("p")
     core.scheduler.on_pod(pod)
-    info = await core.queue.pop()
-    assert info is not None
-    core.scheduler.schedule_one(info)
+    queued = await core.queue.pop()
+    assert queued is not None
+    core.scheduler.schedule_one(queued)
     core.scheduler.on_pod_deleted(pod)
     await core.settle()
     assert core.cluster.calls == [("bind", "default/p", "n1")]
@@ -438,13 +438,13 @@ async def test_a_gated_pod_is_scheduled_once_its_gates_are_removed() -> None:
 async def test_a_pod_deleted_after_being_popped_is_skipped() -> None:
     core = build_core([make_node("n1")])
     core.scheduler.on_pod(make_pod("p"))
-    info = await core.queue.pop()
-    assert info is not None
-    core.scheduler.pending[info.pod.uid] = make_pod("p", deleting=True)
-    assert core.scheduler.schedule_one(info) is None
+    queued = await core.queue.pop()
+    assert queued is not None
+    core.scheduler.pending[queued.pod.uid] = make_pod("p", deleting=True)
+    assert core.scheduler.schedule_one(queued) is None
     await core.settle()
     assert core.cluster.calls == []
-    assert not core.cache.is_assumed(info.pod.uid)
+    assert not core.cache.is_assumed(queued.pod.uid)
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ Steps, as upstream:
 4. On each node every lower-priority pod is removed; if the pod then fits,
    victims are reprieved one by one (PDB-violating ones first, each group
    in importance order) while the pod still fits.
-5. The best candidate is chosen by ``preemption_candidates.pick_one_node``.
+5. The best candidate is chosen by ``candidates.pick_one_node``.
 
 The dry run is sequential: upstream's parallel search returns the same
 candidates when run with parallelism 1, which is what its tables pin.

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from py_scheduler.framework.indexes import TermKind
 from py_scheduler.framework.interface import (
     SharedLister,
 )
+from py_scheduler.framework.pod_counts import TermKind
 from py_scheduler.model import PodInfo
 from py_scheduler.plugins.interpodaffinity.terms import (
     Namespaces,
@@ -66,18 +66,18 @@ class FilterState:
         for weighted, per_node in held.items():
             term = weighted.term
             if matches_incoming(term, self.pod, self.namespace_labels):
-                for info, found in on_nodes(snapshot, per_node):
-                    _bump(self.existing_anti, term.topology_key, info.node.labels, found)
+                for node_info, found in on_nodes(snapshot, per_node):
+                    _bump(self.existing_anti, term.topology_key, node_info.node.labels, found)
 
     def count_matching(self, snapshot: SharedLister) -> None:
         """Existing pods matching the incoming pod's required terms."""
         pod = self.pod
-        for info, found in matching_per_node(snapshot, pod.required_affinity, self.namespaces):
+        for node_info, found in matching_per_node(snapshot, pod.required_affinity, self.namespaces):
             for term in pod.required_affinity:
-                _bump(self.affinity, term.topology_key, info.node.labels, found)
+                _bump(self.affinity, term.topology_key, node_info.node.labels, found)
         for term in pod.required_anti_affinity:
-            for info, found in matching_per_node(snapshot, (term,), self.namespaces):
-                _bump(self.anti, term.topology_key, info.node.labels, found)
+            for node_info, found in matching_per_node(snapshot, (term,), self.namespaces):
+                _bump(self.anti, term.topology_key, node_info.node.labels, found)
 
     def count_existing_anti(self, other: PodInfo, labels: Mapping[str, str], delta: int) -> None:
         for term in other.required_anti_affinity:

@@ -25,12 +25,12 @@ from collections.abc import Sequence
 from typing import ClassVar, Final
 
 from py_scheduler.framework.cycle_state import CycleState, StateKey
-from py_scheduler.framework.indexes import TermKind
 from py_scheduler.framework.interface import (
     MAX_NODE_SCORE,
     Handle,
     PreFilterExtensions,
 )
+from py_scheduler.framework.pod_counts import TermKind
 from py_scheduler.framework.registry import PluginSpec
 from py_scheduler.framework.status import SKIP, SUCCESS, Status
 from py_scheduler.framework.types import (
@@ -203,8 +203,8 @@ class InterPodAffinity:
         for sign, terms in ((1, pod.preferred_affinity), (-1, pod.preferred_anti_affinity)):
             for weighted in terms:
                 term = weighted.term
-                for info, found in matching_per_node(snapshot, (term,), namespaces):
-                    add_score(scores, term, info.node.labels, sign * weighted.weight * found)
+                for node_info, found in matching_per_node(snapshot, (term,), namespaces):
+                    add_score(scores, term, node_info.node.labels, sign * weighted.weight * found)
         # ...and, symmetrically, existing pods' towards the incoming one.
         held: list[tuple[TermKind, int]] = [
             (TermKind.PREFERRED_AFFINITY, 1),
@@ -220,8 +220,8 @@ class InterPodAffinity:
                 weight = (
                     self._hard_weight if kind is TermKind.REQUIRED_AFFINITY else weighted.weight
                 )
-                for info, found in on_nodes(snapshot, per_node):
-                    add_score(scores, term, info.node.labels, sign * weight * found)
+                for node_info, found in on_nodes(snapshot, per_node):
+                    add_score(scores, term, node_info.node.labels, sign * weight * found)
         return scores
 
     # -- EnqueueExtensions -----------------------------------------------------------

@@ -110,10 +110,10 @@ def on_nodes(
     snapshot: SharedLister, per_node: Mapping[NodeName, int]
 ) -> Iterable[tuple[NodeInfo, int]]:
     for name, found in per_node.items():
-        info = snapshot.get(name)
+        node_info = snapshot.get(name)
         # Pods still on a deleted node count nowhere.
-        if info is not None:
-            yield info, found
+        if node_info is not None:
+            yield node_info, found
 
 
 def matches_incoming(

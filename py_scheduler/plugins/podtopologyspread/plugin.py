@@ -130,8 +130,8 @@ class PodTopologySpread:
         counts: list[dict[str, int]] = [{} for _ in constraints]
         if constraints:
             matching = [self._matching(c, pod.namespace) for c in constraints]
-            for info in nodes:
-                node = info.node
+            for node_info in nodes:
+                node = node_info.node
                 labels = node.labels
                 if not has_all_keys(labels, constraints):
                     continue
@@ -139,7 +139,7 @@ class PodTopologySpread:
                 for i, c in enumerate(constraints):
                     if inclusion.admits(c):
                         value = labels[c.topology_key]
-                        found = matching[i].get(info.name, 0)
+                        found = matching[i].get(node_info.name, 0)
                         counts[i][value] = counts[i].get(value, 0) + found
         return FilterState.build(constraints, counts)
 
@@ -232,10 +232,10 @@ class PodTopologySpread:
         require_all = bool(pod.spread_constraints) or not self._system_defaulted
         ignored: set[str] = set()
         counts: list[dict[str, int]] = [{} for _ in constraints]
-        for info in filtered:
-            labels = info.node.labels
+        for node_info in filtered:
+            labels = node_info.node.labels
             if require_all and not has_all_keys(labels, constraints):
-                ignored.add(info.name)
+                ignored.add(node_info.name)
                 continue
             for i, c in enumerate(constraints):
                 if c.topology_key != HOSTNAME_LABEL:
@@ -248,8 +248,8 @@ class PodTopologySpread:
                 size = len(filtered) - len(ignored)
             weights.append(math.log(size + 2))
         matching = tuple(self._matching(c, pod.namespace) for c in constraints)
-        for info in all_nodes:
-            node = info.node
+        for node_info in all_nodes:
+            node = node_info.node
             labels = node.labels
             if require_all and not has_all_keys(labels, constraints):
                 continue
@@ -258,7 +258,7 @@ class PodTopologySpread:
                 value = labels.get(c.topology_key, "")
                 # Only domains of candidate nodes are counted; hostname is never here.
                 if value in counts[i] and inclusion.admits(c):
-                    counts[i][value] += matching[i].get(info.name, 0)
+                    counts[i][value] += matching[i].get(node_info.name, 0)
         return ScoreState(constraints, frozenset(ignored), tuple(counts), matching, tuple(weights))
 
     # -- EnqueueExtensions -----------------------------------------------------------

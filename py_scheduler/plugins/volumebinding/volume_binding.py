@@ -357,10 +357,10 @@ class VolumeBinding:
             await asyncio.sleep(min(POLL_INTERVAL, remaining))
 
     def _bound(self, written: PodVolumes, node_name: NodeName) -> bool:
-        info = self._handle.snapshot.get(node_name)
-        if info is None:
+        node_info = self._handle.snapshot.get(node_name)
+        if node_info is None:
             raise BindingError(f'failed to get node "{node_name}"')
-        return check_bindings(self._handle.objects, written, info.node)
+        return check_bindings(self._handle.objects, written, node_info.node)
 
     # -- cluster events -------------------------------------------------------------
 

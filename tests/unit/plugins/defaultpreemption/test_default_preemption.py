@@ -1,7 +1,7 @@
 """DefaultPreemption, table by table after upstream's default_preemption_test.go
 (TestPostFilter, TestDryRunPreemption, TestSelectBestCandidate,
 TestPodEligibleToPreemptOthers, TestPreempt), plus the pure helpers in
-preemption_candidates and the plugin's arguments.
+candidates and the plugin's arguments.
 
 Every case runs against a real Framework (the default profile plus
 DefaultPreemption), so the dry run goes through the real PreFilter
@@ -1353,12 +1353,12 @@ def test_args_decode(raw: dict[str, object], expected: DefaultPreemptionArgs) ->
     ],
 )
 def test_args_invalid(raw: dict[str, object], message: str) -> None:
-    with pytest.raises(ArgsError) as info:
+    with pytest.raises(ArgsError) as caught:
         SPEC.args(raw)
-    assert str(info.value) == message
+    assert str(caught.value) == message
 
 
-# -- preemption_candidates ---------------------------------------------------------------------
+# -- candidates ---------------------------------------------------------------------------------
 
 
 def victim(name: str, priority: int, start: int | None = None, **kwargs: Any) -> PodInfo:

@@ -1532,9 +1532,9 @@ def test_decode_args(raw: Raw, want: InterPodAffinityArgs) -> None:
     ],
 )
 def test_decode_args_rejects(raw: Raw, message: str) -> None:
-    with pytest.raises(ArgsError) as info:
+    with pytest.raises(ArgsError) as caught:
         decode_args(Fields(raw, "args"))
-    assert message in str(info.value)
+    assert message in str(caught.value)
 
 
 # --- queueing hints -------------------------------------------------------------------

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from py_scheduler.framework.indexes import PodCounts, TermCounts, TermKind, selected, terms_of
+from py_scheduler.framework.pod_counts import PodCounts, TermCounts, TermKind, selected, terms_of
 from py_scheduler.model import NodeName, PodInfo
 from py_scheduler.model.selectors import LabelSelector, Requirement
-from py_scheduler.scheduling import indexes
+from py_scheduler.scheduling import pod_indexes
 from py_scheduler.scheduling.cache import Cache
 from tests.builders import make_node, make_pod
 from tests.unit import random_clusters
@@ -106,7 +106,7 @@ def test_selections_idle_for_long_are_dropped_and_rebuilt_on_demand() -> None:
     cache.add_node(make_node("n1"))
     cache.add_pod(make_pod("a", labels={"app": "db"}, node_name="n1"))
     cache.matching_pods((DB,), terminating=True)
-    for _ in range(indexes.IDLE_QUERIES + 2048):
+    for _ in range(pod_indexes.IDLE_QUERIES + 2048):
         cache.matching_pods((WEB,), terminating=True)
     assert cache.indexes.selection_count() == 1  # only the busy one is left
 
@@ -152,7 +152,7 @@ def test_a_status_only_update_leaves_the_indexes_alone_and_a_label_change_does_n
     before = plain(counts)
     cache.update_pod(make_pod("a", labels={"app": "web"}, node_name="n1", phase="Succeeded"))
     assert plain(counts) == before == {"default": {"n1": 1}}
-    assert not indexes.PodIndexes.counted_alike(stored, replace(stored, labels={"app": "db"}))
-    assert not indexes.PodIndexes.counted_alike(stored, replace(stored, deleting=True))
+    assert not pod_indexes.PodIndexes.counted_alike(stored, replace(stored, labels={"app": "db"}))
+    assert not pod_indexes.PodIndexes.counted_alike(stored, replace(stored, deleting=True))
     cache.update_pod(make_pod("a", labels={"app": "db"}, node_name="n1"))
     assert plain(cache.matching_pods((WEB,), terminating=True)) == {}

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from py_scheduler.framework.indexes import PodCounts, TermCounts, TermKind, selected, terms_of
+from py_scheduler.framework.pod_counts import PodCounts, TermCounts, TermKind, selected, terms_of
 from py_scheduler.model import NodeName, PodInfo
 from py_scheduler.model.pod import WeightedPodAffinityTerm
 from py_scheduler.model.selectors import LabelSelector
