@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, cast
 
 from py_scheduler import config, plugins
+from py_scheduler.cluster import PodCondition
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import Nominator as NominatorProtocol
 from py_scheduler.framework.interface import Plugin, PreFilterExtensions, SharedLister
@@ -27,13 +28,14 @@ from py_scheduler.framework.types import (
     PreFilterResult,
     QueuedPodInfo,
 )
-from py_scheduler.model import Node, NodeInfo, NodeName, PodInfo
+from py_scheduler.model import Node, NodeInfo, NodeName, PodInfo, decode_pod
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.schedule_one import Settle
 from py_scheduler.scheduling.scheduler import Scheduler
+from tests.builders import make_node, raw_pod
 from tests.fakes import FakeCluster, FakeNominator, FakeObjects, FakeSnapshot
 
 PROFILE = "test-profile"
@@ -395,3 +397,33 @@ def build_core(
     for node in nodes:
         scheduler.on_node(node)
     return Core(scheduler, cluster, clock, frameworks)
+
+
+# -- scheduling-core test helpers -----------------------------------------------------------
+
+SMALL = {"cpu": "1", "memory": "1Gi", "pods": "110"}
+
+
+def small(name: str, **kwargs: object) -> Node:
+    return make_node(name, allocatable=SMALL, **kwargs)
+
+
+def failed_scheduling(pod: str, message: str, reason: str = "Unschedulable") -> list[object]:
+    return [
+        ("record_event", pod, ("Warning", "FailedScheduling", message)),
+        ("patch_pod_status", pod, (PodCondition("PodScheduled", "False", reason, message), None)),
+    ]
+
+
+def with_scheduled_condition(pod: PodInfo, reason: str, message: str) -> PodInfo:
+    """The pod as the watch shows it once our PodScheduled condition landed."""
+    raw = raw_pod(pod.name, requests={"cpu": str(pod.requests.milli_cpu) + "m"})
+    raw["status"]["conditions"] = [
+        {"type": "PodScheduled", "status": "False", "reason": reason, "message": message}
+    ]
+    return decode_pod(raw)
+
+
+async def schedule(core: Core, pod: PodInfo) -> None:
+    core.scheduler.on_pod(pod)
+    await core.cycle()
