@@ -688,7 +688,7 @@ def check_dockerfile(_: argparse.Namespace) -> int:
     problems.check("org.opencontainers.image.version" in text, "no OCI labels")
     # The build context must keep what the wheel needs.
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
-    for needed in ("pyproject.toml", "README.md", "scheduler/"):
+    for needed in ("pyproject.toml", "README.md", "py_scheduler/"):
         problems.check(f"!{needed}" in ignore, f".dockerignore drops {needed}")
     return problems.report("Dockerfile")
 
