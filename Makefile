@@ -8,17 +8,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv controlplane lint unit integration deploy-test packaging-test manifests test demo bench clean
+.PHONY: all venv lock controlplane lint unit integration deploy-test packaging-test manifests test demo bench clean
 
 all: test
 
-$(STAMP): pyproject.toml
+# Every dependency, transitive included, comes pinned with hashes from the lock files;
+# the project itself is then installed editable without resolving anything.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Re-resolve the lock files after a change to pyproject.toml. Pins already in a lock are
+# kept unless pyproject needs them changed (`make lock UPGRADE=1` moves everything).
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+lock:
+	test -x $(BIN)/uv || $(BIN)/pip install --quiet uv==$$(sed -n 's/.*"uv==\(.*\)".*/\1/p' pyproject.toml)
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra dev -o requirements-dev.lock
+	$(UV_COMPILE) --extra bench -o requirements-bench.lock
 
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok
 # and helm from Go modules into ~/.cache/py-scheduler (once; reused after).
@@ -56,7 +68,7 @@ demo: venv controlplane
 
 # Side-by-side benchmark; never part of `make test`. Results go to bench/results.
 bench: venv controlplane
-	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements-bench.lock
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
