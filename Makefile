@@ -2,13 +2,14 @@
 #   make demo   run the scheduler on a local control plane with the examples
 #   make test   every check and test (lint, types, layers, unit, integration)
 #   make bench  py-scheduler against kube-scheduler (ARGS="--quick --reps 5 ...")
+#   make image  the OCI image, without Docker (dist/py-scheduler_<version>_<arch>.oci.tar)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv lock controlplane lint unit integration deploy-test packaging-test manifests test demo bench clean
+.PHONY: all venv lock image-tools image image-test controlplane lint unit integration deploy-test packaging-test manifests test demo bench clean
 
 all: test
 
@@ -37,6 +38,24 @@ lock:
 controlplane:
 	bash controlplane/build.sh >/dev/null
 
+# Debian's image tools, installed when missing (mmdebstrap builds the root filesystem,
+# umoci assembles the layers, skopeo writes and inspects the OCI archive).
+IMAGE_TOOLS := mmdebstrap umoci skopeo
+image-tools:
+	@missing=""; for tool in $(IMAGE_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "make: installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# The image from Debian bookworm and the locked wheels; ARCH=arm64 for the other one.
+image: venv image-tools
+	bash image/build.sh
+
+# The built image run read-only as uid 65532 against the local control plane.
+image-test: image controlplane
+	PY_SCHEDULER_REQUIRE_CONTROLPLANE=1 $(BIN)/pytest tests/image -q
+
 lint: venv
 	$(BIN)/ruff check py_scheduler tests bench
 	$(BIN)/ruff format --check py_scheduler tests bench
@@ -60,7 +79,7 @@ packaging-test: venv controlplane
 manifests: controlplane
 	bash tests/packaging/generate-manifests.sh
 
-test: venv controlplane lint deploy-test packaging-test
+test: venv controlplane image lint deploy-test packaging-test
 	PY_SCHEDULER_REQUIRE_CONTROLPLANE=1 $(BIN)/pytest tests -q
 
 demo: venv controlplane
@@ -72,4 +91,4 @@ bench: venv controlplane
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist build
