@@ -58,6 +58,7 @@ trap 'rm -rf "$work"' EXIT
 start=$SECONDS
 
 # Deterministic tar: sorted, one owner and time, no access or change times.
+# shellcheck disable=SC2054 # the commas belong to --pax-option
 tar_flags=(--sort=name --numeric-owner --owner=0 --group=0 "--mtime=@$SOURCE_DATE_EPOCH"
 	--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime)
 
@@ -125,7 +126,8 @@ EOF
 
 log "installing into /opt/venv"
 # A private mount namespace: /dev and /proc are visible to the chroot only, and vanish
-# with it.
+# with it. The script's variables are its own, hence the single quotes.
+# shellcheck disable=SC2016
 unshare --mount --propagation private bash -euo pipefail -c '
 	stage=$1
 	mount --rbind /dev "$stage/dev"
