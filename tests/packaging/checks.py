@@ -222,6 +222,9 @@ def check_metadata(
         labels = meta.get("labels") or {}
         for label in COMMON_LABELS:
             problems.check(label in labels, f"{what}: label {label} missing")
+        for pair in filter(None, args.common_labels.split(",")):
+            key, _, value = pair.partition("=")
+            problems.check(labels.get(key) == value, f"{what}: commonLabels {key} missing")
         if doc["kind"] in CLUSTER_SCOPED:
             problems.check("namespace" not in meta, f"{what}: cluster-scoped with a namespace")
         elif not (doc["kind"] == "ConfigMap" and meta["name"].endswith("-dashboard")):
@@ -262,6 +265,23 @@ def check_deployment(
     containers = pod.get("containers", [])
     problems.check(len(containers) == 1, "expected one container")
     container = containers[0] if containers else {}
+    problems.check(
+        container.get("image") == args.image, f"image {container.get('image')!r} != {args.image!r}"
+    )
+    problems.check(
+        pod.get("nodeSelector", {}).get("kubernetes.io/os") == "linux",
+        "no kubernetes.io/os: linux node selector",
+    )
+    if args.extras:
+        problems.check(container.get("envFrom"), "envFrom lost")
+        extra_mounts = [
+            m for m in container.get("volumeMounts", []) if m["name"] not in ("config", "tmp")
+        ]
+        extra_volumes = {v["name"] for v in pod.get("volumes", [])} - {"config", "tmp"}
+        problems.check(extra_mounts, "extraVolumeMounts lost")
+        problems.check(
+            {m["name"] for m in extra_mounts} <= extra_volumes, "extraVolumeMounts without volume"
+        )
     argv = container.get("args", [])
     problems.check(argv[:1] == ["run"], f"args {argv} do not start with run")
     problems.check("--config=/etc/py-scheduler/config.yaml" in argv, "no --config argument")
@@ -455,7 +475,9 @@ def check_monitoring(
     pod_labels: Mapping[str, str],
     problems: Problems,
 ) -> None:
-    """Monitors scrape the scheduler as job="py-scheduler"; rules and dashboard are the files."""
+    """Monitors scrape the scheduler as the release's job; the rules are the file's, selecting
+    that job; the dashboard is the file."""
+    job = args.job or args.fullname
     services = by_kind(docs, "Service")
     service_labels = services[0]["metadata"]["labels"] if services else {}
     for kind, targets in (("ServiceMonitor", service_labels), ("PodMonitor", pod_labels)):
@@ -468,15 +490,17 @@ def check_monitoring(
             for endpoint in spec.get("endpoints") or spec.get("podMetricsEndpoints", []):
                 problems.check(endpoint.get("port") == "http-metrics", f"{kind} port")
                 pinned = any(
-                    r.get("targetLabel") == "job" and r.get("replacement") == SHIPPED_JOB
+                    r.get("targetLabel") == "job" and r.get("replacement") == job
                     for r in endpoint.get("relabelings", [])
                 )
-                problems.check(pinned, f"{kind} does not pin job={SHIPPED_JOB}")
+                problems.check(pinned, f"{kind} does not set job={job}")
             if args.monitor_labels:
                 problems.check(
                     "release" in monitor["metadata"]["labels"], f"{kind}: additionalLabels lost"
                 )
-    source = yaml.safe_load(RULES_FILE.read_text())
+    source = yaml.safe_load(
+        RULES_FILE.read_text().replace(f'job="{SHIPPED_JOB}"', json.dumps(job).join(("job=", "")))
+    )
     disabled = set(filter(None, args.disabled_alerts.split(",")))
     if not args.lease:
         disabled.add("PySchedulerNoLeader")
@@ -541,9 +565,22 @@ def check_dashboard(args: argparse.Namespace) -> int:
         and variables["datasource"].get("query") == "prometheus",
         "no Prometheus datasource variable",
     )
-    for name in ("job", "instance"):
+    for name in ("cluster", "namespace", "job", "instance"):
         problems.check(variables.get(name, {}).get("type") == "query", f"no {name} query variable")
-    substitutions = {"datasource": "prometheus", "job": SHIPPED_JOB, "instance": ".+"}
+    # Several releases, namespaces and clusters in one Prometheus: "All" must also match
+    # series that lack the label (one cluster, a plain scrape config).
+    for name in ("cluster", "namespace"):
+        problems.check(
+            variables.get(name, {}).get("includeAll") and variables[name].get("allValue") == ".*",
+            f"variable {name}: no All matching .*",
+        )
+    substitutions = {
+        "datasource": "prometheus",
+        "cluster": ".*",
+        "namespace": ".*",
+        "job": SHIPPED_JOB,
+        "instance": ".+",
+    }
 
     known = exported_names() | {"up"}
     used: set[str] = set()
@@ -578,7 +615,8 @@ def check_dashboard(args: argparse.Namespace) -> int:
                 problems.check(
                     var in variables or var in _BUILTIN_VARS, f"{where}: unknown variable ${var}"
                 )
-            problems.check('job="$job"' in expr, f"{where}: not filtered by job")
+            for selector in ('cluster=~"$cluster"', 'namespace=~"$namespace"', 'job="$job"'):
+                problems.check(selector in expr, f"{where}: not filtered by {selector}")
             names = metric_names(expr)
             problems.check(names, f"{where}: no metric selector")
             for name in names:
@@ -636,8 +674,20 @@ def check_rules(_: argparse.Namespace) -> int:
                     f"{name}: no severity",
                 )
                 annotations = rule.get("annotations", {})
-                for key in ("summary", "description", "runbook"):
+                for key in ("summary", "description", "runbook_url"):
                     problems.check(annotations.get(key), f"{name}: no {key} annotation")
+                problems.check(
+                    annotations.get("runbook_url", "").endswith(f"/docs/runbooks/{name}.md")
+                    and (ROOT / "docs" / "runbooks" / f"{name}.md").is_file(),
+                    f"{name}: runbook_url is not docs/runbooks/{name}.md, or the page is missing",
+                )
+                # Per release: every aggregation keeps cluster, namespace and job.
+                for kept in re.findall(r"\bby\s*\(([^)]*)\)", rule["expr"]):
+                    labels = {label.strip() for label in kept.split(",")}
+                    problems.check(
+                        {"cluster", "namespace", "job"} <= labels,
+                        f"{name}: aggregation by ({kept}) merges releases",
+                    )
     problems.check(len(set(alerts)) == len(alerts), "duplicate alert names")
     # Every alert has a promtool case that fires it and one that must not.
     tests = yaml.safe_load((Path(__file__).parent / "rules_test.yaml").read_text())
@@ -722,6 +772,14 @@ def main(argv: list[str] | None = None) -> int:
     chart.add_argument("--eviction-mode", choices=("Evict", "Delete", "none"), required=True)
     chart.add_argument("--kinds", required=True, help="comma-separated kinds, repeated per object")
     chart.add_argument("--priority-class", default="")
+    chart.add_argument("--image", required=True, help="the scheduler container's image")
+    chart.add_argument("--job", default="", help="the Prometheus job (default: the fullname)")
+    chart.add_argument(
+        "--common-labels", default="", help="comma-separated k=v every object must carry"
+    )
+    chart.add_argument(
+        "--extras", action="store_true", help="extraVolumes, extraVolumeMounts, envFrom set"
+    )
     chart.add_argument("--default-spreading", action="store_true")
     chart.add_argument("--monitor-labels", action="store_true")
     chart.add_argument("--disabled-alerts", default="")

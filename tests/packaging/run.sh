@@ -22,6 +22,8 @@ HADOLINT_VERSION=2.15.1
 NS=py-scheduler
 CHART=charts/py-scheduler
 ALL_ON=tests/packaging/values-all-on.yaml
+APP_VERSION=$(sed -n 's/^appVersion: "\(.*\)"$/\1/p' "$CHART/Chart.yaml")
+IMAGE="ghcr.io/py-scheduler/py-scheduler:$APP_VERSION"
 
 if [[ ! -x $PY ]]; then
 	echo "run.sh: $PY missing; run \`make venv\` first" >&2
@@ -128,6 +130,7 @@ defaults() {
 		chart_checks "$work/defaults.yaml" --label defaults --namespace "$NS" \
 			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
 			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
+			--priority-class system-cluster-critical --image "$IMAGE" \
 			--kinds PodDisruptionBudget,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
 }
 check "helm template (defaults): objects, restricted pods, RBAC, lease, config the scheduler accepts" defaults
@@ -138,7 +141,9 @@ all_on() {
 			--fullname py-scheduler-all-on --service-account py-scheduler-all-on --replicas 3 \
 			--lease py-scheduler-lock --profiles py-scheduler,py-scheduler-spread \
 			--eviction-mode Delete --priority-class system-cluster-critical --monitor-labels \
-			--disabled-alerts PySchedulerPendingPodsGrowing \
+			--disabled-alerts PySchedulerPendingPodsGrowing --job scheduler-platform --extras \
+			--common-labels example.com/cost-center=42 \
+			--image registry.example.com/platform/py-scheduler@sha256:0000000000000000000000000000000000000000000000000000000000000000 \
 			--kinds NetworkPolicy,PodDisruptionBudget,ServiceAccount,ConfigMap,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,PrometheusRule,ServiceMonitor,Pod
 }
 check "helm template (every option on, evictionMode Delete): same checks, pods delete granted" all_on
@@ -146,13 +151,15 @@ check "helm template (every option on, evictionMode Delete): same checks, pods d
 single() {
 	helm_template "$work/single.yaml" --set replicas=1,leaderElection.enabled=false \
 		--set preemption.enabled=false,podMonitor.enabled=true,prometheusRule.enabled=true \
-		--set networkPolicy.enabled=true &&
+		--set networkPolicy.enabled=true,priorityClassName=,metricsJob=sched-one \
+		--set image.registry=,image.owner=,image.tag=dev &&
 		chart_checks "$work/single.yaml" --label single --namespace "$NS" \
 			--fullname py-scheduler --service-account py-scheduler --replicas 1 \
 			--profiles py-scheduler --eviction-mode none --default-spreading \
+			--job sched-one --image py-scheduler:dev \
 			--kinds NetworkPolicy,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Service,Deployment,PrometheusRule,PodMonitor,Pod
 }
-check "helm template (one replica, no election, no preemption, PodMonitor): no PDB, lease Role or eviction rights" single
+check "helm template (one replica, no election, no preemption, PodMonitor, no priority class, local image): no PDB, lease Role or eviction rights" single
 
 check "chart refuses an unknown top-level value (strict schema)" \
 	refuses "'replicaCount' not allowed" helm_template "$work/x" --set replicaCount=3
@@ -203,6 +210,7 @@ manifests_shape() {
 		chart_checks deploy/manifests/py-scheduler.yaml --label manifests --namespace "$NS" \
 			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
 			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
+			--priority-class system-cluster-critical --image "$IMAGE" \
 			--kinds PodDisruptionBudget,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment
 }
 check "deploy/manifests: restricted namespace; objects as the chart's, without the test hook" manifests_shape
