@@ -393,4 +393,7 @@ def _spec_changed(old: PodInfo, new: PodInfo) -> bool:
         or old.node_selector != new.node_selector
         or old.scheduling_gates != new.scheduling_gates
         or old.required_node_affinity != new.required_node_affinity
+        # The resourceclaim controller named a template's claim (upstream's
+        # UpdatePodGeneratedResourceClaim): DynamicResources may accept it now.
+        or old.claim_statuses != new.claim_statuses
     )
