@@ -280,6 +280,11 @@ def device_input(driver: str, device: Device) -> dict[str, object]:
     for name, amount in device.capacity.items():
         domain, _, ident = name.rpartition("/")
         capacity.setdefault(domain or driver, {})[ident] = quantity_value(amount)
+    # Upstream looks up a missing domain as an empty map. Only the driver's own
+    # domain can be pre-filled (the library has no default lookup), so its
+    # missing attribute fails naming the attribute, as upstream's does.
+    attributes.setdefault(driver, {})
+    capacity.setdefault(driver, {})
     return {
         "driver": driver,
         "allowMultipleAllocations": device.allow_multiple_allocations,
