@@ -128,7 +128,7 @@ def test_the_default_profile_builds_every_extension_point() -> None:
         "ImageLocality": 1,
     }
     assert names["queueSort"] == ["PrioritySort"]
-    assert names["preEnqueue"] == ["SchedulingGates"]
+    assert names["preEnqueue"] == ["SchedulingGates", "DynamicResources"]
     assert names["postFilter"] == ["DynamicResources", "DefaultPreemption"]
     assert names["bind"] == ["DefaultBinder"]
     assert names["reserve"] == ["VolumeBinding", "DynamicResources"]

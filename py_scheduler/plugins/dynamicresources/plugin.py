@@ -1,7 +1,8 @@
 """DynamicResources: pods with ResourceClaims get devices, as kube-scheduler's
 ``dynamicresources`` plugin allocates them (structured parameters).
 
-PreFilter gathers the pod's claims (a template's claim must exist first),
+PreEnqueue holds a pod back until its claims exist (a template's claim is
+created by the controller manager). PreFilter gathers the pod's claims,
 refuses claims in use or still being allocated for another pod, checks every
 request's DeviceClass, and builds an :class:`~py_scheduler.model.dra.allocator.
 Allocator` over the devices nobody holds. Filter admits a node when the
@@ -115,6 +116,20 @@ class DynamicResources:
         self.writes = ClaimWrites()
         self.selectors = cel.SelectorCache()
         self.rng = random.Random()
+
+    # -- PreEnqueue -----------------------------------------------------------------
+
+    def pre_enqueue(self, pod: PodInfo) -> Status:
+        """Hold the pod back until every claim it names exists (a template's claim
+        is created by the controller manager): a claim event or the pod's own
+        update lets it in, without a failed attempt or a backoff."""
+        if not pod.resource_claims:
+            return SUCCESS
+        try:
+            pod_claims(pod, self.tracker.get)
+        except ClaimLookupError as exc:
+            return Status.unresolvable(str(exc))
+        return SUCCESS
 
     # -- PreFilter ------------------------------------------------------------------
 

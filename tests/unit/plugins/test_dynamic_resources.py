@@ -507,3 +507,18 @@ def test_hint_skips_while_the_template_claim_is_not_named_yet() -> None:
     generated = make_claim("my-pod-my-resource", owner_pod=POD_UID)
     hint = plugin._after_claim_change
     assert hint(pod_with_template(generated=None), None, generated) is QueueingHint.SKIP
+
+
+def test_pre_enqueue_holds_a_pod_until_its_template_claim_exists() -> None:
+    plugin, handle, _ = setup()
+    waiting = pod_with_template(generated=None)
+    assert plugin.pre_enqueue(waiting) == Status.unresolvable(
+        'pod "default/my-pod": ResourceClaim not created yet'
+    )
+    named = pod_with_template()
+    assert plugin.pre_enqueue(named) == Status.unresolvable(
+        'resourceclaim.resource.k8s.io "my-pod-my-resource" not found'
+    )
+    handle.objects.put_claim(make_claim("my-pod-my-resource", owner_pod=POD_UID))
+    assert plugin.pre_enqueue(named) == SUCCESS
+    assert plugin.pre_enqueue(make_pod("plain")) == SUCCESS
