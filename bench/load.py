@@ -79,6 +79,21 @@ async def delete_nodes(kube: KubeClient, selector: str, timeout: float = 300) ->
     await _wait_empty(kube, "/api/v1/nodes", params, timeout)
 
 
+async def delete_labelled(kube: KubeClient, path: str, selector: str, timeout: float = 300) -> None:
+    params = {"labelSelector": selector}
+    await kube.request("DELETE", path, params=params, timeout=timeout)
+    await _wait_empty(kube, path, params, timeout)
+
+
+async def wait_count(kube: KubeClient, path: str, count: int, timeout: float = 300) -> None:
+    """Wait until listing ``path`` shows at least ``count`` objects."""
+    deadline = time.monotonic() + timeout
+    while len((await kube.get(path)).get("items", [])) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{path}: fewer than {count} objects after {timeout}s")
+        await asyncio.sleep(0.5)
+
+
 async def _wait_empty(kube: KubeClient, path: str, params: dict[str, str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:

@@ -25,7 +25,12 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ZONE = "topology.kubernetes.io/zone"
 ANTI_AFFINITY_REJECTION = (
     "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. "
+    "no new claims to deallocate, "
     "preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+)
+NO_GPU_LEFT = (
+    "0/2 nodes are available: 2 cannot allocate all claims. still not schedulable, "
+    "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
 )
 
 
@@ -94,3 +99,15 @@ def test_zone_spread_replicas_are_two_per_zone(placements: dict[str, Placement])
     for side in ("live", "simulated"):
         per_zone = Counter(zones.get(getattr(p, side), PENDING) for p in replicas)
         assert per_zone == {"zone-a": 2, "zone-b": 2, "zone-c": 2}, side
+
+
+def test_gpu_pods_take_the_two_big_a100s_and_the_third_waits(
+    placements: dict[str, Placement],
+) -> None:
+    pods = of(placements, "11-dra-gpu")
+    assert len(pods) == 3
+    for side, why in (("live", "reason"), ("simulated", "predicted")):
+        nodes = sorted(getattr(p, side) for p in pods)
+        assert nodes == sorted(["node1", "node2", PENDING]), side
+        (waiting,) = [p for p in pods if getattr(p, side) == PENDING]
+        assert getattr(waiting, why) == NO_GPU_LEFT, side
