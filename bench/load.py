@@ -85,13 +85,22 @@ async def delete_labelled(kube: KubeClient, path: str, selector: str, timeout: f
     await _wait_empty(kube, path, params, timeout)
 
 
-async def wait_count(kube: KubeClient, path: str, count: int, timeout: float = 300) -> None:
-    """Wait until listing ``path`` shows at least ``count`` objects."""
-    deadline = time.monotonic() + timeout
-    while len((await kube.get(path)).get("items", [])) < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{path}: fewer than {count} objects after {timeout}s")
-        await asyncio.sleep(0.5)
+async def delete_all(kube: KubeClient, path: str, timeout: float = 300) -> None:
+    """Delete every object of a namespaced collection and wait. Finalizers are
+    dropped first: no controller here would ever remove them."""
+    items = (await kube.get(path)).get("items", [])
+    held = iter([i for i in items if i["metadata"].get("finalizers")])
+
+    async def worker() -> None:
+        for item in held:
+            name = item["metadata"]["name"]
+            await kube.patch(f"{path}/{name}", {"metadata": {"finalizers": None}})
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(WORKERS):
+            group.create_task(worker())
+    await kube.request("DELETE", path, timeout=timeout)
+    await _wait_empty(kube, path, {}, timeout)
 
 
 async def _wait_empty(kube: KubeClient, path: str, params: dict[str, str], timeout: float) -> None:

@@ -155,8 +155,10 @@ async def run_once(
     path = f"/api/v1/namespaces/{namespace}/pods"
     try:
         if workload.devices_per_node:
-            template = templates.claim_template(namespace)
-            await kube.post(f"{RESOURCE}/namespaces/{namespace}/resourceclaimtemplates", template)
+            claims = (
+                templates.claim(f"{MEASURED}{i}", namespace) for i in range(workload.measured)
+            )
+            await load.create_all(kube, f"{RESOURCE}/namespaces/{namespace}/resourceclaims", claims)
         await load.create_all(kube, path, _init_bodies(workload, namespace))
         if workload.mode == "drain":
             await load.create_all(
@@ -164,11 +166,6 @@ async def run_once(
             )
         expected = workload.init_pods + workload.measured
         await _wait(observer, lambda: sum(observer.added.values()) >= expected, 120)
-        if workload.devices_per_node:
-            # The controller manager creates each pod's claim; both schedulers start after.
-            await load.wait_count(
-                kube, f"{RESOURCE}/namespaces/{namespace}/resourceclaims", workload.measured
-            )
 
         record: JSON = {
             "session": settings.session,
@@ -214,6 +211,8 @@ async def run_once(
     finally:
         await observer.stop()
         await load.delete_pods(kube, namespace)
+        if workload.devices_per_node:
+            await load.delete_all(kube, f"{RESOURCE}/namespaces/{namespace}/resourceclaims")
 
 
 async def _drain(

@@ -31,7 +31,6 @@ _POD_KINDS: Final[dict[str, tuple[int, str, dict[str, str]]]] = {
 }
 DRA_DRIVER: Final = "gpu.bench.example.com"
 DRA_CLASS: Final = "bench-gpu"
-DRA_TEMPLATE: Final = "bench-gpu"
 DRA_LABEL: Final = "py-scheduler.bench/dra"
 
 
@@ -95,7 +94,7 @@ def pod(
             }
         }
     elif kind == "dra":
-        spec["resourceClaims"] = [{"name": "gpu", "resourceClaimTemplateName": DRA_TEMPLATE}]
+        spec["resourceClaims"] = [{"name": "gpu", "resourceClaimName": f"{name}-gpu"}]
         spec["containers"][0]["resources"]["claims"] = [{"name": "gpu"}]
     if node_name is not None:
         spec["nodeName"] = node_name  # init pods: placed by the runner, not scheduled
@@ -148,26 +147,26 @@ def resource_slice(node_name: str, devices: int) -> JSON:
     }
 
 
-def claim_template(namespace: str) -> JSON:
-    """One device of the class whose model is "a100": a class and a request selector."""
+def claim(pod_name: str, namespace: str) -> JSON:
+    """The claim a pod's template would yield: one device of the class whose
+    model is "a100" (a class and a request selector). The bench control plane
+    runs no controller manager, so the runner creates it, named for the pod."""
     selector = f'device.attributes["{DRA_DRIVER}"].model == "a100"'
     return {
         "apiVersion": "resource.k8s.io/v1",
-        "kind": "ResourceClaimTemplate",
-        "metadata": {"name": DRA_TEMPLATE, "namespace": namespace},
+        "kind": "ResourceClaim",
+        "metadata": {"name": f"{pod_name}-gpu", "namespace": namespace},
         "spec": {
-            "spec": {
-                "devices": {
-                    "requests": [
-                        {
-                            "name": "gpu",
-                            "exactly": {
-                                "deviceClassName": DRA_CLASS,
-                                "selectors": [{"cel": {"expression": selector}}],
-                            },
-                        }
-                    ]
-                }
+            "devices": {
+                "requests": [
+                    {
+                        "name": "gpu",
+                        "exactly": {
+                            "deviceClassName": DRA_CLASS,
+                            "selectors": [{"cel": {"expression": selector}}],
+                        },
+                    }
+                ]
             }
         },
     }
