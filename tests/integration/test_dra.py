@@ -306,3 +306,59 @@ async def test_a_missing_device_class_waits_for_the_class(
     )
     await api.post(f"{RESOURCE}/deviceclasses", for_create(raw_class(missing, driver=driver.name)))
     assert await _bound(api, driver.ns, "waiting") == node
+
+
+async def test_a_claim_allocated_to_a_node_that_is_gone_is_reallocated(
+    api: KubeClient, scheduler_process: str
+) -> None:
+    driver, (node,) = await _setup(api, 1)
+    await driver.publish(node, ("a100", "80Gi"))
+    gone = unique("gone-node")
+    claims = f"{RESOURCE}/namespaces/{driver.ns}/resourceclaims"
+    created = await api.post(
+        claims,
+        {
+            "metadata": {"name": "stale"},
+            "spec": {
+                "devices": {
+                    "requests": [
+                        {
+                            "name": "gpu",
+                            "exactly": {
+                                "deviceClassName": driver.cls,
+                                "selectors": driver.selectors("a100", "1Gi"),
+                            },
+                        }
+                    ]
+                }
+            },
+        },
+    )
+    # As if a pod had run on a node that has since been deleted.
+    created["status"] = {
+        "allocation": {
+            "devices": {
+                "results": [
+                    {"request": "gpu", "driver": driver.name, "pool": gone, "device": "gpu-0"}
+                ]
+            },
+            "nodeSelector": {
+                "nodeSelectorTerms": [
+                    {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [gone]}]}
+                ]
+            },
+        }
+    }
+    await api.put(f"{claims}/stale/status", created)
+    await create_pod(
+        api,
+        "reuser",
+        driver.ns,
+        node_selector={"test-group": driver.group},
+        resource_claims=[{"name": "gpu", "resourceClaimName": "stale"}],
+    )
+    # PostFilter deallocates the claim; the next attempt allocates it on the live node.
+    assert await _bound(api, driver.ns, "reuser") == node
+    claim = await api.get(f"{claims}/stale")
+    (result,) = claim["status"]["allocation"]["devices"]["results"]
+    assert (result["pool"], result["device"]) == (node, "gpu-0")
