@@ -28,6 +28,7 @@ node can serve (a bad selector, a missing class), with upstream's message.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
@@ -75,12 +76,26 @@ class ChosenDevice:
     device: Device
 
 
-@dataclass(frozen=True, slots=True)
 class AllocationResult:
-    """One claim's allocation, in the shape of ``status.allocation``."""
+    """One claim's allocation. ``raw``, the shape of ``status.allocation``, is
+    built on first use: Filter finds one per node, only the chosen is written."""
 
-    devices: tuple[ChosenDevice, ...]
-    raw: Mapping[str, Any]
+    __slots__ = ("_build", "_raw", "devices")
+
+    def __init__(
+        self, devices: tuple[ChosenDevice, ...], build: Callable[[], Mapping[str, Any]]
+    ) -> None:
+        self.devices = devices
+        self._build: Callable[[], Mapping[str, Any]] | None = build
+        self._raw: Mapping[str, Any] | None = None
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        if self._raw is None:
+            assert self._build is not None
+            self._raw = self._build()
+            self._build = None
+        return self._raw
 
 
 @dataclass(slots=True)
@@ -142,6 +157,8 @@ def lookup_attribute(device: Device, device_id: DeviceID, name: str) -> Attribut
 
 
 def taint_prevents(taints: Sequence[Taint], request: Request) -> bool:
+    if not taints:
+        return False
     return any(
         t.effect in _BLOCKING_TAINTS and not any(tol.tolerates(t) for tol in request.tolerations)
         for t in taints
@@ -164,6 +181,7 @@ class Allocator:
         node_slices: Callable[[str], Sequence[ResourceSlice]] | None = None,
         selectors: cel.SelectorCache,
         timeout: float = 0.0,
+        pool_cache: PoolCache | None = None,
     ) -> None:
         self.allocated = allocated
         self.classes = classes
@@ -171,20 +189,54 @@ class Allocator:
         self.selectors = selectors
         self.timeout = timeout
         self.slices_for = node_slices or self._slices_for
+        self.pool_cache = pool_cache
+        # The requests' classes and counts are the same on every node (unless a
+        # request wants "all" devices): checked on the first node, then kept.
+        self.prepared: tuple[Sequence[ResourceClaim], _Prepared] | None = None
 
     def _slices_for(self, node: str) -> list[ResourceSlice]:
         return [s for s in self.all_slices if not s.node_name or s.node_name == node]
 
+    def _pools(self, node: Node) -> list[Pool]:
+        for_node = self.slices_for(node.name)
+        cache = self.pool_cache
+        if cache is None:
+            return gather_pools(node, for_node, self.all_slices)
+        hit = cache.get(node.name)
+        if (
+            hit is not None
+            and hit[0] == node.labels
+            and len(hit[1]) == len(for_node)
+            and all(a is b for a, b in zip(hit[1], for_node, strict=True))
+        ):
+            return hit[2]
+        pools = gather_pools(node, for_node, self.all_slices)
+        # A pool judged with other nodes' slices may change without this node's.
+        if all(not p.incomplete and not p.other_slices for p in pools):
+            cache[node.name] = (dict(node.labels), tuple(for_node), pools)
+        return pools
+
     def allocate(
         self, node: Node, claims: Sequence[ResourceClaim]
     ) -> list[AllocationResult] | None:
-        pools = gather_pools(node, self.slices_for(node.name), self.all_slices)
+        """Pass the same ``claims`` object for every node to reuse their checks."""
+        pools = self._pools(node)
         run = _Run(self, node, claims, pools)
         if not run.solve():
             if any(p.invalid for p in pools):
                 raise NodeAllocationError("invalid resource pools were encountered")
             return None
         return run.results()
+
+
+# node name -> (its labels, the slices it was judged on, its pools)
+PoolCache = dict[str, tuple[dict[str, str], tuple[ResourceSlice, ...], list[Pool]]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    data: dict[tuple[int, int, int], _RequestData]
+    constraints: tuple[tuple[tuple[frozenset[str], str, bool], ...], ...]
 
 
 class _Run:
@@ -207,8 +259,23 @@ class _Run:
         self.matches: dict[tuple[DeviceID, tuple[int, int, int]], bool] = {}
         self.consumed: dict[str, dict[str, dict[str, Fraction]]] = {}
         self.available: dict[str, dict[str, dict[str, Fraction]]] = {}
+        cached = owner.prepared
+        if cached is not None and cached[0] is claims:
+            prepared = cached[1]
+            self.data = prepared.data  # read-only from here on
+            self.constraints = [
+                [_Constraint(r, a, distinct=d) for r, a, d in specs]
+                for specs in prepared.constraints
+            ]
+            return
         for ci, claim in enumerate(claims):
             self._prepare(ci, claim)
+        if all(d.all_devices is None for d in self.data.values()):
+            specs = tuple(
+                tuple((c.requests, c.attribute, c.distinct) for c in per_claim)
+                for per_claim in self.constraints
+            )
+            owner.prepared = (claims, _Prepared(self.data, specs))
 
     # -- preparation ---------------------------------------------------------------------
 
@@ -563,28 +630,33 @@ class _Run:
         out = []
         for ci, claim in enumerate(self.claims):
             devices = tuple(self.chosen[ci])
-            results = []
-            for chosen in devices:
-                entry: dict[str, Any] = {
-                    "request": chosen.request,
-                    "driver": chosen.id.driver,
-                    "pool": chosen.id.pool,
-                    "device": chosen.id.device,
-                }
-                if chosen.admin_access is not None:
-                    entry["adminAccess"] = chosen.admin_access
-                if chosen.tolerations:
-                    entry["tolerations"] = [dict(t) for t in chosen.tolerations]
-                results.append(entry)
-            raw: dict[str, Any] = {"devices": {"results": results}}
-            config = self._config(ci, claim)
-            if config:
-                raw["devices"]["config"] = config
-            selector = self._node_selector(devices)
-            if selector is not None:
-                raw["nodeSelector"] = selector
-            out.append(AllocationResult(devices, raw))
+            out.append(AllocationResult(devices, functools.partial(self._raw, ci, claim, devices)))
         return out
+
+    def _raw(
+        self, ci: int, claim: ResourceClaim, devices: tuple[ChosenDevice, ...]
+    ) -> Mapping[str, Any]:
+        results = []
+        for chosen in devices:
+            entry: dict[str, Any] = {
+                "request": chosen.request,
+                "driver": chosen.id.driver,
+                "pool": chosen.id.pool,
+                "device": chosen.id.device,
+            }
+            if chosen.admin_access is not None:
+                entry["adminAccess"] = chosen.admin_access
+            if chosen.tolerations:
+                entry["tolerations"] = [dict(t) for t in chosen.tolerations]
+            results.append(entry)
+        raw: dict[str, Any] = {"devices": {"results": results}}
+        config = self._config(ci, claim)
+        if config:
+            raw["devices"]["config"] = config
+        selector = self._node_selector(devices)
+        if selector is not None:
+            raw["nodeSelector"] = selector
+        return raw
 
     def _request_data(self, ci: int, ri: int) -> _RequestData:
         return self.data[(ci, ri, self.chosen_sub.get((ci, ri), 0))]

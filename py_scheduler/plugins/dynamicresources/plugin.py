@@ -51,6 +51,7 @@ from py_scheduler.model.dra.allocator import (
     AllocationResult,
     Allocator,
     NodeAllocationError,
+    PoolCache,
 )
 from py_scheduler.model.dra.objects import (
     FINALIZER,
@@ -87,6 +88,7 @@ class _State:
     claims: list[ResourceClaim] = field(default_factory=list)
     available_on: list[NodeSelector | None] = field(default_factory=list)
     to_allocate: list[int] = field(default_factory=list)  # indices of unallocated claims
+    allocating: list[ResourceClaim] = field(default_factory=list)  # those claims
     allocator: Allocator | None = None
     allocated: DeviceUnion | None = None
     unavailable: set[int] = field(default_factory=set)
@@ -115,6 +117,7 @@ class DynamicResources:
         self.tracker = ClaimTracker(handle.objects)
         self.writes = ClaimWrites()
         self.selectors = cel.SelectorCache()
+        self.pools: PoolCache = {}
         self.rng = random.Random()
 
     # -- PreEnqueue -----------------------------------------------------------------
@@ -164,6 +167,7 @@ class DynamicResources:
             if problem is not None:
                 return None, problem
         st.claims = claims
+        st.allocating = [claims[i] for i in st.to_allocate]
         if st.to_allocate:
             st.allocated = self.tracker.allocated()
             st.allocator = self._allocator(st.allocated)
@@ -200,6 +204,7 @@ class DynamicResources:
             node_slices=objects.node_slices,
             selectors=self.selectors,
             timeout=self._args.filter_timeout,
+            pool_cache=self.pools,
         )
 
     def pre_filter_extensions(self) -> PreFilterExtensions | None:
@@ -254,7 +259,7 @@ class DynamicResources:
         allocator = st.allocator
         if st.freed and st.allocated is not None:
             allocator = self._allocator(st.allocated.without(st.freed))
-        claims = [st.claims[i] for i in st.to_allocate]
+        claims = st.allocating
         try:
             results = allocator.allocate(node.node, claims)
         except NodeAllocationError as exc:
