@@ -183,7 +183,9 @@ async def _failed_scheduling(api: KubeClient, ns: str, pod: str, pattern: str) -
 def _not_fitting(count: int) -> str:
     # Other tests' nodes fail the node selector; ours fail for DRA.
     return (
-        rf"0/\d+ nodes are available: {count} cannot allocate all claims"
+        # Reasons sort as strings: "14 node(s)..." comes before "2 cannot...".
+        r"0/\d+ nodes are available: (\d+ node\(s\) didn't match Pod's node affinity/selector, )?"
+        rf"{count} cannot allocate all claims"
         r"(, \d+ node\(s\) didn't match Pod's node affinity/selector)?\. "
         r"still not schedulable, preemption: 0/\d+ nodes are available: "
         r"\d+ Preemption is not helpful for scheduling\."

@@ -101,13 +101,13 @@ def test_zone_spread_replicas_are_two_per_zone(placements: dict[str, Placement])
         assert per_zone == {"zone-a": 2, "zone-b": 2, "zone-c": 2}, side
 
 
-def test_gpu_pods_take_the_two_big_a100s_and_the_third_waits(
+def test_gpu_pods_take_one_a100_each_and_the_one_asking_too_much_waits(
     placements: dict[str, Placement],
 ) -> None:
-    pods = of(placements, "11-dra-gpu")
-    assert len(pods) == 3
-    for side, why in (("live", "reason"), ("simulated", "predicted")):
-        nodes = sorted(getattr(p, side) for p in pods)
-        assert nodes == sorted(["node1", "node2", PENDING]), side
-        (waiting,) = [p for p in pods if getattr(p, side) == PENDING]
-        assert getattr(waiting, why) == NO_GPU_LEFT, side
+    # train-1 and train-2 tie between the nodes: only the pair is determined.
+    pair = [placements[f"11-dra-gpu:default/train-{i}"] for i in (1, 2)]
+    for side in ("live", "simulated"):
+        assert sorted(getattr(p, side) for p in pair) == ["node1", "node2"], side
+    waiting = placements["11-dra-gpu:default/train-3"]
+    assert (waiting.live, waiting.simulated) == (PENDING, PENDING)
+    assert (waiting.reason, waiting.predicted) == (NO_GPU_LEFT, NO_GPU_LEFT)
