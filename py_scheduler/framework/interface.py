@@ -9,7 +9,7 @@ nominated-pod pass hand it clones with pods added or removed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -25,6 +25,7 @@ from py_scheduler.framework.types import (
     QueuedPodInfo,
 )
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model.dra.objects import DeviceClass, DeviceID, ResourceClaim, ResourceSlice
 from py_scheduler.model.selectors import LabelSelector
 from py_scheduler.model.volumes import (
     CSINode,
@@ -91,6 +92,18 @@ class ObjectLister(Protocol):
     def storage_class(self, name: str) -> StorageClass | None: ...
 
     def csi_node(self, name: str) -> CSINode | None: ...
+
+    def resource_claim(self, namespace: str, name: str) -> ResourceClaim | None: ...
+
+    def device_class(self, name: str) -> DeviceClass | None: ...
+
+    def resource_slices(self) -> Sequence[ResourceSlice]: ...
+
+    def node_slices(self, node: str) -> Sequence[ResourceSlice]:
+        """Slices published for ``node`` plus those not tied to one node."""
+
+    def allocated_devices(self) -> Set[DeviceID]:
+        """Devices the watched claims hold (admin access excluded)."""
 
 
 class Nominator(Protocol):

@@ -1,8 +1,9 @@
 """Cluster objects besides pods and nodes, as plugins consult them:
 PodDisruptionBudgets (preemption), namespace labels (namespaceSelector), the
-selectors of workload owners (default topology spread constraints) and the
+selectors of workload owners (default topology spread constraints), the
 storage objects (PersistentVolumeClaims, PersistentVolumes, StorageClasses,
-CSINodes) the volume plugins judge.
+CSINodes) the volume plugins judge, and the DRA objects (ResourceClaims,
+DeviceClasses, ResourceSlices) DynamicResources allocates from.
 
 Kept current by the kopf handlers in :mod:`py_scheduler.kube.objects`, or filled
 from a snapshot by the simulator.
@@ -10,10 +11,12 @@ from a snapshot by the simulator.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 
 from py_scheduler.framework.interface import DisruptionBudget
 from py_scheduler.model import PodInfo
+from py_scheduler.model.dra.objects import DeviceClass, DeviceID, ResourceClaim, ResourceSlice
+from py_scheduler.model.dra.tables import ClaimTable, SliceTable
 from py_scheduler.model.raw import Fields
 from py_scheduler.model.selectors import LabelSelector, decode_optional_selector
 from py_scheduler.model.volumes import (
@@ -33,6 +36,9 @@ class ObjectStore:
         self.volumes: dict[str, PersistentVolume] = {}
         self.classes: dict[str, StorageClass] = {}
         self.csi_nodes: dict[str, CSINode] = {}
+        self.resource_claims = ClaimTable()  # "namespace/name"
+        self.device_classes: dict[str, DeviceClass] = {}
+        self.slices = SliceTable()
 
     def pdbs(self, namespace: str) -> Sequence[DisruptionBudget]:
         return [b for (ns, _), b in self.budgets.items() if ns == namespace]
@@ -61,6 +67,21 @@ class ObjectStore:
 
     def csi_node(self, name: str) -> CSINode | None:
         return self.csi_nodes.get(name)
+
+    def resource_claim(self, namespace: str, name: str) -> ResourceClaim | None:
+        return self.resource_claims.get(f"{namespace}/{name}")
+
+    def device_class(self, name: str) -> DeviceClass | None:
+        return self.device_classes.get(name)
+
+    def resource_slices(self) -> Sequence[ResourceSlice]:
+        return self.slices.all()
+
+    def node_slices(self, node: str) -> Sequence[ResourceSlice]:
+        return self.slices.for_node(node)
+
+    def allocated_devices(self) -> Set[DeviceID]:
+        return self.resource_claims.allocated
 
 
 def decode_budget(raw: Mapping[str, object]) -> DisruptionBudget:

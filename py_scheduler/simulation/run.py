@@ -4,12 +4,14 @@
 at once and is fed back as the watch would, so each result updates the
 snapshot the next pod sees. It also plays the PV controller and an ideal
 provisioner: a pre-bound volume binds its claim at once, and a claim given a
-selected node is bound to a new volume of the requested size.
+selected node is bound to a new volume of the requested size; and, through
+:mod:`~py_scheduler.simulation.dra`, the resourceclaim controller.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from py_scheduler.cluster import PodCondition, TooManyRequests
@@ -17,9 +19,12 @@ from py_scheduler.config import SchedulerConfig
 from py_scheduler.framework.types import ActionType, Resource
 from py_scheduler.model import PodInfo
 from py_scheduler.model import volumes as vol
+from py_scheduler.model.dra.objects import Consumer, ResourceClaim
+from py_scheduler.plugins.dynamicresources import DynamicResources
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.objects import ObjectStore
 from py_scheduler.scheduling.scheduler import Outcome, Scheduler
+from py_scheduler.simulation.dra import ClaimController, chosen_devices
 from py_scheduler.simulation.snapshot import Snapshot
 
 
@@ -30,6 +35,8 @@ class Result:
     message: str
     nominated_node: str | None
     victims: list[str]
+    # Per ResourceClaim of the pod: the devices allocated ({driver, pool, device, request}).
+    claims: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -38,6 +45,7 @@ class Result:
             "message": self.message,
             "nominatedNode": self.nominated_node,
             "victims": self.victims,
+            "claims": self.claims,
         }
 
 
@@ -49,6 +57,7 @@ class SimulatedCluster:
     objects: ObjectStore | None = None
     bound: dict[str, str] = field(default_factory=dict)
     evicted: list[str] = field(default_factory=list)
+    dra: ClaimController | None = None
 
     async def bind(self, pod: PodInfo, node: str) -> None:
         self.bound[pod.key] = node
@@ -84,6 +93,8 @@ class SimulatedCluster:
         self.evicted.append(pod.key)
         if self.scheduler is not None:
             self.scheduler.on_pod_deleted(pod)
+        if self.dra is not None:
+            self.dra.release(pod)
 
     async def record_event(
         self,
@@ -126,6 +137,32 @@ class SimulatedCluster:
         annotated = replace(claim, annotations={**claim.annotations, vol.ANN_SELECTED_NODE: node})
         return self._bind_claim(annotated, provisioned.name)
 
+    def _claims(self) -> ClaimController:
+        if self.dra is None:
+            raise RuntimeError("no ResourceClaims in this simulation")
+        return self.dra
+
+    async def get_resource_claim(self, namespace: str, name: str) -> ResourceClaim:
+        return self._claims().get(namespace, name)
+
+    async def add_claim_finalizer(self, claim: ResourceClaim) -> ResourceClaim:
+        return self._claims().add_finalizer(claim)
+
+    async def reserve_claim(
+        self,
+        claim: ResourceClaim,
+        *,
+        consumer: Consumer,
+        allocation: Mapping[str, object] | None,
+    ) -> ResourceClaim:
+        return self._claims().reserve(claim, consumer, allocation)
+
+    async def unreserve_claim(self, claim: ResourceClaim, pod_uid: str) -> None:
+        self._claims().unreserve(claim, pod_uid)
+
+    async def deallocate_claim(self, claim: ResourceClaim) -> ResourceClaim:
+        return self._claims().deallocate(claim)
+
     def _store_volume(self, volume: vol.PersistentVolume) -> None:
         if self.objects is None:
             return
@@ -160,11 +197,19 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
     objects.volumes.update({v.name: v for v in snapshot.volumes})
     objects.classes.update({c.name: c for c in snapshot.storage_classes})
     objects.csi_nodes.update({c.name: c for c in snapshot.csi_nodes})
-    cluster = SimulatedCluster(objects=objects)
+    objects.device_classes.update({c.name: c for c in snapshot.device_classes})
+    for resource_slice in snapshot.resource_slices:
+        objects.slices[resource_slice.name] = resource_slice
+    dra = ClaimController(objects)
+    for claim in snapshot.resource_claims:
+        objects.resource_claims[claim.key] = claim
+    pods = dra.expand_templates(snapshot.pods, snapshot.claim_templates)
+    cluster = SimulatedCluster(objects=objects, dra=dra)
     scheduler = build_scheduler(
         cfg, cluster=cluster, objects=objects, rng=random.Random(seed), record_metrics=False
     )
     cluster.scheduler = scheduler
+    dra.on_object = scheduler.on_object
     outcomes: dict[str, Outcome] = {}
     order: list[str] = []
 
@@ -182,11 +227,19 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
 
     scheduler.on_outcome.append(remember)
     scheduler.replace_nodes(snapshot.nodes)
-    scheduler.replace_pods(snapshot.pods)
+    scheduler.replace_pods(pods)
+    claim_plugins = [
+        p
+        for fwk in scheduler.profiles.values()
+        for p in fwk.plugins.values()
+        if isinstance(p, DynamicResources)
+    ]
     while (info := scheduler.queue.pop_nowait()) is not None:
         scheduler.schedule_one(info)
-        # Binds and evictions complete before the next pod is considered.
+        # Binds, evictions and claim writes complete before the next pod is considered.
         await scheduler.drain(timeout=30)
+        for plugin in claim_plugins:
+            await plugin.writes.drain()
     results = []
     for key in order:
         outcome = outcomes[key]
@@ -197,6 +250,7 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
                 message=outcome.message,
                 nominated_node=outcome.nominated_node,
                 victims=[v.key for v in outcome.victims],
+                claims=chosen_devices(outcome.pod, objects) if outcome.node else {},
             )
         )
     return results

@@ -59,6 +59,10 @@ REQUIRED_CLUSTER_RULES: Final[Mapping[tuple[str, str], frozenset[str]]] = {
     ("", "replicationcontrollers"): READ,
     ("apps", "replicasets"): READ,
     ("apps", "statefulsets"): READ,
+    ("resource.k8s.io", "resourceclaims"): READ | {"patch", "update"},
+    ("resource.k8s.io", "resourceclaims/status"): frozenset({"patch", "update"}),
+    ("resource.k8s.io", "deviceclasses"): READ,
+    ("resource.k8s.io", "resourceslices"): READ,
 }
 SHIPPED_JOB: Final = "py-scheduler"
 

@@ -96,6 +96,7 @@ NO_FIT = [
         [make_node("n1"), make_node("n2")],
         {"cpu": "100"},
         "0/2 nodes are available: 2 Insufficient cpu."
+        " no new claims to deallocate,"
         " preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
         id="both nodes lack cpu",
     ),
@@ -108,6 +109,7 @@ NO_FIT = [
         {"cpu": "2"},
         "0/3 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint(s), "
         "1 node(s) were unschedulable."
+        " no new claims to deallocate,"
         " preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.",
         id="every node fails for its own reason, sorted",
     ),
@@ -115,6 +117,7 @@ NO_FIT = [
         [small("s1"), small("s2")],
         {"cpu": "2", "memory": "2Gi"},
         "0/2 nodes are available: 2 Insufficient cpu, 2 Insufficient memory."
+        " no new claims to deallocate,"
         " preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
         id="a node short of two resources counts both",
     ),
@@ -141,6 +144,7 @@ async def test_a_pod_that_does_not_fit(
 
 NO_ROOM = (
     "0/1 nodes are available: 1 Insufficient cpu."
+    " no new claims to deallocate,"
     " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
 )
 
@@ -178,6 +182,7 @@ async def test_an_unchanged_failure_is_not_patched_again() -> None:
     core = build_core([small("n1")])
     message = (
         "0/1 nodes are available: 1 Insufficient cpu."
+        " no new claims to deallocate,"
         " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
     )
     await schedule(core, make_pod("p", requests={"cpu": "2"}))
@@ -286,6 +291,7 @@ async def test_a_pod_pinned_to_a_missing_node_waits_for_that_node() -> None:
             "Warning",
             "FailedScheduling",
             "0/1 nodes are available: 1 node(s) didn't satisfy plugin(s) [NodeAffinity]."
+            " no new claims to deallocate,"
             " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
         ),
     )
