@@ -1,6 +1,8 @@
 """Every Prometheus metric, defined once, with kube-scheduler's names, types,
 labels and buckets, so kubernetes-mixin's scheduler dashboard and alerts work
-unchanged. Our own additions carry the ``py_scheduler_`` prefix.
+unchanged. That includes client-go's component metrics (API requests, leader
+election), recorded by the kube layer. Our own additions carry the
+``py_scheduler_`` prefix.
 
 ``PrometheusRecorder`` is how the scheduling core reaches them: it reports
 through the ``MetricsRecorder`` protocol (``framework.recorder``) and never
@@ -80,6 +82,25 @@ GOROUTINES: Final = Gauge(
     "Number of running asyncio tasks split by the work they do such as binding.",
     ["operation"],
 )
+# client-go's (k8s.io/client-go/tools/metrics, tools/leaderelection).
+REST_CLIENT_REQUESTS: Final = Counter(
+    "rest_client_requests",
+    "Number of HTTP requests, partitioned by status code, method, and host.",
+    ["code", "method", "host"],
+)
+REST_CLIENT_REQUEST_DURATION: Final = Histogram(
+    "rest_client_request_duration_seconds",
+    "Request latency in seconds. Broken down by verb, and host.",
+    ["verb", "host"],
+    buckets=[0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0],
+)
+LEADER_ELECTION_MASTER_STATUS: Final = Gauge(
+    "leader_election_master_status",
+    "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, "
+    "1 indicates master. 'name' is the string used to identify the lease. Please make sure "
+    "to group by name.",
+    ["name"],
+)
 # Our own.
 EVICTIONS: Final = Counter(
     "py_scheduler_evictions",
@@ -142,6 +163,12 @@ class _SizeCollector(Collector):
 
 SIZES: Final = _SizeCollector()
 REGISTRY.register(SIZES)
+
+
+def observe_request(method: str, host: str, code: int, seconds: float) -> None:
+    """One API request, as client-go counts it: code "<error>" when no response came."""
+    REST_CLIENT_REQUESTS.labels(str(code) if code else "<error>", method, host).inc()
+    REST_CLIENT_REQUEST_DURATION.labels(method, host).observe(seconds)
 
 
 class PrometheusRecorder:

@@ -24,6 +24,7 @@ from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import (
     MAX_NODE_SCORE,
     MIN_NODE_SCORE,
+    BackgroundWriter,
     BindPlugin,
     EnqueueExtensions,
     FilterPlugin,
@@ -68,6 +69,7 @@ __all__ = [
     "SUCCESS",
     "ActionType",
     "ArgsError",
+    "BackgroundWriter",
     "BatchFilterPlugin",
     "BatchScorePlugin",
     "BindPlugin",

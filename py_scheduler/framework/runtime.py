@@ -29,6 +29,7 @@ from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import (
     MAX_NODE_SCORE,
     MIN_NODE_SCORE,
+    BackgroundWriter,
     BindPlugin,
     EnqueueExtensions,
     FilterPlugin,
@@ -262,6 +263,12 @@ class Framework(Handle):
     @property
     def nominator(self) -> Nominator:
         return self._nominator
+
+    async def drain(self) -> None:
+        """Wait for the API writes plugins run from tasks of their own."""
+        for plugin in self.plugins.values():
+            if isinstance(plugin, BackgroundWriter):
+                await plugin.drain()
 
     def events_to_register(self) -> dict[str, Sequence[ClusterEventWithHint] | None]:
         """Per plugin, the events that may help a pod it rejected; None: any event."""

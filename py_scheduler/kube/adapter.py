@@ -6,7 +6,10 @@ Event, and a policy/v1 Eviction with a UID precondition. Volume binding
 writes only the fields kube-scheduler's binder changes (a volume's claimRef,
 a claim's selected-node annotation), as merge patches carrying the
 resourceVersion that was judged, so a concurrent change is a Conflict as it
-would be for the binder's Update.
+would be for the binder's Update. ResourceClaims are written the same way
+(status.allocation and status.reservedFor, the finalizer), except removing a
+pod's reservation: a strategic-merge delete of its entry, as upstream's
+Unreserve, which needs no fresh copy.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from py_scheduler.cluster import PodCondition
 from py_scheduler.kube.client import JSON, KubeClient
 from py_scheduler.model import PodInfo
 from py_scheduler.model import volumes as vol
+from py_scheduler.model.dra import objects as dra
 
 
 def _now(micro: bool = False) -> str:
@@ -160,6 +165,66 @@ class KubeCluster:
         }
         return vol.decode_pvc(await self.kube.patch(_claim_path(claim.namespace, claim.name), body))
 
+    # -- dynamic resource allocation ---------------------------------------------------
+
+    async def get_resource_claim(self, namespace: str, name: str) -> dra.ResourceClaim:
+        return dra.decode_resource_claim(await self.kube.get(_resource_claim_path(namespace, name)))
+
+    async def add_claim_finalizer(self, claim: dra.ResourceClaim) -> dra.ResourceClaim:
+        body = {
+            "metadata": {
+                "resourceVersion": claim.resource_version or None,
+                "finalizers": [*claim.finalizers, dra.FINALIZER],
+            }
+        }
+        path = _resource_claim_path(claim.namespace, claim.name)
+        return dra.decode_resource_claim(await self.kube.patch(path, body))
+
+    async def reserve_claim(
+        self,
+        claim: dra.ResourceClaim,
+        *,
+        consumer: dra.Consumer,
+        allocation: Mapping[str, object] | None,
+    ) -> dra.ResourceClaim:
+        reserved = [_consumer(c) for c in claim.reserved_for] + [_consumer(consumer)]
+        status: JSON = {"reservedFor": reserved}
+        if allocation is not None:
+            status["allocation"] = {**allocation, "allocationTimestamp": _now()}
+        body = {
+            "metadata": {"uid": claim.uid, "resourceVersion": claim.resource_version or None},
+            "status": status,
+        }
+        path = _resource_claim_path(claim.namespace, claim.name) + "/status"
+        return dra.decode_resource_claim(await self.kube.patch(path, body))
+
+    async def unreserve_claim(self, claim: dra.ResourceClaim, pod_uid: str) -> None:
+        body = {
+            "metadata": {"uid": claim.uid},
+            "status": {"reservedFor": [{"$patch": "delete", "uid": pod_uid}]},
+        }
+        path = _resource_claim_path(claim.namespace, claim.name) + "/status"
+        await self.kube.patch(path, body, kind="strategic")
+
+    async def deallocate_claim(self, claim: dra.ResourceClaim) -> dra.ResourceClaim:
+        body = {
+            "metadata": {"uid": claim.uid, "resourceVersion": claim.resource_version or None},
+            "status": {"reservedFor": None, "allocation": None, "devices": None},
+        }
+        path = _resource_claim_path(claim.namespace, claim.name) + "/status"
+        return dra.decode_resource_claim(await self.kube.patch(path, body))
+
 
 def _claim_path(namespace: str, name: str) -> str:
     return f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}"
+
+
+def _resource_claim_path(namespace: str, name: str) -> str:
+    return f"/apis/resource.k8s.io/v1/namespaces/{namespace}/resourceclaims/{name}"
+
+
+def _consumer(consumer: dra.Consumer) -> JSON:
+    out: JSON = {"resource": consumer.resource, "name": consumer.name, "uid": consumer.uid}
+    if consumer.api_group:
+        out["apiGroup"] = consumer.api_group
+    return out

@@ -13,6 +13,7 @@ from py_scheduler.framework.runtime import PluginRef
 from py_scheduler.plugins import (
     default_binder,
     defaultpreemption,
+    dynamicresources,
     image_locality,
     interpodaffinity,
     node_affinity,
@@ -24,7 +25,6 @@ from py_scheduler.plugins import (
     priority_sort,
     scheduling_gates,
     taint_toleration,
-    unsupported,
     volume_restrictions,
     volume_zone,
     volumebinding,
@@ -50,7 +50,7 @@ IN_TREE: Final[dict[str, PluginSpec[Any]]] = {
         interpodaffinity.SPEC,
         balanced_allocation.SPEC,
         image_locality.SPEC,
-        unsupported.SPEC,
+        dynamicresources.SPEC,
         defaultpreemption.SPEC,
         default_binder.SPEC,
     )
@@ -71,7 +71,7 @@ DEFAULT_MULTI_POINT: Final = (
     PluginRef(volume_zone.NAME),
     PluginRef(podtopologyspread.NAME, 2),
     PluginRef(interpodaffinity.NAME, 2),
-    PluginRef(unsupported.NAME),
+    PluginRef(dynamicresources.NAME, 2),
     PluginRef(defaultpreemption.NAME),
     PluginRef(balanced_allocation.NAME, 1),
     PluginRef(image_locality.NAME, 1),

@@ -1,8 +1,9 @@
 """Cluster objects besides pods and nodes, as plugins consult them:
 PodDisruptionBudgets (preemption), namespace labels (namespaceSelector), the
-selectors of workload owners (default topology spread constraints) and the
+selectors of workload owners (default topology spread constraints), the
 storage objects (PersistentVolumeClaims, PersistentVolumes, StorageClasses,
-CSINodes) the volume plugins judge.
+CSINodes) the volume plugins judge, and the DRA objects (ResourceClaims,
+DeviceClasses, ResourceSlices) DynamicResources allocates from.
 
 Kept current by the kopf handlers in :mod:`py_scheduler.kube.objects`, or filled
 from a snapshot by the simulator.
@@ -10,11 +11,13 @@ from a snapshot by the simulator.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from typing import Protocol
 
 from py_scheduler.model import PodInfo
 from py_scheduler.model.budgets import DisruptionBudget
+from py_scheduler.model.dra.objects import DeviceClass, DeviceID, ResourceClaim, ResourceSlice
+from py_scheduler.model.dra.tables import ClaimTable, SliceTable
 from py_scheduler.model.selectors import LabelSelector
 from py_scheduler.model.volumes import (
     CSINode,
@@ -42,6 +45,15 @@ class StoredObjects(Protocol):
     @property
     def csi_nodes(self) -> Iterable[CSINode]: ...
 
+    @property
+    def resource_claims(self) -> Iterable[ResourceClaim]: ...
+
+    @property
+    def device_classes(self) -> Iterable[DeviceClass]: ...
+
+    @property
+    def resource_slices(self) -> Iterable[ResourceSlice]: ...
+
 
 class ObjectStore:
     def __init__(self) -> None:
@@ -52,6 +64,9 @@ class ObjectStore:
         self.volumes: dict[str, PersistentVolume] = {}
         self.classes: dict[str, StorageClass] = {}
         self.csi_nodes: dict[str, CSINode] = {}
+        self.resource_claims = ClaimTable()  # "namespace/name"
+        self.device_classes: dict[str, DeviceClass] = {}
+        self.slices = SliceTable()
 
     def pdbs(self, namespace: str) -> Sequence[DisruptionBudget]:
         return [b for (ns, _), b in self.budgets.items() if ns == namespace]
@@ -81,6 +96,21 @@ class ObjectStore:
     def csi_node(self, name: str) -> CSINode | None:
         return self.csi_nodes.get(name)
 
+    def resource_claim(self, namespace: str, name: str) -> ResourceClaim | None:
+        return self.resource_claims.get(f"{namespace}/{name}")
+
+    def device_class(self, name: str) -> DeviceClass | None:
+        return self.device_classes.get(name)
+
+    def resource_slices(self) -> Sequence[ResourceSlice]:
+        return self.slices.all()
+
+    def node_slices(self, node: str) -> Sequence[ResourceSlice]:
+        return self.slices.for_node(node)
+
+    def allocated_devices(self) -> Set[DeviceID]:
+        return self.resource_claims.allocated
+
     # -- writes (a snapshot, the simulated API server) --------------------------------
 
     def load(self, snapshot: StoredObjects) -> None:
@@ -93,6 +123,11 @@ class ObjectStore:
             self.put_volume(volume)
         self.classes.update({c.name: c for c in snapshot.storage_classes})
         self.csi_nodes.update({c.name: c for c in snapshot.csi_nodes})
+        self.device_classes.update({c.name: c for c in snapshot.device_classes})
+        for resource_slice in snapshot.resource_slices:
+            self.slices[resource_slice.name] = resource_slice
+        for resource_claim in snapshot.resource_claims:
+            self.put_resource_claim(resource_claim)
 
     def put_budget(self, budget: DisruptionBudget) -> None:
         self.budgets[(budget.namespace, budget.name)] = budget
@@ -109,3 +144,13 @@ class ObjectStore:
         old = self.volumes.get(volume.name)
         self.volumes[volume.name] = volume
         return old
+
+    def put_resource_claim(self, claim: ResourceClaim) -> ResourceClaim | None:
+        """Store ``claim``; returns the one it replaces."""
+        old = self.resource_claims.get(claim.key)
+        self.resource_claims[claim.key] = claim
+        return old
+
+    def delete_resource_claim(self, key: str) -> ResourceClaim | None:
+        """Forget the claim ``namespace/name``; returns it, if it was held."""
+        return self.resource_claims.pop(key, None)

@@ -103,6 +103,9 @@ class SchedulingQueue:
         # The unschedulable pool alone: cluster events and the leftover flush
         # scan only it, not every queued pod (each bind confirmation is an event).
         self._unschedulable: dict[PodUID, _Where] = {}
+        # Pods a PreEnqueue plugin other than SchedulingGates holds back: an event
+        # that plugin registered may let them in (their own updates always do).
+        self._gated_by_event: dict[PodUID, _Where] = {}
         self._in_flight: dict[PodUID, QueuedPodInfo] = {}
         self._wakeup = asyncio.Event()
         self._closed = False
@@ -247,7 +250,32 @@ class SchedulingQueue:
                 self._drop(uid)
                 self._requeue(where.queued, event.label)
                 moved += 1
+        for uid, where in list(self._gated_by_event.items()):
+            if self._helps_gated(where.queued, event, old, new):
+                # PreEnqueue runs again; a pod still held back stays gated.
+                self._drop(uid)
+                self._push_active(where.queued, event.label)
+                moved += self.where(uid) == ACTIVE
         return moved
+
+    def _helps_gated(
+        self, queued: QueuedPodInfo, event: ClusterEvent, old: object, new: object
+    ) -> bool:
+        if event is UNSCHEDULABLE_TIMEOUT or event is FORCE_ACTIVATE:
+            return False  # a gate opens on a real change only
+        gating = queued.gating_plugin
+        for entry in self._events.get(gating) or ():
+            if not event.matches(entry.event):
+                continue
+            if entry.hint is None:
+                return True
+            try:
+                if entry.hint(queued.pod, old, new) is QueueingHint.QUEUE:
+                    return True
+            except Exception:
+                log.exception("queueing hint failed", plugin=gating, cluster_event=event.label)
+                return True
+        return False
 
     def _helps(self, queued: QueuedPodInfo, event: ClusterEvent, old: object, new: object) -> bool:
         if event is UNSCHEDULABLE_TIMEOUT or event is FORCE_ACTIVATE:
@@ -329,10 +357,15 @@ class SchedulingQueue:
             self._unschedulable[uid] = where
         else:
             self._unschedulable.pop(uid, None)
+        if where.queue == GATED and self._events.get(where.queued.gating_plugin):
+            self._gated_by_event[uid] = where
+        else:
+            self._gated_by_event.pop(uid, None)
 
     def _drop(self, uid: PodUID) -> None:
         self._where.pop(uid, None)
         self._unschedulable.pop(uid, None)
+        self._gated_by_event.pop(uid, None)
 
     def backoff_duration(self, queued: QueuedPodInfo) -> float:
         count = queued.consecutive_errors or queued.unschedulable_count
@@ -388,4 +421,7 @@ def _spec_changed(old: PodInfo, new: PodInfo) -> bool:
         or old.node_selector != new.node_selector
         or old.scheduling_gates != new.scheduling_gates
         or old.required_node_affinity != new.required_node_affinity
+        # The resourceclaim controller named a template's claim (upstream's
+        # UpdatePodGeneratedResourceClaim): DynamicResources may accept it now.
+        or old.claim_statuses != new.claim_statuses
     )

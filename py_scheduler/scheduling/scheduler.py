@@ -105,5 +105,10 @@ class Scheduler(EventHandlers):
         self.queue.close()
 
     async def drain(self, timeout: float) -> None:
-        """Wait for in-flight binds, evictions and writes (graceful shutdown)."""
+        """Wait for in-flight binds, evictions and writes (graceful shutdown),
+        then for the API writes plugins run from their own tasks (a binding
+        cycle's Unreserve may have started some)."""
         await self.tasks.drain(timeout)
+        plugin_writes = {asyncio.ensure_future(fwk.drain()) for fwk in self.profiles.values()}
+        # wait, not wait_for: writes still running after the timeout are not cancelled.
+        await asyncio.wait(plugin_writes, timeout=timeout)

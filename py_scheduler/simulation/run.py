@@ -9,13 +9,16 @@ controller and an ideal provisioner: a pre-bound volume binds its claim at
 once, and a claim given a selected node is bound to a new volume of the
 requested size. The Eviction API refuses what a PodDisruptionBudget protects
 (``model.budgets.protects``, the rule preemption plans with) and spends one
-disruption per eviction, as the disruption controller would record.
+disruption per eviction, as the disruption controller would record. Through
+:mod:`~py_scheduler.simulation.dra` it takes ResourceClaim writes and plays
+the resourceclaim controller.
 """
 
 from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from py_scheduler.cluster import PodCondition, TooManyRequests
@@ -24,10 +27,12 @@ from py_scheduler.framework.types import ActionType, Resource
 from py_scheduler.model import PodInfo
 from py_scheduler.model import volumes as vol
 from py_scheduler.model.budgets import protects
+from py_scheduler.model.dra.objects import Consumer, ResourceClaim
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.eventhandlers import EventHandlers
 from py_scheduler.scheduling.object_store import ObjectStore
 from py_scheduler.scheduling.schedule_one import CycleOutcome
+from py_scheduler.simulation.dra import ClaimController, chosen_devices, expand_templates
 from py_scheduler.simulation.snapshot import Snapshot
 
 
@@ -42,6 +47,8 @@ class Result:
     message: str
     nominated_node: str | None
     victims: list[str]
+    # Per ResourceClaim of the pod: the devices allocated ({driver, pool, device, request}).
+    claims: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -50,6 +57,7 @@ class Result:
             "message": self.message,
             "nominatedNode": self.nominated_node,
             "victims": self.victims,
+            "claims": self.claims,
         }
 
 
@@ -88,12 +96,19 @@ def deliver(watch: deque[WatchEvent], handlers: EventHandlers) -> None:
 
 @dataclass
 class SimulatedCluster:
-    """Binds and evictions take effect at once; evictions honour PDBs."""
+    """Binds, evictions and claim writes take effect at once; evictions honour PDBs."""
 
     objects: ObjectStore
     watch: deque[WatchEvent]
     bound: dict[str, str] = field(default_factory=dict)
     evicted: list[str] = field(default_factory=list)
+    resource_claims: ClaimController = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.resource_claims = ClaimController(self.objects, self._announce)
+
+    def _announce(self, resource: Resource, action: ActionType, old: object, new: object) -> None:
+        self.watch.append(ObjectChanged(resource, action, old, new))
 
     async def bind(self, pod: PodInfo, node: str) -> None:
         self.bound[pod.key] = node
@@ -117,6 +132,7 @@ class SimulatedCluster:
     async def delete(self, pod: PodInfo) -> None:
         self.evicted.append(pod.key)
         self.watch.append(PodDeleted(pod))
+        self.resource_claims.release(pod)
 
     async def record_event(
         self,
@@ -159,6 +175,27 @@ class SimulatedCluster:
         annotated = replace(claim, annotations={**claim.annotations, vol.ANN_SELECTED_NODE: node})
         return self._bind_claim(annotated, provisioned.name)
 
+    async def get_resource_claim(self, namespace: str, name: str) -> ResourceClaim:
+        return self.resource_claims.get(namespace, name)
+
+    async def add_claim_finalizer(self, claim: ResourceClaim) -> ResourceClaim:
+        return self.resource_claims.add_finalizer(claim)
+
+    async def reserve_claim(
+        self,
+        claim: ResourceClaim,
+        *,
+        consumer: Consumer,
+        allocation: Mapping[str, object] | None,
+    ) -> ResourceClaim:
+        return self.resource_claims.reserve(claim, consumer, allocation)
+
+    async def unreserve_claim(self, claim: ResourceClaim, pod_uid: str) -> None:
+        self.resource_claims.unreserve(claim, pod_uid)
+
+    async def deallocate_claim(self, claim: ResourceClaim) -> ResourceClaim:
+        return self.resource_claims.deallocate(claim)
+
     def _store_volume(self, volume: vol.PersistentVolume) -> None:
         old = self.objects.put_volume(volume)
         action = ActionType.ADD if old is None else ActionType.UPDATE
@@ -185,6 +222,9 @@ async def _at_once() -> None:
 async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -> list[Result]:
     objects = ObjectStore()
     objects.load(snapshot)
+    pods, generated = expand_templates(snapshot.pods, snapshot.claim_templates)
+    for claim in generated:
+        objects.put_resource_claim(claim)
     outcomes: dict[str, CycleOutcome] = {}
     order: list[str] = []
 
@@ -210,10 +250,11 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
         settle=_at_once,
     )
     scheduler.replace_nodes(snapshot.nodes)
-    scheduler.replace_pods(snapshot.pods)
+    scheduler.replace_pods(pods)
     while (queued := scheduler.queue.pop_nowait()) is not None:
         scheduler.schedule_one(queued)
-        # Binds and evictions complete, and are seen, before the next pod is considered.
+        # Binds, evictions and claim writes complete, and are seen, before the
+        # next pod is considered.
         await scheduler.drain(timeout=30)
         deliver(watch, scheduler)
     results = []
@@ -226,6 +267,7 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
                 message=outcome.message,
                 nominated_node=outcome.nominated_node,
                 victims=[v.key for v in outcome.victims],
+                claims=chosen_devices(outcome.pod, objects) if outcome.node else {},
             )
         )
     return results

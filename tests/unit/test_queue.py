@@ -678,3 +678,34 @@ def test_pre_enqueue_is_consulted_with_the_pod(clock: FakeClock) -> None:
         ACTIVE,
         GATED,
     )
+
+
+CLAIM_ADD = event(Resource.RESOURCE_CLAIM, ActionType.ADD, "ResourceClaimAdd")
+
+
+async def test_a_pod_gated_by_a_plugin_is_let_in_by_that_plugins_event(clock: FakeClock) -> None:
+    """As DynamicResources' PreEnqueue: the claim's arrival opens the gate."""
+    claim_exists = False
+
+    def pre_enqueue(pod: PodInfo) -> Status:
+        if claim_exists:
+            return SUCCESS
+        return Status.unresolvable("ResourceClaim not created yet").with_plugin("Claims")
+
+    queue = SchedulingQueue(
+        less=default_framework(FakeSnapshot()).less,
+        pre_enqueue=pre_enqueue,
+        events={"Claims": [ClusterEventWithHint(CLAIM_ADD)]},
+        clock=clock.read,
+    )
+    pod = make_pod("p")
+    queue.add(pod)
+    assert queue.where(pod.uid) == GATED
+    assert queue.move_all(NODE_ADD) == 0, "an event the plugin did not register"
+    assert queue.move_all(CLAIM_ADD) == 0, "the gate is still closed"
+    assert queue.where(pod.uid) == GATED
+    assert queue.move_all(UNSCHEDULABLE_TIMEOUT) == 0
+    claim_exists = True
+    assert queue.move_all(CLAIM_ADD) == 1
+    info = await popped(queue)
+    assert info.pod.uid == pod.uid

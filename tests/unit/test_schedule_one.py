@@ -10,7 +10,9 @@ from unittest.mock import ANY
 import pytest
 
 from py_scheduler.cluster import PodCondition
+from py_scheduler.framework import BackgroundWriter
 from py_scheduler.model import Node, decode_pod
+from py_scheduler.plugins.dynamicresources import DynamicResources
 from py_scheduler.scheduling.queue import ACTIVE, UNSCHEDULABLE
 from tests.builders import make_node, make_pod, raw_pod
 from tests.unit.helpers_core import build_core, failed_scheduling, schedule, small
@@ -68,6 +70,7 @@ NO_FIT = [
         [make_node("n1"), make_node("n2")],
         {"cpu": "100"},
         "0/2 nodes are available: 2 Insufficient cpu."
+        " no new claims to deallocate,"
         " preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
         id="both nodes lack cpu",
     ),
@@ -80,6 +83,7 @@ NO_FIT = [
         {"cpu": "2"},
         "0/3 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint(s), "
         "1 node(s) were unschedulable."
+        " no new claims to deallocate,"
         " preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.",
         id="every node fails for its own reason, sorted",
     ),
@@ -87,6 +91,7 @@ NO_FIT = [
         [small("s1"), small("s2")],
         {"cpu": "2", "memory": "2Gi"},
         "0/2 nodes are available: 2 Insufficient cpu, 2 Insufficient memory."
+        " no new claims to deallocate,"
         " preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
         id="a node short of two resources counts both",
     ),
@@ -158,3 +163,26 @@ async def test_a_preemptor_is_activated_once_its_victims_have_settled() -> None:
     released.set()
     await drained
     assert core.queue.where(preemptor.uid) == ACTIVE
+
+
+async def test_drain_waits_for_the_writes_a_plugin_runs_as_its_own_tasks() -> None:
+    core = build_core([small("n1")])
+    plugin = next(iter(core.frameworks.values())).plugins["DynamicResources"]
+    assert isinstance(plugin, DynamicResources)
+    assert isinstance(plugin, BackgroundWriter)
+    started, released = asyncio.Event(), asyncio.Event()
+    written: list[str] = []
+
+    async def unreserve() -> None:
+        started.set()
+        await released.wait()
+        written.append("unreserved")
+
+    # As Unreserve starts one: from a synchronous point, owned by the plugin.
+    plugin.writes.spawn(unreserve(), "unreserve default/claim")
+    drained = asyncio.ensure_future(core.scheduler.drain(5))
+    await asyncio.wait_for(started.wait(), 5)
+    assert not drained.done()
+    released.set()
+    await drained
+    assert written == ["unreserved"]
