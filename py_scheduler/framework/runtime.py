@@ -147,6 +147,11 @@ class FilterBatch:
     rows: Int64s
 
 
+# Hears one Score plugin's results: (plugin, raw scores, normalised scores, weight),
+# the score lists in the order of the nodes scored.
+ScoreRecord = Callable[[str, Sequence[int], Sequence[int], int], None]
+
+
 def _invalid_score(plugin: str, score: int) -> Status:
     return Status.error(
         f"plugin {plugin!r} returns an invalid score {score}, it should "
@@ -385,6 +390,36 @@ class Framework(Handle):
                 return self._rejected(plugin.name, status)
         return SUCCESS
 
+    def filter_verdicts(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> list[Status]:
+        """Every Filter plugin's verdict on ``node``, each tagged with its
+        plugin, in order; the run does not stop at the first rejection, so
+        ``explain`` can say all that keeps a node out. Pods nominated to the
+        node count, as in the first pass of ``run_filters_with_nominated``.
+        The scheduling decision never reads this: ``filter_node`` does."""
+        nominated = self.nominated_for(pod, node) if len(self._nominator) else []
+        if nominated:
+            node = node.clone()
+            state = state.clone()
+            for other in nominated:
+                node.add_pod(other)
+                status = self.run_pre_filter_add_pod(state, pod, other, node)
+                if not status.is_success:
+                    return [status]
+        verdicts: list[Status] = []
+        for plugin in self.filter:
+            if plugin.name in state.skip_filter:
+                continue
+            try:
+                status = plugin.filter(state, pod, node)
+            except Exception as exc:
+                status = self._crashed(plugin.name, "Filter", exc)
+            verdicts.append(
+                status.with_plugin(plugin.name)
+                if status.code is Code.SUCCESS
+                else self._rejected(plugin.name, status)
+            )
+        return verdicts
+
     @staticmethod
     def _rejected(plugin: str, status: Status) -> Status:
         if not status.is_rejected:
@@ -545,10 +580,13 @@ class Framework(Handle):
         rows: Int64s | None = None,
         *,
         each: Callable[[Callable[[NodeInfo], int]], list[int]] | None = None,
+        record: ScoreRecord | None = None,
     ) -> tuple[list[int], Status]:
         """Weighted total per node (same order as ``nodes``). Given ``rows``
         (``batch_rows``), plugins with a batch form score all nodes at once;
-        ``each`` maps a per-node score over ``nodes`` (a parallel map, say)."""
+        ``each`` maps a per-node score over ``nodes`` (a parallel map, say).
+        ``record`` hears each plugin's raw and normalised scores and weight;
+        it scores per node, where both are known (batch forms agree with it)."""
         totals = np.zeros(len(nodes), dtype=np.int64)
         for plugin in self.score:
             if plugin.name in state.skip_score:
@@ -556,7 +594,7 @@ class Framework(Handle):
             start = time.perf_counter()
             batch: Int64s | None = None
             batch_plugin = self._batch_scores.get(plugin.name)
-            if batch_plugin is not None and rows is not None:
+            if batch_plugin is not None and rows is not None and record is None:
                 batch = self._score_batch(batch_plugin, state, pod, rows)
             if batch is None:
                 try:
@@ -564,6 +602,7 @@ class Framework(Handle):
                         scores = [plugin.score(state, pod, node) for node in nodes]
                     else:
                         scores = each(functools.partial(plugin.score, state, pod))
+                    raw = list(scores) if record is not None else scores
                     if isinstance(plugin, ScoreNormalizer):
                         plugin.normalize_scores(state, pod, scores)
                 except Exception as exc:
@@ -571,6 +610,8 @@ class Framework(Handle):
                 for score in scores:
                     if not MIN_NODE_SCORE <= score <= MAX_NODE_SCORE:
                         return totals.tolist(), _invalid_score(plugin.name, score)
+                if record is not None:
+                    record(plugin.name, raw, scores, self.weights[plugin.name])
                 batch = np.array(scores, dtype=np.int64)
             elif len(batch) and not MIN_NODE_SCORE <= batch.min() <= batch.max() <= MAX_NODE_SCORE:
                 bad = (batch < MIN_NODE_SCORE) | (batch > MAX_NODE_SCORE)
