@@ -24,6 +24,7 @@ from py_scheduler.framework.status import Status
 from py_scheduler.framework.types import ActionType, QueuedPodInfo, Resource, event
 from py_scheduler.model import NodeName, PodInfo, PodUID
 from py_scheduler.scheduling.cache import Cache
+from py_scheduler.scheduling.observer import CycleObserver
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.status_writer import StatusWriter
 
@@ -42,6 +43,7 @@ class BindingCycle:
         writer: StatusWriter,
         recorder: MetricsRecorder,
         concurrency: int,
+        observer: CycleObserver | None = None,
     ) -> None:
         self._cache = cache
         self._queue = queue
@@ -49,6 +51,7 @@ class BindingCycle:
         self._writer = writer
         self._recorder = recorder
         self._slots = asyncio.Semaphore(concurrency)
+        self._observer = observer
 
     async def run(
         self,
@@ -104,6 +107,11 @@ class BindingCycle:
             duration_ms=round((time.perf_counter() - start) * 1000, 3),
         )
         fwk.run_post_bind(state, assumed, node)
+        if self._observer is not None:
+            try:
+                self._observer.bound(fwk, state, assumed, node)
+            except Exception:
+                log.exception("cycle observer failed", pod=assumed.key)
         await self._writer.scheduled(fwk, assumed, node)
 
     def _failed(

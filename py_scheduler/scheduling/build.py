@@ -2,7 +2,8 @@
 over one shared cache, queue and nominator. Used by the live scheduler and
 the simulator alike, so both schedule with the same code; they differ only
 in what they pass: the Cluster adapter, the metrics recorder, the outcome
-listeners and how a preemptor settles."""
+listeners, how a preemptor settles, and for ``explain`` the evaluator and an
+observer of what each cycle judged."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from py_scheduler.model import PodInfo
 from py_scheduler.plugins import IN_TREE
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
+from py_scheduler.scheduling.evaluation import Evaluator
 from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.observer import CycleObserver
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.schedule_one import PREEMPTION_IN_FLIGHT, CycleListener, Settle
 from py_scheduler.scheduling.scheduler import Scheduler, settle_for_watch
@@ -35,6 +38,8 @@ def build_scheduler(
     recorder: MetricsRecorder = NO_METRICS,
     listeners: Sequence[CycleListener] = (),
     settle: Settle = settle_for_watch,
+    evaluator: Evaluator | None = None,
+    observer: CycleObserver | None = None,
 ) -> Scheduler:
     rng = rng or random.Random()
     cache = Cache()
@@ -70,7 +75,10 @@ def build_scheduler(
         recorder=recorder,
     )
     algorithm = Algorithm(
-        percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score, rng=rng, recorder=recorder
+        percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score,
+        rng=rng,
+        evaluator=evaluator,
+        recorder=recorder,
     )
     return Scheduler(
         profiles=frameworks,
@@ -81,4 +89,5 @@ def build_scheduler(
         recorder=recorder,
         listeners=listeners,
         settle=settle,
+        observer=observer,
     )

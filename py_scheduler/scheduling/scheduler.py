@@ -22,6 +22,7 @@ from py_scheduler.scheduling.binding_cycle import BindingCycle
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.eventhandlers import EventHandlers
 from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.observer import CycleObserver
 from py_scheduler.scheduling.preemption import Preemptor
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.schedule_one import (
@@ -55,6 +56,7 @@ class Scheduler(EventHandlers):
         recorder: MetricsRecorder = NO_METRICS,
         listeners: Sequence[CycleListener] = (),
         settle: Settle = settle_for_watch,
+        observer: CycleObserver | None = None,
     ) -> None:
         super().__init__(profiles=profiles, cache=cache, queue=queue, nominator=nominator)
         self.algorithm = algorithm
@@ -67,6 +69,7 @@ class Scheduler(EventHandlers):
             writer=writer,
             recorder=recorder,
             concurrency=bind_concurrency,
+            observer=observer,
         )
         self._cycle = SchedulingCycle(
             profiles=profiles,
@@ -81,6 +84,7 @@ class Scheduler(EventHandlers):
             recorder=recorder,
             listeners=listeners,
             settle=settle,
+            observer=observer,
         )
         self._stopping = False
 
