@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import Handle
 from py_scheduler.framework.registry import ArgsError, PluginSpec
 from py_scheduler.framework.status import SUCCESS, Code, Status
@@ -179,6 +179,11 @@ class DryRun:
     errors: list[str]
 
 
+# What the last dry run found, kept in the cycle state for ``explain``; the
+# decision never reads it back.
+DRY_RUN_KEY: Final[StateKey[DryRun]] = StateKey("DefaultPreemption/dry-run")
+
+
 # -- plugin ----------------------------------------------------------------------------
 
 
@@ -222,6 +227,7 @@ class DefaultPreemption:
         if potential:
             offset, count = self.offset_and_num_candidates(len(potential))
             found = self.dry_run(state, pod, potential, offset, count, now=now)
+        state.write(DRY_RUN_KEY, found)
 
         if not found.candidates:
             if found.errors:
