@@ -54,6 +54,12 @@ class StoredObjects(Protocol):
     @property
     def resource_slices(self) -> Iterable[ResourceSlice]: ...
 
+    @property
+    def namespaces(self) -> Mapping[str, Mapping[str, str]]: ...
+
+    @property
+    def owner_selectors(self) -> Mapping[tuple[str, str, str], LabelSelector]: ...
+
 
 class ObjectStore:
     def __init__(self) -> None:
@@ -128,6 +134,8 @@ class ObjectStore:
             self.slices[resource_slice.name] = resource_slice
         for resource_claim in snapshot.resource_claims:
             self.put_resource_claim(resource_claim)
+        self.namespaces.update({name: dict(labels) for name, labels in snapshot.namespaces.items()})
+        self.selectors.update(snapshot.owner_selectors)
 
     def put_budget(self, budget: DisruptionBudget) -> None:
         self.budgets[(budget.namespace, budget.name)] = budget

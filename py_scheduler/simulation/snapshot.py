@@ -1,5 +1,7 @@
 """Read a cluster snapshot: multi-document YAML or a ``v1 List`` of Nodes,
-Pods, PodDisruptionBudgets, PriorityClasses, storage objects
+Pods, PodDisruptionBudgets, PriorityClasses, Namespaces (their labels), the
+owners whose selectors spread pods by default (Services,
+ReplicationControllers, ReplicaSets, StatefulSets), storage objects
 (PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes) and
 DRA objects (ResourceClaims, ResourceClaimTemplates, DeviceClasses,
 ResourceSlices): what ``kubectl get nodes,pods,pdb,priorityclasses,pvc,pv,
@@ -13,7 +15,7 @@ Pod priority is resolved as the Priority admission plugin would: an explicit
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from py_scheduler.model.dra.objects import (
     decode_resource_slice,
 )
 from py_scheduler.model.raw import Fields
+from py_scheduler.model.selectors import LabelSelector, decode_owner_selector
 from py_scheduler.model.volumes import (
     CSINode,
     PersistentVolume,
@@ -45,7 +48,12 @@ from py_scheduler.model.volumes import (
 )
 from py_scheduler.simulation import workloads
 
+# Kinds whose selector makes default topology spread constraints (their pods'
+# owners), as the live scheduler watches them.
+OWNER_KINDS = ("Service", "ReplicationController", "ReplicaSet", "StatefulSet")
 KINDS = (
+    "Namespace",
+    *OWNER_KINDS,
     "Node",
     "Pod",
     "PodDisruptionBudget",
@@ -80,6 +88,12 @@ class Snapshot:
     device_classes: list[DeviceClass] = field(default_factory=list)
     resource_slices: list[ResourceSlice] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    # Namespace labels (namespaceSelector) and owners' selectors (default spreading).
+    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    owner_selectors: dict[tuple[str, str, str], LabelSelector] = field(default_factory=dict)
+    # Each pod's document as decoded (priority resolved), by "namespace/name":
+    # what ``explain`` edits to try a change to a pod.
+    raw_pods: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def _documents(text: str, source: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -132,14 +146,33 @@ def _name(doc: Mapping[str, Any]) -> str:
 
 
 def parse(text: str, source: str = "snapshot") -> Snapshot:
+    return _parse(_expanded(_documents(text, source)))
+
+
+def from_documents(docs: Iterable[Mapping[str, Any]], source: str = "listing") -> Snapshot:
+    """A snapshot of objects as the API lists them (``kind`` set on each):
+    workloads are taken as the owners they are, not expanded into pods."""
+    return _parse((f"{source}: item {i + 1}", doc) for i, doc in enumerate(docs))
+
+
+def _parse(docs: Iterable[tuple[str, Mapping[str, Any]]]) -> Snapshot:
     snap = Snapshot()
     raw_pods: list[tuple[str, Mapping[str, Any]]] = []
     global_default: int | None = None
-    for where, doc in _expanded(_documents(text, source)):
+    for where, doc in docs:
         kind = doc.get("kind")
         label = f"{where} ({_name(doc)})"
         try:
-            if kind == "Node":
+            if kind == "Namespace":
+                meta = Fields(doc).obj("metadata")
+                snap.namespaces[meta.string("name")] = meta.str_map("labels")
+            elif kind in OWNER_KINDS:
+                meta = Fields(doc).obj("metadata")
+                selector = decode_owner_selector(str(kind), doc)
+                if selector is not None:
+                    key = (str(kind), meta.string("namespace") or "default", meta.string("name"))
+                    snap.owner_selectors[key] = selector
+            elif kind == "Node":
                 snap.nodes.append(decode_node(doc))
             elif kind == "Pod":
                 raw_pods.append((label, doc))
@@ -175,9 +208,12 @@ def parse(text: str, source: str = "snapshot") -> Snapshot:
             raise SnapshotError(f"{label}: {exc}") from None
     for label, doc in raw_pods:
         try:
-            snap.pods.append(decode_pod(_with_priority(doc, snap.priority_classes, global_default)))
+            resolved = _with_priority(doc, snap.priority_classes, global_default)
+            pod = decode_pod(resolved)
         except DecodeError as exc:
             raise SnapshotError(f"{label}: {exc}") from None
+        snap.pods.append(pod)
+        snap.raw_pods[pod.key] = resolved
     return snap
 
 
