@@ -164,6 +164,68 @@ class _SizeCollector(Collector):
 SIZES: Final = _SizeCollector()
 REGISTRY.register(SIZES)
 
+# (shape, source, requests, pods that fit), free and stranded room per resource.
+CapacityFigures = tuple[
+    Iterable[tuple[str, str, str, int]], Mapping[str, float], Mapping[str, float]
+]
+
+
+class _ExplainCollector(Collector):
+    """The diagnosis store's size and the capacity gauges, read when scraped."""
+
+    def __init__(self) -> None:
+        self.diagnoses: Callable[[], tuple[int, int]] | None = None  # (pods, bytes)
+        self.capacity: Callable[[], CapacityFigures] | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        if self.diagnoses is not None:
+            count, size = self.diagnoses()
+            yield GaugeMetricFamily(
+                "py_scheduler_diagnoses",
+                "Pending pods whose last diagnosis the scheduler keeps (served on /debug/pods).",
+                value=count,
+            )
+            yield GaugeMetricFamily(
+                "py_scheduler_diagnoses_bytes",
+                "Memory the kept diagnoses take (compressed JSON), bounded by "
+                "--diagnoses-max-bytes.",
+                value=size,
+            )
+        if self.capacity is None:
+            return
+        fits, free, stranded = self.capacity()
+        pods = GaugeMetricFamily(
+            "py_scheduler_capacity_pods",
+            "How many more pods of a shape fit on the schedulable nodes now (resources and "
+            "pod slots only), by shape: configured ones (--capacity-shape) and the most "
+            "common among pending pods.",
+            labels=["shape", "source", "requests"],
+        )
+        for shape, source, requests, count in fits:
+            pods.add_metric([shape, source, requests], count)
+        yield pods
+        free_family = GaugeMetricFamily(
+            "py_scheduler_capacity_free",
+            "Free allocatable on schedulable nodes, by resource (cpu in cores, others in units).",
+            labels=["resource"],
+        )
+        for resource, amount in free.items():
+            free_family.add_metric([resource], amount)
+        yield free_family
+        stranded_family = GaugeMetricFamily(
+            "py_scheduler_capacity_stranded",
+            "Free allocatable on schedulable nodes where no listed shape fits (fragmentation), "
+            "by resource (cpu in cores, others in units).",
+            labels=["resource"],
+        )
+        for resource, amount in stranded.items():
+            stranded_family.add_metric([resource], amount)
+        yield stranded_family
+
+
+EXPLAIN: Final = _ExplainCollector()
+REGISTRY.register(EXPLAIN)
+
 
 def observe_request(method: str, host: str, code: int, seconds: float) -> None:
     """One API request, as client-go counts it: code "<error>" when no response came."""

@@ -24,7 +24,9 @@ from aiohttp import web
 from kubernetes_asyncio import client as k8s_client
 
 from py_scheduler import config, logs, metrics
+from py_scheduler.app.explain import Explain, ExplainSettings
 from py_scheduler.app.server import Health, make_app
+from py_scheduler.explain.capacity import ShapeError, parse_shapes
 from py_scheduler.kube import objects as kube_objects
 from py_scheduler.kube.adapter import KubeCluster
 from py_scheduler.kube.client import KubeClient, Settings, load_configuration
@@ -52,15 +54,44 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: invalid configuration: {exc}", file=sys.stderr)
         return 2
     try:
+        explain = explain_settings(args)
+    except (ShapeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         return uvloop.run(
-            run(cfg, kubeconfig=args.kubeconfig, address=args.bind_address, port=args.port)
+            run(
+                cfg,
+                kubeconfig=args.kubeconfig,
+                address=args.bind_address,
+                port=args.port,
+                explain=explain,
+            )
         )
     except KeyboardInterrupt:
         return 0
 
 
+def explain_settings(args: argparse.Namespace) -> ExplainSettings:
+    if args.diagnoses_max_bytes < 0:
+        raise ValueError("--diagnoses-max-bytes must not be negative")
+    if args.diagnosis_interval < 0:
+        raise ValueError("--diagnosis-interval must not be negative")
+    return ExplainSettings(
+        annotations=args.explain_annotations,
+        diagnoses_max_bytes=args.diagnoses_max_bytes,
+        diagnosis_interval=args.diagnosis_interval,
+        shapes=tuple(parse_shapes(args.capacity_shape or ())),
+    )
+
+
 async def run(
-    cfg: config.SchedulerConfig, *, kubeconfig: str | None, address: str, port: int
+    cfg: config.SchedulerConfig,
+    *,
+    kubeconfig: str | None,
+    address: str,
+    port: int,
+    explain: ExplainSettings | None = None,
 ) -> int:
     configuration = await load_configuration(kubeconfig or cfg.client_connection.kubeconfig or None)
     limits = Settings(qps=cfg.client_connection.qps, burst=cfg.client_connection.burst)
@@ -71,8 +102,14 @@ async def run(
         KubeClient(configuration, Settings(user_agent="py-scheduler/leader-election")) as lease,
     ):
         objects = ObjectStore()
+        explained = Explain(explain or ExplainSettings(), kube)
         scheduler = build_scheduler(
-            cfg, cluster=KubeCluster(kube), objects=objects, recorder=metrics.PrometheusRecorder()
+            cfg,
+            cluster=KubeCluster(kube),
+            objects=objects,
+            recorder=metrics.PrometheusRecorder(),
+            evaluator=explained.evaluator,
+            observer=explained.observer,
         )
         pods = Reflector(
             kube,
@@ -97,7 +134,7 @@ async def run(
             "pods": scheduler.cache.pod_count(),
             "assumed_pods": scheduler.cache.assumed_count(),
         }
-        runner = web.AppRunner(make_app(health), access_log=None)
+        runner = web.AppRunner(make_app(health, explained.attach(scheduler)), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, address, port).start()
         stop = asyncio.Event()

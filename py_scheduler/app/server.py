@@ -1,4 +1,5 @@
-"""HTTP endpoints: ``/metrics``, ``/livez``, ``/readyz``, ``/healthz``.
+"""HTTP endpoints: ``/metrics``, ``/livez``, ``/readyz``, ``/healthz``, and
+``/debug/pods`` (:mod:`.debug`).
 
 ``/livez`` only says the event loop answers. ``/readyz`` also needs the
 caches synced and the process not shutting down; ``/healthz`` adds the
@@ -7,7 +8,7 @@ leader-election watchdog (a leader that could not renew in time is unhealthy).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -29,7 +30,7 @@ class Health:
         return True, "ok"
 
 
-def make_app(health: Health) -> web.Application:
+def make_app(health: Health, extra: Sequence[web.RouteDef] = ()) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         body = generate_latest(REGISTRY)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -51,4 +52,7 @@ def make_app(health: Health) -> web.Application:
     app.router.add_get("/livez", livez)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/healthz", healthz)
+    # More routes (``/debug/pods``, app.debug): the same application, so the
+    # same checks as /metrics apply to them.
+    app.router.add_routes(extra)
     return app
