@@ -64,6 +64,7 @@ PREEMPTION_VICTIM: Final = "preemption victim"
 # The API server refuses more than 256 KiB of annotations in all; leave room
 # for the pod's own.
 DEFAULT_MAX_BYTES: Final = 128 * 1024
+_OVERHEAD: Final = 4 * (len(FILTER) + 2) + len(TRUNCATED) + 64
 # Pods whose last annotations are remembered, to skip writing the same again.
 REMEMBERED: Final = 10_000
 
@@ -157,7 +158,8 @@ def results(
     first = [node] if node is not None else []
     rejected = [n for n in per_node if n not in score and n not in first]
     keep = list(dict.fromkeys([*first, *order, *rejected]))
-    budget = max_bytes - sum(len(k) + len(v) for k, v in out.items())
+    # What the four maps' braces and the truncation note add, on top of each row.
+    budget = max_bytes - sum(len(k) + len(v) for k, v in out.items()) - _OVERHEAD
     kept, dropped = _within(keep, budget, per_node, score, final, post_filter)
     out[FILTER] = _json({n: per_node[n] for n in kept if n in per_node})
     out[SCORE] = _json({n: score[n] for n in kept if n in score})

@@ -103,6 +103,8 @@ def main(args: argparse.Namespace) -> int:
         return _fail(f"pod {namespace}/{name} not found", EXIT_FAILED)
     except Forbidden as exc:
         return _fail(f"not allowed: {exc}", EXIT_FAILED)
+    except listing.CredentialsError as exc:
+        return _fail(str(exc), EXIT_FAILED)
     except ClusterError as exc:
         return _fail(f"cannot reach the cluster: {exc}", EXIT_FAILED)
     for warning in explanation.warnings:

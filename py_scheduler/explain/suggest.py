@@ -71,6 +71,9 @@ class Candidate:
     change: dict[str, Any]
     cost: float
     apply: Apply
+    # Alternatives for one thing (one spread constraint, say): once one of
+    # them is verified, the costlier ones are not tried.
+    group: str = ""
 
     def suggestion(self) -> Suggestion:
         return Suggestion(self.kind, self.description, self.change, cost=round(self.cost, 4))
@@ -106,12 +109,30 @@ async def suggest(
     max_verified: int = MAX_VERIFIED,
 ) -> list[Suggestion]:
     """Verified changes first, cheapest first; then what was tried in vain."""
+    tried = await tried_changes(snap, cfg, ex, key, seed=seed, max_verified=max_verified)
+    return [suggestion for suggestion, _ in tried]
+
+
+async def tried_changes(
+    snap: Snapshot,
+    cfg: SchedulerConfig,
+    ex: Explanation,
+    key: str,
+    *,
+    seed: int = 0,
+    max_verified: int = MAX_VERIFIED,
+) -> list[tuple[Suggestion, Snapshot]]:
+    """Each suggestion with the changed snapshot it was verified on."""
     if ex.node is not None or ex.nominated_node is not None:
         return []  # it fits, or preemption is already making room
     raw = snap.raw_pods.get(key)
     pod = next((p for p in snap.pods if p.key == key), None)
     if raw is None or pod is None:
         return []
+    if pod.scheduler_name not in cfg.scheduler_names:
+        # Explained as this configuration's profile would decide: verified so too.
+        pod = replace(pod, scheduler_name=ex.profile)
+        snap = replace(snap, pods=[pod if p.key == key else p for p in snap.pods])
     ctx = Context(snap, cfg, ex, key, pod, raw, seed, {n.name: n for n in snap.nodes})
     candidates: list[Candidate] = []
     for generate in (
@@ -126,8 +147,15 @@ async def suggest(
     ):
         candidates.extend(generate(ctx))
     candidates.sort(key=lambda c: c.cost)
-    out: list[Suggestion] = []
-    for candidate in candidates[:max_verified]:
+    out: list[tuple[Suggestion, Snapshot]] = []
+    settled: set[str] = set()
+    tried = 0
+    for candidate in candidates:
+        if tried >= max_verified:
+            break
+        if candidate.group and candidate.group in settled:
+            continue
+        tried += 1
         changed, moved = await candidate.apply(snap)
         if changed is snap:
             continue  # nothing to change after all (e.g. no pods can be moved)
@@ -138,8 +166,10 @@ async def suggest(
         suggestion.verified = suggestion.node is not None and all(
             m in placed and placed[m].node is not None for m in moved
         )
-        out.append(suggestion)
-    return sorted(out, key=lambda s: (not s.verified, s.cost))
+        out.append((suggestion, changed))
+        if suggestion.verified and candidate.group:
+            settled.add(candidate.group)
+    return sorted(out, key=lambda pair: (not pair[0].verified, pair[0].cost))
 
 
 # -- applying a change to the pod ---------------------------------------------------------
@@ -382,6 +412,7 @@ def _relax_spread(ctx: Context) -> list[Candidate]:
                     change={"topologySpreadConstraints": {"index": i, "maxSkew": skew + more}},
                     cost=COST_POD_TERM + 0.1 * more,
                     apply=_edit(ctx, raise_skew),
+                    group=f"spread-{i}",
                 )
             )
 
@@ -400,6 +431,7 @@ def _relax_spread(ctx: Context) -> list[Candidate]:
                 },
                 cost=COST_POD_TERM + 0.5,
                 apply=_edit(ctx, anyway),
+                group=f"spread-{i}",
             )
         )
     return out
@@ -581,10 +613,18 @@ def _fits_empty(pod: PodInfo, node: Node) -> bool:
     return all(want.get(r) <= alloc.get(r) for r in want.names()) and node.allowed_pods >= 1
 
 
+# Plugins an empty node of the same shape could satisfy: what they reject
+# depends on the pods already there. The others judge the node itself.
+_CROWDING: Final = frozenset(
+    {FIT, "NodePorts", POD_AFFINITY, SPREAD, "NodeVolumeLimits", "VolumeRestrictions"}
+)
+
+
 def _add_node(ctx: Context) -> list[Candidate]:
+    crowded = {n.name for n in ctx.ex.rejected() if all(v.plugin in _CROWDING for v in n.filters)}
     shapes: dict[tuple[object, ...], Node] = {}
     for node in sorted(ctx.snap.nodes, key=lambda n: n.name):
-        if not node.unschedulable and _fits_empty(ctx.pod, node):
+        if node.name in crowded and _fits_empty(ctx.pod, node):
             shapes.setdefault(_shape(node), node)
     ranked = sorted(
         shapes.values(), key=lambda n: (n.allocatable.milli_cpu, n.allocatable.memory, n.name)
@@ -610,6 +650,7 @@ def _add_node(ctx: Context) -> list[Candidate]:
                 change={"node": {"like": like.name, **_shape_json(like)}},
                 cost=COST_NODE + 0.1 * rank,
                 apply=apply,
+                group="add-node",
             )
         )
     return out

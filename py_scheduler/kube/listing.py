@@ -12,6 +12,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
@@ -27,6 +28,10 @@ from py_scheduler.model.dra.objects import VERSION as DRA_VERSION
 PAGE: Final = 500
 # Pods the scheduler no longer counts, as its own watch leaves them out.
 LIVE_PODS: Final = "status.phase!=Succeeded,status.phase!=Failed"
+
+
+class CredentialsError(ClusterError):
+    """No usable credentials: no kubeconfig, a missing context, not in a cluster."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,8 @@ KINDS: Final = (
 async def configuration(kubeconfig: str | None, context: str | None) -> k8s_client.Configuration:
     """Credentials as kubectl takes them: a kubeconfig file and context, else
     $KUBECONFIG / ~/.kube/config, else in-cluster."""
+    if kubeconfig and not _is_file(kubeconfig):
+        raise CredentialsError(f"cannot load credentials: {kubeconfig}: no such file")
     try:
         if context is None:
             return await load_configuration(kubeconfig)
@@ -73,8 +80,12 @@ async def configuration(kubeconfig: str | None, context: str | None) -> k8s_clie
             config_file=kubeconfig, context=context, client_configuration=out
         )
     except (k8s_config.ConfigException, OSError, ValueError, TypeError) as exc:
-        raise ClusterError(f"cannot load credentials: {exc}") from None
+        raise CredentialsError(f"cannot load credentials: {exc}") from None
     return out
+
+
+def _is_file(path: str) -> bool:
+    return Path(path).is_file()
 
 
 async def read_pod(kube: KubeClient, namespace: str, name: str) -> dict[str, Any]:
