@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +87,7 @@ def start_scheduler(
     name: str = "py-scheduler",
     env: dict[str, str] | None = None,
     wait_ready: bool = True,
+    args: Sequence[str] = (),
 ) -> SchedulerProcess:
     """Run ``python -m py_scheduler run`` against the control plane."""
     port = controlplane.free_port()
@@ -108,6 +109,7 @@ def start_scheduler(
                 "json",
                 "--log-level",
                 "debug",
+                *args,
             ],
             env={**os.environ, "KUBECONFIG": str(plane.kubeconfig), **(env or {})},
             stdout=log,
