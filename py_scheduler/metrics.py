@@ -178,22 +178,24 @@ class _ExplainCollector(Collector):
         self.capacity: Callable[[], CapacityFigures] | None = None
 
     def collect(self) -> Iterable[Metric]:
+        # Every family always, empty until the app wires its source: the
+        # dashboard checks see what a running scheduler exports.
+        diagnoses = GaugeMetricFamily(
+            "py_scheduler_diagnoses",
+            "Pending pods whose last diagnosis the scheduler keeps (served on /debug/pods).",
+            labels=[],
+        )
+        size = GaugeMetricFamily(
+            "py_scheduler_diagnoses_bytes",
+            "Memory the kept diagnoses take (compressed JSON), bounded by --diagnoses-max-bytes.",
+            labels=[],
+        )
         if self.diagnoses is not None:
-            count, size = self.diagnoses()
-            yield GaugeMetricFamily(
-                "py_scheduler_diagnoses",
-                "Pending pods whose last diagnosis the scheduler keeps (served on /debug/pods).",
-                value=count,
-            )
-            yield GaugeMetricFamily(
-                "py_scheduler_diagnoses_bytes",
-                "Memory the kept diagnoses take (compressed JSON), bounded by "
-                "--diagnoses-max-bytes.",
-                value=size,
-            )
-        if self.capacity is None:
-            return
-        fits, free, stranded = self.capacity()
+            count, used = self.diagnoses()
+            diagnoses.add_metric([], count)
+            size.add_metric([], used)
+        yield diagnoses
+        yield size
         pods = GaugeMetricFamily(
             "py_scheduler_capacity_pods",
             "How many more pods of a shape fit on the schedulable nodes now (resources and "
@@ -201,25 +203,27 @@ class _ExplainCollector(Collector):
             "common among pending pods.",
             labels=["shape", "source", "requests"],
         )
-        for shape, source, requests, count in fits:
-            pods.add_metric([shape, source, requests], count)
-        yield pods
         free_family = GaugeMetricFamily(
             "py_scheduler_capacity_free",
             "Free allocatable on schedulable nodes, by resource (cpu in cores, others in units).",
             labels=["resource"],
         )
-        for resource, amount in free.items():
-            free_family.add_metric([resource], amount)
-        yield free_family
         stranded_family = GaugeMetricFamily(
             "py_scheduler_capacity_stranded",
             "Free allocatable on schedulable nodes where no listed shape fits (fragmentation), "
             "by resource (cpu in cores, others in units).",
             labels=["resource"],
         )
-        for resource, amount in stranded.items():
-            stranded_family.add_metric([resource], amount)
+        if self.capacity is not None:
+            fits, free, stranded = self.capacity()
+            for shape, source, requests, count in fits:
+                pods.add_metric([shape, source, requests], count)
+            for resource, amount in free.items():
+                free_family.add_metric([resource], amount)
+            for resource, amount in stranded.items():
+                stranded_family.add_metric([resource], amount)
+        yield pods
+        yield free_family
         yield stranded_family
 
 
