@@ -68,7 +68,8 @@ def _query(base: str, expr: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def elected_scheduler(control_plane: controlplane.LocalControlPlane) -> Iterator[str]:
-    """A second replica of the release, with leader election on its own lease."""
+    """A second replica of the release, with leader election on its own lease and a
+    capacity shape."""
     workdir = Path(tempfile.mkdtemp(prefix="dashboard-"))
     config = workdir / "config.yaml"
     config.write_text(
@@ -82,7 +83,12 @@ def elected_scheduler(control_plane: controlplane.LocalControlPlane) -> Iterator
         "- schedulerName: py-scheduler-dashboard\n"
     )
     running = start_scheduler(
-        control_plane, config, name="dashboard-elected", env={"POD_NAME": "dashboard-0"}
+        control_plane,
+        config,
+        name="dashboard-elected",
+        env={"POD_NAME": "dashboard-0"},
+        # A configured shape: the capacity panel has a series before any pod is pending.
+        args=["--capacity-shape", "small:cpu=1,memory=2Gi"],
     )
     try:
         yield running.base
