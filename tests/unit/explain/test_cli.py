@@ -6,15 +6,23 @@ We test these aspects:
   pod missing from the snapshot (1), an unreadable snapshot or configuration
   (2), a malformed pod argument (2), an unreachable API server (1);
 - a pod of another scheduler is explained with a warning, exit 0;
-- the kubectl plugin takes kubectl's flags (-n, -o json).
+- the kubectl plugin takes kubectl's flags (-n, -o json); krew's manifest
+  installs the same executable, and its shim runs the same command.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+import yaml
 
 from py_scheduler.__main__ import main
 from py_scheduler.explain.cli import kubectl_main
@@ -132,3 +140,49 @@ def test_the_kubectl_plugin_takes_kubectls_flags(capsys: pytest.CaptureFixture[s
     out, _ = capsys.readouterr()
     assert code == 0
     assert orjson.loads(out)["pod"] == "default/d"
+
+
+KREW = Path(__file__).parents[3] / "deploy" / "krew"
+
+
+def _render_krew(tag: str) -> dict[str, Any]:
+    """What krew-release-bot makes of the manifest for a tag."""
+    text = (KREW / "explain-pod.yaml").read_text()
+    text = re.sub(
+        r'\{\{addURIAndSha "([^"]+)" \.TagName \}\}',
+        lambda m: f"uri: {m.group(1)}\n      sha256: {'0' * 64}",
+        text,
+    )
+    loaded = yaml.safe_load(text.replace("{{ .TagName }}", tag))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_the_krew_manifest_installs_the_console_script() -> None:
+    manifest = _render_krew("v0.1.0")
+    assert manifest["apiVersion"] == "krew.googlecontainertools.github.com/v1alpha2"
+    assert manifest["kind"] == "Plugin"
+    assert manifest["metadata"]["name"] == "explain-pod"
+    spec = manifest["spec"]
+    assert spec["version"] == "v0.1.0"
+    assert spec["shortDescription"]
+    assert spec["homepage"].startswith("https://")
+    scripts = tomllib.loads((KREW.parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    for platform in spec["platforms"]:
+        assert platform["bin"] == "kubectl-explain_pod"
+        assert platform["bin"] in scripts
+        assert platform["uri"].endswith("/v0.1.0/kubectl-explain_pod.tar.gz")
+        assert {f["from"] for f in platform["files"]} == {"kubectl-explain_pod", "LICENSE"}
+
+
+def test_the_krew_shim_runs_the_same_command(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        [str(KREW / "kubectl-explain_pod"), "d", "-n", "default", "--snapshot", NO_ROOM],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Pod default/d (profile py-scheduler): Pending\n")
