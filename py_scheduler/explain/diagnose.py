@@ -15,7 +15,7 @@ scheduler's diagnoses).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from py_scheduler.explain.report import (
@@ -65,7 +65,7 @@ def explain_cycle(
     trace = state.get(TRACE_KEY)
     diagnosis = fit.diagnosis if fit is not None else state.get(DIAGNOSIS_KEY)
     all_nodes = snapshot.node_infos()
-    reports = _node_reports(
+    reports, short = _node_reports(
         fwk, state, pod, all_nodes, trace, diagnosis, fit=fit, exhaustive=exhaustive
     )
     feasible = [r for r in reports if r.feasible]
@@ -74,7 +74,7 @@ def explain_cycle(
         profile=fwk.profile_name,
         node=node,
         message=str(fit) if fit is not None else "",
-        nodes=_ordered(reports),
+        nodes=_ordered(reports, short),
         filter_plugins=[p.name for p in fwk.filter if p.name not in state.skip_filter],
         score_weights={
             p.name: fwk.weights[p.name] for p in fwk.score if p.name not in state.skip_score
@@ -113,13 +113,14 @@ def _node_reports(
     *,
     fit: FitError | None,
     exhaustive: bool,
-) -> list[NodeReport]:
+) -> tuple[list[NodeReport], dict[str, float]]:
     statuses = diagnosis.node_to_status if diagnosis is not None else None
     scored: dict[str, int] = {}
     if trace is not None:
         scored = {name: i for i, name in enumerate(trace.scored)}
     judged = set(trace.candidates) if trace is not None and trace.candidates is not None else None
     reports: list[NodeReport] = []
+    short: dict[str, float] = {}
     for node_info in nodes:
         name = node_info.name
         report = NodeReport(name)
@@ -128,8 +129,10 @@ def _node_reports(
             reports.append(report)
             continue
         decisive: Status | None = None
+        judged_here = False  # Filter ran on it (not ruled out by PreFilter)
         if statuses is not None and name in statuses.statuses:
             decisive = statuses.statuses[name]
+            judged_here = True
         elif fit is not None and statuses is not None:
             decisive = statuses.absent  # PreFilter rejected or narrowed the candidates
         elif judged is not None and name not in judged and statuses is not None:
@@ -142,10 +145,14 @@ def _node_reports(
             reports.append(report)  # feasible, not scored (the only feasible node)
             continue
         report.status = verdict(decisive)
-        report.filters = _filters(fwk, state, pod, node_info, decisive, trace, exhaustive)
+        report.filters = _filters(
+            fwk, state, pod, node_info, decisive, trace, exhaustive and judged_here
+        )
         report.shortfall = _shortfall(pod, node_info, report.filters)
+        if report.shortfall:
+            short[name] = _short_share(pod, node_info)
         reports.append(report)
-    return reports
+    return reports, short
 
 
 def _filters(
@@ -160,13 +167,11 @@ def _filters(
     if trace is not None and node_info.name in trace.verdicts:
         verdicts: Iterable[Status] = trace.verdicts[node_info.name]
     elif exhaustive and decisive.plugin in fwk.plugins:
-        verdicts = fwk.filter_verdicts(state, pod, node_info)
+        later = fwk.filter_verdicts(state, pod, node_info, after=decisive.plugin)
+        verdicts = [decisive, *(v for v in later if v.plugin != decisive.plugin)]
     else:
         verdicts = (decisive,)
-    rejections = [verdict(s) for s in verdicts if s.code is not Code.SUCCESS]
-    # The second pass of the nominated-pods check can reject where the first
-    # passed; the status counted is then the only rejection there is.
-    return rejections or [verdict(decisive)]
+    return [verdict(s) for s in verdicts if s.code is not Code.SUCCESS]
 
 
 def _resource_of(reason: str) -> str | None:
@@ -175,6 +180,20 @@ def _resource_of(reason: str) -> str | None:
     if reason.startswith(_INSUFFICIENT):
         return reason[len(_INSUFFICIENT) :]
     return None
+
+
+def _short_share(pod: PodInfo, node_info: NodeInfo) -> float:
+    """How far the node is from the pod's requests: the missing share of each
+    resource it lacks, added up (0 when nothing is missing)."""
+    alloc, used, want = node_info.node.allocatable, node_info.requested, pod.requests
+    total = 0.0
+    for resource in want.names():
+        asked = want.get(resource)
+        if asked > 0:
+            free = alloc.get(resource) - used.get(resource)
+            if free < asked:
+                total += (asked - max(free, 0)) / asked
+    return total
 
 
 def _shortfall(pod: PodInfo, node_info: NodeInfo, filters: Sequence[Verdict]) -> dict[str, str]:
@@ -209,13 +228,16 @@ def _scores(report: NodeReport, trace: Trace | None, i: int) -> None:
         report.total = trace.totals[i]
 
 
-def _ordered(reports: list[NodeReport]) -> list[NodeReport]:
+def _ordered(reports: list[NodeReport], short: Mapping[str, float]) -> list[NodeReport]:
+    """Feasible nodes best first; then the rejected, nearest to fitting first:
+    fewest plugins against them, then the least missing."""
     feasible = sorted(
         (r for r in reports if r.feasible),
         key=lambda r: (-(r.total if r.total is not None else -1), r.name),
     )
     rejected = sorted(
-        (r for r in reports if not r.feasible), key=lambda r: (len(r.filters), r.name)
+        (r for r in reports if not r.feasible),
+        key=lambda r: (len(r.filters), short.get(r.name, 0.0), r.name),
     )
     return feasible + rejected
 

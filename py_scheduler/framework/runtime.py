@@ -390,13 +390,22 @@ class Framework(Handle):
                 return self._rejected(plugin.name, status)
         return SUCCESS
 
-    def filter_verdicts(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> list[Status]:
+    def filter_verdicts(
+        self, state: CycleState, pod: PodInfo, node: NodeInfo, *, after: str = ""
+    ) -> list[Status]:
         """Every Filter plugin's verdict on ``node``, each tagged with its
         plugin, in order; the run does not stop at the first rejection, so
         ``explain`` can say all that keeps a node out. Pods nominated to the
         node count, as in the first pass of ``run_filters_with_nominated``.
-        The scheduling decision never reads this: ``filter_node`` does."""
+        ``after`` names the plugin ``filter_node`` stopped at: only the
+        plugins after it run (those before it passed). The scheduling
+        decision never reads this: ``filter_node`` does."""
         nominated = self.nominated_for(pod, node) if len(self._nominator) else []
+        plugins: Sequence[FilterPlugin] = self.filter
+        if after and not nominated:
+            names = [p.name for p in plugins]
+            if after in names:
+                plugins = plugins[names.index(after) + 1 :]
         if nominated:
             node = node.clone()
             state = state.clone()
@@ -406,7 +415,7 @@ class Framework(Handle):
                 if not status.is_success:
                     return [status]
         verdicts: list[Status] = []
-        for plugin in self.filter:
+        for plugin in plugins:
             if plugin.name in state.skip_filter:
                 continue
             try:

@@ -333,7 +333,11 @@ class Explaining:
             if status.code is Code.ERROR:
                 break
             if status.code is not Code.SUCCESS:
-                trace.verdicts[node.name] = fwk.filter_verdicts(state, pod, node)
+                later = fwk.filter_verdicts(state, pod, node, after=status.plugin)
+                trace.verdicts[node.name] = [
+                    status,
+                    *(v for v in later if v.plugin != status.plugin),
+                ]
         return Judged(statuses)
 
     def score(
