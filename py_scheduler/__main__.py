@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a pending pod's diagnosis stands while its message is unchanged",
     )
     run.add_argument(
+        "--diagnosis-budget",
+        type=float,
+        default=0.05,
+        help="share of the scheduling loop's time diagnoses may take (default 0.05)",
+    )
+    run.add_argument(
         "--capacity-shape",
         action="append",
         metavar="NAME:RESOURCE=QUANTITY[,...]",

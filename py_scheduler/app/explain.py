@@ -33,6 +33,7 @@ class ExplainSettings:
     annotations: bool = False
     diagnoses_max_bytes: int = 32 * 1024 * 1024  # 0: keep no diagnoses
     diagnosis_interval: float = 10.0
+    diagnosis_budget: float = 0.05
     shapes: Sequence[Shape] = field(default_factory=tuple)
 
 
@@ -46,7 +47,13 @@ class Explain:
         self.store: DiagnosisStore | None = None
         if settings.diagnoses_max_bytes > 0:
             self.store = DiagnosisStore(max_bytes=settings.diagnoses_max_bytes)
-            observers.append(Diagnoser(self.store, min_interval=settings.diagnosis_interval))
+            observers.append(
+                Diagnoser(
+                    self.store,
+                    min_interval=settings.diagnosis_interval,
+                    budget=settings.diagnosis_budget,
+                )
+            )
         if settings.annotations:
 
             async def patch(pod: PodInfo, annotations: Mapping[str, str]) -> None:

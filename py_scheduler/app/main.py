@@ -77,10 +77,13 @@ def explain_settings(args: argparse.Namespace) -> ExplainSettings:
         raise ValueError("--diagnoses-max-bytes must not be negative")
     if args.diagnosis_interval < 0:
         raise ValueError("--diagnosis-interval must not be negative")
+    if not 0 < args.diagnosis_budget <= 1:
+        raise ValueError("--diagnosis-budget must be in (0, 1]")
     return ExplainSettings(
         annotations=args.explain_annotations,
         diagnoses_max_bytes=args.diagnoses_max_bytes,
         diagnosis_interval=args.diagnosis_interval,
+        diagnosis_budget=args.diagnosis_budget,
         shapes=tuple(parse_shapes(args.capacity_shape or ())),
     )
 

@@ -15,6 +15,7 @@ scheduler's diagnoses).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
@@ -46,7 +47,9 @@ _TOO_MANY_PODS: Final = "Too many pods"
 MAX_CANDIDATES: Final = 20
 
 
+@functools.lru_cache(maxsize=4096)
 def verdict(status: Status) -> Verdict:
+    """The report's form of a status; thousands of nodes share a few of them."""
     return Verdict(status.plugin or "", status.code.value, status.reasons)
 
 

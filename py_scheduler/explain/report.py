@@ -9,6 +9,7 @@ Built by :mod:`.diagnose` from a cycle; suggestions come from :mod:`.suggest`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -45,11 +46,17 @@ class Verdict:
     reasons: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"plugin": self.plugin, "code": self.code, "reasons": list(self.reasons)}
+        return _verdict_json(self)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Verdict:
         return cls(str(raw["plugin"]), str(raw["code"]), tuple(raw.get("reasons") or ()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _verdict_json(v: Verdict) -> dict[str, Any]:
+    # Shared by every node with the same verdict; serialised, never changed.
+    return {"plugin": v.plugin, "code": v.code, "reasons": list(v.reasons)}
 
 
 @dataclass(frozen=True, slots=True)

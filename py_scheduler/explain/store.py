@@ -9,8 +9,9 @@ stays bounded whatever the number of pending pods.
 
 The exhaustive verdicts cost about one more Filter pass over the nodes, on
 the scheduling loop. A pod retried with the same FailedScheduling message
-within ``min_interval`` keeps its diagnosis (only its time moves), so a
-crowd of pods retried on every cluster event does not pay it each time.
+within ``min_interval`` keeps its diagnosis, and all diagnoses together take
+at most a set share of the loop's time (``Diagnoser``), so a crowd of pods
+retried on every cluster event does not slow scheduling down.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ log = structlog.get_logger("py_scheduler.explain")
 
 DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024
 DEFAULT_MIN_INTERVAL: Final = 10.0
+# Share of the scheduling loop's time diagnoses may take, and the burst allowed.
+DEFAULT_BUDGET: Final = 0.05
+DEFAULT_BURST: Final = 1.0
 
 
 @dataclass(slots=True)
@@ -94,18 +98,38 @@ class DiagnosisStore:
 
 
 class Diagnoser:
-    """The ``CycleObserver`` that fills a ``DiagnosisStore``."""
+    """The ``CycleObserver`` that fills a ``DiagnosisStore``.
+
+    Diagnoses may take at most ``budget`` of the scheduling loop's time (a
+    token bucket of ``burst`` seconds). Past it, a pod that has a diagnosis
+    keeps it, and one that has none gets the cheap kind: per node only the
+    rejection the cycle counted, said so in its warnings.
+    """
 
     def __init__(
         self,
         store: DiagnosisStore,
         *,
         min_interval: float = DEFAULT_MIN_INTERVAL,
+        budget: float = DEFAULT_BUDGET,
+        burst: float = DEFAULT_BURST,
         clock: Callable[[], float] = time.time,  # replaced in tests
+        timer: Callable[[], float] = time.perf_counter,  # replaced in tests
     ) -> None:
         self.store = store
         self.min_interval = min_interval
+        self.budget = budget
+        self.burst = burst
         self.clock = clock
+        self.timer = timer
+        self._tokens = burst
+        self._refilled = timer()
+
+    def _within_budget(self) -> bool:
+        now = self.timer()
+        self._tokens = min(self.burst, self._tokens + (now - self._refilled) * self.budget)
+        self._refilled = now
+        return self._tokens > 0
 
     def unschedulable(
         self,
@@ -119,6 +143,10 @@ class Diagnoser:
         message = str(fit)
         if self.store.fresh(pod.key, pod.uid, message, now=now, within=self.min_interval):
             return
+        exhaustive = self._within_budget()
+        if not exhaustive and self.store.get(pod.key) is not None:
+            return  # over budget: the last diagnosis stands
+        began = self.timer()
         explanation = explain_cycle(
             fwk,
             state,
@@ -127,12 +155,18 @@ class Diagnoser:
             node=None,
             fit=fit,
             result=result,
-            exhaustive=True,
+            exhaustive=exhaustive,
         )
         explanation.source = "live"
         explanation.observed_at = now
+        if not exhaustive:
+            explanation.warnings.append(
+                "the scheduler's time for diagnoses was spent: each node shows only the "
+                "rejection the cycle counted (py-scheduler explain shows them all)"
+            )
         body = orjson.dumps(explanation.to_json())
         self.store.put(pod.key, pod.uid, message, body, at=now)
+        self._tokens -= self.timer() - began
 
     def bound(self, fwk: Framework, state: CycleState, pod: PodInfo, node: NodeName) -> None:
         self.store.drop(pod.key)

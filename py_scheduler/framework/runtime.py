@@ -213,6 +213,7 @@ class Framework(Handle):
         self.post_bind: list[PostBindPlugin] = at("postBind")  # type: ignore[assignment]
         self._columns = NodeColumns()
         self._batch_filters = [p for p in self.filter if isinstance(p, BatchFilterPlugin)]
+        self._filter_index = {p.name: i for i, p in enumerate(self.filter)}
         # A normalised score needs every node's raw score first: per node only,
         # unless the plugin's batch form returns normalised scores itself.
         self._batch_scores = {
@@ -402,10 +403,8 @@ class Framework(Handle):
         decision never reads this: ``filter_node`` does."""
         nominated = self.nominated_for(pod, node) if len(self._nominator) else []
         plugins: Sequence[FilterPlugin] = self.filter
-        if after and not nominated:
-            names = [p.name for p in plugins]
-            if after in names:
-                plugins = plugins[names.index(after) + 1 :]
+        if after in self._filter_index and not nominated:
+            plugins = plugins[self._filter_index[after] + 1 :]
         if nominated:
             node = node.clone()
             state = state.clone()

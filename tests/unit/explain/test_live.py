@@ -314,3 +314,30 @@ def test_capacity_is_computed_at_most_once_per_interval() -> None:
     assert capacity.report() is first
     now[0] = 10
     assert capacity.report() is not first
+
+
+async def test_past_its_budget_a_diagnosis_stands_or_is_the_cheap_kind() -> None:
+    ticks = [0.0]
+    store = DiagnosisStore()
+
+    def timer() -> float:
+        ticks[0] += 0.5  # every reading of the timer: half a second of diagnosing
+        return ticks[0]
+
+    diagnoser = Diagnoser(store, min_interval=0, budget=0.01, burst=0.2, timer=timer)
+    docs = [node("n1", cpu="1", taints=[TAINT]), raw_pod("a", requests={"cpu": "2"})]
+    docs.append(raw_pod("b", requests={"cpu": "2"}))
+    scheduler, watch = live(from_documents(docs), diagnoser)
+    await run_all(scheduler, watch)
+    first, second = (orjson.loads(store.get(f"default/{n}")[1]) for n in ("a", "b"))  # type: ignore[index]
+    assert first["warnings"] == []
+    assert [v["plugin"] for v in first["nodes"][0]["filters"]] == [
+        "TaintToleration",
+        "NodeResourcesFit",
+    ]
+    # The first one spent the budget: the second shows only the counted rejection.
+    assert [v["plugin"] for v in second["nodes"][0]["filters"]] == ["TaintToleration"]
+    assert "time for diagnoses was spent" in second["warnings"][0]
+    scheduler.queue.activate(list(scheduler.pending.values()))
+    await run_all(scheduler, watch)
+    assert orjson.loads(store.get("default/a")[1]) == first  # type: ignore[index]
