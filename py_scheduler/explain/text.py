@@ -119,12 +119,27 @@ def _scores(ex: Explanation) -> list[str]:
             )
         else:
             out.append(f"  chosen: {winner['node']} with {winner['total']}")
+    if ex.bound_node:
+        out.append(_bound(ex, ex.bound_node, scored))
     if ex.tie_break is not None:
         out.append(
             f"  tie-break: {_names(ex.tie_break['nodes'])} share {ex.tie_break['total']}; "
             f"{ex.tie_break['rule']}"
         )
     return out
+
+
+def _bound(ex: Explanation, name: str, scored: Sequence[NodeReport]) -> str:
+    """Where a bound pod stands now: the cluster may have moved since it was bound."""
+    report = ex.node_report(name)
+    if report is None:
+        return f"  bound to {name}, which is no longer a node"
+    if not report.feasible:
+        return f"  bound to {name}, which would reject it now: {_why(report)}"
+    if report.total is None:
+        return f"  bound to {name}, the only node that fits now"
+    rank = 1 + sum(1 for n in scored if (n.total or 0) > report.total)
+    return f"  bound to {name}: it totals {report.total} now, rank {rank} of {len(scored)}"
 
 
 def _preemption(ex: Explanation) -> list[str]:

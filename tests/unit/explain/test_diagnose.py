@@ -141,6 +141,9 @@ async def test_a_bound_pod_is_explained_as_if_pending_now() -> None:
     assert ex.bound_node == "n1"
     assert ex.node == "n2"
     assert any("bound to n1" in w for w in ex.warnings)
+    n1 = ex.node_report("n1")
+    assert n1 is not None
+    assert f"  bound to n1: it totals {n1.total} now, rank 2 of 2\n" in text.render(ex)
 
 
 async def test_a_pod_of_another_scheduler_is_explained_as_ours_with_a_warning() -> None:
