@@ -1,16 +1,18 @@
 """simulate is an offline adapter of the scheduling core: it leaves no trace in
-the process's Prometheus registry, and its preemptions do not depend on a
-wall clock."""
+the process's Prometheus registry, its preemptions do not depend on a wall
+clock, and a snapshot reads the same as JSON (read at orjson's speed) as as YAML."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
+import yaml
 from prometheus_client.registry import REGISTRY
 
 from py_scheduler import config, metrics
 from py_scheduler.simulation.run import simulate
-from py_scheduler.simulation.snapshot import load
+from py_scheduler.simulation.snapshot import load, parse
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -37,3 +39,13 @@ async def test_a_preemptor_binds_in_the_same_run_once_its_victim_is_gone() -> No
     preemptor = next(r for r in results if r.victims)
     assert preemptor.node == preemptor.nominated_node == "node-a"
     assert preemptor.victims == ["default/testpod-1"]
+
+
+def test_a_json_snapshot_reads_as_its_yaml_does() -> None:
+    text = (EXAMPLES / "03-preempt.yaml").read_text()
+    items = [doc for doc in yaml.safe_load_all(text) if doc]
+    as_json = orjson.dumps({"apiVersion": "v1", "kind": "List", "items": items}).decode()
+    from_yaml, from_json = parse(text), parse(as_json, "listing.json")
+    assert [p.key for p in from_json.pods] == [p.key for p in from_yaml.pods]
+    assert [n.name for n in from_json.nodes] == [n.name for n in from_yaml.nodes]
+    assert from_json.raw_pods == from_yaml.raw_pods
