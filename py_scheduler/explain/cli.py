@@ -143,7 +143,10 @@ async def _explain(
             )
             if served is not None:
                 return Explanation.from_json(served)
-        await listing.read_pod(kube, namespace, name)  # NotFound: a one-line error
+        pod = await listing.read_pod(kube, namespace, name)  # NotFound: a one-line error
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed"):
+            raise ExplainError(f"pod {key} has finished (phase {phase}); nothing to schedule")
         docs, notes = await listing.list_cluster(kube)
     snap = snapshots.from_documents(docs, source="cluster")
     explanation = await _offline(args, cfg, snap, key)

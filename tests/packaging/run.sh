@@ -231,8 +231,9 @@ check "actionlint .github/workflows (shellcheck on every run: step)" \
 check "versions agree: pyproject, --version, chart version and appVersion, Dockerfile" \
 	.ci/set-version --check
 
-check "shellcheck tests/packaging/*.sh image/*.sh" \
-	"$SHELLCHECK" -x tests/packaging/run.sh tests/packaging/generate-manifests.sh image/*.sh
+check "shellcheck tests/packaging/*.sh image/*.sh deploy/krew/kubectl-explain_pod" \
+	"$SHELLCHECK" -x tests/packaging/run.sh tests/packaging/generate-manifests.sh image/*.sh \
+	deploy/krew/kubectl-explain_pod
 
 echo "# took $((SECONDS - started)) s"
 echo "packaging: $passed passed, $failed failed"

@@ -206,3 +206,8 @@ async def test_the_text_stays_short_for_hundreds_of_nodes() -> None:
     assert len(rendered.splitlines()) < 30
     assert "NodeResourcesFit: Insufficient cpu: 400 nodes" in rendered
     assert "TaintToleration: node(s) had untolerated taint(s): 266 nodes" in rendered
+
+
+async def test_a_finished_pod_is_an_error() -> None:
+    with pytest.raises(ExplainError, match=r"has finished \(phase Succeeded\)"):
+        await explain([node("n1"), pod(node_name="n1", phase="Succeeded")])
