@@ -186,3 +186,23 @@ def test_the_krew_shim_runs_the_same_command(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Pod default/d (profile py-scheduler): Pending\n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--capacity-shape", "Bad:cpu=1"], "must be a DNS label"),
+        (["--capacity-shape", "a:cpu=1", "--capacity-shape", "a:cpu=2"], "given twice"),
+        (["--diagnosis-budget", "0"], "--diagnosis-budget must be in (0, 1]"),
+        (["--diagnoses-max-bytes", "-1"], "--diagnoses-max-bytes must not be negative"),
+    ],
+)
+def test_run_refuses_bad_explain_flags_before_starting(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["run", *argv], capsys)
+    assert out == ""
+    assert code == 2
+    assert err.count("\n") == 1
+    assert err.startswith("error: ")
+    assert message in err
