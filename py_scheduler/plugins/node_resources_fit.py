@@ -486,18 +486,25 @@ def build_batch_scorer(strategy: ScoringStrategy) -> resource_columns.BatchScore
 
 
 def pod_request_list(
-    pod: PodInfo, resources: Sequence[ResourceSpec], *, use_requested: bool
+    pod: PodInfo, resources: Sequence[ResourceSpec], *, use_requested: bool, pod_level: bool
 ) -> tuple[int, ...]:
     """The pod's request per configured resource; cpu and memory use the
-    non-zero requests unless ``use_requested``."""
+    non-zero requests unless ``use_requested``. Without ``pod_level`` the
+    container requests count even when ``spec.resources`` sets pod-level
+    ones, as upstream's NodeResourcesFit scorer does."""
+    requests, non_zero_cpu, non_zero_memory = pod.requests, pod.non_zero_cpu, pod.non_zero_memory
+    if not pod_level and pod.container_requests is not None:
+        requests = pod.container_requests
+        non_zero_cpu = pod.container_non_zero_cpu or 0
+        non_zero_memory = pod.container_non_zero_memory or 0
     out = []
     for res in resources:
         if res.name == CPU:
-            out.append(pod.requests.milli_cpu if use_requested else pod.non_zero_cpu)
+            out.append(requests.milli_cpu if use_requested else non_zero_cpu)
         elif res.name == MEMORY:
-            out.append(pod.requests.memory if use_requested else pod.non_zero_memory)
+            out.append(requests.memory if use_requested else non_zero_memory)
         else:
-            out.append(pod.requests.get(res.name))
+            out.append(requests.get(res.name))
     return tuple(out)
 
 
@@ -662,14 +669,19 @@ class NodeResourcesFit:
 
     # -- PreScore / Score --------------------------------------------------------------
 
+    def _score_requests(self, pod: PodInfo) -> tuple[int, ...]:
+        # Upstream builds this scorer without pod-level resources (v1.35, v1.37),
+        # unlike Filter and BalancedAllocation.
+        return pod_request_list(pod, self._resources, use_requested=False, pod_level=False)
+
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
-        state.write(_PRE_SCORE_KEY, pod_request_list(pod, self._resources, use_requested=False))
+        state.write(_PRE_SCORE_KEY, self._score_requests(pod))
         return SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         requests = state.get(_PRE_SCORE_KEY)
         if requests is None:
-            requests = pod_request_list(pod, self._resources, use_requested=False)
+            requests = self._score_requests(pod)
         allocatable, requested = resource_vectors(
             node, self._resources, requests, use_requested=False
         )
@@ -680,7 +692,7 @@ class NodeResourcesFit:
     ) -> Int64s | None:
         requests = state.get(_PRE_SCORE_KEY)
         if requests is None:
-            requests = pod_request_list(pod, self._resources, use_requested=False)
+            requests = self._score_requests(pod)
         arrays = resource_columns.resource_arrays(
             columns, rows, column_plan(self._resources, requests), requests, use_requested=False
         )

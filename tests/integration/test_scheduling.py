@@ -3,6 +3,8 @@
 We test these aspects:
 - our pods are bound (with a Scheduled event); other schedulers' pods are not;
 - capacity counts pods other schedulers placed;
+- a pod with pod-level resources (``spec.resources``) keeps its name, is
+  bound, and its pod-level requests are what the node holds for it;
 - an unschedulable pod gets upstream's FailedScheduling event and
   PodScheduled=False condition, and is scheduled once a fitting node appears;
 - a gated pod is not attempted until its gates are removed;
@@ -103,6 +105,43 @@ async def test_capacity_counts_pods_placed_by_other_schedulers(
         r"scheduling\.",
         condition["message"],
     ), condition["message"]
+
+
+async def test_a_pod_with_pod_level_resources_is_bound_and_judged_by_them(
+    api: KubeClient, scheduler_process: str
+) -> None:
+    ns, group, (node,) = await _setup(api, 1)
+    # PodLevelResources is on by default since 1.34: spec.resources is accepted
+    # and its requests replace the containers' (1 CPU here, not 100m).
+    await create_pod(
+        api,
+        "web-0",
+        ns,
+        requests={"cpu": "100m"},
+        pod_requests={"cpu": "3", "memory": "1Gi"},
+        node_selector={"test-group": group},
+    )
+    bound = await eventually(
+        lambda: read_pod(api, "web-0", ns), lambda p: "nodeName" in p["spec"], what="bound"
+    )
+    assert bound["spec"]["nodeName"] == node
+    # The node's 4 CPUs hold 3 for web-0: a second such pod does not fit.
+    await create_pod(
+        api,
+        "web-1",
+        ns,
+        requests={"cpu": "100m"},
+        pod_requests={"cpu": "3"},
+        node_selector={"test-group": group},
+    )
+    pod = await eventually(
+        lambda: read_pod(api, "web-1", ns),
+        lambda p: (_condition(p) or {}).get("status") == "False",
+        what="PodScheduled=False on web-1",
+    )
+    condition = _condition(pod)
+    assert condition is not None
+    assert "Insufficient cpu" in condition["message"]
 
 
 async def test_unschedulable_pod_gets_event_and_condition_then_lands_on_a_new_node(
