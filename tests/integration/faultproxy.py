@@ -109,6 +109,7 @@ class _Rule:
     statuses: list[int]  # one per matching request; 0 forwards it
     gate: Gate | None = None
     event_form: bool = False  # a 410 goes out as an ERROR event in a 200 stream
+    message: str = ""  # the Status message; empty: "injected fault: ..."
 
     def matches(self, method: str, path: str, watch: bool) -> bool:
         return (
@@ -209,10 +210,16 @@ class FaultProxy:
             self._injected = {"pods": [], "nodes": []}
 
     def answer(
-        self, method: str, path_regex: str, *statuses: int, watch: bool | None = False
+        self,
+        method: str,
+        path_regex: str,
+        *statuses: int,
+        watch: bool | None = False,
+        message: str = "",
     ) -> None:
-        """Answer the next ``len(statuses)`` matching requests with these statuses."""
-        self._add(_Rule(method, re.compile(path_regex), watch, list(statuses)))
+        """Answer the next ``len(statuses)`` matching requests with these statuses
+        (and ``message`` in the Status body, if given)."""
+        self._add(_Rule(method, re.compile(path_regex), watch, list(statuses), message=message))
 
     def hold(
         self,
@@ -291,8 +298,10 @@ class FaultProxy:
         seen = self._arrived(request.method, path, watch)
         taken = self._take(request.method, path, watch)
         status = 0
+        message = f"injected fault: {request.method} {path}"
         if taken is not None:
             rule, status = taken
+            message = rule.message or message
             if rule.gate is not None:
                 rule.gate.body = orjson.loads(body) if body else {}
                 rule.gate.arrived.set()
@@ -302,7 +311,6 @@ class FaultProxy:
                 return web.Response(body=_error_event(status), content_type="application/json")
         if status:
             seen.status = status
-            message = f"injected fault: {request.method} {path}"
             return web.json_response(status_body(status, message), status=status)
         resource = next((r for r, p in _COLLECTIONS.items() if p.match(path)), None)
         if watch:

@@ -4,6 +4,8 @@ the real API server (tests/integration/faultproxy.py).
 We test these aspects:
 - a bind answered 409 because the pod was bound elsewhere meanwhile is
   dropped, never retried, and frees the node the scheduler had assumed;
+- a bind answered 409 while the pod is neither bound nor gone (etcd
+  unavailable) is not final: it is rolled back and retried until bound;
 - a bind answered 500 then 503 is rolled back, retried with backoff, and the
   pod is bound exactly once, with a FailedScheduling event for the failure;
 - a pod deleted between assume and bind leaves nothing assumed behind;
@@ -272,6 +274,29 @@ async def test_a_bind_answered_500_then_503_is_rolled_back_and_retried_until_bou
     assert all(e["type"] == "Warning" for e in failed)
     assert any("binding rejected" in e["note"] and "500" in e["note"] for e in failed)
     assert sum(e["reason"] == "Scheduled" for e in events) == 1
+
+
+async def test_a_bind_answered_409_while_etcd_is_unavailable_is_retried_until_bound(
+    api: KubeClient, proxy: FaultProxy, faulty: SchedulerProcess
+) -> None:
+    # What the API server answered a bind during an etcd restart: a 409 that
+    # does not mean "already bound". The pod is neither bound nor gone.
+    ns = await namespace(api, "conflict-etcd")
+    grp, [node] = await group(api, 1)
+    path = binding_path(ns, "p")
+    proxy.answer(
+        "POST",
+        re.escape(path) + "$",
+        409,
+        message='Operation cannot be fulfilled on pods/binding "p": rpc error: '
+        "code = Unavailable desc = error reading from server: EOF",
+    )
+    await pod(api, "p", ns, grp, "600m")
+    assert await node_of(api, ns, "p") == node
+    assert [s.status for s in proxy.seen() if s.path == path] == [409, 201]
+    failed = await failed_scheduling(api, ns, "p")
+    assert any("rpc error" in e["note"] for e in failed)
+    await eventually(lambda: metrics(faulty), lambda s: assumed(s) == 0, what="nothing assumed")
 
 
 async def test_a_pod_deleted_between_assume_and_bind_leaves_nothing_assumed(
