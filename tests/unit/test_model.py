@@ -490,6 +490,42 @@ def test_decode_pod_errors_name_the_field(raw: Raw, path: str, problem: str) -> 
     assert str(caught.value) == f"{path}: {problem}"
 
 
+@pytest.mark.parametrize(
+    "affinity",
+    [
+        pytest.param(
+            {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "n", "operator": "Gt", "values": ["many"]}]}
+                    ]
+                }
+            },
+            id="a required Gt that is not an integer",
+        ),
+        pytest.param(
+            {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 1,
+                        "preference": {
+                            "matchExpressions": [{"key": "n", "operator": "Lt", "values": ["1.5"]}]
+                        },
+                    }
+                ]
+            },
+            id="a preferred Lt that is not an integer",
+        ),
+    ],
+)
+def test_decode_pod_leaves_node_affinity_values_the_api_accepts_to_the_plugin(
+    affinity: Raw,
+) -> None:
+    # The API server accepts these; NodeAffinity judges them as upstream does.
+    pod = make_pod("p", affinity={"nodeAffinity": affinity})
+    assert pod.key == "default/p"
+
+
 def test_decode_pod_refuses_a_non_object() -> None:
     with pytest.raises(DecodeError, match=r"^<root>: expected an object, got list$"):
         decode_pod([])  # type: ignore[arg-type]
