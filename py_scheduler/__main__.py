@@ -29,6 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", default="info", help="debug, info, warning or error")
     run.add_argument("--bind-address", default="0.0.0.0", help="for /metrics and the probes")
     run.add_argument("--port", type=int, default=10259, help="for /metrics and the probes")
+    run.add_argument(
+        "--pending-sweep-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often the leader looks for pending pods of its profiles that no queue holds",
+    )
 
     sim = sub.add_parser(
         "simulate", help="schedule a snapshot of a cluster offline, with the same code"

@@ -87,6 +87,7 @@ def start_scheduler(
     name: str = "py-scheduler",
     env: dict[str, str] | None = None,
     wait_ready: bool = True,
+    extra_args: tuple[str, ...] = (),
 ) -> SchedulerProcess:
     """Run ``python -m py_scheduler run`` against the control plane."""
     port = controlplane.free_port()
@@ -108,6 +109,7 @@ def start_scheduler(
                 "json",
                 "--log-level",
                 "debug",
+                *extra_args,
             ],
             env={**os.environ, "KUBECONFIG": str(plane.kubeconfig), **(env or {})},
             stdout=log,

@@ -26,9 +26,11 @@ from kubernetes_asyncio import client as k8s_client
 from py_scheduler import config, logs, metrics
 from py_scheduler.app.server import Health, make_app
 from py_scheduler.kube import objects as kube_objects
+from py_scheduler.kube import sweep as sweep_mod
 from py_scheduler.kube.client import KubeClient, Settings, load_configuration
 from py_scheduler.kube.cluster import KubeCluster
 from py_scheduler.kube.election import ElectionConfig, LeaderElector
+from py_scheduler.kube.sweep import PendingSweep
 from py_scheduler.kube.watches import Handlers, Reflector
 from py_scheduler.model import Node, PodInfo, decode_node, decode_pod
 from py_scheduler.scheduling.build import build_scheduler
@@ -53,14 +55,25 @@ def main(args: argparse.Namespace) -> int:
         return 2
     try:
         return uvloop.run(
-            run(cfg, kubeconfig=args.kubeconfig, address=args.bind_address, port=args.port)
+            run(
+                cfg,
+                kubeconfig=args.kubeconfig,
+                address=args.bind_address,
+                port=args.port,
+                sweep_interval=args.pending_sweep_interval,
+            )
         )
     except KeyboardInterrupt:
         return 0
 
 
 async def run(
-    cfg: config.SchedulerConfig, *, kubeconfig: str | None, address: str, port: int
+    cfg: config.SchedulerConfig,
+    *,
+    kubeconfig: str | None,
+    address: str,
+    port: int,
+    sweep_interval: float = sweep_mod.DEFAULT_INTERVAL,
 ) -> int:
     configuration = await load_configuration(kubeconfig or cfg.client_connection.kubeconfig or None)
     limits = Settings(qps=cfg.client_connection.qps, burst=cfg.client_connection.burst)
@@ -71,16 +84,24 @@ async def run(
         KubeClient(configuration, Settings(user_agent="py-scheduler/leader-election")) as lease,
     ):
         objects = ObjectStore()
-        scheduler = build_scheduler(cfg, cluster=KubeCluster(kube), objects=objects)
+        cluster = KubeCluster(kube)
+        scheduler = build_scheduler(cfg, cluster=cluster, objects=objects)
+        elector = _elector(lease, cfg) if cfg.leader_election.leader_elect else None
+        sweep = PendingSweep(
+            kube,
+            cluster,
+            scheduler,
+            leading=(lambda: elector.is_leader) if elector is not None else (lambda: True),
+            interval=sweep_interval,
+        )
         pods = Reflector(
             kube,
             "/api/v1/pods",
-            _pod_handlers(scheduler),
+            _pod_handlers(scheduler, sweep),
             name="pods",
             field_selector="status.phase!=Succeeded,status.phase!=Failed",
         )
         nodes = Reflector(kube, "/api/v1/nodes", _node_handlers(scheduler), name="nodes")
-        elector = _elector(lease, cfg) if cfg.leader_election.leader_elect else None
         if elector is None:
             metrics.LEADER.set(1)  # a single replica without election always leads
         health = Health(
@@ -90,6 +111,7 @@ async def run(
         metrics.initialise(cfg.scheduler_names)
         metrics.SIZES.queue_sizes = scheduler.queue.lengths
         metrics.SIZES.unschedulable = scheduler.queue.unschedulable_by_plugin
+        metrics.INVALID_PODS.set_function(lambda: len(sweep.invalid))
         metrics.SIZES.cache_sizes = lambda: {
             "nodes": len(scheduler.cache),
             "pods": scheduler.cache.pod_count(),
@@ -118,7 +140,8 @@ async def run(
                 group.create_task(pods.run(), name="watch pods")
                 group.create_task(scheduler.queue.run_flushes(), name="queue flushes")
                 group.create_task(
-                    _lead_and_schedule(scheduler, nodes, pods, elector), name="scheduling loop"
+                    _lead_and_schedule(scheduler, nodes, pods, elector, sweep),
+                    name="scheduling loop",
                 )
                 await stop.wait()
                 log.info("shutting down: no new pods; finishing in-flight binds")
@@ -187,17 +210,18 @@ async def _lead_and_schedule(
     nodes: Reflector[Node],
     pods: Reflector[PodInfo],
     elector: LeaderElector | None,
+    sweep: PendingSweep,
 ) -> None:
     """Followers keep their caches warm; only the leader schedules."""
     if elector is None:
-        await _schedule_when_synced(scheduler, nodes, pods)
+        await _schedule_when_synced(scheduler, nodes, pods, sweep)
         return
-    if not await elector.lead(lambda: _schedule_when_synced(scheduler, nodes, pods)):
+    if not await elector.lead(lambda: _schedule_when_synced(scheduler, nodes, pods, sweep)):
         raise LeaseLost
 
 
 async def _schedule_when_synced(
-    scheduler: Scheduler, nodes: Reflector[Node], pods: Reflector[PodInfo]
+    scheduler: Scheduler, nodes: Reflector[Node], pods: Reflector[PodInfo], sweep: PendingSweep
 ) -> None:
     # Scheduling before the caches are full would overcommit nodes.
     await nodes.synced.wait()
@@ -208,15 +232,33 @@ async def _schedule_when_synced(
         pods=scheduler.cache.pod_count(),
         pending=len(scheduler.pending),
     )
-    await scheduler.run()
+    sweeping = asyncio.create_task(sweep.run(), name="pending-pod sweep")
+    try:
+        await scheduler.run()
+    finally:
+        sweeping.cancel()
+        await asyncio.gather(sweeping, return_exceptions=True)
 
 
-def _pod_handlers(scheduler: Scheduler) -> Handlers[PodInfo]:
+def _pod_handlers(scheduler: Scheduler, sweep: PendingSweep) -> Handlers[PodInfo]:
+    def replace(pods: list[PodInfo]) -> None:
+        sweep.relisted()
+        scheduler.replace_pods(pods)
+
+    def upsert(pod: PodInfo) -> None:
+        sweep.forget(pod.uid)
+        scheduler.on_pod(pod)
+
+    def delete(pod: PodInfo) -> None:
+        sweep.forget(pod.uid)
+        scheduler.on_pod_deleted(pod)
+
     return Handlers(
         decode=decode_pod,
-        on_replace=scheduler.replace_pods,
-        on_upsert=scheduler.on_pod,
-        on_delete=scheduler.on_pod_deleted,
+        on_replace=replace,
+        on_upsert=upsert,
+        on_delete=delete,
+        on_invalid=sweep.on_invalid,
     )
 
 

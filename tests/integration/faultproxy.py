@@ -11,7 +11,8 @@ responses back chunk by chunk. Tests change its behaviour at run time:
 - end open watches with an ``ERROR`` event carrying 410 Gone
   (``expire_watches``) or cut them off mid-stream (``cut_watches``); the
   next watch can be held and answered 410, as HTTP status or ERROR event;
-- add objects to the list and watch responses of pods or nodes (``inject``).
+- add objects to the list and watch responses of pods or nodes (``inject``);
+- leave the next watch events about one object out (``drop_events``).
 
 It records every request it saw (``seen``), so tests can count binds. It runs
 its own event loop in a daemon thread: the test's loop may block (urllib,
@@ -128,7 +129,6 @@ class _Stream:
     pending: list[bytes] = field(default_factory=list)  # lines to slip in
     # Lines are slipped in only between whole upstream lines, under the lock.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    at_boundary: bool = True
     ending: bool = False  # close once the pending lines are out
 
 
@@ -140,6 +140,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
         self._injected: dict[str, list[JSON]] = {"pods": [], "nodes": []}
+        self._dropped: dict[tuple[str, str], int] = {}  # (resource, name) -> events to drop
         self._streams: list[_Stream] = []
         self._seen: list[Seen] = []
         self._loop = asyncio.new_event_loop()
@@ -208,6 +209,7 @@ class FaultProxy:
                     rule.gate.release()
             self._rules.clear()
             self._injected = {"pods": [], "nodes": []}
+            self._dropped.clear()
 
     def answer(
         self,
@@ -261,6 +263,26 @@ class FaultProxy:
                 if stream.resource == resource:
                     stream.pending.extend(lines)
         self._loop.call_soon_threadsafe(self._kick, resource)
+
+    def drop_events(self, resource: Resource, name: str, count: int = 1) -> None:
+        """Leave the next ``count`` watch events about the object ``name`` out of
+        every watch of ``resource`` (lists still show it), as a lost event would."""
+        with self._lock:
+            self._dropped[(resource, name)] = count
+
+    def _keep(self, resource: str, line: bytes) -> bool:
+        with self._lock:
+            if not any(r == resource for r, _ in self._dropped):
+                return True
+            try:
+                name = orjson.loads(line)["object"]["metadata"]["name"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                return True
+            left = self._dropped.get((resource, name), 0)
+            if left <= 0:
+                return True
+            self._dropped[(resource, name)] = left - 1
+            return False
 
     def seen(self) -> list[Seen]:
         with self._lock:
@@ -367,11 +389,19 @@ class FaultProxy:
                     self._streams.append(stream)
             try:
                 await self._flush(stream)
+                partial = b""
                 async for chunk in upstream.content.iter_any():
-                    async with stream.write_lock:
-                        await response.write(chunk)
-                        stream.at_boundary = chunk.endswith(b"\n")
+                    # Whole lines only, so a line can be dropped or slipped in between.
+                    *lines, partial = (partial + chunk).split(b"\n")
+                    kept = [
+                        line + b"\n" for line in lines if line and self._keep(stream.resource, line)
+                    ]
+                    if kept:
+                        async with stream.write_lock:
+                            await response.write(b"".join(kept))
                     await self._flush(stream)
+                if partial:
+                    await response.write(partial)
                 await response.write_eof()
             except (ConnectionResetError, aiohttp.ClientError):
                 pass
@@ -382,11 +412,9 @@ class FaultProxy:
             return response
 
     async def _flush(self, stream: _Stream) -> None:
-        """Write the pending lines, if between two upstream lines (else the
-        stream's own loop does it after the next whole line)."""
+        """Write the pending lines (upstream lines are written whole, so this
+        always falls between two of them)."""
         async with stream.write_lock:
-            if not stream.at_boundary:
-                return
             with self._lock:
                 lines, stream.pending = stream.pending, []
             for line in lines:

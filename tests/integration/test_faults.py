@@ -16,7 +16,11 @@ We test these aspects:
 - malformed objects in lists and watches are skipped with a logged reason,
   and absurd but valid quantities do not break the loop;
 - event and pod-status writes answered 500/503 neither stop binds nor lose
-  the PodScheduled condition.
+  the PodScheduled condition;
+- a pod the decoder refuses gets PodScheduled=False (SchedulerError) naming
+  the field, and a pod whose watch event was lost is found by the pending-pod
+  sweep and scheduled;
+- after every test, every pending pod of ours has a decision (a fixture).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import re
 import signal
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
@@ -49,6 +53,7 @@ from tests.integration.kube import (
 PROFILE = "py-scheduler-faults"
 SMALL = {"cpu": "1", "memory": "4Gi", "pods": "110"}
 LIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
+SWEEP_INTERVAL = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +84,11 @@ def faulty(
         f"profiles:\n- schedulerName: {PROFILE}\n"
     )
     running = start_scheduler(
-        control_plane, config, name=PROFILE, env={"KUBECONFIG": str(kubeconfig)}
+        control_plane,
+        config,
+        name=PROFILE,
+        env={"KUBECONFIG": str(kubeconfig)},
+        extra_args=("--pending-sweep-interval", str(SWEEP_INTERVAL)),
     )
     try:
         yield running
@@ -90,7 +99,34 @@ def faulty(
 
 
 @pytest.fixture(autouse=True)
-def _forward_everything_after(proxy: FaultProxy) -> Iterator[None]:
+async def _every_pending_pod_decided(api: KubeClient) -> AsyncIterator[None]:
+    """After each fault, every pending pod of ours gets a decision: a node, or
+    PodScheduled=False with a reason (gated pods carry the API's own)."""
+    yield
+
+    async def undecided() -> list[str]:
+        found = await api.get(
+            "/api/v1/pods",
+            {"fieldSelector": f"spec.schedulerName={PROFILE},spec.nodeName=,status.phase=Pending"},
+        )
+        return [
+            f"{p['metadata']['namespace']}/{p['metadata']['name']}"
+            for p in found["items"]
+            if not p["metadata"].get("deletionTimestamp")
+            and not any(
+                c["type"] == "PodScheduled" and c["status"] == "False" and c.get("reason")
+                for c in p["status"].get("conditions", [])
+            )
+        ]
+
+    await eventually(undecided, lambda pods: not pods, what="every pending pod decided")
+
+
+@pytest.fixture(autouse=True)
+def _forward_everything_after(
+    proxy: FaultProxy, _every_pending_pod_decided: None
+) -> Iterator[None]:
+    # Torn down before the sweep above, so that the writes it waits for get through.
     yield
     proxy.reset()
 
@@ -513,3 +549,58 @@ async def test_failed_event_and_status_writes_neither_stop_binds_nor_lose_condit
     assert sorted(faults) == [500, 503, 503], "the injected faults were not all hit"
     assert faulty.proc.poll() is None
     assert await asyncio.to_thread(_get, f"{faulty.base}/healthz") == (200, "ok")
+
+
+# -- every pending pod of ours gets a decision -----------------------------------------------
+
+
+async def test_a_pod_whose_watch_event_was_lost_is_found_by_the_sweep_and_bound(
+    api: KubeClient, proxy: FaultProxy, faulty: SchedulerProcess
+) -> None:
+    ns = await namespace(api, "lost")
+    grp, [node] = await group(api, 1)
+    before = (await metrics(faulty)).get("py_scheduler_requeued_by_sweep_total", 0.0)
+    proxy.drop_events("pods", "lost")  # its ADDED event never reaches the scheduler
+    await pod(api, "lost", ns, grp, "100m")
+    assert await node_of(api, ns, "lost", within=4 * SWEEP_INTERVAL + 30) == node
+    found = log_events(faulty, "pending pod unknown to the queue; requeued")
+    assert any(e["pod"] == f"{ns}/lost" for e in found)
+    samples = await metrics(faulty)
+    assert samples["py_scheduler_requeued_by_sweep_total"] == before + 1
+    await counts_agree(api, faulty)
+
+
+async def test_a_pod_the_decoder_refuses_gets_a_scheduler_error_naming_the_field(
+    api: KubeClient, proxy: FaultProxy, faulty: SchedulerProcess
+) -> None:
+    ns = await namespace(api, "invalid")
+    # Gated, so that only the invalid copy below leads to a decision.
+    created = await create_pod(api, "odd", ns, scheduler_name=PROFILE, gates=["example.com/wait"])
+    malformed = {
+        **created,
+        "spec": {
+            **created["spec"],
+            "containers": [
+                {**created["spec"]["containers"][0], "resources": {"requests": {"cpu": "12xyz"}}}
+            ],
+        },
+    }
+    proxy.inject("pods", [malformed])
+    odd = await eventually(
+        lambda: read_pod(api, "odd", ns),
+        lambda p: any(
+            c["type"] == "PodScheduled" and c.get("reason") == "SchedulerError"
+            for c in p["status"].get("conditions", [])
+        ),
+        what="PodScheduled=False (SchedulerError) on the pod the decoder refused",
+    )
+    [condition] = [c for c in odd["status"]["conditions"] if c["type"] == "PodScheduled"]
+    assert condition["status"] == "False"
+    assert condition["message"].startswith(
+        "invalid pod: spec.containers[0].resources.requests.cpu: quantity '12xyz'"
+    )
+    events = await failed_scheduling(api, ns, "odd")
+    assert any(e["note"] == condition["message"] for e in events)
+    samples = await metrics(faulty)
+    assert samples["py_scheduler_invalid_pods"] >= 1
+    proxy.reset()
