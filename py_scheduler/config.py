@@ -131,7 +131,7 @@ def _plugin_set(fields: Fields) -> PluginSet:
         if name in seen:
             raise item.error("name", f"plugin {name!r} already registered")
         seen.add(name)
-        weight = item.integer("weight")
+        weight = item.int32("weight")
         if weight < 0:
             raise item.error("weight", f"must not be negative, got {weight}")
         enabled.append(PluginRef(name, weight))
@@ -204,7 +204,7 @@ def _profile(fields: Fields, default_name: str | None) -> Profile:
         if plugin_name not in args:
             args[plugin_name] = plugins.IN_TREE[plugin_name].args(None)
 
-    pct = fields.opt_integer("percentageOfNodesToScore")
+    pct = fields.opt_integer("percentageOfNodesToScore", bits=32)
     if pct is not None and not 0 <= pct <= 100:
         raise fields.error("percentageOfNodesToScore", f"must be in 0..100, got {pct}")
     return ProfileSpec(name, multi, points, args, pct)
@@ -241,7 +241,7 @@ def _parse(root: Fields) -> SchedulerConfig:
     if len(set(names)) != len(names):
         raise root.error("profiles", f"duplicate schedulerName in {names}")
 
-    pct = root.integer("percentageOfNodesToScore")
+    pct = root.int32("percentageOfNodesToScore")
     if not 0 <= pct <= 100:
         raise root.error("percentageOfNodesToScore", f"must be in 0..100, got {pct}")
     initial = root.integer("podInitialBackoffSeconds", 1)
@@ -250,7 +250,7 @@ def _parse(root: Fields) -> SchedulerConfig:
         raise root.error("podInitialBackoffSeconds", "must be greater than 0")
     if maximum < initial:
         raise root.error("podMaxBackoffSeconds", "must be at least podInitialBackoffSeconds")
-    parallelism = root.integer("parallelism", 16)
+    parallelism = root.int32("parallelism", 16)
     if parallelism <= 0:
         raise root.error("parallelism", "must be greater than 0")
 
@@ -277,7 +277,7 @@ def _parse(root: Fields) -> SchedulerConfig:
     if isinstance(qps, bool) or not isinstance(qps, int | float) or qps < 0:
         raise cc.error("qps", f"must be a non-negative number, got {qps!r}")
     connection = ClientConnection(
-        qps=float(qps), burst=cc.integer("burst", 100), kubeconfig=cc.string("kubeconfig")
+        qps=float(qps), burst=cc.int32("burst", 100), kubeconfig=cc.string("kubeconfig")
     )
     return SchedulerConfig(
         profiles=profiles,

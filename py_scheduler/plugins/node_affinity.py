@@ -218,7 +218,7 @@ def _decode_added(affinity: Fields) -> NodeAffinityArgs:
     preferred: list[WeightedNodeSelectorTerm] = []
     for item in affinity.objects(_PREFERRED):
         problems += _unknown(item, "preferred")
-        weight = item.integer("weight")
+        weight = item.int32("weight")
         if weight < 0:
             # Upstream accepts this and then fails every scoring cycle.
             problems.append(f"{item.path}.weight: Invalid value: {weight}: must not be negative")

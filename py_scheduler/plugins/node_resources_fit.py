@@ -240,7 +240,7 @@ def decode_args(fields: Fields) -> NodeResourcesFitArgs:
             for point in points:
                 point.only("utilization", "score")
             shape = tuple(
-                UtilizationShapePoint(p.integer("utilization"), p.integer("score")) for p in points
+                UtilizationShapePoint(p.int32("utilization"), p.int32("score")) for p in points
             )
         strategy = ScoringStrategy(
             type=raw_strategy.string("type"),

@@ -363,6 +363,70 @@ ERRORS = [
         id="a negative weight is refused",
     ),
     pytest.param(
+        one_profile(plugins={"score": {"enabled": refs(("ImageLocality", 10**400))}}),
+        "configuration: profiles[0].plugins.score.enabled[0].weight: expected a 32-bit integer, "
+        "got 1000000000000000000000000000000000000000... (401 characters)",
+        id="a weight of 10^400 is refused, and not echoed whole",
+    ),
+    pytest.param(
+        one_profile(plugins={"score": {"enabled": refs(("ImageLocality", 2**63 - 1))}}),
+        "configuration: profiles[0].plugins.score.enabled[0].weight: expected a 32-bit integer, "
+        "got 9223372036854775807",
+        id="a weight that overflows int32 (kube-scheduler's type) is refused",
+    ),
+    pytest.param(
+        multi_point(enabled=refs(("TaintToleration", 2**31))),
+        "configuration: profiles[0].plugins.multiPoint.enabled[0].weight: expected a 32-bit "
+        "integer, got 2147483648",
+        id="a multiPoint weight just above int32 is refused",
+    ),
+    pytest.param(
+        one_profile(
+            pluginConfig=[
+                {"name": "DefaultPreemption", "args": {"minCandidateNodesAbsolute": 2**31}}
+            ]
+        ),
+        "configuration: profiles[0].pluginConfig[0]: plugin DefaultPreemption: "
+        "args.minCandidateNodesAbsolute: expected a 32-bit integer, got 2147483648",
+        id="an int32 plugin argument out of range is refused",
+    ),
+    pytest.param(
+        one_profile(
+            pluginConfig=[{"name": "VolumeBinding", "args": {"bindTimeoutSeconds": 2**63}}]
+        ),
+        "configuration: profiles[0].pluginConfig[0]: plugin VolumeBinding: "
+        "args.bindTimeoutSeconds: expected a 64-bit integer, got 9223372036854775808",
+        id="an int64 plugin argument out of range is refused",
+    ),
+    pytest.param(
+        one_profile(
+            pluginConfig=[
+                {
+                    "name": "PodTopologySpread",
+                    "args": {
+                        "defaultingType": "List",
+                        "defaultConstraints": [
+                            {
+                                "maxSkew": 10**30,
+                                "topologyKey": "zone",
+                                "whenUnsatisfiable": "ScheduleAnyway",
+                            }
+                        ],
+                    },
+                }
+            ]
+        ),
+        "configuration: profiles[0].pluginConfig[0]: plugin PodTopologySpread: "
+        "args.defaultConstraints[0].maxSkew: expected a 32-bit integer, "
+        "got 1000000000000000000000000000000",
+        id="a default constraint's maxSkew out of int32 is refused",
+    ),
+    pytest.param(
+        with_header(parallelism=2**40),
+        "configuration: parallelism: expected a 32-bit integer, got 1099511627776",
+        id="parallelism out of int32 is refused",
+    ),
+    pytest.param(
         one_profile(plugins={"score": {"enabled": [{"weight": 1}]}}),
         "configuration: profiles[0].plugins.score.enabled[0].name: must be set",
         id="a plugin reference without a name is refused",
@@ -517,6 +581,25 @@ def test_accepted(raw: dict[str, Any]) -> None:
 
 
 # -- files ------------------------------------------------------------------------------------
+
+
+def test_the_largest_weight_kube_scheduler_accepts_scores_without_overflow() -> None:
+    nodes = [node_info(f"n{i}", labels={"zone": "a"}) for i in range(3)]
+    fwk = default_framework(
+        FakeSnapshot(nodes),
+        raw_config=multi_point(
+            enabled=refs(("TaintToleration", 2**31 - 1), ("NodeAffinity", 2**31 - 1))
+        ),
+    )
+    assert fwk.weights["TaintToleration"] == 2**31 - 1
+    pod = make_pod("p")
+    state = CycleState()
+    assert fwk.run_pre_score(state, pod, nodes) == SUCCESS
+    totals, status = fwk.run_score(state, pod, nodes)
+    assert status == SUCCESS
+    # Every node scores the same, and the totals stay positive (no wrap-around).
+    assert len(set(totals)) == 1
+    assert 0 < totals[0] < 2**63
 
 
 def test_load_reads_yaml(tmp_path: Path) -> None:
