@@ -14,21 +14,21 @@ plugins are appended. A specific extension point overrides ``multiPoint``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-import yaml
-
-from py_scheduler import plugins
+from py_scheduler import plugins, yamlinput
 from py_scheduler.framework.registry import ArgsError
 from py_scheduler.framework.runtime import POINTS, PluginRef, PluginSet, ProfileSpec
-from py_scheduler.model.raw import DecodeError, Fields
+from py_scheduler.model.raw import DecodeError, Fields, brief
 
 API_VERSION: Final = "kubescheduler.config.k8s.io/v1"
 KIND: Final = "KubeSchedulerConfiguration"
 DEFAULT_SCHEDULER_NAME: Final = "py-scheduler"
+KUBE_SCHEDULER_NAME: Final = "default-scheduler"
 
 _TOP_LEVEL: Final = frozenset(
     {
@@ -49,6 +49,22 @@ _TOP_LEVEL: Final = frozenset(
         "delayCacheUntilActive",
     }
 )
+# component-base's LeaderElectionConfiguration and ClientConnectionConfiguration.
+_LEADER_ELECTION: Final = frozenset(
+    {
+        "leaderElect",
+        "leaseDuration",
+        "renewDeadline",
+        "retryPeriod",
+        "resourceLock",
+        "resourceName",
+        "resourceNamespace",
+    }
+)
+_CLIENT_CONNECTION: Final = frozenset(
+    {"kubeconfig", "acceptContentTypes", "contentType", "qps", "burst"}
+)
+MIN_QPS: Final = 0.1
 _PROFILE_FIELDS: Final = frozenset(
     {"schedulerName", "percentageOfNodesToScore", "plugins", "pluginConfig"}
 )
@@ -88,6 +104,8 @@ class SchedulerConfig:
     parallelism: int = 16
     leader_election: LeaderElection = field(default_factory=LeaderElection)
     client_connection: ClientConnection = field(default_factory=ClientConnection)
+    # Accepted, but worth saying at start-up.
+    warnings: tuple[str, ...] = ()
 
     def profile(self, scheduler_name: str) -> Profile | None:
         return next((p for p in self.profiles if p.scheduler_name == scheduler_name), None)
@@ -97,20 +115,44 @@ class SchedulerConfig:
         return frozenset(p.scheduler_name for p in self.profiles)
 
 
+_GO_UNITS: Final = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "\u00b5s": 1e-6,  # micro sign
+    "\u03bcs": 1e-6,  # Greek mu
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_GO_DURATION: Final = re.compile(
+    r"([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)"
+)
+_GO_PART: Final = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in a Go duration (``time.ParseDuration``: ``1m30s``, ``250ms``,
+    ``1.5h``, ``0``), or None if it is not one."""
+    if text in ("0", "+0", "-0"):
+        return 0.0
+    match = _GO_DURATION.fullmatch(text)
+    if match is None:
+        return None
+    seconds = sum(float(n) * _GO_UNITS[u] for n, u in _GO_PART.findall(match.group(2)))
+    return -seconds if match.group(1) == "-" else seconds
+
+
 def _duration(fields: Fields, key: str, default: float) -> float:
     raw = fields.raw.get(key)
     if raw is None:
         return default
     if not isinstance(raw, str):
-        raise fields.error(key, f"expected a duration such as '15s', got {raw!r}")
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    for suffix in ("ms", "s", "m", "h"):
-        if raw.endswith(suffix):
-            try:
-                return float(raw[: -len(suffix)]) * units[suffix]
-            except ValueError:
-                break
-    raise fields.error(key, f"invalid duration {raw!r}")
+        raise fields.error(key, f"expected a duration such as '15s', got {brief(raw)}")
+    seconds = parse_duration(raw)
+    if seconds is None:
+        raise fields.error(key, f"invalid duration {brief(raw)}")
+    return seconds
 
 
 def _check_fields(fields: Fields, allowed: frozenset[str]) -> None:
@@ -255,6 +297,10 @@ def _parse(root: Fields) -> SchedulerConfig:
         raise root.error("parallelism", "must be greater than 0")
 
     le = root.obj("leaderElection")
+    _check_fields(le, _LEADER_ELECTION)
+    lock = le.string("resourceLock", "leases")
+    if lock != "leases":
+        raise le.error("resourceLock", f"must be 'leases', got {brief(lock)}")
     election = LeaderElection(
         leader_elect=le.boolean("leaderElect", True),
         lease_duration=_duration(le, "leaseDuration", 15.0),
@@ -273,13 +319,27 @@ def _parse(root: Fields) -> SchedulerConfig:
             "kube-system/kube-scheduler is the default scheduler's lease; use our own",
         )
     cc = root.obj("clientConnection")
+    _check_fields(cc, _CLIENT_CONNECTION)
     qps = cc.raw.get("qps", 50)
-    if isinstance(qps, bool) or not isinstance(qps, int | float) or qps < 0:
-        raise cc.error("qps", f"must be a non-negative number, got {qps!r}")
-    connection = ClientConnection(
-        qps=float(qps), burst=cc.int32("burst", 100), kubeconfig=cc.string("kubeconfig")
+    if isinstance(qps, bool) or not isinstance(qps, int | float) or not qps >= 0:
+        raise cc.error("qps", f"must be a non-negative number, got {brief(qps)}")
+    if 0 < qps < MIN_QPS or qps == float("inf"):
+        # One request every ten seconds or less cannot schedule anything.
+        raise cc.error(
+            "qps", f"must be 0 (the client default) or at least {MIN_QPS}, got {brief(qps)}"
+        )
+    burst = cc.int32("burst", 100)
+    if burst < 0:
+        raise cc.error("burst", f"must not be negative, got {burst}")
+    connection = ClientConnection(qps=float(qps), burst=burst, kubeconfig=cc.string("kubeconfig"))
+    warnings = tuple(
+        f"profiles[{i}].schedulerName: {KUBE_SCHEDULER_NAME} is kube-scheduler's name; both "
+        "schedulers would place the same pods"
+        for i, p in enumerate(profiles)
+        if p.scheduler_name == KUBE_SCHEDULER_NAME
     )
     return SchedulerConfig(
+        warnings=warnings,
         profiles=profiles,
         percentage_of_nodes_to_score=pct,
         pod_initial_backoff=float(initial),
@@ -295,11 +355,18 @@ def load(path: Path | None) -> SchedulerConfig:
     if path is None:
         return parse({})
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse(raw, source=str(path))
+        raw = yamlinput.load(yamlinput.read_text(path), str(path))
+    except yamlinput.YamlInputError as exc:
+        raise ConfigError(str(exc)) from None
+    cfg = parse(raw, source=str(path))
+    kubeconfig = cfg.client_connection.kubeconfig
+    if kubeconfig:
+        try:
+            with open(kubeconfig, "rb"):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"{path}: clientConnection.kubeconfig: cannot read {kubeconfig}: "
+                f"{exc.strerror or exc}"
+            ) from None
+    return cfg

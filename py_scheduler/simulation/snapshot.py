@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-import yaml
-
+from py_scheduler import yamlinput
 from py_scheduler.framework.interface import DisruptionBudget
 from py_scheduler.model import DecodeError, Node, PodInfo, decode_node, decode_pod
 from py_scheduler.model.raw import Fields
@@ -46,6 +45,11 @@ KINDS = (
 )
 
 
+# A whole cluster's objects; aliases still may not expand without bound.
+SNAPSHOT_MAX_BYTES: Final = 1 << 30
+SNAPSHOT_MAX_VALUES: Final = 50_000_000
+
+
 class SnapshotError(ValueError):
     """The snapshot cannot be read; the message names the document and field."""
 
@@ -65,9 +69,9 @@ class Snapshot:
 
 def _documents(text: str, source: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     try:
-        docs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        raise SnapshotError(f"{source}: not valid YAML: {exc}") from None
+        docs = yamlinput.load_all(text, source, max_values=SNAPSHOT_MAX_VALUES)
+    except yamlinput.YamlInputError as exc:
+        raise SnapshotError(str(exc)) from None
     for index, doc in enumerate(docs):
         where = f"{source}: document {index + 1}"
         if doc is None:
@@ -175,7 +179,7 @@ def _with_priority(
 
 def load(path: Path) -> Snapshot:
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SnapshotError(f"cannot read {path}: {exc.strerror}") from None
+        text = yamlinput.read_text(path, max_bytes=SNAPSHOT_MAX_BYTES)
+    except yamlinput.YamlInputError as exc:
+        raise SnapshotError(str(exc)) from None
     return parse(text, str(path))
