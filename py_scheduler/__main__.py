@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, then in-cluster)")
     run.add_argument("--log-format", choices=("json", "console", "auto"), default="auto")
-    run.add_argument("--log-level", default="info", help="debug, info, warning or error")
+    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     run.add_argument("--bind-address", default="0.0.0.0", help="for /metrics and the probes")
     run.add_argument("--port", type=int, default=10259, help="for /metrics and the probes")
     run.add_argument(

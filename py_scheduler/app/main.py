@@ -13,7 +13,6 @@ import asyncio
 import os
 import signal
 import socket
-import sys
 import uuid
 from typing import Final
 
@@ -27,7 +26,7 @@ from py_scheduler import config, logs, metrics
 from py_scheduler.app.server import Health, make_app
 from py_scheduler.kube import objects as kube_objects
 from py_scheduler.kube import sweep as sweep_mod
-from py_scheduler.kube.client import KubeClient, Settings, load_configuration
+from py_scheduler.kube.client import CredentialsError, KubeClient, Settings, load_configuration
 from py_scheduler.kube.cluster import KubeCluster
 from py_scheduler.kube.election import ElectionConfig, LeaderElector
 from py_scheduler.kube.sweep import PendingSweep
@@ -43,16 +42,18 @@ SHUTDOWN_GRACE: Final = 20.0
 
 
 def main(args: argparse.Namespace) -> int:
-    try:
-        logs.configure(level=args.log_level, fmt=args.log_format)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    """Exit 0 on a clean stop, 1 on a fatal error, 2 on invalid input; every
+    fatal error is one structured log line."""
+    logs.configure(level=args.log_level, fmt=args.log_format)
     try:
         cfg = config.load(args.config)
+        if args.kubeconfig:
+            _readable(args.kubeconfig)
     except config.ConfigError as exc:
-        print(f"error: invalid configuration: {exc}", file=sys.stderr)
+        log.error("invalid configuration", error=str(exc))
         return 2
+    for warning in cfg.warnings:
+        log.warning("configuration accepted with a warning", warning=warning)
     try:
         return uvloop.run(
             run(
@@ -65,6 +66,22 @@ def main(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:
         return 0
+    except CredentialsError as exc:
+        log.error("cannot load credentials", error=str(exc))
+        return 1
+    except Exception:
+        log.exception("fatal error")
+        return 1
+
+
+def _readable(path: str) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise config.ConfigError(
+            f"--kubeconfig: cannot read {path}: {exc.strerror or exc}"
+        ) from None
 
 
 async def run(

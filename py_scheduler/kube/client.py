@@ -46,18 +46,46 @@ class Settings:
     burst: int = 0
 
 
-async def load_configuration(kubeconfig: str | None = None) -> k8s_client.Configuration:
-    """Credentials from ``kubeconfig``, else $KUBECONFIG / ~/.kube/config, else in-cluster."""
-    configuration = k8s_client.Configuration()
+class CredentialsError(Exception):
+    """No usable kubeconfig and not in a cluster, or a kubeconfig that cannot be used."""
+
+
+def _kubeconfig_source(kubeconfig: str | None) -> str | None:
+    """The kubeconfig to load (None: in-cluster); it must exist."""
     default_path = Path.home() / ".kube" / "config"
-    if kubeconfig or os.environ.get("KUBECONFIG") or default_path.exists():
-        await k8s_config.load_kube_config(
-            config_file=kubeconfig, client_configuration=configuration
-        )
-    else:
-        k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
-            client_configuration=configuration
-        )
+    source = kubeconfig or os.environ.get("KUBECONFIG")
+    if not source:
+        return str(default_path) if default_path.exists() else None
+    if not any(Path(p).is_file() for p in source.split(os.pathsep) if p):
+        raise CredentialsError(f"kubeconfig {source}: no such file")
+    return source
+
+
+async def load_configuration(kubeconfig: str | None = None) -> k8s_client.Configuration:
+    """Credentials from ``kubeconfig``, else $KUBECONFIG / ~/.kube/config, else in-cluster.
+
+    Raises :class:`CredentialsError` with a one-line reason."""
+    configuration = k8s_client.Configuration()
+    source = _kubeconfig_source(kubeconfig)
+    try:
+        if source is not None:
+            await k8s_config.load_kube_config(
+                config_file=kubeconfig, client_configuration=configuration
+            )
+        elif not os.environ.get("KUBERNETES_SERVICE_HOST"):
+            raise CredentialsError(
+                "no kubeconfig and not in a cluster: pass --kubeconfig, set $KUBECONFIG, "
+                "or create ~/.kube/config"
+            )
+        else:
+            k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration
+            )
+    except (k8s_config.ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
+        where = f"kubeconfig {source}" if source is not None else "in-cluster credentials"
+        raise CredentialsError(
+            f"{where}: {' '.join(str(exc).split()) or type(exc).__name__}"
+        ) from exc
     return configuration
 
 
