@@ -34,7 +34,7 @@ from py_scheduler.kube.watches import Handlers, Reflector
 from py_scheduler.model import Node, PodInfo, decode_node, decode_pod
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.objects import ObjectStore
-from py_scheduler.scheduling.scheduler import Scheduler
+from py_scheduler.scheduling.scheduler import NotLeading, Scheduler
 
 log = structlog.get_logger("py_scheduler.app")
 
@@ -108,7 +108,7 @@ async def run(
             kube,
             cluster,
             scheduler,
-            leading=(lambda: elector.is_leader) if elector is not None else (lambda: True),
+            leading=elector.leading if elector is not None else (lambda: True),
             interval=sweep_interval,
         )
         pods = Reflector(
@@ -121,6 +121,8 @@ async def run(
         nodes = Reflector(kube, "/api/v1/nodes", _node_handlers(scheduler), name="nodes")
         if elector is None:
             metrics.LEADER.set(1)  # a single replica without election always leads
+        else:
+            scheduler.leading = elector.leading
         health = Health(
             synced=lambda: pods.synced.is_set() and nodes.synced.is_set(),
             leader_ok=elector.healthy if elector is not None else lambda: True,
@@ -233,7 +235,11 @@ async def _lead_and_schedule(
     if elector is None:
         await _schedule_when_synced(scheduler, nodes, pods, sweep)
         return
-    if not await elector.lead(lambda: _schedule_when_synced(scheduler, nodes, pods, sweep)):
+    try:
+        led = await elector.lead(lambda: _schedule_when_synced(scheduler, nodes, pods, sweep))
+    except NotLeading:
+        led = False  # the lease went stale before a cycle (the process was paused, say)
+    if not led:
         raise LeaseLost
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -53,12 +53,18 @@ PLUGIN_METRICS_EVERY: Final = 10
 # retry.DefaultBackoff, as upstream's PatchPodStatus uses: 4 tries, 10 ms x5.
 STATUS_PATCH_RETRIES: Final = (0.01, 0.05, 0.25)
 
+_NOT_LEADING: Final = Status.error("not bound: this replica no longer leads")
+
 NODE_ADD: Final = event(Resource.NODE, ActionType.ADD, "NodeAdd")
 NODE_DELETE: Final = event(Resource.NODE, ActionType.DELETE, "NodeDelete")
 ASSIGNED_POD_ADD: Final = event(Resource.ASSIGNED_POD, ActionType.ADD, "AssignedPodAdd")
 ASSIGNED_POD_DELETE: Final = event(Resource.ASSIGNED_POD, ActionType.DELETE, "AssignedPodDelete")
 # Event labels as upstream's ClusterEvent.Label(): resource, then action.
 _VERBS: Final = {ActionType.ADD: "Add", ActionType.UPDATE: "Update", ActionType.DELETE: "Delete"}
+
+
+class NotLeading(Exception):
+    """The leader lease is no longer fresh: this replica must stop scheduling."""
 
 
 @dataclass
@@ -118,6 +124,9 @@ class Scheduler:
         )
         self._stopping = False
         self._cycles = 0
+        # Whether this replica may still schedule and bind (the leader lease is
+        # fresh); checked before every cycle and every bind.
+        self.leading: Callable[[], bool] = lambda: True
 
     # -- the loop -------------------------------------------------------------------
 
@@ -126,6 +135,9 @@ class Scheduler:
             info = await self.queue.pop()
             if info is None:
                 return
+            if not self.leading():
+                self.queue.requeue_after_error(info)
+                raise NotLeading("the leader lease went stale before a scheduling cycle")
             self.schedule_one(info)
             # One pod at a time must not starve the watches of the event loop.
             await asyncio.sleep(0)
@@ -386,11 +398,15 @@ class Scheduler:
         metrics.GOROUTINES.labels("binding").inc()
         try:
             async with self._bind_slots:
-                began = time.perf_counter()
-                status = await fwk.run_pre_bind(state, assumed, node)
-                metrics.observe_point(
-                    "PreBind", status.code.value, fwk.profile_name, time.perf_counter() - began
-                )
+                status = _NOT_LEADING
+                if self.leading():
+                    began = time.perf_counter()
+                    status = await fwk.run_pre_bind(state, assumed, node)
+                    metrics.observe_point(
+                        "PreBind", status.code.value, fwk.profile_name, time.perf_counter() - began
+                    )
+                if status.is_success and not self.leading():
+                    status = _NOT_LEADING
                 if status.is_success:
                     began = time.perf_counter()
                     status = await fwk.run_bind(state, assumed, node)

@@ -11,7 +11,12 @@ from py_scheduler.cluster import Conflict, Invalid, NotFound, PodCondition, Unav
 from py_scheduler.framework.types import ActionType, Resource
 from py_scheduler.model import Node, PodInfo, decode_pod
 from py_scheduler.scheduling.queue import ACTIVE, BACKOFF, GATED, UNSCHEDULABLE
-from py_scheduler.scheduling.scheduler import NOTE_LENGTH_LIMIT, node_update_action, truncate
+from py_scheduler.scheduling.scheduler import (
+    NOTE_LENGTH_LIMIT,
+    NotLeading,
+    node_update_action,
+    truncate,
+)
 from tests.builders import make_node, make_pod, make_pvc, raw_pod
 from tests.unit.helpers_core import Core, build_core
 
@@ -521,3 +526,34 @@ async def test_a_pod_waiting_for_its_victims_keeps_its_nomination() -> None:
     patches = [detail for method, _, detail in core.cluster.calls if method == "patch_pod_status"]
     assert len(patches) == 1
     assert patches == [(PodCondition("PodScheduled", "False", "Unschedulable", ANY), None)]
+
+
+# -- leadership -----------------------------------------------------------------------------
+
+
+async def test_a_replica_whose_lease_went_stale_runs_no_cycle() -> None:
+    core = build_core([make_node("n1")])
+    core.scheduler.leading = lambda: False
+    pod = make_pod("p")
+    core.scheduler.on_pod(pod)
+    with pytest.raises(NotLeading):
+        await core.scheduler.run()
+    await core.settle()
+    assert core.cluster.calls == []
+    assert not core.cache.is_assumed(pod.uid)
+    assert core.queue.where(pod.uid) == BACKOFF  # kept, should this replica lead again
+
+
+async def test_a_bind_is_not_sent_once_the_lease_went_stale() -> None:
+    core = build_core([make_node("n1")])
+    leading = [True]
+    core.scheduler.leading = lambda: leading[0]
+    pod = make_pod("p")
+    core.scheduler.on_pod(pod)
+    info = await core.queue.pop()
+    assert info is not None
+    core.scheduler.schedule_one(info)  # assumed; the bind is a task not yet run
+    leading[0] = False
+    await core.settle()
+    assert not any(call[0] == "bind" for call in core.cluster.calls)
+    assert not core.cache.is_assumed(pod.uid)
