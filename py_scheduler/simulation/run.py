@@ -1,8 +1,8 @@
 """Schedule a snapshot one pod at a time, in queue order, with the live code.
 
-``SimulatedCluster`` plays the API server: a bind or an eviction takes effect
-at once and is fed back as the watch would, so each result updates the
-snapshot the next pod sees. It also plays the PV controller and an ideal
+``SimulatedCluster`` plays the API server: a bind, an eviction or a status
+patch (a nomination) takes effect at once and is fed back as the watch would,
+so each result updates the snapshot the next pod sees. It also plays the PV controller and an ideal
 provisioner: a pre-bound volume binds its claim at once, and a claim given a
 selected node is bound to a new volume of the requested size.
 """
@@ -58,7 +58,18 @@ class SimulatedCluster:
     async def patch_pod_status(
         self, pod: PodInfo, *, condition: PodCondition | None, nominated_node: str | None
     ) -> None:
-        del pod, condition, nominated_node
+        # Fed back as the watch would: a preemptor's nomination must reach its
+        # next attempt, which tries the nominated node first (evaluateNominatedNode).
+        current = self.scheduler.pending.get(pod.uid) if self.scheduler is not None else None
+        if self.scheduler is None or current is None:
+            return
+        updated = current
+        if nominated_node is not None:
+            updated = replace(updated, nominated_node=nominated_node)
+        if condition is not None:
+            scheduled = (condition.status, condition.reason, condition.message)
+            updated = replace(updated, scheduled_condition=scheduled)
+        self.scheduler.on_pod(updated)
 
     async def evict(self, pod: PodInfo) -> None:
         if self.objects is not None:
