@@ -114,6 +114,7 @@ class OwnerRef:
     name: str
     uid: str
     controller: bool
+    api_version: str = ""
 
 
 @dataclass(slots=True, eq=False)
@@ -428,7 +429,13 @@ def decode_pod(raw: RawObject) -> PodInfo:
             )
 
     owners = tuple(
-        OwnerRef(o.string("kind"), o.string("name"), o.string("uid"), o.boolean("controller"))
+        OwnerRef(
+            o.string("kind"),
+            o.string("name"),
+            o.string("uid"),
+            o.boolean("controller"),
+            o.string("apiVersion"),
+        )
         for o in meta.objects("ownerReferences")
     )
     priority = spec.opt_integer("priority")

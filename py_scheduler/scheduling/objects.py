@@ -11,6 +11,7 @@ from a snapshot by the simulator.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Final
 
 from py_scheduler.framework.interface import DisruptionBudget
 from py_scheduler.model import PodInfo
@@ -21,6 +22,12 @@ from py_scheduler.model.volumes import (
     PersistentVolume,
     PersistentVolumeClaim,
     StorageClass,
+)
+
+# The controllers whose selectors give the system default spreading, as
+# upstream's DefaultSelector matches their group/version/kind.
+_CONTROLLERS: Final = frozenset(
+    {("v1", "ReplicationController"), ("apps/v1", "ReplicaSet"), ("apps/v1", "StatefulSet")}
 )
 
 
@@ -41,11 +48,20 @@ class ObjectStore:
         return self.namespaces.get(namespace)
 
     def owner_selectors(self, pod: PodInfo) -> Sequence[LabelSelector]:
-        return [
+        """Upstream's DefaultSelector: the Services whose selector matches the
+        pod, then its controller (a ReplicationController, ReplicaSet or
+        StatefulSet), found by the controller reference, never by labels."""
+        out = [
             selector
-            for (_, ns, _), selector in self.selectors.items()
-            if ns == pod.namespace and selector.matches(pod.labels)
+            for (kind, ns, _), selector in self.selectors.items()
+            if kind == "Service" and ns == pod.namespace and selector.matches(pod.labels)
         ]
+        controller = next((o for o in pod.owners if o.controller), None)
+        if controller is not None and (controller.api_version, controller.kind) in _CONTROLLERS:
+            found = self.selectors.get((controller.kind, pod.namespace, controller.name))
+            if found is not None:
+                out.append(found)
+        return out
 
     def pvc(self, namespace: str, name: str) -> PersistentVolumeClaim | None:
         return self.claims.get((namespace, name))

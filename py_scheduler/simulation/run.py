@@ -171,6 +171,7 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
     objects.volumes.update({v.name: v for v in snapshot.volumes})
     objects.classes.update({c.name: c for c in snapshot.storage_classes})
     objects.csi_nodes.update({c.name: c for c in snapshot.csi_nodes})
+    objects.selectors.update(snapshot.owner_selectors)
     cluster = SimulatedCluster(objects=objects)
     scheduler = build_scheduler(
         cfg, cluster=cluster, objects=objects, rng=random.Random(seed), record_metrics=False

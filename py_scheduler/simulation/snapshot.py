@@ -1,7 +1,9 @@
 """Read a cluster snapshot: multi-document YAML or a ``v1 List`` of Nodes,
-Pods, PodDisruptionBudgets, PriorityClasses and storage objects
-(PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes): what
-``kubectl get nodes,pods,pdb,priorityclasses,pvc,pv,storageclasses,csinodes
+Pods, PodDisruptionBudgets, PriorityClasses, storage objects
+(PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes) and the
+owners whose selectors give the system default spreading (Services,
+ReplicationControllers, ReplicaSets, StatefulSets): what ``kubectl get
+nodes,pods,pdb,priorityclasses,pvc,pv,storageclasses,csinodes,services,rc,rs,sts
 -A -o yaml`` prints.
 
 Pod priority is resolved as the Priority admission plugin would: an explicit
@@ -20,6 +22,7 @@ from py_scheduler import yamlinput
 from py_scheduler.framework.interface import DisruptionBudget
 from py_scheduler.model import DecodeError, Node, PodInfo, decode_node, decode_pod
 from py_scheduler.model.raw import Fields
+from py_scheduler.model.selectors import LabelSelector
 from py_scheduler.model.volumes import (
     CSINode,
     PersistentVolume,
@@ -30,9 +33,11 @@ from py_scheduler.model.volumes import (
     decode_pvc,
     decode_storage_class,
 )
-from py_scheduler.scheduling.objects import decode_budget
+from py_scheduler.scheduling.objects import decode_budget, decode_owner_selector
 from py_scheduler.simulation import workloads
 
+# Owners whose selectors give pods the system default spreading.
+OWNER_KINDS = ("Service", "ReplicationController", "ReplicaSet", "StatefulSet")
 KINDS = (
     "Node",
     "Pod",
@@ -64,6 +69,9 @@ class Snapshot:
     volumes: list[PersistentVolume] = field(default_factory=list)
     storage_classes: list[StorageClass] = field(default_factory=list)
     csi_nodes: list[CSINode] = field(default_factory=list)
+    # (kind, namespace, name) -> selector of Services, ReplicationControllers,
+    # ReplicaSets and StatefulSets (and a Deployment's ReplicaSet)
+    owner_selectors: dict[tuple[str, str, str], LabelSelector] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
 
 
@@ -108,6 +116,7 @@ def _expanded(
             raise SnapshotError(f"{where} ({_name(doc)}): cannot expand: {exc!r}") from None
         for replica in expanded:
             yield f"{where}, replica", replica
+        yield where, doc  # its selector still counts for default spreading
 
 
 def _name(doc: Mapping[str, Any]) -> str:
@@ -145,6 +154,8 @@ def parse(text: str, source: str = "snapshot") -> Snapshot:
                 snap.storage_classes.append(decode_storage_class(doc))
             elif kind == "CSINode":
                 snap.csi_nodes.append(decode_csi_node(doc))
+            elif kind in OWNER_KINDS or kind == "Deployment":
+                _owner(snap, doc)
             else:
                 snap.ignored.append(label)
         except DecodeError as exc:
@@ -155,6 +166,19 @@ def parse(text: str, source: str = "snapshot") -> Snapshot:
         except DecodeError as exc:
             raise SnapshotError(f"{label}: {exc}") from None
     return snap
+
+
+def _owner(snap: Snapshot, doc: Mapping[str, Any]) -> None:
+    """A workload owner's selector, for the system default spreading."""
+    meta = Fields(doc).obj("metadata")
+    namespace, name = meta.string("namespace") or "default", meta.string("name")
+    kind = str(doc["kind"])
+    if kind == "Deployment":
+        # Its replicas are owned by the ReplicaSet the expansion stands for.
+        kind, name = "ReplicaSet", workloads.replica_set_name(dict(doc))
+    selector = decode_owner_selector(kind, doc)
+    if selector is not None:
+        snap.owner_selectors[(kind, namespace, name)] = selector
 
 
 def _with_priority(

@@ -52,3 +52,49 @@ async def test_a_preemptor_binds_on_its_nominated_node_first() -> None:
     result = got["default/preemptor"]
     assert (result.nominated_node, result.victims) == ("n1", ["default/victim"])
     assert result.node == "n1"
+
+
+def statefulset(name: str, replicas: int, labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "schedulerName": "py-scheduler",
+                    "containers": [
+                        {"name": "c", "image": "pause", "resources": {"requests": {"cpu": "100m"}}}
+                    ],
+                },
+            },
+        },
+    }
+
+
+def spread_nodes() -> list[dict[str, Any]]:
+    # Without spreading every replica would go to the big node (LeastAllocated).
+    big = {"cpu": "64", "memory": "256Gi", "pods": "110"}
+    small = {"cpu": "4", "memory": "16Gi", "pods": "110"}
+    return [
+        raw_node("big", labels={ZONE: "a"}, allocatable=big),
+        raw_node("small-1", labels={ZONE: "b"}, allocatable=small),
+        raw_node("small-2", labels={ZONE: "c"}, allocatable=small),
+    ]
+
+
+async def test_statefulset_replicas_spread_by_the_system_default_constraints() -> None:
+    got = await run(*spread_nodes(), statefulset("web", 3, {"app": "web"}))
+    nodes = [got[f"default/web-{i}"].node for i in range(3)]
+    assert sorted(n or "" for n in nodes) == ["big", "small-1", "small-2"]
+
+
+async def test_pods_that_only_match_a_statefulsets_labels_do_not_spread_by_it() -> None:
+    # Upstream follows the controller reference, not the labels: bare pods with
+    # the set's labels are not its replicas.
+    bare = [raw_pod(f"bare-{i}", labels={"app": "web"}, requests={"cpu": "100m"}) for i in range(3)]
+    got = await run(*spread_nodes(), statefulset("web", 0, {"app": "web"}), *bare)
+    assert [got[f"default/bare-{i}"].node for i in range(3)] == ["big", "big", "big"]
