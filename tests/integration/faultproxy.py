@@ -9,7 +9,8 @@ responses back chunk by chunk. Tests change its behaviour at run time:
 - hold a request until the test releases it, then forward or answer it
   (``hold``), so the test can change the cluster in between;
 - end open watches with an ``ERROR`` event carrying 410 Gone
-  (``expire_watches``) or cut them off mid-stream (``cut_watches``); the
+  (``expire_watches``), cut them off mid-stream (``cut_watches``), or let
+  them go silent with the connection open (``stall_watches``); the
   next watch can be held and answered 410, as HTTP status or ERROR event;
 - add objects to the list and watch responses of pods or nodes (``inject``);
 - leave the next watch events about one object out (``drop_events``).
@@ -130,6 +131,7 @@ class _Stream:
     # Lines are slipped in only between whole upstream lines, under the lock.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     ending: bool = False  # close once the pending lines are out
+    stalled: bool = False  # relays nothing more, keeps the connection open
 
 
 class FaultProxy:
@@ -246,6 +248,14 @@ class FaultProxy:
         whatever ``hold``/``answer`` rules the test has set."""
         line = _error_event(410) if event_form else None
         self._loop.call_soon_threadsafe(self._end_streams, resource, line)
+
+    def stall_watches(self, resource: Resource) -> None:
+        """Open watches of ``resource`` go silent: the connection stays open and
+        nothing more arrives on it, as on a connection that died unnoticed."""
+        with self._lock:
+            for stream in self._streams:
+                if stream.resource == resource:
+                    stream.stalled = True
 
     def cut_watches(self, resource: Resource) -> None:
         """Close the open watch streams of ``resource`` mid-response."""
@@ -391,6 +401,8 @@ class FaultProxy:
                 await self._flush(stream)
                 partial = b""
                 async for chunk in upstream.content.iter_any():
+                    if stream.stalled:
+                        await asyncio.Event().wait()  # until the client gives up
                     # Whole lines only, so a line can be dropped or slipped in between.
                     *lines, partial = (partial + chunk).split(b"\n")
                     kept = [

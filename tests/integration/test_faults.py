@@ -12,7 +12,8 @@ We test these aspects:
 - a watch ended with 410 Gone (as an ERROR event or as HTTP 410) relists:
   objects created meanwhile are seen, nothing is counted twice, and a pod
   bound while the watch was down stays counted;
-- watch streams cut off mid-response resume without losing anything;
+- watch streams cut off mid-response resume without losing anything, and a
+  watch that goes silent with its connection open is replaced within ~15 s;
 - malformed objects in lists and watches are skipped with a logged reason,
   and absurd but valid quantities do not break the loop;
 - event and pod-status writes answered 500/503 neither stop binds nor lose
@@ -451,6 +452,29 @@ async def test_watches_cut_off_mid_stream_resume_and_lose_nothing(
     assert sum(1 for s in proxy.seen() if s.watch) - watches >= 2, "no watch was cut"
     assert log_events(faulty, "watch failed; retrying")
     await counts_agree(api, faulty)
+
+
+async def test_a_silently_dead_watch_is_replaced_within_about_15_seconds(
+    api: KubeClient, proxy: FaultProxy, faulty: SchedulerProcess
+) -> None:
+    ns = await namespace(api, "stalled")
+    grp, [node] = await group(api, 1)
+    await pod(api, "before", ns, grp, "100m")
+    assert await node_of(api, ns, "before") == node
+    watches = proxy.count("GET", "/api/v1/pods", watch=True)
+    proxy.stall_watches("pods")
+    stalled_at = time.monotonic()
+    await eventually(
+        lambda: asyncio.to_thread(proxy.count, "GET", "/api/v1/pods", watch=True),
+        lambda n: n > watches,
+        within=30,
+        what="a new pod watch in place of the silent one",
+    )
+    replaced = time.monotonic() - stalled_at
+    print(f"\nsilent pod watch replaced after {replaced:.1f}s")
+    assert replaced < 20
+    await pod(api, "after", ns, grp, "100m")
+    assert await node_of(api, ns, "after") == node
 
 
 # -- malformed and absurd objects --------------------------------------------------------
