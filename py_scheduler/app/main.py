@@ -18,7 +18,6 @@ from typing import Final
 
 import kopf
 import structlog
-import uvloop
 from aiohttp import web
 from kubernetes_asyncio import client as k8s_client
 
@@ -55,7 +54,7 @@ def main(args: argparse.Namespace) -> int:
     for warning in cfg.warnings:
         log.warning("configuration accepted with a warning", warning=warning)
     try:
-        return uvloop.run(
+        return asyncio.run(
             run(
                 cfg,
                 kubeconfig=args.kubeconfig,
