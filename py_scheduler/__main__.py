@@ -30,6 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--bind-address", default="0.0.0.0", help="for /metrics and the probes")
     run.add_argument("--port", type=int, default=10259, help="for /metrics and the probes")
     run.add_argument(
+        "--livez-api-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="/livez fails once the API server has not answered for this long",
+    )
+    run.add_argument(
         "--pending-sweep-interval",
         type=float,
         default=60.0,

@@ -1,8 +1,10 @@
 """``python -m py_scheduler run``: wire the scheduler to a cluster and run it.
 
-Root tasks (the two watches, the queue's flushes, the scheduling loop, the
-HTTP server) share one TaskGroup: if one dies, all stop and the process exits
-non-zero so that its supervisor restarts it. SIGTERM stops taking new pods,
+Root tasks (the watches of pods, nodes and the objects plugins consult, the
+queue's flushes, the scheduling loop) share one TaskGroup: if one dies, all
+stop and the process exits non-zero so that its supervisor restarts it. The
+watches retry with backoff forever, so an unreachable API server at start-up
+or later only delays readiness. SIGTERM stops taking new pods,
 lets in-flight binds finish, and exits 0.
 """
 
@@ -13,13 +15,12 @@ import asyncio
 import os
 import signal
 import socket
+import time
 import uuid
-from typing import Final
+from typing import Any, Final
 
-import kopf
 import structlog
 from aiohttp import web
-from kubernetes_asyncio import client as k8s_client
 
 from py_scheduler import config, logs, metrics
 from py_scheduler.app.server import Health, make_app
@@ -61,6 +62,7 @@ def main(args: argparse.Namespace) -> int:
                 address=args.bind_address,
                 port=args.port,
                 sweep_interval=args.pending_sweep_interval,
+                api_timeout=args.livez_api_timeout,
             )
         )
     except KeyboardInterrupt:
@@ -90,6 +92,7 @@ async def run(
     address: str,
     port: int,
     sweep_interval: float = sweep_mod.DEFAULT_INTERVAL,
+    api_timeout: float = 120.0,
 ) -> int:
     configuration = await load_configuration(kubeconfig or cfg.client_connection.kubeconfig or None)
     limits = Settings(qps=cfg.client_connection.qps, burst=cfg.client_connection.burst)
@@ -118,13 +121,20 @@ async def run(
             field_selector="status.phase!=Succeeded,status.phase!=Failed",
         )
         nodes = Reflector(kube, "/api/v1/nodes", _node_handlers(scheduler), name="nodes")
+        watched: list[Reflector[Any]] = [
+            pods,
+            nodes,
+            *kube_objects.reflectors(kube, objects, scheduler.on_object),
+        ]
         if elector is None:
             metrics.LEADER.set(1)  # a single replica without election always leads
         else:
             scheduler.leading = elector.leading
         health = Health(
-            synced=lambda: pods.synced.is_set() and nodes.synced.is_set(),
+            synced=lambda: all(r.synced.is_set() for r in watched),
             leader_ok=elector.healthy if elector is not None else lambda: True,
+            api_silence=lambda: time.monotonic() - max(kube.last_contact, lease.last_contact),
+            api_timeout=api_timeout,
         )
         metrics.initialise(cfg.scheduler_names)
         metrics.SIZES.queue_sizes = scheduler.queue.lengths
@@ -139,26 +149,18 @@ async def run(
         await runner.setup()
         await web.TCPSite(runner, address, port).start()
         stop = asyncio.Event()
-        kopf_ready = asyncio.Event()
         loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
         log.info("starting", profiles=sorted(cfg.scheduler_names), address=f"{address}:{port}")
         lost = False
         try:
             async with asyncio.TaskGroup() as group:
-                group.create_task(
-                    _kopf_shell(scheduler, objects, configuration, stop, kopf_ready),
-                    name="kopf operator",
-                )
-                # kopf installs its own signal handlers when it starts; ours go
-                # on top so that SIGTERM runs our shutdown (which stops kopf too).
-                await asyncio.wait_for(kopf_ready.wait(), timeout=30)
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    loop.add_signal_handler(sig, stop.set)
-                group.create_task(nodes.run(), name="watch nodes")
-                group.create_task(pods.run(), name="watch pods")
+                for reflector in watched:
+                    group.create_task(reflector.run(), name=f"watch {reflector.name}")
                 group.create_task(scheduler.queue.run_flushes(), name="queue flushes")
                 group.create_task(
-                    _lead_and_schedule(scheduler, nodes, pods, elector, sweep),
+                    _lead_and_schedule(scheduler, watched, elector, sweep),
                     name="scheduling loop",
                 )
                 await stop.wait()
@@ -178,24 +180,6 @@ async def run(
             await runner.cleanup()
     log.info("stopped")
     return 1 if lost else 0
-
-
-async def _kopf_shell(
-    scheduler: Scheduler,
-    objects: ObjectStore,
-    configuration: k8s_client.Configuration,
-    stop: asyncio.Event,
-    ready: asyncio.Event,
-) -> None:
-    await kopf.operator(
-        registry=kube_objects.registry(objects, configuration, scheduler.on_object),
-        settings=kube_objects.settings(),
-        standalone=True,
-        clusterwide=True,
-        stop_flag=stop,
-        ready_flag=ready,
-    )
-    stop.set()  # kopf stopped on its own (e.g. a signal it saw first): shut down too
 
 
 class _Shutdown(Exception):
@@ -225,17 +209,16 @@ def _elector(kube: KubeClient, cfg: config.SchedulerConfig) -> LeaderElector:
 
 async def _lead_and_schedule(
     scheduler: Scheduler,
-    nodes: Reflector[Node],
-    pods: Reflector[PodInfo],
+    watched: list[Reflector[Any]],
     elector: LeaderElector | None,
     sweep: PendingSweep,
 ) -> None:
     """Followers keep their caches warm; only the leader schedules."""
     if elector is None:
-        await _schedule_when_synced(scheduler, nodes, pods, sweep)
+        await _schedule_when_synced(scheduler, watched, sweep)
         return
     try:
-        led = await elector.lead(lambda: _schedule_when_synced(scheduler, nodes, pods, sweep))
+        led = await elector.lead(lambda: _schedule_when_synced(scheduler, watched, sweep))
     except NotLeading:
         led = False  # the lease went stale before a cycle (the process was paused, say)
     if not led:
@@ -243,11 +226,12 @@ async def _lead_and_schedule(
 
 
 async def _schedule_when_synced(
-    scheduler: Scheduler, nodes: Reflector[Node], pods: Reflector[PodInfo], sweep: PendingSweep
+    scheduler: Scheduler, watched: list[Reflector[Any]], sweep: PendingSweep
 ) -> None:
-    # Scheduling before the caches are full would overcommit nodes.
-    await nodes.synced.wait()
-    await pods.synced.wait()
+    # As kube-scheduler waits for its informers: scheduling before the caches are
+    # full would overcommit nodes or miss budgets and claims.
+    for reflector in watched:
+        await reflector.synced.wait()
     log.info(
         "caches synced",
         nodes=len(scheduler.cache),

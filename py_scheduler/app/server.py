@@ -1,6 +1,8 @@
 """HTTP endpoints: ``/metrics``, ``/livez``, ``/readyz``, ``/healthz``.
 
-``/livez`` only says the event loop answers. ``/readyz`` also needs the
+``/livez`` says the event loop answers and the API server answered within
+``api_timeout`` (watches restart every ~10 s, so silence that long means this
+replica is cut off or stuck, and a restart may help). ``/readyz`` also needs the
 caches synced and the process not shutting down; ``/healthz`` adds the
 leader-election watchdog (a leader that could not renew in time is unhealthy).
 """
@@ -18,8 +20,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 class Health:
     synced: Callable[[], bool] = lambda: False
     leader_ok: Callable[[], bool] = lambda: True
+    # Seconds since the API server last answered; /livez fails past api_timeout.
+    api_silence: Callable[[], float] = lambda: 0.0
+    api_timeout: float = 120.0
     shutting_down: bool = False
     reasons: list[str] = field(default_factory=list)
+
+    def live(self) -> tuple[bool, str]:
+        silence = self.api_silence()
+        if silence > self.api_timeout:
+            return False, f"no answer from the API server for {silence:.0f}s"
+        return True, "ok"
 
     def ready(self) -> tuple[bool, str]:
         if self.shutting_down:
@@ -35,7 +46,8 @@ def make_app(health: Health) -> web.Application:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def livez(_: web.Request) -> web.Response:
-        return web.Response(text="ok")
+        ok, reason = health.live()
+        return web.Response(text=reason, status=200 if ok else 503)
 
     async def readyz(_: web.Request) -> web.Response:
         ok, reason = health.ready()

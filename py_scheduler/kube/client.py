@@ -13,6 +13,7 @@ import asyncio
 import os
 import socket
 import ssl
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,8 @@ class KubeClient:
         self.settings = settings or Settings()
         self.base = str(configuration.host).rstrip("/")
         self._session: aiohttp.ClientSession | None = None
+        # When the API server last answered anything (monotonic), for /livez.
+        self.last_contact = time.monotonic()
         self.limiter = (
             TokenBucket(self.settings.qps, self.settings.burst)
             if self.settings.qps is not None
@@ -200,6 +203,7 @@ class KubeClient:
                     method, self.base + path, data=data, params=params, headers=headers
                 ) as resp:
                     raw = await resp.read()
+                    self.last_contact = time.monotonic()
                     status = resp.status
                     retry_after = resp.headers.get("Retry-After")
         except TimeoutError:
@@ -241,12 +245,14 @@ class KubeClient:
             async with self.session.get(
                 self.base + path, params=params, headers=headers, timeout=timeout
             ) as resp:
+                self.last_contact = time.monotonic()
                 if resp.status != 200:
                     raise errors.from_response(
                         "GET", path, resp.status, await resp.read(), resp.headers.get("Retry-After")
                     )
                 buffer = b""
                 async for chunk in resp.content.iter_any():
+                    self.last_contact = time.monotonic()
                     buffer += chunk
                     *lines, buffer = buffer.split(b"\n")
                     for line in lines:

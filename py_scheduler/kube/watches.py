@@ -39,7 +39,8 @@ WATCH_TIMEOUT: Final = 8
 WATCH_TIMEOUT_JITTER: Final = 4
 IDLE_TIMEOUT: Final = 15.0
 BACKOFF_START: Final = 0.5
-BACKOFF_MAX: Final = 30.0
+# Low, so that a watch resumes within seconds once the API server is back.
+BACKOFF_MAX: Final = 5.0
 
 
 # (raw object, why it could not be decoded, deleted?)

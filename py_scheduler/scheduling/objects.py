@@ -4,7 +4,7 @@ selectors of workload owners (default topology spread constraints) and the
 storage objects (PersistentVolumeClaims, PersistentVolumes, StorageClasses,
 CSINodes) the volume plugins judge.
 
-Kept current by the kopf handlers in :mod:`py_scheduler.kube.objects`, or filled
+Kept current by the watches in :mod:`py_scheduler.kube.objects`, or filled
 from a snapshot by the simulator.
 """
 

@@ -13,7 +13,9 @@ responses back chunk by chunk. Tests change its behaviour at run time:
   them go silent with the connection open (``stall_watches``); the
   next watch can be held and answered 410, as HTTP status or ERROR event;
 - add objects to the list and watch responses of pods or nodes (``inject``);
-- leave the next watch events about one object out (``drop_events``).
+- leave the next watch events about one object out (``drop_events``);
+- reset every connection as it is accepted (``reset_all``), or answer nothing
+  with connections left open (``go_silent``), until ``heal``.
 
 It records every request it saw (``seen``), so tests can count binds. It runs
 its own event loop in a daemon thread: the test's loop may block (urllib,
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import struct
 import threading
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
@@ -143,6 +147,8 @@ class FaultProxy:
         self._rules: list[_Rule] = []
         self._injected: dict[str, list[JSON]] = {"pods": [], "nodes": []}
         self._dropped: dict[tuple[str, str], int] = {}  # (resource, name) -> events to drop
+        self._mode = ""  # "", "reset" or "silent"
+        self._healthy: asyncio.Event | None = None  # set unless silent (the proxy's loop)
         self._streams: list[_Stream] = []
         self._seen: list[Seen] = []
         self._loop = asyncio.new_event_loop()
@@ -178,6 +184,8 @@ class FaultProxy:
         self._loop.close()
 
     async def _start(self) -> None:
+        self._healthy = asyncio.Event()
+        self._healthy.set()
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=False, limit=0),
             headers={"Authorization": f"Bearer {self.token}"},
@@ -212,6 +220,7 @@ class FaultProxy:
             self._rules.clear()
             self._injected = {"pods": [], "nodes": []}
             self._dropped.clear()
+        self.heal()
 
     def answer(
         self,
@@ -248,6 +257,31 @@ class FaultProxy:
         whatever ``hold``/``answer`` rules the test has set."""
         line = _error_event(410) if event_form else None
         self._loop.call_soon_threadsafe(self._end_streams, resource, line)
+
+    def reset_all(self) -> None:
+        """Accept every connection and reset it (RST) at once, open watches too,
+        as a load balancer with no healthy backend does, until ``heal``."""
+        with self._lock:
+            self._mode = "reset"
+        self._loop.call_soon_threadsafe(self._reset_streams)
+
+    def go_silent(self) -> None:
+        """Answer nothing more, on open watches or new requests, keeping the
+        connections open (packets silently dropped), until ``heal``."""
+        with self._lock:
+            self._mode = "silent"
+            for stream in self._streams:
+                stream.stalled = True
+        self._loop.call_soon_threadsafe(self._set_healthy, False)
+
+    def heal(self) -> None:
+        with self._lock:
+            self._mode = ""
+        self._loop.call_soon_threadsafe(self._set_healthy, True)
+
+    def _set_healthy(self, healthy: bool) -> None:
+        if self._healthy is not None:
+            (self._healthy.set if healthy else self._healthy.clear)()
 
     def stall_watches(self, resource: Resource) -> None:
         """Open watches of ``resource`` go silent: the connection stays open and
@@ -324,6 +358,13 @@ class FaultProxy:
     # -- serving (the proxy's loop) ----------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        with self._lock:
+            mode = self._mode
+        if mode == "reset":
+            _reset(request)
+            return web.Response(status=502)  # never sent: the connection is gone
+        if mode == "silent" and self._healthy is not None:
+            await self._healthy.wait()
         path = request.path
         watch = request.query.get("watch") in ("1", "true")
         body = await request.read()
@@ -390,13 +431,13 @@ class FaultProxy:
             response.content_type = "application/json"
             await response.prepare(request)
             stream = _Stream(resource or "", response, request, asyncio.current_task())
-            if resource is not None:
-                with self._lock:
+            with self._lock:
+                if resource is not None:
                     stream.pending.extend(
                         orjson.dumps({"type": "ADDED", "object": obj}) + b"\n"
                         for obj in self._injected[resource]
                     )
-                    self._streams.append(stream)
+                self._streams.append(stream)
             try:
                 await self._flush(stream)
                 partial = b""
@@ -444,6 +485,14 @@ class FaultProxy:
         for stream in streams:
             self._loop.create_task(self._flush(stream))
 
+    def _reset_streams(self) -> None:
+        with self._lock:
+            streams = list(self._streams)
+        for stream in streams:
+            _reset(stream.request)
+            if stream.task is not None:
+                stream.task.cancel()
+
     def _end_streams(self, resource: str, last_line: bytes | None) -> None:
         with self._lock:
             streams = [s for s in self._streams if s.resource == resource]
@@ -461,6 +510,17 @@ class FaultProxy:
 def _error_event(code: int) -> bytes:
     status = status_body(code, "too old resource version (injected fault)")
     return orjson.dumps({"type": "ERROR", "object": status}) + b"\n"
+
+
+def _reset(request: web.Request) -> None:
+    """Close with RST (SO_LINGER 0), not FIN."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 def _abort(stream: _Stream) -> None:

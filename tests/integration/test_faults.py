@@ -21,6 +21,9 @@ We test these aspects:
 - a pod the decoder refuses gets PodScheduled=False (SchedulerError) naming
   the field, and a pod whose watch event was lost is found by the pending-pod
   sweep and scheduled;
+- an endpoint that resets every connection for a minute is survived by a
+  running scheduler (whose /livez fails meanwhile) and by one starting
+  during it; both resume within seconds once it heals;
 - after every test, every pending pod of ours has a decision (a fixture).
 """
 
@@ -30,8 +33,10 @@ import asyncio
 import re
 import signal
 import time
+import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -55,6 +60,8 @@ PROFILE = "py-scheduler-faults"
 SMALL = {"cpu": "1", "memory": "4Gi", "pods": "110"}
 LIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 SWEEP_INTERVAL = 2.0
+LIVEZ_API_TIMEOUT = 10.0
+OUTAGE = 60.0  # seconds the API endpoint resets every connection
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +96,12 @@ def faulty(
         config,
         name=PROFILE,
         env={"KUBECONFIG": str(kubeconfig)},
-        extra_args=("--pending-sweep-interval", str(SWEEP_INTERVAL)),
+        extra_args=(
+            "--pending-sweep-interval",
+            str(SWEEP_INTERVAL),
+            "--livez-api-timeout",
+            str(LIVEZ_API_TIMEOUT),
+        ),
     )
     try:
         yield running
@@ -628,3 +640,87 @@ async def test_a_pod_the_decoder_refuses_gets_a_scheduler_error_naming_the_field
     samples = await metrics(faulty)
     assert samples["py_scheduler_invalid_pods"] >= 1
     proxy.reset()
+
+
+# -- an API endpoint that resets every connection ------------------------------------------------
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+async def test_an_endpoint_resetting_every_connection_for_a_minute_is_survived(
+    api: KubeClient,
+    proxy: FaultProxy,
+    faulty: SchedulerProcess,
+    control_plane: LocalControlPlane,
+    tmp_path: Path,
+) -> None:
+    # A running scheduler and one starting while the endpoint resets every
+    # connection (a load balancer with no healthy backend), for a minute.
+    kubeconfig = tmp_path / "kubeconfig"
+    proxy.write_kubeconfig(str(kubeconfig))
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\n"
+        "kind: KubeSchedulerConfiguration\n"
+        "leaderElection: {leaderElect: false}\n"
+        "profiles: [{schedulerName: py-scheduler-starting}]\n"
+    )
+    proxy.reset_all()
+    started_at = time.monotonic()
+    starting = start_scheduler(
+        control_plane,
+        config,
+        name="starting-during-outage",
+        env={"KUBECONFIG": str(kubeconfig)},
+        wait_ready=False,
+    )
+    try:
+        # The running one notices: /livez fails once the API is silent too long.
+        await eventually(
+            lambda: asyncio.to_thread(_status, f"{faulty.base}/livez"),
+            lambda code: code == 503,
+            within=LIVEZ_API_TIMEOUT + 20,
+            what="/livez failing without the API server",
+        )
+        retried = await eventually(
+            lambda: asyncio.to_thread(
+                lambda: (len(log_events(starting, "watch failed; retrying")), starting.proc.poll())
+            ),
+            lambda seen: time.monotonic() - started_at >= OUTAGE or seen[1] is not None,
+            within=OUTAGE + 10,
+            what="a minute of resets",
+        )
+        assert retried[1] is None, f"the starting scheduler exited; see {starting.log}"
+        assert faulty.proc.poll() is None, f"the running scheduler exited; see {faulty.log}"
+        assert retried[0] > 10, "the starting scheduler did not keep retrying"
+        assert await asyncio.to_thread(_status, f"{starting.base}/readyz") == 503
+
+        proxy.heal()
+        healed_at = time.monotonic()
+        await eventually(
+            lambda: asyncio.to_thread(_status, f"{starting.base}/readyz"),
+            lambda code: code == 200,
+            what="the scheduler started during the outage becoming ready",
+        )
+        ready = time.monotonic() - healed_at
+        await eventually(
+            lambda: asyncio.to_thread(_status, f"{faulty.base}/livez"),
+            lambda code: code == 200,
+            what="/livez passing again",
+        )
+        ns = await namespace(api, "healed")
+        grp, [node] = await group(api, 1)
+        await pod(api, "after-outage", ns, grp, "100m")
+        assert await node_of(api, ns, "after-outage", within=20) == node
+        print(f"\nready {ready:.1f}s after the endpoint healed")
+        assert ready < 15
+    finally:
+        proxy.heal()
+        code = starting.stop()
+    assert code == 0, f"exit {code}; see {starting.log}"
