@@ -9,6 +9,8 @@ Two measurements, each repeated, with the load average printed beside them
   started on that loop, CPU seconds of the scheduler process until the last
   pod is bound. Runs alternate between loops so drift in the machine's load
   hits both.
+- **The cost of scraping** (``--scrapers N``): the same bursts on asyncio,
+  without and with N clients fetching ``/metrics`` back to back.
 - **Survival of an endpoint that accepts and resets.** ``--requests`` HTTPS
   requests through the project's client, ``--concurrency`` at a time, to a
   listener that accepts every connection and resets it at once (a load
@@ -30,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +51,11 @@ LOOPS = ("asyncio", "uvloop")
 
 
 def _scheduler(
-    loop: str, plane: LocalControlPlane, config: Path, log: Path
+    loop: str, plane: LocalControlPlane, config: Path, log: Path, port: int, extra: list[str]
 ) -> subprocess.Popen[bytes]:
     entry = ["-m", "bench.with_uvloop"] if loop == "uvloop" else ["-m", "py_scheduler"]
     argv = [sys.executable, *entry, "run", "--config", str(config), "--bind-address=127.0.0.1"]
-    argv += [f"--port={free_port()}", "--log-format=json", "--log-level=warning"]
+    argv += [f"--port={port}", "--log-format=json", "--log-level=warning", *extra]
     with log.open("wb") as out:
         return subprocess.Popen(
             argv,
@@ -62,6 +65,28 @@ def _scheduler(
         )
 
 
+async def _scrape(url: str, token: str, stop: asyncio.Event) -> int:
+    """GET ``url`` back to back until ``stop``; returns how many answered 200."""
+    import ssl
+
+    import aiohttp
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    done = 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+        while not stop.is_set():
+            try:
+                async with session.get(url, headers=headers) as resp:
+                    await resp.read()
+                    done += resp.status == 200
+            except (aiohttp.ClientError, OSError):
+                await asyncio.sleep(0.1)
+    return done
+
+
 async def _bound(kube: KubeClient, namespace: str) -> int:
     pods = await kube.get(
         f"/api/v1/namespaces/{namespace}/pods", {"fieldSelector": "spec.nodeName!="}
@@ -69,8 +94,21 @@ async def _bound(kube: KubeClient, namespace: str) -> int:
     return len(pods["items"])
 
 
+@dataclass(frozen=True)
+class Scraping:
+    scrapers: int = 0  # tight-loop /metrics clients during the burst
+    scheme: str = "http"
+    extra_args: tuple[str, ...] = ()
+
+
 async def burst(
-    kube: KubeClient, plane: LocalControlPlane, workdir: Path, loop: str, rep: int, pods: int
+    kube: KubeClient,
+    plane: LocalControlPlane,
+    workdir: Path,
+    loop: str,
+    rep: int,
+    pods: int,
+    scraping: Scraping = Scraping(),
 ) -> dict[str, Any]:
     namespace = f"loops-{loop}-{rep}"
     await kube.post("/api/v1/namespaces", {"metadata": {"name": namespace}})
@@ -80,7 +118,14 @@ async def burst(
     config = workdir / "config.yaml"
     load_before = os.getloadavg()[0]
     started = time.monotonic()
-    proc = _scheduler(loop, plane, config, workdir / f"{loop}-{rep}.log")
+    port = free_port()
+    log = workdir / f"{loop}-{scraping.scrapers}-{rep}.log"
+    proc = _scheduler(loop, plane, config, log, port, list(scraping.extra_args))
+    stop = asyncio.Event()
+    url = f"{scraping.scheme}://127.0.0.1:{port}/metrics"
+    scrapers = [
+        asyncio.create_task(_scrape(url, plane.token, stop)) for _ in range(scraping.scrapers)
+    ]
     try:
         while await _bound(kube, namespace) < pods:
             if proc.poll() is not None:
@@ -89,12 +134,16 @@ async def burst(
         wall = time.monotonic() - started
         cpu = procstat.cpu_seconds(proc.pid)
     finally:
+        stop.set()
+        scrapes = sum(await asyncio.gather(*scrapers))
         proc.terminate()
         proc.wait(timeout=60)
         await load.delete_pods(kube, namespace)
     return {
         "loop": loop,
         "rep": rep,
+        "scrapers": scraping.scrapers,
+        "scrapes_per_s": scrapes / wall,
         "cpu_ms_per_pod": 1000 * cpu / pods,
         "pods_per_s": pods / wall,
         "load": load_before,
@@ -186,13 +235,20 @@ async def bursts(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]
         async with KubeClient(await load_configuration(str(plane.kubeconfig))) as kube:
             nodes = (templates.node(f"node-{i:04d}", None) for i in range(args.nodes))
             await load.create_all(kube, "/api/v1/nodes", nodes)
+            variants = [(loop, Scraping()) for loop in LOOPS]
+            if args.scrapers:
+                # Scraping cost instead: asyncio without and with tight-loop scrapers.
+                scraped = Scraping(args.scrapers, args.scrape_scheme, tuple(args.scheduler_arg))
+                quiet = Scraping(0, args.scrape_scheme, tuple(args.scheduler_arg))
+                variants = [("asyncio", quiet), ("asyncio", scraped)]
             runs = []
             for rep in range(args.reps):
-                for loop in LOOPS if rep % 2 == 0 else reversed(LOOPS):
-                    run = await burst(kube, plane, workdir, loop, rep, args.pods)
+                for loop, scraping in variants if rep % 2 == 0 else reversed(variants):
+                    run = await burst(kube, plane, workdir, loop, rep, args.pods, scraping)
                     print(
-                        f"burst {loop:8} rep {rep}: {run['cpu_ms_per_pod']:.2f} CPU-ms/pod, "
-                        f"{run['pods_per_s']:.0f} pods/s, load {run['load']:.2f}",
+                        f"burst {loop:8} scrapers {scraping.scrapers} rep {rep}: "
+                        f"{run['cpu_ms_per_pod']:.2f} CPU-ms/pod, {run['pods_per_s']:.0f} pods/s, "
+                        f"{run['scrapes_per_s']:.0f} scrapes/s, load {run['load']:.2f}",
                         flush=True,
                     )
                     runs.append(run)
@@ -211,11 +267,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--reset-runs", type=int, default=5)
     parser.add_argument("--workdir", default="/tmp/py-scheduler-event-loops")
     parser.add_argument("--skip-bursts", action="store_true")
+    parser.add_argument("--skip-resets", action="store_true")
+    parser.add_argument(
+        "--scrapers", type=int, default=0, help="measure bursts without and with N scrapers"
+    )
+    parser.add_argument("--scrape-scheme", choices=("http", "https"), default="http")
+    parser.add_argument(
+        "--scheduler-arg", action="append", default=[], help="extra py-scheduler argument"
+    )
     parser.add_argument("--resets-child", choices=LOOPS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.resets_child:
         return resets_child(args.resets_child, args.requests, args.concurrency)
-    for loop in LOOPS:
+    for loop in () if args.skip_resets else LOOPS:
         outcomes = [resets(loop, args.requests, args.concurrency) for _ in range(args.reset_runs)]
         survived = sum(o["exit"] == 0 for o in outcomes)
         codes = sorted({o["exit"] for o in outcomes})
@@ -229,11 +293,13 @@ def main(argv: list[str]) -> int:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     runs = asyncio.run(bursts(args, workdir))
-    for loop in LOOPS:
-        mine = [r for r in runs if r["loop"] == loop]
+    for key in sorted({(r["loop"], r["scrapers"]) for r in runs}):
+        mine = [r for r in runs if (r["loop"], r["scrapers"]) == key]
         print(
-            f"burst {loop:8}: median {statistics.median(r['cpu_ms_per_pod'] for r in mine):.2f} "
-            f"CPU-ms/pod, {statistics.median(r['pods_per_s'] for r in mine):.0f} pods/s over "
+            f"burst {key[0]:8} scrapers {key[1]}: median "
+            f"{statistics.median(r['cpu_ms_per_pod'] for r in mine):.2f} CPU-ms/pod, "
+            f"{statistics.median(r['pods_per_s'] for r in mine):.0f} pods/s, "
+            f"{statistics.median(r['scrapes_per_s'] for r in mine):.0f} scrapes/s over "
             f"{len(mine)} runs; load {min(r['load'] for r in mine):.2f}-"
             f"{max(r['load'] for r in mine):.2f}"
         )
