@@ -28,7 +28,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=("json", "console", "auto"), default="auto")
     run.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     run.add_argument("--bind-address", default="0.0.0.0", help="for /metrics and the probes")
-    run.add_argument("--port", type=int, default=10259, help="for /metrics and the probes")
+    run.add_argument(
+        "--port",
+        "--secure-port",
+        type=int,
+        default=10259,
+        help="HTTPS port for /metrics (bearer token, delegated authorization) and the probes",
+    )
+    run.add_argument("--tls-cert-file", help="serving certificate (default: self-signed)")
+    run.add_argument("--tls-private-key-file", help="its private key")
+    run.add_argument(
+        "--plain-http",
+        action="store_true",
+        help="serve plain HTTP without authentication or authorization (development only)",
+    )
     run.add_argument(
         "--livez-api-timeout",
         type=float,

@@ -15,6 +15,7 @@ import asyncio
 import os
 import signal
 import socket
+import ssl
 import time
 import uuid
 from typing import Any, Final
@@ -23,11 +24,13 @@ import structlog
 from aiohttp import web
 
 from py_scheduler import config, logs, metrics
-from py_scheduler.app.server import Health, make_app
+from py_scheduler.app import tls
+from py_scheduler.app.server import KEEPALIVE_TIMEOUT, BoundedSite, Health, make_app
 from py_scheduler.kube import objects as kube_objects
 from py_scheduler.kube import sweep as sweep_mod
 from py_scheduler.kube.client import CredentialsError, KubeClient, Settings, load_configuration
 from py_scheduler.kube.cluster import KubeCluster
+from py_scheduler.kube.delegation import Delegation
 from py_scheduler.kube.election import ElectionConfig, LeaderElector
 from py_scheduler.kube.sweep import PendingSweep
 from py_scheduler.kube.watches import Handlers, Reflector
@@ -54,6 +57,17 @@ def main(args: argparse.Namespace) -> int:
         return 2
     for warning in cfg.warnings:
         log.warning("configuration accepted with a warning", warning=warning)
+    tls_context = None
+    if args.plain_http:
+        log.warning("serving plain HTTP without authentication or authorization")
+    else:
+        try:
+            tls_context = tls.server_context(
+                args.tls_cert_file, args.tls_private_key_file, args.bind_address
+            )
+        except tls.TlsError as exc:
+            log.error("invalid serving certificate", error=str(exc))
+            return 2
     try:
         return asyncio.run(
             run(
@@ -63,6 +77,8 @@ def main(args: argparse.Namespace) -> int:
                 port=args.port,
                 sweep_interval=args.pending_sweep_interval,
                 api_timeout=args.livez_api_timeout,
+                plain_http=args.plain_http,
+                tls_context=tls_context,
             )
         )
     except KeyboardInterrupt:
@@ -93,6 +109,8 @@ async def run(
     port: int,
     sweep_interval: float = sweep_mod.DEFAULT_INTERVAL,
     api_timeout: float = 120.0,
+    plain_http: bool = False,
+    tls_context: ssl.SSLContext | None = None,
 ) -> int:
     configuration = await load_configuration(kubeconfig or cfg.client_connection.kubeconfig or None)
     limits = Settings(qps=cfg.client_connection.qps, burst=cfg.client_connection.burst)
@@ -145,9 +163,12 @@ async def run(
             "pods": scheduler.cache.pod_count(),
             "assumed_pods": scheduler.cache.assumed_count(),
         }
-        runner = web.AppRunner(make_app(health), access_log=None)
+        auth = None if plain_http else Delegation(kube)
+        runner = web.AppRunner(
+            make_app(health, auth), access_log=None, keepalive_timeout=KEEPALIVE_TIMEOUT
+        )
         await runner.setup()
-        await web.TCPSite(runner, address, port).start()
+        await BoundedSite(runner, address, port, ssl_context=tls_context).start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

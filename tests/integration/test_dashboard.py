@@ -3,7 +3,9 @@
 
 We test these aspects:
 - every panel query parses and returns at least one series;
-- the alerting and recording rules load and evaluate without errors.
+- the alerting and recording rules load and evaluate without errors;
+- Prometheus scrapes the secure port as the chart's monitors do: HTTPS, a
+  bearer token, the self-signed certificate not verified.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pytest
 
 from py_scheduler.devcluster import controlplane
 from py_scheduler.kube.client import KubeClient
+from tests.conftest import start_scheduler
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "py-scheduler"
@@ -58,18 +61,44 @@ def _query(base: str, expr: str) -> dict[str, Any]:
     return body
 
 
+PROFILE = "py-scheduler-dashboard"
+
+
+@pytest.fixture(scope="module")
+def secure_scheduler(control_plane: controlplane.LocalControlPlane) -> Iterator[str]:
+    """A scheduler on its secure port (HTTPS, delegated authorization), as deployed."""
+    workdir = Path(tempfile.mkdtemp(prefix="dashboard-"))
+    (workdir / "config.yaml").write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\n"
+        "kind: KubeSchedulerConfiguration\n"
+        "leaderElection: {leaderElect: false}\n"
+        f"profiles: [{{schedulerName: {PROFILE}}}]\n"
+    )
+    running = start_scheduler(control_plane, workdir / "config.yaml", name=PROFILE, secure=True)
+    try:
+        yield running.base
+    finally:
+        assert running.stop() == 0
+
+
 @pytest.fixture(scope="module")
 def prometheus(
-    control_plane: controlplane.LocalControlPlane, scheduler_process: str
+    control_plane: controlplane.LocalControlPlane, secure_scheduler: str
 ) -> Iterator[str]:
     binary = _prometheus_binary()
     workdir = Path(tempfile.mkdtemp(prefix="prometheus-"))
-    target = urllib.parse.urlparse(scheduler_process).netloc
+    target = urllib.parse.urlparse(secure_scheduler).netloc
+    # As the chart's ServiceMonitor scrapes: HTTPS, a bearer token allowed to get
+    # /metrics (here the admin's), the self-signed certificate not verified.
+    (workdir / "token").write_text(control_plane.token)
     (workdir / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         f"rule_files: [{CHART / 'files' / 'prometheus-rules.yaml'}]\n"
         "scrape_configs:\n"
         "- job_name: py-scheduler\n"
+        "  scheme: https\n"
+        "  tls_config: {insecure_skip_verify: true}\n"
+        f"  authorization: {{credentials_file: {workdir / 'token'}}}\n"
         f"  static_configs: [{{targets: ['{target}']}}]\n"
     )
     port = controlplane.free_port()
@@ -125,9 +154,16 @@ async def test_every_dashboard_panel_returns_series(api: KubeClient, prometheus:
     ns, group = unique("dash"), unique("grp")
     await create_namespace(api, ns)
     await create_node(api, unique("node"), labels={"test-group": group})
-    await create_pod(api, "observed", ns, node_selector={"test-group": group})
     await create_pod(
-        api, "waiting", ns, requests={"cpu": "64"}, node_selector={"test-group": group}
+        api, "observed", ns, scheduler_name=PROFILE, node_selector={"test-group": group}
+    )
+    await create_pod(
+        api,
+        "waiting",
+        ns,
+        scheduler_name=PROFILE,
+        requests={"cpu": "64"},
+        node_selector={"test-group": group},
     )
     queries = _panel_queries()
     assert len(queries) >= 15

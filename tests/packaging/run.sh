@@ -130,7 +130,7 @@ defaults() {
 		chart_checks "$work/defaults.yaml" --label defaults --namespace "$NS" \
 			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
 			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
-			--kinds PodDisruptionBudget,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
+			--kinds PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
 }
 check "helm template (defaults): objects, restricted pods, RBAC, lease, config the scheduler accepts" defaults
 
@@ -141,7 +141,7 @@ all_on() {
 			--lease py-scheduler-lock --profiles py-scheduler,py-scheduler-spread \
 			--eviction-mode Delete --priority-class system-cluster-critical --monitor-labels \
 			--disabled-alerts PySchedulerPendingPodsGrowing \
-			--kinds NetworkPolicy,PodDisruptionBudget,ServiceAccount,ConfigMap,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,PrometheusRule,ServiceMonitor,Pod
+			--kinds NetworkPolicy,PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,PrometheusRule,ServiceMonitor,Pod
 }
 check "helm template (every option on, evictionMode Delete): same checks, pods delete granted" all_on
 
@@ -152,7 +152,7 @@ single() {
 		chart_checks "$work/single.yaml" --label single --namespace "$NS" \
 			--fullname py-scheduler --service-account py-scheduler --replicas 1 \
 			--profiles py-scheduler --eviction-mode none --default-spreading \
-			--kinds NetworkPolicy,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Service,Deployment,PrometheusRule,PodMonitor,Pod
+			--kinds NetworkPolicy,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Service,Deployment,PrometheusRule,PodMonitor,Pod
 }
 check "helm template (one replica, no election, no preemption, PodMonitor): no PDB, lease Role or eviction rights" single
 
@@ -205,7 +205,7 @@ manifests_shape() {
 		chart_checks deploy/manifests/py-scheduler.yaml --label manifests --namespace "$NS" \
 			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
 			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
-			--kinds PodDisruptionBudget,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment
+			--kinds PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment
 }
 check "deploy/manifests: restricted namespace; objects as the chart's, without the test hook" manifests_shape
 
