@@ -43,6 +43,7 @@ import orjson
 import pytest
 
 from py_scheduler.devcluster.controlplane import LocalControlPlane
+from py_scheduler.kube import rbac
 from py_scheduler.kube.client import JSON, KubeClient
 from tests.builders import raw_node, raw_pod
 from tests.conftest import SchedulerProcess, start_scheduler
@@ -724,3 +725,32 @@ async def test_an_endpoint_resetting_every_connection_for_a_minute_is_survived(
         proxy.heal()
         code = starting.stop()
     assert code == 0, f"exit {code}; see {starting.log}"
+
+
+# -- RBAC: every request the scheduler sent is one the code-derived table grants ------------------
+
+
+def test_every_request_sent_is_granted_by_the_code_derived_rbac(proxy: FaultProxy) -> None:
+    # Runs last in this module: by now the scheduler behind the proxy has listed,
+    # watched, bound, patched, written events and re-read pods. The chart's RBAC
+    # equals these tables (tests/packaging), so a request the chart would refuse
+    # shows here, and a grant no request uses shows there.
+    granted = {**rbac.CLUSTER}
+    for mode in rbac.EVICTION_MODES.values():
+        for key, verbs in mode.items():
+            granted[key] = granted.get(key, frozenset()) | verbs
+    used: set[tuple[str, str, str]] = set()
+    for seen in proxy.seen():
+        found = rbac.permission(seen.method, seen.path, watch=seen.watch)
+        if found is not None:
+            used.add(found)
+    refused = sorted(p for p in used if p[2] not in granted.get((p[0], p[1]), frozenset()))
+    assert not refused, f"requests the chart's RBAC would refuse: {refused}"
+    # The suite exercised the core of the table.
+    assert {
+        ("", "pods", "watch"),
+        ("", "pods/binding", "create"),
+        ("", "pods/status", "patch"),
+        ("events.k8s.io", "events", "create"),
+        ("policy", "poddisruptionbudgets", "watch"),
+    } <= used
