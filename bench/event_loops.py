@@ -110,7 +110,7 @@ async def burst(
     pods: int,
     scraping: Scraping = Scraping(),
 ) -> dict[str, Any]:
-    namespace = f"loops-{loop}-{rep}"
+    namespace = f"loops-{loop}-{scraping.scrapers}-{rep}"
     await kube.post("/api/v1/namespaces", {"metadata": {"name": namespace}})
     path = f"/api/v1/namespaces/{namespace}/pods"
     bodies = (templates.pod(f"p-{i}", namespace, "default", SCHEDULER_NAME) for i in range(pods))
