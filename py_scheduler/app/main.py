@@ -179,6 +179,7 @@ async def run(
             async with asyncio.TaskGroup() as group:
                 for reflector in watched:
                     group.create_task(reflector.run(), name=f"watch {reflector.name}")
+                group.create_task(cluster.events.run(), name="event series")
                 group.create_task(scheduler.queue.run_flushes(), name="queue flushes")
                 group.create_task(
                     _lead_and_schedule(scheduler, watched, elector, sweep),

@@ -2,11 +2,12 @@
 
 Lean requests with exactly the bodies kube-scheduler sends: a Binding
 carrying the pod UID, a strategic-merge status patch, an events.k8s.io/v1
-Event, and a policy/v1 Eviction with a UID precondition. A 409 or 404 on a
-bind is passed on as final only once a re-read shows the pod bound or gone;
-otherwise it is Unavailable, and the pod is retried. Volume binding
-writes only the fields kube-scheduler's binder changes (a volume's claimRef,
-a claim's selected-node annotation), as merge patches carrying the
+Event (repeats folded into a series, see :mod:`py_scheduler.kube.events`),
+and a policy/v1 Eviction with a UID precondition. A 409 or 404 on a bind is
+passed on as final only once a re-read shows the pod bound or gone;
+otherwise it is Unavailable, and the pod is retried. Volume binding writes
+only the fields kube-scheduler's binder changes (a volume's claimRef, a
+claim's selected-node annotation), as merge patches carrying the
 resourceVersion that was judged, so a concurrent change is a Conflict as it
 would be for the binder's Update.
 """
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 
 from py_scheduler.cluster import ClusterError, Conflict, NotFound, PodCondition, Unavailable
 from py_scheduler.kube.client import JSON, KubeClient
+from py_scheduler.kube.events import EventRecorder
 from py_scheduler.model import PodInfo
 from py_scheduler.model import volumes as vol
 
@@ -39,6 +41,8 @@ class KubeCluster:
     def __init__(self, kube: KubeClient, *, instance: str | None = None) -> None:
         self.kube = kube
         self.instance = instance or os.environ.get("POD_NAME") or socket.gethostname()
+        # Repeated events (a pod retried with the same reason) fold into series.
+        self.events = EventRecorder(kube)
 
     async def bind(self, pod: PodInfo, node: str) -> None:
         try:
@@ -121,8 +125,7 @@ class KubeCluster:
         note: str,
         reporting_controller: str,
     ) -> None:
-        await self.kube.post(
-            f"/apis/events.k8s.io/v1/namespaces/{pod.namespace}/events",
+        await self.events.record(
             {
                 "apiVersion": "events.k8s.io/v1",
                 "kind": "Event",

@@ -9,6 +9,7 @@ We test these aspects:
   PodScheduled=False condition, and is scheduled once a fitting node appears;
 - node affinity values the API accepts but cannot be parsed (a required Gt
   "many", a preferred Lt "1.5") get kube-scheduler's decision and message;
+- repeated FailedScheduling events fold into one Event's series;
 - a gated pod is not attempted until its gates are removed;
 - SIGTERM stops the scheduler with exit code 0 (checked by the fixture).
 
@@ -212,6 +213,31 @@ async def test_node_affinity_values_the_api_accepts_but_cannot_parse_get_upstrea
     assert one["spec"]["nodeName"] == nodes[0]
     for name in ("gt-many", "lt-frac"):
         assert any(e["reason"] == "FailedScheduling" for e in await _events(api, ns, name))
+
+
+async def test_repeated_failed_scheduling_events_fold_into_a_series(
+    api: KubeClient, scheduler_process: str
+) -> None:
+    ns, group, _ = await _setup(api, 1)
+    await create_pod(api, "big", ns, requests={"cpu": "64"}, node_selector={"test-group": group})
+
+    async def failed() -> list[JSON]:
+        return [e for e in await _events(api, ns, "big") if e["reason"] == "FailedScheduling"]
+
+    await eventually(failed, lambda found: len(found) == 1, what="the first FailedScheduling")
+    # A label change is an update of the pod: it is attempted again, failing alike.
+    for attempt in range(2):
+        await api.patch(
+            f"/api/v1/namespaces/{ns}/pods/big", {"metadata": {"labels": {"try": str(attempt)}}}
+        )
+        await asyncio.sleep(0.5)
+    found = await eventually(
+        failed,
+        lambda found: bool(found) and (found[0].get("series") or {}).get("count", 0) >= 2,
+        what="the repeat folded into the event's series",
+    )
+    assert len(found) == 1, "each attempt created an Event of its own"
+    assert found[0]["series"]["lastObservedTime"]
 
 
 async def test_unschedulable_pod_gets_event_and_condition_then_lands_on_a_new_node(
