@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import pytest
 
 from py_scheduler.devcluster.controlplane import LocalControlPlane
 from py_scheduler.kube.client import JSON, KubeClient
@@ -87,11 +88,22 @@ async def _bound_once(api: KubeClient, ns: str, name: str) -> JSON:
     return pod
 
 
+PROFILES = [
+    pytest.param((LEASE_DURATION, 10.0, RETRY_PERIOD), id="default lease 15s, renew 10s, retry 2s"),
+    pytest.param((5.0, 3.0, 1.0), id="fast lease 5s, renew 3s, retry 1s"),
+]
+
+
+@pytest.mark.parametrize("durations", PROFILES)
 async def test_failover_after_sigkill_and_after_clean_shutdown(
-    api: KubeClient, control_plane: LocalControlPlane, tmp_path: Path
+    api: KubeClient,
+    control_plane: LocalControlPlane,
+    tmp_path: Path,
+    durations: tuple[float, float, float],
 ) -> None:
+    lease_duration, _, retry_period = durations
     lease = unique("py-scheduler-ha")
-    config_path = _config(tmp_path, lease)
+    config_path = _config(tmp_path, lease, durations=durations)
     ns, group = unique("ha"), unique("grp")
     await create_namespace(api, ns)
     await create_node(api, unique("node"), labels={"test-group": group})
@@ -114,12 +126,12 @@ async def test_failover_after_sigkill_and_after_clean_shutdown(
         await eventually(
             lambda: _holder(api, lease),
             lambda h: h == follower,
-            within=LEASE_DURATION + RETRY_PERIOD + 10,
+            within=lease_duration + retry_period + 10,
             what="the follower to take the lease",
         )
         failover = time.monotonic() - killed_at
-        print(f"\nfailover after SIGKILL: {failover:.1f}s")
-        assert failover <= LEASE_DURATION + RETRY_PERIOD + 3
+        print(f"\nfailover after SIGKILL: {failover:.1f}s (lease {lease_duration}s)")
+        assert failover <= lease_duration + retry_period + 3
 
         await create_pod(
             api, "second", ns, scheduler_name="py-scheduler-ha", node_selector={"test-group": group}
@@ -137,12 +149,12 @@ async def test_failover_after_sigkill_and_after_clean_shutdown(
         await eventually(
             lambda: _holder(api, lease),
             lambda h: h == "replica-c",
-            within=LEASE_DURATION,
+            within=lease_duration + 5,
             what="the standby to take the released lease",
         )
         handover = time.monotonic() - stopped_at
         print(f"failover after clean shutdown: {handover:.1f}s")
-        assert handover <= RETRY_PERIOD + 3
+        assert handover <= retry_period + 3
 
         await create_pod(
             api, "third", ns, scheduler_name="py-scheduler-ha", node_selector={"test-group": group}
