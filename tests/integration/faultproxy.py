@@ -192,7 +192,11 @@ class FaultProxy:
         )
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+        # A client that gives up ends its request here too, as the API server
+        # cancels a request's context: nothing is forwarded late, after a heal.
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=1, handler_cancellation=True
+        )
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
@@ -202,12 +206,18 @@ class FaultProxy:
         if self._runner is not None:
             await self._runner.cleanup()
         if self._session is not None:
+            # A graceful TLS shutdown needs the loop that is about to stop: a
+            # connection still in use (a stalled watch, a request held while
+            # silent) would leave its socket open.
+            if self._session.connector is not None:
+                await self._session.connector.close(abort_ssl=True)
             await self._session.close()
         # Handlers of connections the client never closed would outlive the loop.
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
+        await asyncio.sleep(0)  # aborted transports close their sockets on the next turn
 
     # -- rules, set by tests (any thread) ----------------------------------------------
 
@@ -443,7 +453,9 @@ class FaultProxy:
                 partial = b""
                 async for chunk in upstream.content.iter_any():
                     if stream.stalled:
-                        await asyncio.Event().wait()  # until the client gives up
+                        # Relay nothing until the client gives up: its handler is
+                        # then cancelled, which lets the upstream watch go.
+                        await asyncio.Event().wait()
                     # Whole lines only, so a line can be dropped or slipped in between.
                     *lines, partial = (partial + chunk).split(b"\n")
                     kept = [
