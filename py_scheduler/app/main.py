@@ -28,15 +28,15 @@ from py_scheduler.app import tls
 from py_scheduler.app.server import KEEPALIVE_TIMEOUT, BoundedSite, Health, make_app
 from py_scheduler.kube import objects as kube_objects
 from py_scheduler.kube import sweep as sweep_mod
+from py_scheduler.kube.adapter import KubeCluster
 from py_scheduler.kube.client import CredentialsError, KubeClient, Settings, load_configuration
-from py_scheduler.kube.cluster import KubeCluster
 from py_scheduler.kube.delegation import Delegation
 from py_scheduler.kube.election import ElectionConfig, LeaderElector
 from py_scheduler.kube.sweep import PendingSweep
 from py_scheduler.kube.watches import Handlers, Reflector
 from py_scheduler.model import Node, PodInfo, decode_node, decode_pod
 from py_scheduler.scheduling.build import build_scheduler
-from py_scheduler.scheduling.objects import ObjectStore
+from py_scheduler.scheduling.object_store import ObjectStore
 from py_scheduler.scheduling.scheduler import NotLeading, Scheduler
 
 log = structlog.get_logger("py_scheduler.app")
@@ -122,11 +122,12 @@ async def run(
     ):
         objects = ObjectStore()
         cluster = KubeCluster(kube)
-        scheduler = build_scheduler(cfg, cluster=cluster, objects=objects)
+        scheduler = build_scheduler(
+            cfg, cluster=cluster, objects=objects, recorder=metrics.PrometheusRecorder()
+        )
         elector = _elector(lease, cfg) if cfg.leader_election.leader_elect else None
         sweep = PendingSweep(
             kube,
-            cluster,
             scheduler,
             leading=elector.leading if elector is not None else (lambda: True),
             interval=sweep_interval,

@@ -6,7 +6,7 @@ the first repeat patches the existing one with ``series`` (count 2 and the
 time observed); later repeats only count, and the count reaches the API
 server when the series is refreshed (every 30 minutes) or finished (not seen
 for 6 minutes), as ``tools/events`` does it. A patch that finds the Event
-gone creates it again. Neighbours: :class:`~py_scheduler.kube.cluster.KubeCluster`
+gone creates it again. Neighbours: :class:`~py_scheduler.kube.adapter.KubeCluster`
 records through this; the app runs :meth:`EventRecorder.run` beside the watches.
 """
 

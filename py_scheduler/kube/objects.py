@@ -2,14 +2,16 @@
 
 PodDisruptionBudgets, Namespaces, the Services, ReplicationControllers,
 ReplicaSets and StatefulSets whose selectors give the system default
-spreading, and the storage objects (PersistentVolumeClaims,
-PersistentVolumes, StorageClasses, CSINodes) are listed and watched by the
-same :class:`~py_scheduler.kube.watches.Reflector` as pods and nodes, and kept
-in the :class:`~py_scheduler.scheduling.objects.ObjectStore`. Every handler
+spreading, the storage objects (PersistentVolumeClaims, PersistentVolumes,
+StorageClasses, CSINodes) and the DRA objects (ResourceClaims, DeviceClasses,
+ResourceSlices) are listed and watched by the same
+:class:`~py_scheduler.kube.watches.Reflector` as pods and nodes, and kept in
+the :class:`~py_scheduler.scheduling.object_store.ObjectStore`. Every handler
 runs on the scheduler's event loop, between two scheduling cycles, so the
-store never changes under a cycle. Storage changes are cluster events too:
-``on_change`` requeues the pods the volume plugins rejected, and a relist
-reports what it added, changed and removed as such events.
+store never changes under a cycle. Storage and DRA changes are cluster events
+too: ``on_change`` requeues the pods the volume plugins or DynamicResources
+rejected, and a relist reports what it added, changed and removed as such
+events.
 
 A kind is one row of :data:`KINDS`: its path, how to decode an object into
 a key and a value, and the store table it fills.
@@ -30,8 +32,11 @@ from py_scheduler.framework.types import ActionType, Resource
 from py_scheduler.kube.client import KubeClient
 from py_scheduler.kube.watches import Handlers, Reflector
 from py_scheduler.model import volumes as vol
+from py_scheduler.model.budgets import decode_budget
+from py_scheduler.model.dra import objects as dra
 from py_scheduler.model.raw import Fields
-from py_scheduler.scheduling.objects import ObjectStore, decode_budget, decode_owner_selector
+from py_scheduler.model.selectors import decode_owner_selector
+from py_scheduler.scheduling.object_store import ObjectStore
 
 log = structlog.get_logger("py_scheduler.objects")
 
@@ -49,6 +54,16 @@ def _namespaced(decode: Callable[[Mapping[str, Any]], object]) -> Callable[..., 
     def decoded(raw: Mapping[str, Any]) -> Decoded:
         namespace, name = _meta(raw)
         return (namespace or "default", name), decode(raw)
+
+    return decoded
+
+
+def _joined(decode: Callable[[Mapping[str, Any]], object]) -> Callable[..., Decoded]:
+    """Keyed ``namespace/name``, as the ResourceClaim table is."""
+
+    def decoded(raw: Mapping[str, Any]) -> Decoded:
+        namespace, name = _meta(raw)
+        return f"{namespace or 'default'}/{name}", decode(raw)
 
     return decoded
 
@@ -128,6 +143,27 @@ KINDS: Final = (
         _cluster_scoped(vol.decode_csi_node),
         lambda s: s.csi_nodes,
         Resource.CSI_NODE,
+    ),
+    Kind(
+        "resourceclaims",
+        f"/apis/{dra.GROUP}/{dra.VERSION}/resourceclaims",
+        _joined(dra.decode_resource_claim),
+        lambda s: s.resource_claims,
+        Resource.RESOURCE_CLAIM,
+    ),
+    Kind(
+        "deviceclasses",
+        f"/apis/{dra.GROUP}/{dra.VERSION}/deviceclasses",
+        _cluster_scoped(dra.decode_device_class),
+        lambda s: s.device_classes,
+        Resource.DEVICE_CLASS,
+    ),
+    Kind(
+        "resourceslices",
+        f"/apis/{dra.GROUP}/{dra.VERSION}/resourceslices",
+        _cluster_scoped(dra.decode_resource_slice),
+        lambda s: s.slices,
+        Resource.RESOURCE_SLICE,
     ),
 )
 

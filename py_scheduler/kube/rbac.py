@@ -36,6 +36,12 @@ CLUSTER: Final[Permissions] = {
     ("", "persistentvolumes"): READ | {"patch"},
     ("storage.k8s.io", "storageclasses"): READ,
     ("storage.k8s.io", "csinodes"): READ,
+    # DynamicResources: the claim's finalizer (a patch of the claim), its allocation
+    # and reservedFor (patches of its status); classes and slices are only read.
+    ("resource.k8s.io", "resourceclaims"): READ | {"patch"},
+    ("resource.k8s.io", "resourceclaims/status"): frozenset({"patch"}),
+    ("resource.k8s.io", "deviceclasses"): READ,
+    ("resource.k8s.io", "resourceslices"): READ,
     # The secure port's delegated authentication and authorization.
     ("authentication.k8s.io", "tokenreviews"): frozenset({"create"}),
     ("authorization.k8s.io", "subjectaccessreviews"): frozenset({"create"}),

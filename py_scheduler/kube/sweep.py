@@ -5,7 +5,8 @@ Two ways a pod could be left without one, both closed here:
 - The decoder refuses a pod the API server accepted (``on_invalid``, from
   the pod reflector). The pod is then held here, not in the queue, and gets
   ``PodScheduled=False`` with reason ``SchedulerError`` and a
-  ``FailedScheduling`` event naming the field, once per change of message.
+  ``FailedScheduling`` event naming the field (written by the scheduler's
+  status writer), once per change of message.
 - The scheduler loses track of a pod (a bug). ``run`` lists the unassigned
   pods every ``interval`` seconds while this replica leads; a pod of ours
   that neither the queue nor the binder knows, and still does not after a
@@ -14,7 +15,9 @@ Two ways a pod could be left without one, both closed here:
   (``py_scheduler_unqueued_pending_pods``), logged, and alerted on.
 
 Neighbours: :mod:`py_scheduler.kube.watches` calls ``on_invalid``;
-:mod:`py_scheduler.app.main` runs the sweep beside the scheduling loop.
+:mod:`py_scheduler.app.main` runs the sweep beside the scheduling loop; the
+scheduler's event handlers (:mod:`py_scheduler.scheduling.eventhandlers`) say
+which pods they hold and take the recovered ones as a watch event.
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ from typing import Any, Final
 import structlog
 
 from py_scheduler import metrics
-from py_scheduler.cluster import ClusterError, NotFound, PodCondition
+from py_scheduler.cluster import ClusterError, NotFound
 from py_scheduler.kube.client import KubeClient
-from py_scheduler.kube.cluster import KubeCluster
 from py_scheduler.model import DecodeError, PodInfo, PodUID, decode_pod
-from py_scheduler.scheduling.scheduler import Scheduler, truncate
+from py_scheduler.scheduling.scheduler import Scheduler
+from py_scheduler.scheduling.status_writer import truncate
 
 log = structlog.get_logger("py_scheduler.sweep")
 
@@ -100,7 +103,6 @@ class PendingSweep:
     def __init__(
         self,
         kube: KubeClient,
-        cluster: KubeCluster,
         scheduler: Scheduler,
         *,
         leading: Callable[[], bool],
@@ -108,13 +110,11 @@ class PendingSweep:
         grace: float = GRACE,
     ) -> None:
         self.kube = kube
-        self.cluster = cluster
         self.scheduler = scheduler
         self.leading = leading
         self.interval = interval
         self.grace = grace
         self.invalid: dict[PodUID, _Invalid] = {}
-        self._writes: set[asyncio.Task[None]] = set()
 
     @property
     def profiles(self) -> frozenset[str]:
@@ -132,7 +132,7 @@ class PendingSweep:
         entry = _Invalid(pod, truncate(invalid_message(error)))
         self.invalid[pod.uid] = entry
         if self.leading() and _condition(raw) != ("False", REASON, entry.message):
-            self._spawn(self._decide(entry))
+            self._decide(entry)
 
     def forget(self, uid: PodUID) -> None:
         """The pod decoded after all, or is gone: the scheduler owns it again."""
@@ -143,12 +143,7 @@ class PendingSweep:
         self.invalid.clear()
 
     def knows(self, uid: PodUID) -> bool:
-        scheduler = self.scheduler
-        return (
-            scheduler.queue.where(uid) is not None
-            or scheduler.cache.is_assumed(uid)
-            or uid in self.invalid
-        )
+        return self.scheduler.holds(uid) or uid in self.invalid
 
     # -- the sweep -------------------------------------------------------------------
 
@@ -170,7 +165,7 @@ class PendingSweep:
             pod = _identity(raw)
             entry = self.invalid.get(pod.uid) if pod is not None else None
             if entry is not None and _condition(raw) != ("False", REASON, entry.message):
-                self._spawn(self._decide(entry))  # an earlier write was lost
+                self._decide(entry)  # an earlier write was lost
         if candidates:
             await asyncio.sleep(self.grace)
         lost = 0
@@ -220,37 +215,11 @@ class PendingSweep:
         self.scheduler.on_pod(decoded)
         return True
 
-    # -- writes -------------------------------------------------------------------------
+    # -- decisions ----------------------------------------------------------------------
 
-    def _spawn(self, coro: Any) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
-            coro, name="invalid pod decision"
-        )
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
-
-    async def _decide(self, entry: _Invalid) -> None:
-        pod = entry.pod
+    def _decide(self, entry: _Invalid) -> None:
         log.warning(
-            "pod cannot be decoded; marked unschedulable", pod=pod.key, reason=entry.message
+            "pod cannot be decoded; marked unschedulable", pod=entry.pod.key, reason=entry.message
         )
-        try:
-            await self.cluster.record_event(
-                pod,
-                type="Warning",
-                reason="FailedScheduling",
-                action="Scheduling",
-                note=entry.message,
-                reporting_controller=pod.scheduler_name,
-            )
-        except ClusterError as exc:
-            log.warning("writing the invalid pod's event failed", pod=pod.key, error=str(exc))
-        try:
-            await self.cluster.patch_pod_status(
-                pod,
-                condition=PodCondition("PodScheduled", "False", REASON, entry.message),
-                nominated_node=None,
-            )
-        except ClusterError as exc:
-            # The next sweep finds the condition missing and writes it again.
-            log.warning("writing the invalid pod's condition failed", pod=pod.key, error=str(exc))
+        # The next sweep finds the condition missing if the write is lost, and decides again.
+        self.scheduler.reject_undecodable(entry.pod, entry.message)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from py_scheduler.model.selectors import LabelSelector
-from py_scheduler.scheduling.objects import ObjectStore, decode_owner_selector
+from py_scheduler.model.selectors import LabelSelector, decode_owner_selector
+from py_scheduler.scheduling.object_store import ObjectStore
 from tests.builders import make_pod
 
 

@@ -1,6 +1,6 @@
 """The object watches' handlers (py_scheduler.kube.objects): each kind keeps
-its store table, and every add, change and removal of a storage object, from
-a watch event or a relist, reaches the queue as a cluster event."""
+its store table, and every add, change and removal of a storage or DRA
+object, from a watch event or a relist, reaches the queue as a cluster event."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 from py_scheduler.framework.types import ActionType, Resource
 from py_scheduler.kube import objects
-from py_scheduler.scheduling.objects import ObjectStore
+from py_scheduler.scheduling.object_store import ObjectStore
 from tests.builders import raw_pvc
+from tests.builders_dra import allocation, raw_claim, raw_slice
 
 
 def table(name: str, store: ObjectStore, events: list[Any]) -> Any:
@@ -69,5 +70,41 @@ def test_every_kind_has_a_watch_path() -> None:
         "persistentvolumes",
         "storageclasses",
         "csinodes",
+        "resourceclaims",
+        "deviceclasses",
+        "resourceslices",
     }
     assert all(k.path.startswith(("/api/v1/", "/apis/")) for k in objects.KINDS)
+
+
+def test_claims_are_keyed_namespace_slash_name_and_keep_the_allocated_devices() -> None:
+    store, events = ObjectStore(), list[Any]()
+    _, claims = table("resourceclaims", store, events)
+    result = ("req-0", "gpu.example.com", "pool-1", "dev-0")
+    claims.on_replace([claims.decode(raw_claim("c", namespace="ns"))])
+    claims.on_upsert(claims.decode(raw_claim("c", namespace="ns", allocation=allocation(result))))
+    claim = store.resource_claim("ns", "c")
+    assert claim is not None
+    assert claim.allocation is not None
+    assert len(store.allocated_devices()) == 1
+    claims.on_replace([])
+    assert store.resource_claim("ns", "c") is None
+    assert not store.allocated_devices()
+    assert events == [
+        (Resource.RESOURCE_CLAIM, ActionType.ADD),
+        (Resource.RESOURCE_CLAIM, ActionType.UPDATE),
+        (Resource.RESOURCE_CLAIM, ActionType.DELETE),
+    ]
+
+
+def test_slices_are_listed_per_node() -> None:
+    store, events = ObjectStore(), list[Any]()
+    _, slices = table("resourceslices", store, events)
+    slices.on_replace([slices.decode(raw_slice("s1", node="n1"))])
+    assert [s.name for s in store.node_slices("n1")] == ["s1"]
+    slices.on_delete(slices.decode(raw_slice("s1", node="n1")))
+    assert store.node_slices("n1") == []
+    assert events == [
+        (Resource.RESOURCE_SLICE, ActionType.ADD),
+        (Resource.RESOURCE_SLICE, ActionType.DELETE),
+    ]
