@@ -14,7 +14,6 @@ plugins are appended. A specific extension point overrides ``multiPoint``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Final
 from py_scheduler import plugins, yamlinput
 from py_scheduler.framework.registry import ArgsError
 from py_scheduler.framework.runtime import POINTS, PluginRef, PluginSet, ProfileSpec
+from py_scheduler.model.durations import parse_duration
 from py_scheduler.model.raw import DecodeError, Fields, brief
 
 API_VERSION: Final = "kubescheduler.config.k8s.io/v1"
@@ -113,34 +113,6 @@ class SchedulerConfig:
     @property
     def scheduler_names(self) -> frozenset[str]:
         return frozenset(p.scheduler_name for p in self.profiles)
-
-
-_GO_UNITS: Final = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,  # micro sign
-    "\u03bcs": 1e-6,  # Greek mu
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_GO_DURATION: Final = re.compile(
-    r"([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+)"
-)
-_GO_PART: Final = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds in a Go duration (``time.ParseDuration``: ``1m30s``, ``250ms``,
-    ``1.5h``, ``0``), or None if it is not one."""
-    if text in ("0", "+0", "-0"):
-        return 0.0
-    match = _GO_DURATION.fullmatch(text)
-    if match is None:
-        return None
-    seconds = sum(float(n) * _GO_UNITS[u] for n, u in _GO_PART.findall(match.group(2)))
-    return -seconds if match.group(1) == "-" else seconds
 
 
 def _duration(fields: Fields, key: str, default: float) -> float:
