@@ -165,7 +165,10 @@ async def test_node_affinity_values_the_api_accepts_but_cannot_parse_get_upstrea
 ) -> None:
     # As kube-scheduler v1.35.4 decides them (checked against it): a required
     # Gt "many" matches no node; a preferred Lt "1.5" fails PreScore, which only
-    # runs when several nodes are feasible.
+    # runs when several nodes are feasible. The PostFilter message joins every
+    # PostFilter plugin's reason in profile order: DynamicResources (before
+    # DefaultPreemption, as upstream's default profile has it) has no claims to
+    # deallocate for a pod without any.
     ns, group, nodes = await _setup(api, 2, labels_extra={"gen": "3"})
     selector = {"test-group": group}
     await create_pod(
@@ -198,6 +201,7 @@ async def test_node_affinity_values_the_api_accepts_but_cannot_parse_get_upstrea
     assert gt["reason"] == "Unschedulable"
     assert re.fullmatch(
         r"0/(\d+) nodes are available: \1 node\(s\) didn't match Pod's node affinity/selector\. "
+        r"no new claims to deallocate, "
         r"preemption: 0/\1 nodes are available: \1 Preemption is not helpful for scheduling\.",
         gt["message"],
     ), gt["message"]
