@@ -26,7 +26,9 @@ We test these aspects:
 - an endpoint that resets every connection for a minute is survived by a
   running scheduler (whose /livez fails meanwhile) and by one starting
   during it; both resume within seconds once it heals;
-- after every test, every pending pod of ours has a decision (a fixture).
+- after every test, every pending pod of ours has a decision (a fixture);
+- every request the scheduler sent through the proxy, DynamicResources' claim
+  writes included, is one the code-derived RBAC table grants.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from py_scheduler.devcluster.controlplane import LocalControlPlane
 from py_scheduler.kube import rbac
 from py_scheduler.kube.client import JSON, KubeClient
 from tests.builders import raw_node, raw_pod
+from tests.builders_dra import exactly, raw_claim, raw_class, raw_device, raw_slice
 from tests.conftest import SchedulerProcess, start_scheduler
 from tests.integration.faultproxy import FaultProxy, binding_path
 from tests.integration.kube import (
@@ -55,6 +58,7 @@ from tests.integration.kube import (
     create_node,
     create_pod,
     eventually,
+    for_create,
     read_pod,
     unique,
 )
@@ -777,6 +781,36 @@ async def test_an_endpoint_that_silently_drops_everything_fails_livez_then_recov
 # -- RBAC: every request the scheduler sent is one the code-derived table grants ------------------
 
 
+async def test_a_pod_with_a_resource_claim_is_bound_through_the_proxy(
+    api: KubeClient, proxy: FaultProxy, faulty: SchedulerProcess
+) -> None:
+    # DynamicResources writes the claim (its finalizer) and its status
+    # (allocation, reservedFor); through the proxy, the RBAC check below sees them.
+    ns = await namespace(api, "claims")
+    grp, [node] = await group(api, 1)
+    driver, cls = f"{unique('gpu')}.example.com", unique("gpu-class")
+    resource = "/apis/resource.k8s.io/v1"
+    await api.post(f"{resource}/deviceclasses", for_create(raw_class(cls, driver=driver)))
+    published = raw_slice(
+        unique("slice"), node=node, pool=node, driver=driver, devices=[raw_device("gpu-0")]
+    )
+    await api.post(f"{resource}/resourceslices", for_create(published))
+    claim = raw_claim("gpu", namespace=ns, requests=[exactly("gpu", cls)])
+    await api.post(f"{resource}/namespaces/{ns}/resourceclaims", for_create(claim))
+    await pod(
+        api,
+        "with-claim",
+        ns,
+        grp,
+        "100m",
+        resource_claims=[{"name": "gpu", "resourceClaimName": "gpu"}],
+    )
+    assert await node_of(api, ns, "with-claim") == node
+    path = f"{resource}/namespaces/{ns}/resourceclaims/gpu"
+    patched = {(s.path, s.status) for s in proxy.seen() if s.method == "PATCH"}
+    assert {(path, 200), (f"{path}/status", 200)} <= patched
+
+
 def test_every_request_sent_is_granted_by_the_code_derived_rbac(proxy: FaultProxy) -> None:
     # Runs last in this module: by now the scheduler behind the proxy has listed,
     # watched, bound, patched, written events and re-read pods. The chart's RBAC
@@ -800,4 +834,7 @@ def test_every_request_sent_is_granted_by_the_code_derived_rbac(proxy: FaultProx
         ("", "pods/status", "patch"),
         ("events.k8s.io", "events", "create"),
         ("policy", "poddisruptionbudgets", "watch"),
+        ("resource.k8s.io", "resourceclaims", "patch"),
+        ("resource.k8s.io", "resourceclaims/status", "patch"),
+        ("resource.k8s.io", "resourceslices", "watch"),
     } <= used
