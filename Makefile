@@ -26,8 +26,8 @@ controlplane:
 	bash controlplane/build.sh >/dev/null
 
 lint: venv
-	$(BIN)/ruff check py_scheduler tests bench
-	$(BIN)/ruff format --check py_scheduler tests bench
+	$(BIN)/ruff check py_scheduler controlplane tests bench
+	$(BIN)/ruff format --check py_scheduler controlplane tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -52,7 +52,7 @@ test: venv controlplane lint deploy-test packaging-test
 	PY_SCHEDULER_REQUIRE_CONTROLPLANE=1 $(BIN)/pytest tests -q
 
 demo: venv controlplane
-	$(BIN)/python -m py_scheduler.devcluster demo examples/
+	$(BIN)/python -m controlplane demo examples/
 
 # Side-by-side benchmark; never part of `make test`. Results go to bench/results.
 bench: venv controlplane

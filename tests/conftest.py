@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from py_scheduler.devcluster import controlplane
+from controlplane import launcher, releases
 from py_scheduler.kube.client import KubeClient, load_configuration
 
 
@@ -33,17 +33,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def control_plane() -> Iterator[controlplane.LocalControlPlane]:
-    if not controlplane.binaries_present():
+def control_plane() -> Iterator[launcher.LocalControlPlane]:
+    if not launcher.binaries_present():
         message = (
-            f"control-plane binaries missing in {controlplane.default_bin_dir()}; "
+            f"control-plane binaries missing in {releases.default_bin_dir()}; "
             "run `make controlplane`"
         )
         if os.environ.get("PY_SCHEDULER_REQUIRE_CONTROLPLANE") == "1":
             pytest.fail(message)
         pytest.skip(message)
     workdir = Path(tempfile.mkdtemp(prefix="py-scheduler-test-"))
-    plane = controlplane.LocalControlPlane(workdir=workdir, bin_dir=controlplane.default_bin_dir())
+    plane = launcher.LocalControlPlane(workdir=workdir, bin_dir=releases.default_bin_dir())
     plane.start()
     try:
         yield plane
@@ -53,7 +53,7 @@ def control_plane() -> Iterator[controlplane.LocalControlPlane]:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig(control_plane: controlplane.LocalControlPlane) -> Path:
+def kubeconfig(control_plane: launcher.LocalControlPlane) -> Path:
     return control_plane.kubeconfig
 
 
@@ -81,7 +81,7 @@ class SchedulerProcess:
 
 
 def start_scheduler(
-    plane: controlplane.LocalControlPlane,
+    plane: launcher.LocalControlPlane,
     config_path: Path,
     *,
     name: str = "py-scheduler",
@@ -89,7 +89,7 @@ def start_scheduler(
     wait_ready: bool = True,
 ) -> SchedulerProcess:
     """Run ``python -m py_scheduler run`` against the control plane."""
-    port = controlplane.free_port()
+    port = launcher.free_port()
     log_path = plane.logs / f"{name}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -132,7 +132,7 @@ def start_scheduler(
 
 
 @pytest.fixture(scope="session")
-def scheduler_process(control_plane: controlplane.LocalControlPlane) -> Iterator[str]:
+def scheduler_process(control_plane: launcher.LocalControlPlane) -> Iterator[str]:
     """The session's scheduler (profile py-scheduler); yields its base URL.
     Stopped with SIGTERM, which must exit 0."""
     config_path = Path(__file__).parent / "integration" / "scheduler-config.yaml"

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from py_scheduler.devcluster import controlplane
+from controlplane import launcher
 from py_scheduler.kube.client import KubeClient
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique
 
@@ -59,9 +59,7 @@ def _query(base: str, expr: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def prometheus(
-    control_plane: controlplane.LocalControlPlane, scheduler_process: str
-) -> Iterator[str]:
+def prometheus(control_plane: launcher.LocalControlPlane, scheduler_process: str) -> Iterator[str]:
     binary = _prometheus_binary()
     workdir = Path(tempfile.mkdtemp(prefix="prometheus-"))
     target = urllib.parse.urlparse(scheduler_process).netloc
@@ -72,7 +70,7 @@ def prometheus(
         "- job_name: py-scheduler\n"
         f"  static_configs: [{{targets: ['{target}']}}]\n"
     )
-    port = controlplane.free_port()
+    port = launcher.free_port()
     log = (control_plane.logs / "prometheus.log").open("wb")
     proc = subprocess.Popen(
         [

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from py_scheduler.devcluster import controlplane
-from py_scheduler.devcluster.demo import PENDING, Placement, run_demo
+from controlplane import launcher
+from controlplane.demo import PENDING, Placement, run_demo
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ZONE = "topology.kubernetes.io/zone"
@@ -30,9 +30,9 @@ ANTI_AFFINITY_REJECTION = (
 
 
 @pytest.fixture(scope="module")
-def placements(control_plane: controlplane.LocalControlPlane) -> dict[str, Placement]:
+def placements(control_plane: launcher.LocalControlPlane) -> dict[str, Placement]:
     del control_plane  # only to share the skip/fail rule for missing binaries
-    with controlplane.running() as plane:
+    with launcher.running() as plane:
         return asyncio.run(run_demo(plane, EXAMPLES, quiet=True))
 
 

@@ -21,6 +21,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -28,6 +29,8 @@ from typing import Any, Final
 import yaml
 
 ROOT: Final = Path(__file__).resolve().parents[2]
+# Importable from the repository root for tests, the demo and benchmarks; never shipped.
+DEVELOPMENT_PACKAGES: Final = ("controlplane", "bench", "tests")
 CHART: Final = ROOT / "charts" / "py-scheduler"
 RULES_FILE: Final = CHART / "files" / "prometheus-rules.yaml"
 DASHBOARD_FILE: Final = CHART / "files" / "dashboard.json"
@@ -688,8 +691,12 @@ def check_dockerfile(_: argparse.Namespace) -> int:
     problems.check("org.opencontainers.image.version" in text, "no OCI labels")
     # The build context must keep what the wheel needs.
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
-    for needed in ("pyproject.toml", "README.md", "scheduler/"):
+    for needed in ("pyproject.toml", "README.md", "py_scheduler/"):
         problems.check(f"!{needed}" in ignore, f".dockerignore drops {needed}")
+    # ...and only that: the development packages stay out of the image.
+    admitted = {line[1:].strip("/") for line in ignore if line.startswith("!")}
+    leaked = sorted(admitted & set(DEVELOPMENT_PACKAGES))
+    problems.check(not leaked, f".dockerignore admits development packages: {leaked}")
     return problems.report("Dockerfile")
 
 
@@ -782,6 +789,11 @@ def image_smoke(args: argparse.Namespace) -> int:
             ):
                 return problems.report("image recipe")
 
+    wheels = sorted((work / "wheels").glob("*.whl"))
+    problems.check(len(wheels) == 1, f"expected one wheel, built {[w.name for w in wheels]}")
+    for wheel in wheels:
+        check_wheel(wheel, problems)
+
     final = dict(base_env)
     entrypoint: list[str] = []
     cmd: list[str] = []
@@ -820,6 +832,60 @@ def image_smoke(args: argparse.Namespace) -> int:
     return problems.report("image recipe")
 
 
+def check_wheel(wheel: Path, problems: Problems) -> None:
+    """The wheel holds the scheduler package and its metadata, and nothing of development."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    tops = {name.split("/", 1)[0] for name in names}
+    metadata = {top for top in tops if top.endswith(".dist-info")}
+    problems.check(
+        tops - metadata == {"py_scheduler"}, f"{wheel.name} has top levels {sorted(tops)}"
+    )
+    development = [
+        name
+        for name in names
+        if name.split("/", 1)[0] in DEVELOPMENT_PACKAGES
+        or "devcluster" in name
+        or name.endswith(("stages.yaml", "versions.env", "build.sh", "go.mod", "go.sum"))
+    ]
+    problems.check(not development, f"{wheel.name} carries development files: {development[:10]}")
+    problems.check("py_scheduler/py.typed" in names, f"{wheel.name} lacks py_scheduler/py.typed")
+    problems.check("py_scheduler/__main__.py" in names, f"{wheel.name} lacks the entry module")
+
+
+def wheel_from_checkout(args: argparse.Namespace) -> int:
+    """Build the wheel from the whole checkout (every tracked file, development packages
+    included, in a scratch copy) and check it holds the scheduler alone."""
+    problems = Problems()
+    work = Path(args.workdir).resolve()
+    source, out = work / "source", work / "wheels"
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, tracked.split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    problems.check(
+        all((source / package).is_dir() for package in DEVELOPMENT_PACKAGES),
+        "the scratch copy lacks a development package, so the check would prove nothing",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(out), str(source)],
+        capture_output=True,
+        text=True,
+    )
+    if problems.check(done.returncode == 0, f"pip wheel: {done.stderr[-2000:]}"):
+        wheels = sorted(out.glob("*.whl"))
+        problems.check(len(wheels) == 1, f"expected one wheel, built {[w.name for w in wheels]}")
+        for wheel in wheels:
+            check_wheel(wheel, problems)
+    return problems.report("wheel from the checkout")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -844,6 +910,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("dockerfile", help="check the Dockerfile and .dockerignore")
     smoke = sub.add_parser("image-smoke", help="run the Dockerfile's steps without Docker")
     smoke.add_argument("workdir", help="an empty scratch directory")
+    wheel = sub.add_parser("wheel", help="build the wheel from the checkout; no development files")
+    wheel.add_argument("workdir", help="an empty scratch directory")
     args = parser.parse_args(argv)
     handlers = {
         "chart": check_chart,
@@ -851,6 +919,7 @@ def main(argv: list[str] | None = None) -> int:
         "rules": check_rules,
         "dockerfile": check_dockerfile,
         "image-smoke": image_smoke,
+        "wheel": wheel_from_checkout,
     }
     return handlers[args.command](args)
 

@@ -117,6 +117,8 @@ check "Dockerfile: pinned slim base, venv copy, numeric USER, exec ENTRYPOINT" \
 	"$PY" tests/packaging/checks.py dockerfile
 check "Dockerfile: builder steps build and install the wheel; the entry point runs read-only" \
 	"$PY" tests/packaging/checks.py image-smoke "$work/image"
+check "wheel built from the whole checkout holds py_scheduler alone (no controlplane, bench, tests)" \
+	"$PY" tests/packaging/checks.py wheel "$work/wheel"
 
 # ---- Helm chart ---------------------------------------------------------------------
 

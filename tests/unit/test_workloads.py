@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
+from controlplane.demo import PENDING, Placement, pair_by_outcome
 from py_scheduler import config
-from py_scheduler.devcluster.demo import PENDING, Placement, pair_by_outcome
 from py_scheduler.simulation import workloads
 from py_scheduler.simulation.run import Result, simulate
 from py_scheduler.simulation.snapshot import parse

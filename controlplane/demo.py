@@ -22,10 +22,10 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from controlplane import launcher
 from py_scheduler import config as scheduler_config
 from py_scheduler import logs
 from py_scheduler.cluster import ClusterError, NotFound
-from py_scheduler.devcluster import controlplane
 from py_scheduler.kube.client import JSON, KubeClient, load_configuration
 from py_scheduler.simulation import snapshot as snapshots
 from py_scheduler.simulation import workloads
@@ -276,7 +276,7 @@ async def _settle(kube: KubeClient, pending: list[str]) -> dict[str, JSON]:
 
 
 async def run_demo(
-    plane: controlplane.LocalControlPlane, examples: Path, *, quiet: bool = False
+    plane: launcher.LocalControlPlane, examples: Path, *, quiet: bool = False
 ) -> dict[str, Placement]:
     """Run every example; returns the placement of each pending pod, keyed
     ``<example>:<namespace>/<pod>`` with the pod's live name.
@@ -293,7 +293,7 @@ async def run_demo(
         "py_scheduler",
         "run",
         "--port",
-        str(controlplane.free_port()),
+        str(launcher.free_port()),
         "--log-format",
         "json",
     ]
@@ -365,7 +365,7 @@ def _predicted(result: Result | None) -> tuple[str, str]:
 
 def main(examples: Path) -> int:
     logs.configure(level="warning", fmt="console")
-    with controlplane.running() as plane:
+    with launcher.running() as plane:
         print(f"local control plane at {plane.server} (logs: {plane.logs})")
         try:
             placements = asyncio.run(run_demo(plane, examples))
