@@ -25,6 +25,7 @@ from kubernetes_asyncio import client as k8s_client
 
 from py_scheduler import config, logs, metrics
 from py_scheduler.app.server import Health, make_app
+from py_scheduler.kube import discovery
 from py_scheduler.kube import objects as kube_objects
 from py_scheduler.kube.client import KubeClient, Settings, load_configuration
 from py_scheduler.kube.cluster import KubeCluster
@@ -70,6 +71,9 @@ async def run(
         KubeClient(configuration, limits) as kube,
         KubeClient(configuration, Settings(user_agent="py-scheduler/leader-election")) as lease,
     ):
+        # Read once, before anything depends on an API version: where releases differ,
+        # the scheduler follows this server (docs/releases.md).
+        server = await discovery.discover(kube)
         objects = ObjectStore()
         scheduler = build_scheduler(cfg, cluster=KubeCluster(kube), objects=objects)
         pods = Reflector(
@@ -101,7 +105,12 @@ async def run(
         stop = asyncio.Event()
         kopf_ready = asyncio.Event()
         loop = asyncio.get_running_loop()
-        log.info("starting", profiles=sorted(cfg.scheduler_names), address=f"{address}:{port}")
+        log.info(
+            "starting",
+            profiles=sorted(cfg.scheduler_names),
+            address=f"{address}:{port}",
+            server=str(server.version),
+        )
         lost = False
         try:
             async with asyncio.TaskGroup() as group:
