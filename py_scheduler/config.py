@@ -52,7 +52,12 @@ _TOP_LEVEL: Final = frozenset(
 _PROFILE_FIELDS: Final = frozenset(
     {"schedulerName", "percentageOfNodesToScore", "plugins", "pluginConfig"}
 )
-_ALL_POINTS: Final = ("multiPoint", *POINTS)
+# Pod-group (workload) scheduling's extension points: placementGenerate and
+# placementScore joined the v1 API in 1.36, podGroupPostFilter in 1.37. A file written
+# for those releases may name them, to disable plugins there; py-scheduler has no
+# plugin for them, so enabling one is refused.
+POD_GROUP_POINTS: Final = ("placementGenerate", "placementScore", "podGroupPostFilter")
+_ALL_POINTS: Final = ("multiPoint", *POINTS, *POD_GROUP_POINTS)
 
 
 class ConfigError(ValueError):
@@ -166,6 +171,12 @@ def _profile(fields: Fields, default_name: str | None) -> Profile:
     _check_fields(plugin_fields, frozenset(_ALL_POINTS))
     multi = _merge(plugins.DEFAULT_MULTI_POINT, _plugin_set(plugin_fields.obj("multiPoint")))
     points = {point: _plugin_set(plugin_fields.obj(point)) for point in POINTS}
+    for point in POD_GROUP_POINTS:
+        for ref in _plugin_set(plugin_fields.obj(point)).enabled:
+            raise ConfigError(
+                f"{plugin_fields.path}.{point}: cannot enable {ref.name!r}: py-scheduler does "
+                "not schedule pod groups, so no plugin serves this extension point"
+            )
 
     used = {ref.name for ref in multi}
     for point, plugin_set in points.items():

@@ -567,3 +567,37 @@ def test_a_point_with_every_default_disabled_runs_only_its_own_plugins() -> None
     assert [p.name for p in fwk.filter] == ["NodeName"]
     tiny = node_info("n", allocatable={"cpu": "1m", "memory": "1", "pods": "1"})
     assert fwk.run_filters(CycleState(), make_pod("p", requests={"cpu": "8"}), tiny) == SUCCESS
+
+
+# -- pod-group extension points (v1 API: 1.36 placementGenerate/placementScore, 1.37
+# podGroupPostFilter) ------------------------------------------------------------------------
+
+
+def test_pod_group_points_may_disable_plugins_and_change_nothing() -> None:
+    written_for_137 = one_profile(
+        plugins={
+            "placementGenerate": {"disabled": refs("*")},
+            "placementScore": {"disabled": refs("NodeResourcesFit")},
+            "podGroupPostFilter": {},
+        }
+    )
+    got = parse(written_for_137).profiles[0]
+    default = parse(with_header()).profiles[0]
+    assert [ref.name for ref in got.multi_point] == DEFAULT_NAMES
+    assert got.points == default.points
+
+
+@pytest.mark.parametrize("point", config.POD_GROUP_POINTS)
+def test_enabling_a_plugin_at_a_pod_group_point_is_refused(point: str) -> None:
+    raw = one_profile(plugins={point: {"enabled": refs(("NodeResourcesFit", 1))}})
+    with pytest.raises(ConfigError) as caught:
+        parse(raw)
+    assert str(caught.value) == (
+        f"configuration: profiles[0].plugins.{point}: cannot enable 'NodeResourcesFit': "
+        "py-scheduler does not schedule pod groups, so no plugin serves this extension point"
+    )
+
+
+def test_a_misspelt_pod_group_point_is_still_an_unknown_field() -> None:
+    with pytest.raises(ConfigError, match=r"plugins\.placementScores: unknown field"):
+        parse(one_profile(plugins={"placementScores": {}}))
