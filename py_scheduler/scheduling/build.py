@@ -28,7 +28,7 @@ def _observe_plugin(point: str, plugin: str, code: str, seconds: float) -> None:
 
 
 def _count_incoming(queue: str, event: str) -> None:
-    metrics.QUEUE_INCOMING_PODS.labels(queue, event).inc()
+    metrics.count_incoming(queue, event)
 
 
 def build_scheduler(
