@@ -1,3 +1,5 @@
+// Module graph of Kubernetes v1.35.4 for the local control plane; written by
+// pin-release.sh, read by build.sh through go build -modfile.
 module github.com/py-scheduler/py-scheduler/controlplane
 
 go 1.25.0
@@ -207,6 +209,4 @@ replace (
 	k8s.io/mount-utils => k8s.io/mount-utils v0.35.4
 	k8s.io/pod-security-admission => k8s.io/pod-security-admission v0.35.4
 	k8s.io/sample-apiserver => k8s.io/sample-apiserver v0.35.4
-	k8s.io/sample-cli-plugin => k8s.io/sample-cli-plugin v0.35.4
-	k8s.io/sample-controller => k8s.io/sample-controller v0.35.4
 )

@@ -1,0 +1,3 @@
+module github.com/py-scheduler/py-scheduler/controlplane
+
+go 1.26.0
