@@ -2,13 +2,14 @@
 #   make demo   run the scheduler on a local control plane with the examples
 #   make test   every check and test (lint, types, layers, unit, integration)
 #   make bench  py-scheduler against kube-scheduler (ARGS="--quick --reps 5 ...")
+#   make test-matrix  the integration suite on every supported Kubernetes release
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv controlplane lint unit integration deploy-test packaging-test manifests test demo bench clean
+.PHONY: all venv controlplane lint unit integration deploy-test packaging-test manifests test test-matrix demo bench clean
 
 all: test
 
@@ -20,8 +21,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Builds kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok
-# and helm from Go modules into ~/.cache/py-scheduler (once; reused after).
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok and helm
+# of the selected Kubernetes release (controlplane/versions.env) from Go modules into
+# ~/.cache/py-scheduler/k8s-<release> (once; reused after).
 controlplane:
 	bash controlplane/build.sh >/dev/null
 
@@ -50,6 +52,10 @@ manifests: controlplane
 
 test: venv controlplane lint deploy-test packaging-test
 	PY_SCHEDULER_REQUIRE_CONTROLPLANE=1 $(BIN)/pytest tests -q
+
+# The integration suite on each supported release (KUBE_RELEASES), each built on first use.
+test-matrix: venv
+	bash controlplane/matrix.sh
 
 demo: venv controlplane
 	$(BIN)/python -m controlplane demo examples/
