@@ -45,12 +45,13 @@ failed=0
 for release in "${releases[@]}"; do
 	start=$SECONDS
 	echo "== $release: building (or reusing) its control plane" >&2
-	if ! bash controlplane/build.sh "$release" >"$logs/$release.build" 2>&1; then
-		cat "$logs/$release.build" >&2
+	if ! folder=$(bash controlplane/build.sh "$release" 2>"$logs/build.log"); then
+		cat "$logs/build.log" >&2
 		results+=("$release  build failed ($((SECONDS - start)) s)")
 		failed=1
 		continue
 	fi
+	release=${folder##*/k8s-} # as build.sh resolved it: 1.35 -> v1.35.4
 	built=$((SECONDS - start))
 	echo "== $release: ${tests[*]}" >&2
 	PY_SCHEDULER_KUBE_VERSION=$release PY_SCHEDULER_REQUIRE_CONTROLPLANE=1 \
