@@ -13,10 +13,10 @@ evaluated and feasible, next start) must be identical across the three ways
 or the run stops. Reported: the median microseconds per pod, the lowest of
 ``--repeat`` runs.
 
-The thread pool has kube-scheduler's shape (16 workers, chunks of at most
-about sqrt(n) nodes, evaluated in waves sized to the feasible nodes still
-wanted and cut at the numFeasibleNodesToFind-th one); it lives only here, as
-the measured alternative.
+The three ways are the package's evaluators (py_scheduler.scheduling.evaluation):
+NodeByNode, Threaded (kube-scheduler's shape: 16 workers, chunks of at most
+about sqrt(n) nodes, in waves sized to the feasible nodes still wanted) and
+Columnar, the default.
 """
 
 from __future__ import annotations
@@ -37,28 +37,26 @@ import numpy as np
 import orjson
 
 from py_scheduler import config, plugins
-from py_scheduler.framework.batch import Int64s
 from py_scheduler.framework.cycle_state import CycleState
-from py_scheduler.framework.interface import (
-    MAX_NODE_SCORE,
-    MIN_NODE_SCORE,
-    ObjectLister,
-    ScoreNormalizer,
-    SharedLister,
-)
 from py_scheduler.framework.interface import Nominator as NominatorProtocol
+from py_scheduler.framework.interface import ObjectLister
 from py_scheduler.framework.runtime import Framework, ProfileSpec
-from py_scheduler.framework.status import SUCCESS, Code, Status
-from py_scheduler.framework.types import Diagnosis, FitError
-from py_scheduler.model import NodeInfo, PodInfo, decode_node, decode_pod
-from py_scheduler.scheduling.algorithm import Algorithm, SchedulingError
+from py_scheduler.framework.types import FitError
+from py_scheduler.model import PodInfo, decode_node, decode_pod
+from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
+from py_scheduler.scheduling.evaluation import (
+    PARALLELISM,
+    Columnar,
+    Evaluator,
+    NodeByNode,
+    Threaded,
+)
 from py_scheduler.scheduling.nominator import Nominator
-from py_scheduler.scheduling.objects import ObjectStore
+from py_scheduler.scheduling.object_store import ObjectStore
 
 Raw = dict[str, Any]
 ZONES = 3
-PARALLELISM = 16  # kube-scheduler's default
 
 
 # -- the cluster ----------------------------------------------------------------------------------
@@ -151,108 +149,6 @@ KINDS: dict[str, Callable[[int], Raw]] = {
 }
 
 
-# -- the thread-pool way -----------------------------------------------------------------------
-
-
-def chunk_size(count: int, parallelism: int) -> int:
-    """kube-scheduler's chunkSizeFor: about sqrt(n), at most n/parallelism + 1."""
-    return max(1, min(int(math.sqrt(count)), count // parallelism + 1))
-
-
-class ThreadedFramework(Framework):
-    """Scores each plugin's nodes in chunks on a thread pool."""
-
-    pool: ThreadPoolExecutor
-
-    def run_score(
-        self,
-        state: CycleState,
-        pod: PodInfo,
-        nodes: Sequence[NodeInfo],
-        rows: Int64s | None = None,
-    ) -> tuple[list[int], Status]:
-        totals = [0] * len(nodes)
-        size = chunk_size(len(nodes), PARALLELISM)
-        chunks = [nodes[i : i + size] for i in range(0, len(nodes), size)]
-        for plugin in self.score:
-            if plugin.name in state.skip_score:
-                continue
-
-            def score_chunk(chunk: Sequence[NodeInfo], score: Any = plugin.score) -> list[int]:
-                return [score(state, pod, node) for node in chunk]
-
-            scores = [s for part in self.pool.map(score_chunk, chunks) for s in part]
-            if isinstance(plugin, ScoreNormalizer):
-                plugin.normalize_scores(state, pod, scores)
-            weight = self.weights[plugin.name]
-            for i, score in enumerate(scores):
-                if not MIN_NODE_SCORE <= score <= MAX_NODE_SCORE:
-                    return totals, Status.error(f"invalid score {score}")
-                totals[i] += score * weight
-        return totals, SUCCESS
-
-
-class ThreadedAlgorithm(Algorithm):
-    """Filters chunks of the round-robin order on a thread pool, a wave of
-    ``PARALLELISM`` chunks at a time, then keeps exactly the prefix up to the
-    wanted feasible count, as the sequential loop would have evaluated it."""
-
-    def __init__(self, pool: ThreadPoolExecutor, **kwargs: Any) -> None:
-        super().__init__(batch=False, **kwargs)
-        self.pool = pool
-
-    def _filter(
-        self,
-        fwk: Framework,
-        state: CycleState,
-        pod: PodInfo,
-        snapshot: SharedLister,
-        nodes: Sequence[NodeInfo],
-        diagnosis: Diagnosis,
-        num_all: int,
-    ) -> tuple[list[NodeInfo], Int64s | None]:
-        count = len(nodes)
-        if count == 0:
-            return [], None
-        want = self.feasible_to_find(fwk, count)
-        run = fwk.run_filters_with_nominated if len(fwk.nominator) else fwk.run_filters
-        start = self.next_start % count
-        order = [nodes[(start + i) % count] for i in range(count)]
-        size = chunk_size(count, PARALLELISM)
-
-        def judge(chunk: Sequence[NodeInfo]) -> list[Status]:
-            return [run(state, pod, node) for node in chunk]
-
-        feasible: list[NodeInfo] = []
-        processed = 0
-        begin = 0
-        while begin < count:
-            # Each wave covers only the feasible nodes still wanted (the least
-            # extra work a pool can do), in chunks of at most kube-scheduler's size.
-            need = max(want - len(feasible), PARALLELISM)
-            step = min(size, math.ceil(need / PARALLELISM))
-            end = min(begin + step * PARALLELISM, count)
-            chunks = [order[i : i + step] for i in range(begin, end, step)]
-            begin = end
-            for chunk, statuses in zip(chunks, self.pool.map(judge, chunks), strict=True):
-                for node, status in zip(chunk, statuses, strict=True):
-                    processed += 1
-                    if status.code is Code.SUCCESS:
-                        feasible.append(node)
-                        if len(feasible) >= want:
-                            self.next_start = (start + processed) % max(num_all, 1)
-                            return feasible, None
-                    elif status.code is Code.ERROR:
-                        self.next_start = (start + processed) % max(num_all, 1)
-                        raise SchedulingError(status)
-                    else:
-                        diagnosis.node_to_status[node.name] = status
-                        if status.plugin:
-                            diagnosis.unschedulable_plugins.add(status.plugin)
-        self.next_start = (start + processed) % max(num_all, 1)
-        return feasible, None
-
-
 # -- the measurement ---------------------------------------------------------------------------
 
 
@@ -278,8 +174,7 @@ def build_ways(
             cache.add_pod(pod)
         nominator: NominatorProtocol = Nominator()
         objects: ObjectLister = ObjectStore()
-        kind = ThreadedFramework if name == "thread pool" else Framework
-        fwk = kind(
+        fwk = Framework(
             profile,
             plugins.IN_TREE,
             snapshot=cache,
@@ -287,14 +182,15 @@ def build_ways(
             cluster=None,  # type: ignore[arg-type]  # never binds here
             nominator=nominator,
         )
-        rng = random.Random(seed)
-        alg: Algorithm
-        if name == "thread pool":
-            assert isinstance(fwk, ThreadedFramework)
-            fwk.pool = pool
-            alg = ThreadedAlgorithm(pool, percentage_of_nodes_to_score=0, rng=rng)
-        else:
-            alg = Algorithm(percentage_of_nodes_to_score=0, rng=rng, batch=name == "vectorised")
+        evaluators: dict[str, Evaluator] = {
+            "sequential": NodeByNode(),
+            "thread pool": Threaded(pool, PARALLELISM),
+            "vectorised": Columnar(),
+        }
+        evaluator = evaluators[name]
+        alg = Algorithm(
+            percentage_of_nodes_to_score=0, rng=random.Random(seed), evaluator=evaluator
+        )
         ways.append(Way(name, cache, fwk, alg, []))
     return ways
 

@@ -92,3 +92,16 @@ def disruptions_within(evicted: int, budget: int) -> list[str]:
     if evicted <= budget:
         return []
     return [f"{evicted} victims exceed the disruption budget of {budget}"]
+
+
+def within_capacity(
+    placements: Mapping[str, str | None], pods: Iterable[str], capacity: Mapping[str, int]
+) -> list[str]:
+    """No node holds more of ``pods`` than it has devices (one device per pod)."""
+    counts = Counter(placements.get(p) for p in pods if placements.get(p))
+    over = sorted(n for n, c in counts.items() if n is not None and c > capacity.get(n, 0))
+    return (
+        [f"{len(over)} node(s) got more pods than devices, e.g. {', '.join(over[:3])}"]
+        if over
+        else []
+    )

@@ -79,6 +79,30 @@ async def delete_nodes(kube: KubeClient, selector: str, timeout: float = 300) ->
     await _wait_empty(kube, "/api/v1/nodes", params, timeout)
 
 
+async def delete_labelled(kube: KubeClient, path: str, selector: str, timeout: float = 300) -> None:
+    params = {"labelSelector": selector}
+    await kube.request("DELETE", path, params=params, timeout=timeout)
+    await _wait_empty(kube, path, params, timeout)
+
+
+async def delete_all(kube: KubeClient, path: str, timeout: float = 300) -> None:
+    """Delete every object of a namespaced collection and wait. Finalizers are
+    dropped first: no controller here would ever remove them."""
+    items = (await kube.get(path)).get("items", [])
+    held = iter([i for i in items if i["metadata"].get("finalizers")])
+
+    async def worker() -> None:
+        for item in held:
+            name = item["metadata"]["name"]
+            await kube.patch(f"{path}/{name}", {"metadata": {"finalizers": None}})
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(WORKERS):
+            group.create_task(worker())
+    await kube.request("DELETE", path, timeout=timeout)
+    await _wait_empty(kube, path, {}, timeout)
+
+
 async def _wait_empty(kube: KubeClient, path: str, params: dict[str, str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:

@@ -37,11 +37,13 @@ from py_scheduler.model import (
     decode_pod,
 )
 from py_scheduler.model.selectors import LabelSelector
-from py_scheduler.plugins.inter_pod_affinity import InterPodAffinity, InterPodAffinityArgs
-from py_scheduler.plugins.pod_topology_spread import PodTopologySpread, PodTopologySpreadArgs
+from py_scheduler.plugins.interpodaffinity.args import InterPodAffinityArgs
+from py_scheduler.plugins.interpodaffinity.plugin import InterPodAffinity
+from py_scheduler.plugins.podtopologyspread.args import PodTopologySpreadArgs
+from py_scheduler.plugins.podtopologyspread.plugin import PodTopologySpread
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
-from py_scheduler.scheduling.objects import ObjectStore
+from py_scheduler.scheduling.object_store import ObjectStore
 
 ZONES = 10
 WORKLOADS = 200

@@ -45,6 +45,9 @@ class Context:
     etcd_pid: int | None
 
 
+RESOURCE = "/apis/resource.k8s.io/v1"
+
+
 def node_name(index: int) -> str:
     return f"bench-node-{index:05d}"
 
@@ -59,10 +62,19 @@ async def create_nodes(kube: KubeClient, workload: Workload) -> None:
     zones = zone_of(workload)
     bodies = (templates.node(node_name(i), zones.get(node_name(i))) for i in range(workload.nodes))
     await load.create_all(kube, "/api/v1/nodes", bodies)
+    if workload.devices_per_node:
+        await load.create_all(kube, f"{RESOURCE}/deviceclasses", [templates.device_class()])
+        slices = (
+            templates.resource_slice(node_name(i), workload.devices_per_node)
+            for i in range(workload.nodes)
+        )
+        await load.create_all(kube, f"{RESOURCE}/resourceslices", slices)
 
 
 async def delete_nodes(kube: KubeClient) -> None:
     await load.delete_nodes(kube, templates.BENCH_LABEL)
+    for kind in ("resourceslices", "deviceclasses"):
+        await load.delete_labelled(kube, f"{RESOURCE}/{kind}", templates.DRA_LABEL)
 
 
 def _init_bodies(workload: Workload, namespace: str) -> list[JSON]:
@@ -142,6 +154,11 @@ async def run_once(
     await observer.start()
     path = f"/api/v1/namespaces/{namespace}/pods"
     try:
+        if workload.devices_per_node:
+            claims = (
+                templates.claim(f"{MEASURED}{i}", namespace) for i in range(workload.measured)
+            )
+            await load.create_all(kube, f"{RESOURCE}/namespaces/{namespace}/resourceclaims", claims)
         await load.create_all(kube, path, _init_bodies(workload, namespace))
         if workload.mode == "drain":
             await load.create_all(
@@ -194,6 +211,8 @@ async def run_once(
     finally:
         await observer.stop()
         await load.delete_pods(kube, namespace)
+        if workload.devices_per_node:
+            await load.delete_all(kube, f"{RESOURCE}/namespaces/{namespace}/resourceclaims")
 
 
 async def _drain(
@@ -322,6 +341,9 @@ def check_gates(workload: Workload, observer: Observer, record: JSON) -> dict[st
         record["victims"] = victims
         # The budget: three 900m victims free a 3000m preemptor's room on a full node.
         checks["disruption_budget"] = gates.disruptions_within(victims, 3 * workload.measured)
+    if workload.devices_per_node:
+        capacity = {node: workload.devices_per_node for node in set(placements.values()) if node}
+        checks["devices_per_node"] = gates.within_capacity(placements, measured, capacity)
     cpu = {n: templates.milli_cpu(_kind_of(workload, n)) for n in placements}
     checks["no_overcommit"] = gates.overcommitted(placements, cpu, templates.NODE_MILLI_CPU)
     return checks

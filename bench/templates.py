@@ -27,7 +27,11 @@ _POD_KINDS: Final[dict[str, tuple[int, str, dict[str, str]]]] = {
     "low": (900, LOW_PRIORITY, {"tier": "low"}),
     "high": (3000, HIGH_PRIORITY, {"tier": "high"}),
     "large": (9000, HIGH_PRIORITY, {"tier": "large"}),
+    "dra": (100, "", {}),
 }
+DRA_DRIVER: Final = "gpu.bench.example.com"
+DRA_CLASS: Final = "bench-gpu"
+DRA_LABEL: Final = "py-scheduler.bench/dra"
 
 
 def milli_cpu(kind: str) -> int:
@@ -89,6 +93,9 @@ def pod(
                 ]
             }
         }
+    elif kind == "dra":
+        spec["resourceClaims"] = [{"name": "gpu", "resourceClaimName": f"{name}-gpu"}]
+        spec["containers"][0]["resources"]["claims"] = [{"name": "gpu"}]
     if node_name is not None:
         spec["nodeName"] = node_name  # init pods: placed by the runner, not scheduled
     return {
@@ -106,4 +113,60 @@ def priority_class(name: str, value: int) -> JSON:
         "metadata": {"name": name},
         "value": value,
         "preemptionPolicy": "PreemptLowerPriority",
+    }
+
+
+def device_class() -> JSON:
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "DeviceClass",
+        "metadata": {"name": DRA_CLASS, "labels": {DRA_LABEL: "true"}},
+        "spec": {"selectors": [{"cel": {"expression": f'device.driver == "{DRA_DRIVER}"'}}]},
+    }
+
+
+def resource_slice(node_name: str, devices: int) -> JSON:
+    """A fake driver's devices on one node, as scheduler_perf's templates publish them."""
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceSlice",
+        "metadata": {"name": f"{node_name}-gpus", "labels": {DRA_LABEL: "true"}},
+        "spec": {
+            "driver": DRA_DRIVER,
+            "nodeName": node_name,
+            "pool": {"name": node_name, "generation": 1, "resourceSliceCount": 1},
+            "devices": [
+                {
+                    "name": f"gpu-{i}",
+                    "attributes": {"model": {"string": "a100"}, "index": {"int": i}},
+                    "capacity": {"memory": {"value": "80Gi"}},
+                }
+                for i in range(devices)
+            ],
+        },
+    }
+
+
+def claim(pod_name: str, namespace: str) -> JSON:
+    """The claim a pod's template would yield: one device of the class whose
+    model is "a100" (a class and a request selector). The bench control plane
+    runs no controller manager, so the runner creates it, named for the pod."""
+    selector = f'device.attributes["{DRA_DRIVER}"].model == "a100"'
+    return {
+        "apiVersion": "resource.k8s.io/v1",
+        "kind": "ResourceClaim",
+        "metadata": {"name": f"{pod_name}-gpu", "namespace": namespace},
+        "spec": {
+            "devices": {
+                "requests": [
+                    {
+                        "name": "gpu",
+                        "exactly": {
+                            "deviceClassName": DRA_CLASS,
+                            "selectors": [{"cel": {"expression": selector}}],
+                        },
+                    }
+                ]
+            }
+        },
     }

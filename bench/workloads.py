@@ -33,6 +33,9 @@ class Workload:
     step_seconds: float = 0.0
     # Only the no-decision binder runs it: the control plane's own limit.
     ceiling: bool = False
+    # DRA: devices a fake driver publishes per node (ResourceSlices); measured
+    # pods of kind "dra" take one each through a ResourceClaimTemplate.
+    devices_per_node: int = 0
 
     def quick(self) -> Workload:
         """500 nodes (preemption: 50) and a tenth of the pods."""
@@ -89,6 +92,15 @@ WORKLOADS: Final = (
         step_seconds=10.0,
     ),
     Workload("Ceiling", nodes=5000, init_pods=1000, measured=10000, ceiling=True),
+    # scheduler_perf's SchedulingWithResourceClaimTemplateStructured, 500 nodes:
+    # one claim per pod from a template, devices of one driver on every node.
+    Workload(
+        "SchedulingWithResourceClaimTemplate",
+        nodes=500,
+        measured=2500,
+        measured_kind="dra",
+        devices_per_node=8,
+    ),
 )
 
 BY_NAME: Final = {w.name: w for w in WORKLOADS}

@@ -42,6 +42,7 @@ STATEFULSETS = "/apis/apps/v1/namespaces/default/statefulsets"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
 REPLICASETS = "/apis/apps/v1/namespaces/default/replicasets"
 STORAGE_CLASSES = "/apis/storage.k8s.io/v1/storageclasses"
+RESOURCE = "/apis/resource.k8s.io/v1"
 PATHS = {
     "Node": "/api/v1/nodes",
     "PriorityClass": "/apis/scheduling.k8s.io/v1/priorityclasses",
@@ -49,6 +50,10 @@ PATHS = {
     "PersistentVolume": "/api/v1/persistentvolumes",
     "PersistentVolumeClaim": f"{DEFAULT_NS}/persistentvolumeclaims",
     "PodDisruptionBudget": "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+    "DeviceClass": f"{RESOURCE}/deviceclasses",
+    "ResourceSlice": f"{RESOURCE}/resourceslices",
+    "ResourceClaimTemplate": f"{RESOURCE}/namespaces/default/resourceclaimtemplates",
+    "ResourceClaim": f"{RESOURCE}/namespaces/default/resourceclaims",
     "StatefulSet": STATEFULSETS,
     "Deployment": DEPLOYMENTS,
 }
@@ -118,7 +123,15 @@ async def _clear(kube: KubeClient) -> None:
     budgets = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
     for pdb in (await kube.get(budgets)).get("items", []):
         await kube.delete(f"{budgets}/{pdb['metadata']['name']}")
-    for kind in ("PersistentVolumeClaim", "PersistentVolume", "StorageClass"):
+    for kind in (
+        "PersistentVolumeClaim",
+        "PersistentVolume",
+        "StorageClass",
+        "ResourceClaim",
+        "ResourceClaimTemplate",
+        "ResourceSlice",
+        "DeviceClass",
+    ):
         for item in (await kube.get(PATHS[kind])).get("items", []):
             with contextlib.suppress(NotFound):
                 await kube.delete(f"{PATHS[kind]}/{item['metadata']['name']}")

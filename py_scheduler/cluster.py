@@ -1,6 +1,6 @@
 """``Cluster``: the only way the scheduling core reaches the API server.
 
-The core speaks this small protocol; :mod:`py_scheduler.kube.cluster`
+The core speaks this small protocol; :mod:`py_scheduler.kube.adapter`
 implements it with real API calls, :mod:`py_scheduler.simulation` with an
 in-memory record. API failures arrive as the exception tree below, never as
 client-library exceptions::
@@ -16,10 +16,12 @@ client-library exceptions::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from py_scheduler.model import PodInfo
+from py_scheduler.model.dra.objects import Consumer, ResourceClaim
 from py_scheduler.model.volumes import PersistentVolume, PersistentVolumeClaim
 
 
@@ -103,3 +105,27 @@ class Cluster(Protocol):
     async def select_node(self, claim: PersistentVolumeClaim, node: str) -> PersistentVolumeClaim:
         """Annotate a claim with ``volume.kubernetes.io/selected-node`` so that its
         provisioner creates a volume reachable from that node."""
+
+    async def get_resource_claim(self, namespace: str, name: str) -> ResourceClaim:
+        """A ResourceClaim as the API server holds it now (NotFound when gone)."""
+
+    async def add_claim_finalizer(self, claim: ResourceClaim) -> ResourceClaim:
+        """Add ``resource.kubernetes.io/delete-protection`` before allocating, as
+        upstream does; Conflict when the claim changed since it was read."""
+
+    async def reserve_claim(
+        self,
+        claim: ResourceClaim,
+        *,
+        consumer: Consumer,
+        allocation: Mapping[str, object] | None,
+    ) -> ResourceClaim:
+        """Append ``consumer`` to ``status.reservedFor`` and, when given, write
+        ``status.allocation``; Conflict when the claim changed since it was read."""
+
+    async def unreserve_claim(self, claim: ResourceClaim, pod_uid: str) -> None:
+        """Remove one pod from ``status.reservedFor`` (it needs no fresh copy)."""
+
+    async def deallocate_claim(self, claim: ResourceClaim) -> ResourceClaim:
+        """Clear ``status.allocation``, ``reservedFor`` and ``devices``; Conflict when
+        the claim changed since it was read."""

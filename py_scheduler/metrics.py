@@ -1,8 +1,12 @@
 """Every Prometheus metric, defined once, with kube-scheduler's names, types,
 labels and buckets, so kubernetes-mixin's scheduler dashboard and alerts work
-unchanged. Our own additions carry the ``py_scheduler_`` prefix.
+unchanged. That includes client-go's component metrics (API requests, leader
+election), recorded by the kube layer. Our own additions carry the
+``py_scheduler_`` prefix.
 
-Queue and cache sizes are read at scrape time (a collector), not updated on
+``PrometheusRecorder`` is how the scheduling core reaches them: it reports
+through the ``MetricsRecorder`` protocol (``framework.recorder``) and never
+imports this module. Queue and cache sizes are read at scrape time (a collector), not updated on
 every transition, to keep the hot path free of metric calls.
 """
 
@@ -88,6 +92,25 @@ GOROUTINES: Final = Gauge(
     "Number of running asyncio tasks split by the work they do such as binding.",
     ["operation"],
 )
+# client-go's (k8s.io/client-go/tools/metrics, tools/leaderelection).
+REST_CLIENT_REQUESTS: Final = Counter(
+    "rest_client_requests",
+    "Number of HTTP requests, partitioned by status code, method, and host.",
+    ["code", "method", "host"],
+)
+REST_CLIENT_REQUEST_DURATION: Final = Histogram(
+    "rest_client_request_duration_seconds",
+    "Request latency in seconds. Broken down by verb, and host.",
+    ["verb", "host"],
+    buckets=[0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0],
+)
+LEADER_ELECTION_MASTER_STATUS: Final = Gauge(
+    "leader_election_master_status",
+    "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, "
+    "1 indicates master. 'name' is the string used to identify the lease. Please make sure "
+    "to group by name.",
+    ["name"],
+)
 # Our own.
 EVICTIONS: Final = Counter(
     "py_scheduler_evictions",
@@ -165,14 +188,57 @@ SIZES: Final = _SizeCollector()
 REGISTRY.register(SIZES)
 
 
-def count_incoming(queue: str, event: str) -> None:
-    """A pod entered ``queue``: counted as a pod and as a scheduling entity."""
-    QUEUE_INCOMING_PODS.labels(queue, event).inc()
-    QUEUE_INCOMING_ENTITIES.labels(queue, event, ENTITY_POD).inc()
+def observe_request(method: str, host: str, code: int, seconds: float) -> None:
+    """One API request, as client-go counts it: code "<error>" when no response came."""
+    REST_CLIENT_REQUESTS.labels(str(code) if code else "<error>", method, host).inc()
+    REST_CLIENT_REQUEST_DURATION.labels(method, host).observe(seconds)
 
 
-def observe_point(point: str, status: str, profile: str, seconds: float) -> None:
-    FRAMEWORK_EXTENSION_POINT_DURATION.labels(point, status, profile).observe(seconds)
+class PrometheusRecorder:
+    """The scheduling core's ``MetricsRecorder`` over the metrics above."""
+
+    def extension_point(self, point: str, status: str, profile: str, seconds: float) -> None:
+        FRAMEWORK_EXTENSION_POINT_DURATION.labels(point, status, profile).observe(seconds)
+
+    def plugin_execution(self, plugin: str, point: str, status: str, seconds: float) -> None:
+        PLUGIN_EXECUTION_DURATION.labels(plugin, point, status).observe(seconds)
+
+    def schedule_attempt(self, result: str, profile: str, seconds: float) -> None:
+        SCHEDULE_ATTEMPTS.labels(result, profile).inc()
+        SCHEDULING_ATTEMPT_DURATION.labels(result, profile).observe(seconds)
+
+    def algorithm_duration(self, seconds: float) -> None:
+        SCHEDULING_ALGORITHM_DURATION.observe(seconds)
+
+    def pod_scheduled(self, attempts: int, since_first_attempt: float | None) -> None:
+        POD_SCHEDULING_ATTEMPTS.observe(attempts)
+        if since_first_attempt is not None:
+            label = str(attempts) if attempts < 15 else "15+"
+            POD_SCHEDULING_SLI_DURATION.labels(label).observe(since_first_attempt)
+
+    def queue_incoming(self, queue: str, event: str) -> None:
+        # Every py-scheduler entity is a pod, and every push changes its queue, which is
+        # when kube-scheduler 1.37 counts an incoming entity.
+        QUEUE_INCOMING_PODS.labels(queue, event).inc()
+        QUEUE_INCOMING_ENTITIES.labels(queue, event, ENTITY_POD).inc()
+
+    def preemption_attempt(self) -> None:
+        PREEMPTION_ATTEMPTS.inc()
+
+    def preemption_victims(self, count: int) -> None:
+        PREEMPTION_VICTIMS.observe(count)
+
+    def eviction(self, result: str) -> None:
+        EVICTIONS.labels(result).inc()
+
+    def bind_failure(self, reason: str) -> None:
+        BIND_FAILURES.labels(reason).inc()
+
+    def api_write(self, kind: str, result: str) -> None:
+        API_WRITES.labels(kind, result).inc()
+
+    def binding_tasks(self, delta: int) -> None:
+        GOROUTINES.labels("binding").inc(delta)
 
 
 def initialise(profiles: Iterable[str]) -> None:

@@ -44,6 +44,8 @@ def raw_pod(
     preemption_policy: str | None = None,
     phase: str | None = None,
     priority_class: str | None = None,
+    resource_claims: Iterable[Raw] = (),
+    claim_statuses: Iterable[Raw] = (),
 ) -> Raw:
     """A pod as the API returns it. ``requests`` is one container's requests;
     ``containers`` gives several; ``host_ports`` are (ip, protocol, port)."""
@@ -94,6 +96,8 @@ def raw_pod(
         spec["preemptionPolicy"] = preemption_policy
     if priority_class:
         spec["priorityClassName"] = priority_class
+    if resource_claims:
+        spec["resourceClaims"] = list(resource_claims)
     meta: Raw = {
         "name": name,
         "namespace": namespace,
@@ -112,6 +116,8 @@ def raw_pod(
         status["startTime"] = start_time
     if nominated_node:
         status["nominatedNodeName"] = nominated_node
+    if claim_statuses:
+        status["resourceClaimStatuses"] = list(claim_statuses)
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
 
 
@@ -165,10 +171,10 @@ def make_node(name: str = "n", **kwargs: Any) -> Node:
 
 def node_info(name: str = "n", *, pods: Iterable[PodInfo] = (), **kwargs: Any) -> NodeInfo:
     """A NodeInfo with the given pods placed on it."""
-    info = NodeInfo(make_node(name, **kwargs))
+    node_info = NodeInfo(make_node(name, **kwargs))
     for pod in pods:
-        info.add_pod(pod)
-    return info
+        node_info.add_pod(pod)
+    return node_info
 
 
 def raw_pvc(

@@ -3,15 +3,27 @@ core. Integration tests use the real control plane instead."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from py_scheduler.cluster import PodCondition
 from py_scheduler.framework.cycle_state import CycleState
-from py_scheduler.framework.indexes import PodCounts, TermCounts, TermKind, selected, terms_of
-from py_scheduler.framework.interface import DisruptionBudget, SharedLister
+from py_scheduler.framework.interface import SharedLister
+from py_scheduler.framework.pod_counts import PodCounts, TermCounts, TermKind, selected, terms_of
 from py_scheduler.framework.status import Status
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model.budgets import DisruptionBudget
+from py_scheduler.model.dra.objects import (
+    FINALIZER,
+    Consumer,
+    DeviceClass,
+    DeviceID,
+    ResourceClaim,
+    ResourceSlice,
+    decode_resource_claim,
+)
+from py_scheduler.model.dra.tables import held_devices
 from py_scheduler.model.pod import WeightedPodAffinityTerm
 from py_scheduler.model.selectors import LabelSelector
 from py_scheduler.model.volumes import (
@@ -76,6 +88,9 @@ class FakeObjects:
     volumes: list[PersistentVolume] = field(default_factory=list)
     classes: list[StorageClass] = field(default_factory=list)
     csi_nodes: list[CSINode] = field(default_factory=list)
+    resource_claims: list[ResourceClaim] = field(default_factory=list)
+    device_classes: list[DeviceClass] = field(default_factory=list)
+    slices: list[ResourceSlice] = field(default_factory=list)
 
     def pdbs(self, namespace: str) -> Sequence[DisruptionBudget]:
         return [b for b in self.budgets if b.namespace == namespace]
@@ -101,6 +116,26 @@ class FakeObjects:
     def csi_node(self, name: str) -> CSINode | None:
         return next((c for c in self.csi_nodes if c.name == name), None)
 
+    def resource_claim(self, namespace: str, name: str) -> ResourceClaim | None:
+        key = f"{namespace}/{name}"
+        return next((c for c in self.resource_claims if c.key == key), None)
+
+    def device_class(self, name: str) -> DeviceClass | None:
+        return next((c for c in self.device_classes if c.name == name), None)
+
+    def resource_slices(self) -> Sequence[ResourceSlice]:
+        return self.slices
+
+    def node_slices(self, node: str) -> Sequence[ResourceSlice]:
+        return [s for s in self.slices if s.node_name in ("", node)]
+
+    def allocated_devices(self) -> Set[DeviceID]:
+        return {d for c in self.resource_claims for d in held_devices(c)}
+
+    def put_claim(self, claim: ResourceClaim) -> None:
+        """Replace (or add) a claim, as the watch would."""
+        self.resource_claims = [c for c in self.resource_claims if c.key != claim.key] + [claim]
+
 
 @dataclass
 class FakeCluster:
@@ -112,6 +147,7 @@ class FakeCluster:
     fail_times: dict[str, int] = field(default_factory=dict)
     claims: dict[str, PersistentVolumeClaim] = field(default_factory=dict)  # by ns/name
     volumes: dict[str, PersistentVolume] = field(default_factory=dict)
+    resource_claims: dict[str, ResourceClaim] = field(default_factory=dict)  # by ns/name
 
     async def _record(self, method: str, pod: PodInfo, detail: object) -> None:
         self.calls.append((method, pod.key, detail))
@@ -177,6 +213,61 @@ class FakeCluster:
         )
         self.claims[claim.key] = annotated
         return annotated
+
+    # Dynamic resource allocation: ``resource_claims`` holds the API server's copies.
+
+    async def _claim_call(self, method: str, claim: ResourceClaim, detail: object) -> None:
+        self.calls.append((method, claim.key, detail))
+        if method not in self.fail:
+            return
+        left = self.fail_times.get(method)
+        if left is None:
+            raise self.fail[method]
+        if left > 0:
+            self.fail_times[method] = left - 1
+            raise self.fail[method]
+
+    def _store(self, claim: ResourceClaim, **changes: Any) -> ResourceClaim:
+        stored = replace(claim, resource_version=_next_version(claim.resource_version), **changes)
+        self.resource_claims[claim.key] = stored
+        return stored
+
+    async def get_resource_claim(self, namespace: str, name: str) -> ResourceClaim:
+        key = f"{namespace}/{name}"
+        self.calls.append(("get_resource_claim", key, None))
+        if "get_resource_claim" in self.fail:
+            raise self.fail["get_resource_claim"]
+        return self.resource_claims[key]
+
+    async def add_claim_finalizer(self, claim: ResourceClaim) -> ResourceClaim:
+        await self._claim_call("add_claim_finalizer", claim, None)
+        return self._store(claim, finalizers=(*claim.finalizers, FINALIZER))
+
+    async def reserve_claim(
+        self,
+        claim: ResourceClaim,
+        *,
+        consumer: Consumer,
+        allocation: Mapping[str, object] | None,
+    ) -> ResourceClaim:
+        await self._claim_call("reserve_claim", claim, (consumer.uid, allocation))
+        changes: dict[str, Any] = {"reserved_for": (*claim.reserved_for, consumer)}
+        if allocation is not None:
+            decoded = decode_resource_claim(
+                {"metadata": {"name": claim.name}, "status": {"allocation": dict(allocation)}}
+            )
+            changes["allocation"] = decoded.allocation
+        return self._store(claim, **changes)
+
+    async def unreserve_claim(self, claim: ResourceClaim, pod_uid: str) -> None:
+        await self._claim_call("unreserve_claim", claim, pod_uid)
+        current = self.resource_claims.get(claim.key, claim)
+        kept = tuple(c for c in current.reserved_for if c.uid != pod_uid)
+        self._store(current, reserved_for=kept)
+
+    async def deallocate_claim(self, claim: ResourceClaim) -> ResourceClaim:
+        await self._claim_call("deallocate_claim", claim, None)
+        return self._store(claim, reserved_for=(), allocation=None)
 
 
 def _next_version(version: str) -> str:

@@ -27,13 +27,13 @@ from py_scheduler import config, logs, metrics
 from py_scheduler.app.server import Health, make_app
 from py_scheduler.kube import discovery
 from py_scheduler.kube import objects as kube_objects
+from py_scheduler.kube.adapter import KubeCluster
 from py_scheduler.kube.client import KubeClient, Settings, load_configuration
-from py_scheduler.kube.cluster import KubeCluster
 from py_scheduler.kube.election import ElectionConfig, LeaderElector
 from py_scheduler.kube.watches import Handlers, Reflector
 from py_scheduler.model import Node, PodInfo, decode_node, decode_pod
 from py_scheduler.scheduling.build import build_scheduler
-from py_scheduler.scheduling.objects import ObjectStore
+from py_scheduler.scheduling.object_store import ObjectStore
 from py_scheduler.scheduling.scheduler import Scheduler
 
 log = structlog.get_logger("py_scheduler.app")
@@ -75,7 +75,9 @@ async def run(
         # the scheduler follows this server (docs/releases.md).
         server = await discovery.discover(kube)
         objects = ObjectStore()
-        scheduler = build_scheduler(cfg, cluster=KubeCluster(kube), objects=objects)
+        scheduler = build_scheduler(
+            cfg, cluster=KubeCluster(kube), objects=objects, recorder=metrics.PrometheusRecorder()
+        )
         pods = Reflector(
             kube,
             "/api/v1/pods",

@@ -1,14 +1,15 @@
 """Node numbers as numpy columns, for plugins that judge every candidate at once.
 
 A cycle filters and scores hundreds to thousands of nodes, and Python pays
-per call. Plugins whose verdict is arithmetic on a node's resources
-(NodeResourcesFit, NodeResourcesBalancedAllocation) therefore also offer a
-batch form over these columns; the runtime uses it when present and the
+per call. Plugins whose verdict is arithmetic on a node's numbers
+(NodeResourcesFit, NodeResourcesBalancedAllocation, TaintToleration's score)
+therefore also offer a batch form over these columns; the runtime uses it when present and the
 per-node form everywhere else. A batch method must agree with its per-node
 twin on every node, or say ``None`` (judge per node) when it cannot be exact.
 
 Threads over node chunks, as kube-scheduler's Parallelizer does, lose here:
-under the GIL they only add hand-off cost (figures in bench/evaluation.py).
+under the GIL they only add hand-off cost (``scheduling.evaluation.Threaded``,
+measured by ``python -m bench.evaluation``).
 
 The columns follow the snapshot's node list row by row. A snapshot that logs
 which NodeInfos it touched (the cache, see ``ChangeLog``) costs one row per
@@ -25,6 +26,7 @@ import numpy.typing as npt
 
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model.taints import PREFER_NO_SCHEDULE
 
 Int64s = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -44,7 +46,8 @@ REQ_EPHEMERAL: Final = 6
 NON_ZERO_CPU: Final = 7
 NON_ZERO_MEMORY: Final = 8
 POD_COUNT: Final = 9
-_ROWS: Final = 10
+SOFT_TAINTS: Final = 10  # PreferNoSchedule taints
+_ROWS: Final = 11
 
 
 @runtime_checkable
@@ -70,20 +73,21 @@ def _change_log(snapshot: object) -> ChangeLog | None:
     return cast(ChangeLog, snapshot) if keeps else None
 
 
-def _numbers(info: NodeInfo) -> tuple[int, ...]:
-    alloc = info.node.allocatable
-    used = info.requested
+def _numbers(node_info: NodeInfo) -> tuple[int, ...]:
+    alloc = node_info.node.allocatable
+    used = node_info.requested
     return (
         alloc.milli_cpu,
         alloc.memory,
         alloc.ephemeral_storage,
-        info.node.allowed_pods,
+        node_info.node.allowed_pods,
         used.milli_cpu,
         used.memory,
         used.ephemeral_storage,
-        info.non_zero_cpu,
-        info.non_zero_memory,
-        len(info.pods),
+        node_info.non_zero_cpu,
+        node_info.non_zero_memory,
+        len(node_info.pods),
+        sum(1 for taint in node_info.node.taints if taint.effect == PREFER_NO_SCHEDULE),
     )
 
 
@@ -117,8 +121,8 @@ class NodeColumns:
 
     def _rebuild(self, nodes: Sequence[NodeInfo]) -> None:
         self.nodes = nodes
-        self.rows = {info.name: i for i, info in enumerate(nodes)}
-        table = [_numbers(info) for info in nodes]
+        self.rows = {node_info.name: i for i, node_info in enumerate(nodes)}
+        table = [_numbers(node_info) for node_info in nodes]
         self._largest = max((max(numbers) for numbers in table), default=0)
         if self._largest < EXACT_LIMIT:
             self.data = np.array(table, dtype=np.int64).reshape(-1, _ROWS).T.copy()
@@ -128,16 +132,16 @@ class NodeColumns:
 
     def _refresh(self, changed: Iterable[NodeInfo]) -> None:
         rows, nodes, data = self.rows, self.nodes, self.data
-        for info in changed:
-            row = rows.get(info.name)
-            if row is None or nodes[row] is not info:
+        for node_info in changed:
+            row = rows.get(node_info.name)
+            if row is None or nodes[row] is not node_info:
                 continue  # a node already gone from the list
-            numbers = _numbers(info)
+            numbers = _numbers(node_info)
             self._largest = max(self._largest, *numbers)
             if self._largest < EXACT_LIMIT:
                 data[:, row] = numbers
             for name, (alloc, used) in list(self._scalars.items()):
-                pair = self._scalar_pair(info, name)
+                pair = self._scalar_pair(node_info, name)
                 if max(pair) >= EXACT_LIMIT:
                     del self._scalars[name]  # rebuilt, and refused, on next use
                 else:
@@ -153,14 +157,16 @@ class NodeColumns:
         return column
 
     @staticmethod
-    def _scalar_pair(info: NodeInfo, name: str) -> tuple[int, int]:
-        return info.node.allocatable.scalars.get(name, 0), info.requested.scalars.get(name, 0)
+    def _scalar_pair(node_info: NodeInfo, name: str) -> tuple[int, int]:
+        return node_info.node.allocatable.scalars.get(name, 0), node_info.requested.scalars.get(
+            name, 0
+        )
 
     def scalar(self, name: str) -> tuple[Int64s, Int64s] | None:
         """(allocatable, requested) of a scalar resource; None when out of exact range."""
         pair = self._scalars.get(name)
         if pair is None:
-            values = [self._scalar_pair(info, name) for info in self.nodes]
+            values = [self._scalar_pair(node_info, name) for node_info in self.nodes]
             if any(max(both) >= EXACT_LIMIT for both in values):
                 return None
             table = np.array(values, dtype=np.int64).reshape(-1, 2).T.copy()
@@ -174,9 +180,9 @@ class NodeColumns:
             return np.arange(len(nodes), dtype=np.int64)
         rows, listed = self.rows, self.nodes
         out = np.empty(len(nodes), dtype=np.int64)
-        for i, info in enumerate(nodes):
-            row = rows.get(info.name)
-            if row is None or listed[row] is not info:
+        for i, node_info in enumerate(nodes):
+            row = rows.get(node_info.name)
+            if row is None or listed[row] is not node_info:
                 return None
             out[i] = row
         return out
@@ -200,12 +206,13 @@ class BatchScorePlugin(Protocol):
     """Optional on a Score plugin: its scores for many nodes at once."""
 
     name: ClassVar[str]
+    # True: ``score_batch`` returns the scores after ``normalize_scores``, so a
+    # ScoreNormalizer can be batched. False: raw scores, batched only for a
+    # plugin that does not normalise.
+    batch_normalizes: ClassVar[bool]
 
     def score_batch(
         self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
     ) -> Int64s | None:
-        """What ``score`` returns for the node at each row; None: score per node.
-
-        A plugin that is also a ``ScoreNormalizer`` is batched only if it sets
-        ``batch_normalizes = True``: its batch form then returns the scores
-        after ``normalize_scores``."""
+        """What ``score`` returns for the node at each row (normalised if
+        ``batch_normalizes``); None: score per node."""

@@ -9,13 +9,12 @@ nominated-pod pass hand it clones with pods added or removed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence, Set
 from typing import ClassVar, Protocol, runtime_checkable
 
 from py_scheduler.cluster import Cluster
 from py_scheduler.framework.cycle_state import CycleState
-from py_scheduler.framework.indexes import PodCounts, TermCounts, TermKind
+from py_scheduler.framework.pod_counts import PodCounts, TermCounts, TermKind
 from py_scheduler.framework.status import Status
 from py_scheduler.framework.types import (
     ClusterEventWithHint,
@@ -25,6 +24,8 @@ from py_scheduler.framework.types import (
     QueuedPodInfo,
 )
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model.budgets import DisruptionBudget
+from py_scheduler.model.dra.objects import DeviceClass, DeviceID, ResourceClaim, ResourceSlice
 from py_scheduler.model.selectors import LabelSelector
 from py_scheduler.model.volumes import (
     CSINode,
@@ -57,19 +58,10 @@ class SharedLister(Protocol):
         self, selectors: tuple[LabelSelector, ...], *, terminating: bool
     ) -> PodCounts:
         """Assigned pods matching every selector, per namespace and node
-        (``framework.indexes.selected``); read-only, valid for this cycle."""
+        (``framework.pod_counts.selected``); read-only, valid for this cycle."""
 
     def held_terms(self, kind: TermKind) -> TermCounts:
         """Assigned pods' terms of ``kind``, per node; read-only, valid for this cycle."""
-
-
-@dataclass(frozen=True, slots=True)
-class DisruptionBudget:
-    namespace: str
-    name: str
-    selector: LabelSelector | None
-    disruptions_allowed: int
-    disrupted_pods: frozenset[str]  # pod names
 
 
 class ObjectLister(Protocol):
@@ -91,6 +83,18 @@ class ObjectLister(Protocol):
     def storage_class(self, name: str) -> StorageClass | None: ...
 
     def csi_node(self, name: str) -> CSINode | None: ...
+
+    def resource_claim(self, namespace: str, name: str) -> ResourceClaim | None: ...
+
+    def device_class(self, name: str) -> DeviceClass | None: ...
+
+    def resource_slices(self) -> Sequence[ResourceSlice]: ...
+
+    def node_slices(self, node: str) -> Sequence[ResourceSlice]:
+        """Slices published for ``node`` plus those not tied to one node."""
+
+    def allocated_devices(self) -> Set[DeviceID]:
+        """Devices the watched claims hold (admin access excluded)."""
 
 
 class Nominator(Protocol):
@@ -220,6 +224,17 @@ class BindPlugin(Plugin, Protocol):
 @runtime_checkable
 class PostBindPlugin(Plugin, Protocol):
     def post_bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> None: ...
+
+
+@runtime_checkable
+class BackgroundWriter(Plugin, Protocol):
+    """A plugin that makes API writes from synchronous extension points
+    (Unreserve, PostFilter) as tasks it owns, through ``Handle.cluster``. The
+    scheduler's ``drain`` (graceful shutdown, and the simulator before the
+    next pod) awaits them after its own binding cycles."""
+
+    async def drain(self) -> None:
+        """Wait for the writes running now."""
 
 
 @runtime_checkable

@@ -9,6 +9,7 @@ scores are normalised and weighted, and that a raising plugin becomes an
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import (
     MAX_NODE_SCORE,
     MIN_NODE_SCORE,
+    BackgroundWriter,
     BindPlugin,
     EnqueueExtensions,
     FilterPlugin,
@@ -48,6 +50,7 @@ from py_scheduler.framework.interface import (
     ScorePlugin,
     SharedLister,
 )
+from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.registry import Registry
 from py_scheduler.framework.status import SUCCESS, Code, Status
 from py_scheduler.framework.types import (
@@ -144,19 +147,11 @@ class FilterBatch:
     rows: Int64s
 
 
-# (extension point, plugin name, status code, seconds): how a plugin call went.
-PluginObserver = Callable[[str, str, str, float], None]
-
-
 def _invalid_score(plugin: str, score: int) -> Status:
     return Status.error(
         f"plugin {plugin!r} returns an invalid score {score}, it should "
         f"in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
     ).with_plugin(plugin)
-
-
-def _no_observer(point: str, plugin: str, code: str, seconds: float) -> None:
-    del point, plugin, code, seconds
 
 
 class Framework(Handle):
@@ -169,14 +164,14 @@ class Framework(Handle):
         objects: ObjectLister,
         cluster: Cluster,
         nominator: Nominator,
-        observer: PluginObserver | None = None,
+        recorder: MetricsRecorder = NO_METRICS,
     ) -> None:
         self.spec = spec
         self._snapshot = snapshot
         self._objects = objects
         self._cluster = cluster
         self._nominator = nominator
-        self.observe = observer or _no_observer
+        self._recorder = recorder
         self.plugins: dict[str, Plugin] = {}
         for name in spec.plugin_names():
             plugin_spec = registry.get(name)
@@ -219,7 +214,7 @@ class Framework(Handle):
             p.name: p
             for p in self.score
             if isinstance(p, BatchScorePlugin)
-            and (not isinstance(p, ScoreNormalizer) or getattr(p, "batch_normalizes", False))
+            and (p.batch_normalizes or not isinstance(p, ScoreNormalizer))
         }
 
     def _resolve(self, point: str) -> list[PluginRef]:
@@ -268,6 +263,12 @@ class Framework(Handle):
     @property
     def nominator(self) -> Nominator:
         return self._nominator
+
+    async def drain(self) -> None:
+        """Wait for the API writes plugins run from tasks of their own."""
+        for plugin in self.plugins.values():
+            if isinstance(plugin, BackgroundWriter):
+                await plugin.drain()
 
     def events_to_register(self) -> dict[str, Sequence[ClusterEventWithHint] | None]:
         """Per plugin, the events that may help a pod it rejected; None: any event."""
@@ -357,10 +358,24 @@ class Framework(Handle):
                 return self._rejected(plugin.name, status)
         return SUCCESS
 
-    def run_filter_plugins(
-        self, state: CycleState, pod: PodInfo, node: NodeInfo, plugins: Sequence[FilterPlugin]
+    def filter_node(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        node: NodeInfo,
+        plugins: Sequence[FilterPlugin] | None = None,
     ) -> Status:
-        """``run_filters`` over exactly ``plugins`` (none skipped among them)."""
+        """The Filter verdict on one candidate node: the loop body of every evaluator.
+
+        ``plugins`` narrows the filters to those still undecided for this node
+        (batch filters already accepted it); None runs them all. Pods nominated
+        to the node make every filter run, twice (``run_filters_with_nominated``),
+        since the batch verdicts did not count them.
+        """
+        if len(self._nominator) and self.nominated_for(pod, node):
+            return self.run_filters_with_nominated(state, pod, node)
+        if plugins is None:
+            return self.run_filters(state, pod, node)
         for plugin in plugins:
             try:
                 status = plugin.filter(state, pod, node)
@@ -395,8 +410,10 @@ class Framework(Handle):
         for plugin in active:
             try:
                 got = plugin.filter_batch(state, pod, columns, rows)
-            except Exception:
-                got = None  # the per-node call reports the failure as upstream does
+            except Exception as exc:
+                # The per-node form judges instead, and reports its own failure as upstream.
+                log.error("batch filter raised", plugin=plugin.name, pod=pod.key, exc_info=exc)
+                got = None
             if got is None:
                 continue
             passes = got if passes is None else passes & got
@@ -526,9 +543,12 @@ class Framework(Handle):
         pod: PodInfo,
         nodes: Sequence[NodeInfo],
         rows: Int64s | None = None,
+        *,
+        each: Callable[[Callable[[NodeInfo], int]], list[int]] | None = None,
     ) -> tuple[list[int], Status]:
         """Weighted total per node (same order as ``nodes``). Given ``rows``
-        (``batch_rows``), plugins with a batch form score all nodes at once."""
+        (``batch_rows``), plugins with a batch form score all nodes at once;
+        ``each`` maps a per-node score over ``nodes`` (a parallel map, say)."""
         totals = np.zeros(len(nodes), dtype=np.int64)
         for plugin in self.score:
             if plugin.name in state.skip_score:
@@ -540,7 +560,10 @@ class Framework(Handle):
                 batch = self._score_batch(batch_plugin, state, pod, rows)
             if batch is None:
                 try:
-                    scores = [plugin.score(state, pod, node) for node in nodes]
+                    if each is None:
+                        scores = [plugin.score(state, pod, node) for node in nodes]
+                    else:
+                        scores = each(functools.partial(plugin.score, state, pod))
                     if isinstance(plugin, ScoreNormalizer):
                         plugin.normalize_scores(state, pod, scores)
                 except Exception as exc:
@@ -561,8 +584,10 @@ class Framework(Handle):
     ) -> Int64s | None:
         try:
             return plugin.score_batch(state, pod, self._columns, rows)
-        except Exception:
-            return None  # scored per node, which reports the failure as upstream does
+        except Exception as exc:
+            # Scored per node instead, which reports its own failure as upstream.
+            log.error("batch score raised", plugin=plugin.name, pod=pod.key, exc_info=exc)
+            return None
 
     def run_reserve(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status:
         for plugin in self.reserve:
@@ -660,4 +685,6 @@ class Framework(Handle):
         self, state: CycleState, point: str, plugin: str, status: Status, start: float
     ) -> None:
         if state.record_plugin_metrics:
-            self.observe(point, plugin, status.code.value, time.perf_counter() - start)
+            self._recorder.plugin_execution(
+                plugin, point, status.code.value, time.perf_counter() - start
+            )

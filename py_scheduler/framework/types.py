@@ -170,6 +170,9 @@ class Resource(enum.Enum):
     CSI_NODE = "CSINode"
     NAMESPACE = "Namespace"
     PDB = "PodDisruptionBudget"
+    RESOURCE_CLAIM = "ResourceClaim"
+    RESOURCE_SLICE = "ResourceSlice"
+    DEVICE_CLASS = "DeviceClass"
     WILDCARD = "*"
 
 

@@ -12,16 +12,19 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
+from py_scheduler import metrics
 from py_scheduler.kube import errors
 from py_scheduler.kube.ratelimit import TokenBucket
 
@@ -83,6 +86,8 @@ class KubeClient:
         self.configuration = configuration
         self.settings = settings or Settings()
         self.base = str(configuration.host).rstrip("/")
+        # The host label of client-go's rest_client_* metrics.
+        self.host = urlsplit(self.base).netloc
         self._session: aiohttp.ClientSession | None = None
         self.limiter = (
             TokenBucket(self.settings.qps, self.settings.burst)
@@ -138,6 +143,8 @@ class KubeClient:
         if self.limiter is not None:
             await self.limiter.acquire()
         headers = await self._headers(content_type)
+        status = 0
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout or self.settings.timeout):
                 async with self.session.request(
@@ -154,6 +161,8 @@ class KubeClient:
             if not _stale_descriptor(exc):
                 raise
             raise errors.Unavailable(f"{method} {path}: {exc}", status=0) from exc
+        finally:
+            metrics.observe_request(method, self.host, status, time.perf_counter() - started)
         if 200 <= status < 300:
             return orjson.loads(raw) if raw else {}
         raise errors.from_response(method, path, status, raw, retry_after)
@@ -181,10 +190,17 @@ class KubeClient:
             await self.limiter.acquire()
         headers = await self._headers()
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=idle_timeout)
+        started = time.perf_counter()
+        connected = False
         try:
             async with self.session.get(
                 self.base + path, params=params, headers=headers, timeout=timeout
             ) as resp:
+                # A watch counts once, when its response starts, as client-go counts it.
+                connected = True
+                metrics.observe_request(
+                    "GET", self.host, resp.status, time.perf_counter() - started
+                )
                 if resp.status != 200:
                     raise errors.from_response(
                         "GET", path, resp.status, await resp.read(), resp.headers.get("Retry-After")
@@ -204,3 +220,6 @@ class KubeClient:
             if not _stale_descriptor(exc):
                 raise
             raise errors.Unavailable(f"watch {path}: {exc}") from exc
+        finally:
+            if not connected:
+                metrics.observe_request("GET", self.host, 0, time.perf_counter() - started)

@@ -66,6 +66,8 @@ class LeaderElector:
         self._observed: JSON | None = None
         self._observed_at = 0.0
         self._observed_key: tuple[Any, ...] | None = None
+        self._master_status = metrics.LEADER_ELECTION_MASTER_STATUS.labels(cfg.name)
+        self._master_status.set(0)
 
     # -- public ---------------------------------------------------------------------
 
@@ -77,6 +79,7 @@ class LeaderElector:
         await self._acquire()
         self.is_leader = True
         metrics.LEADER.set(1)
+        self._master_status.set(1)
         log.info(
             "became leader",
             lease=f"{self.cfg.namespace}/{self.cfg.name}",
@@ -97,6 +100,7 @@ class LeaderElector:
             await asyncio.gather(worker, renewer, return_exceptions=True)
             self.is_leader = False
             metrics.LEADER.set(0)
+            self._master_status.set(0)
 
     def healthy(self) -> bool:
         """The /healthz watchdog: a leader must have renewed recently."""

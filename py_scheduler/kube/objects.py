@@ -2,11 +2,13 @@
 
 PodDisruptionBudgets, Namespaces, the Services, ReplicationControllers,
 ReplicaSets and StatefulSets whose selectors define default spread
-constraints, and the storage objects (PersistentVolumeClaims,
-PersistentVolumes, StorageClasses, CSINodes) change rarely, so kopf's
+constraints, the storage objects (PersistentVolumeClaims,
+PersistentVolumes, StorageClasses, CSINodes) and the DRA objects
+(ResourceClaims, DeviceClasses, ResourceSlices) change rarely, so kopf's
 ``on.event`` handlers keep them in the
-:class:`~py_scheduler.scheduling.objects.ObjectStore`. Storage changes are also
-cluster events: ``on_change`` requeues the pods the volume plugins rejected.
+:class:`~py_scheduler.scheduling.object_store.ObjectStore`. Storage and DRA
+changes are also cluster events: ``on_change`` requeues the pods the volume
+plugins or DynamicResources rejected.
 kopf's own API writes are off: no log lines posted as Events, and
 ``on.event`` persists no progress or diff-base annotations. Pods and nodes,
 the hot path, use the lean watches.
@@ -29,7 +31,10 @@ from kubernetes_asyncio import client as k8s_client
 from py_scheduler.framework.types import ActionType, Resource
 from py_scheduler.model import DecodeError
 from py_scheduler.model import volumes as vol
-from py_scheduler.scheduling.objects import ObjectStore, decode_budget, decode_owner_selector
+from py_scheduler.model.budgets import decode_budget
+from py_scheduler.model.dra import objects as dra
+from py_scheduler.model.selectors import decode_owner_selector
+from py_scheduler.scheduling.object_store import ObjectStore
 
 log = structlog.get_logger("py_scheduler.objects")
 
@@ -54,6 +59,7 @@ class _Storage:
     decode: Callable[[Mapping[str, Any]], object]
     table: Callable[[ObjectStore], MutableMapping[Any, Any]]
     namespaced: bool = False
+    joined_key: bool = False  # "namespace/name" rather than a (namespace, name) tuple
 
 
 _STORAGE = (
@@ -76,6 +82,32 @@ _STORAGE = (
         Resource.CSI_NODE,
         vol.decode_csi_node,
         lambda s: s.csi_nodes,
+    ),
+    _Storage(
+        dra.GROUP,
+        dra.VERSION,
+        "resourceclaims",
+        Resource.RESOURCE_CLAIM,
+        dra.decode_resource_claim,
+        lambda s: s.resource_claims,
+        namespaced=True,
+        joined_key=True,
+    ),
+    _Storage(
+        dra.GROUP,
+        dra.VERSION,
+        "deviceclasses",
+        Resource.DEVICE_CLASS,
+        dra.decode_device_class,
+        lambda s: s.device_classes,
+    ),
+    _Storage(
+        dra.GROUP,
+        dra.VERSION,
+        "resourceslices",
+        Resource.RESOURCE_SLICE,
+        dra.decode_resource_slice,
+        lambda s: s.slices,
     ),
 )
 
@@ -147,7 +179,11 @@ def _watch_storage(
     @kopf.on.event(kind.group, kind.version, kind.plural, registry=reg, id=f"storage-{kind.plural}")
     async def on_storage(type: str | None, body: Mapping[str, Any], **_: Any) -> None:
         meta = body["metadata"]
-        key: Any = (meta.get("namespace", ""), meta["name"]) if kind.namespaced else meta["name"]
+        key: Any = meta["name"]
+        if kind.joined_key:
+            key = f"{meta.get('namespace', '')}/{meta['name']}"
+        elif kind.namespaced:
+            key = (meta.get("namespace", ""), meta["name"])
         table = kind.table(store)
         old = table.get(key)
         if type == "DELETED":

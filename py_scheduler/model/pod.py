@@ -107,6 +107,15 @@ class Volume:
 
 
 @dataclass(frozen=True, slots=True)
+class PodClaim:
+    """An entry of ``spec.resourceClaims``: a claim by name, or from a template."""
+
+    name: str
+    claim_name: str = ""
+    template_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class OwnerRef:
     kind: str
     name: str
@@ -146,7 +155,10 @@ class PodInfo:
     images: tuple[str, ...] = ()
     volumes: tuple[Volume, ...] = ()
     owners: tuple[OwnerRef, ...] = ()
-    resource_claims: tuple[str, ...] = ()
+    resource_claims: tuple[PodClaim, ...] = ()
+    # status.resourceClaimStatuses: the claim generated for each template
+    # entry (None when the controller decided none was needed).
+    claim_statuses: tuple[tuple[str, str | None], ...] = ()
     preempted_by_scheduler: bool = False
     scheduled_condition: tuple[str, str, str] | None = None  # (status, reason, message)
     resource_version: str = ""
@@ -414,7 +426,18 @@ def decode_pod(raw: RawObject) -> PodInfo:
         images=tuple(images),
         volumes=tuple(_volume(f) for f in spec.objects("volumes")),
         owners=owners,
-        resource_claims=tuple(c.string("name") for c in spec.objects("resourceClaims")),
+        resource_claims=tuple(
+            PodClaim(
+                c.string("name"),
+                c.string("resourceClaimName"),
+                c.string("resourceClaimTemplateName"),
+            )
+            for c in spec.objects("resourceClaims")
+        ),
+        claim_statuses=tuple(
+            (c.string("name"), c.string("resourceClaimName") or None)
+            for c in status.objects("resourceClaimStatuses")
+        ),
         preempted_by_scheduler=preempted,
         scheduled_condition=scheduled,
         resource_version=meta.string("resourceVersion"),
@@ -427,6 +450,7 @@ __all__ = [
     "HostPort",
     "OwnerRef",
     "PodAffinityTerm",
+    "PodClaim",
     "PodInfo",
     "PodKey",
     "PodUID",

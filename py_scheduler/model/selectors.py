@@ -149,3 +149,12 @@ def decode_node_selector(fields: Fields) -> NodeSelector:
     return NodeSelector(
         tuple(decode_node_selector_term(f) for f in fields.objects("nodeSelectorTerms"))
     )
+
+
+def decode_owner_selector(kind: str, raw: Mapping[str, object]) -> LabelSelector | None:
+    """The selector of a Service, RC (plain maps) or RS/StatefulSet (LabelSelector)."""
+    spec = Fields(raw).obj("spec")
+    if kind in ("Service", "ReplicationController"):
+        labels = spec.str_map("selector")
+        return LabelSelector(tuple(sorted(labels.items()))) if labels else None
+    return decode_optional_selector(spec, "selector")

@@ -5,19 +5,19 @@ Each container image (init containers included) found on the node adds its
 size scaled by the fraction of nodes that have it, so an image present
 everywhere counts fully and a rare one barely: otherwise pods of one image
 would pile onto the few nodes that pulled it first. The sum is clamped to
-[23MiB, 1000MiB per container] and mapped linearly onto 0..100.
+[23MiB, 1000MiB per container] and mapped linearly onto 0..100. A pod none
+of whose images any node holds scores 0 everywhere, so PreScore skips it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Final
 
-import numpy as np
-
-from py_scheduler.framework.batch import Int64s, NodeColumns
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import MAX_NODE_SCORE, Handle
 from py_scheduler.framework.registry import NoArgs, PluginSpec, no_args
+from py_scheduler.framework.status import SKIP, SUCCESS, Status
 from py_scheduler.model import NodeInfo, PodInfo
 from py_scheduler.model.raw import Fields
 
@@ -65,6 +65,14 @@ class ImageLocality:
         del args
         self._handle = handle
 
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        # Images no node reports score 0 everywhere (the sum stays under the
+        # lower threshold): skipping Score adds the same 0 to every total.
+        snapshot = self._handle.snapshot
+        if any(snapshot.image_nodes(normalized_image_name(image)) for image in pod.images):
+            return SUCCESS
+        return SKIP
+
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         # The handle's snapshot is this cycle's view; never keep it across cycles.
         snapshot = self._handle.snapshot
@@ -80,16 +88,6 @@ class ImageLocality:
                     size, snapshot.image_nodes(normalized), total_nodes
                 )
         return calculate_priority(sum_scores, len(pod.images))
-
-    def score_batch(
-        self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
-    ) -> Int64s | None:
-        # Images no node reports score 0 everywhere (the sum stays under the
-        # lower threshold); only then is the answer the same for every node.
-        snapshot = self._handle.snapshot
-        if any(snapshot.image_nodes(normalized_image_name(image)) for image in pod.images):
-            return None
-        return np.zeros(len(rows), dtype=np.int64)
 
 
 SPEC: Final = PluginSpec(NAME, decode_args, ImageLocality)

@@ -12,7 +12,6 @@ values) never matches instead of failing the pod, which is upstream's
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
@@ -29,7 +28,7 @@ from py_scheduler.framework.types import (
     Resource,
     event,
 )
-from py_scheduler.model import Node, NodeInfo, PodInfo
+from py_scheduler.model import Node, NodeInfo, PodInfo, names
 from py_scheduler.model.pod import WeightedNodeSelectorTerm
 from py_scheduler.model.raw import DecodeError, Fields
 from py_scheduler.model.selectors import (
@@ -66,56 +65,17 @@ class NodeAffinityArgs:
 
 # --- validation, as labels.NewRequirement and the field selector parser do ---
 
-_NAME_PART: Final = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_DNS_SUBDOMAIN: Final = re.compile(
-    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-)
-_INTEGER: Final = re.compile(r"[+-]?[0-9]+")
-_INT64: Final = range(-(2**63), 2**63)
-_NAME_RULE: Final = (
-    "must consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
-)
-
-
-def _label_key_problem(key: str) -> str | None:
-    parts = key.split("/")
-    if len(parts) > 2:
-        return f"a qualified name {_NAME_RULE}, with an optional DNS subdomain prefix and '/'"
-    name = parts[-1]
-    if len(parts) == 2:
-        prefix = parts[0]
-        if not prefix:
-            return "prefix part must be non-empty"
-        if len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix):
-            return "prefix part must be a lowercase RFC 1123 subdomain"
-    if not name:
-        return "name part must be non-empty"
-    if len(name) > 63:
-        return "name part must be no more than 63 characters"
-    if not _NAME_PART.fullmatch(name):
-        return f"name part {_NAME_RULE}"
-    return None
-
-
-def _label_value_problem(value: str) -> str | None:
-    if len(value) > 63:
-        return "must be no more than 63 characters"
-    if value and not _NAME_PART.fullmatch(value):
-        return f"a valid label must be an empty string or {_NAME_RULE}"
-    return None
-
 
 def _expression_problems(req: Requirement, path: str) -> list[str]:
     out = []
-    if (problem := _label_key_problem(req.key)) is not None:
+    if (problem := names.label_key_problem(req.key)) is not None:
         out.append(f'{path}.key: Invalid value: "{req.key}": {problem}')
     if req.operator in ("Gt", "Lt"):
         for value in req.values:
-            if not _INTEGER.fullmatch(value) or int(value) not in _INT64:
+            if not names.INTEGER.fullmatch(value) or int(value) not in names.INT64:
                 out.append(f'{path}.values: Invalid value: "{value}": must be an integer')
     for value in sorted(req.values):
-        if (problem := _label_value_problem(value)) is not None:
+        if (problem := names.label_value_problem(value)) is not None:
             out.append(f'{path}.values: Invalid value: "{value}": {problem}')
     return out
 

@@ -12,7 +12,7 @@ from typing import ClassVar, Final
 
 import numpy as np
 
-from py_scheduler.framework.batch import Int64s, NodeColumns
+from py_scheduler.framework.batch import SOFT_TAINTS, Int64s, NodeColumns
 from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import MAX_NODE_SCORE, Handle
 from py_scheduler.framework.registry import NoArgs, PluginSpec, no_args
@@ -54,6 +54,16 @@ def _untolerated_soft_taints(taints: Iterable[Taint], tolerations: Sequence[Tole
     )
 
 
+def _reverse_normalized(counts: Int64s) -> Int64s:
+    """Upstream's DefaultNormalizeScore, reversed: the fewer untolerated soft
+    taints, the higher the score; no such taint anywhere scores every node 100."""
+    highest = int(counts.max()) if len(counts) else 0
+    if highest == 0:
+        return np.full(len(counts), MAX_NODE_SCORE, dtype=np.int64)
+    normalized: Int64s = MAX_NODE_SCORE - MAX_NODE_SCORE * counts // highest
+    return normalized
+
+
 def _soft_tolerations(pod: PodInfo) -> tuple[Toleration, ...]:
     # An empty effect tolerates every effect, PreferNoSchedule included.
     return tuple(t for t in pod.tolerations if t.effect in ("", PREFER_NO_SCHEDULE))
@@ -82,33 +92,25 @@ class TaintToleration:
         return _untolerated_soft_taints(node.node.taints, tolerations)
 
     def normalize_scores(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
-        # Reversed: the fewer untolerated soft taints, the higher the score.
-        highest = max(scores, default=0)
-        if highest == 0:
-            scores[:] = [MAX_NODE_SCORE] * len(scores)
-            return
-        for i, raw in enumerate(scores):
-            scores[i] = MAX_NODE_SCORE - MAX_NODE_SCORE * raw // highest
+        scores[:] = _reverse_normalized(np.array(scores, dtype=np.int64)).tolist()
 
     def score_batch(
         self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
     ) -> Int64s | None:
-        """Scores already normalised; untainted nodes (most) skip the per-node call."""
+        """Normalised scores from the nodes' PreferNoSchedule counts; only nodes
+        that have such taints are looked at, and only if the pod tolerates some."""
+        if not columns.exact:
+            return None
+        counts = columns.column(SOFT_TAINTS)[rows]
         tolerations = state.get(_SOFT_TOLERATIONS)
         if tolerations is None:
             tolerations = _soft_tolerations(pod)
-        nodes = columns.nodes
-        raw = [
-            _untolerated_soft_taints(taints, tolerations)
-            if (taints := nodes[row].node.taints)
-            else 0
-            for row in rows.tolist()
-        ]
-        highest = max(raw, default=0)
-        if highest == 0:
-            return np.full(len(raw), MAX_NODE_SCORE, dtype=np.int64)
-        counts = np.array(raw, dtype=np.int64)
-        return MAX_NODE_SCORE - MAX_NODE_SCORE * counts // highest
+        if tolerations:
+            nodes = columns.nodes
+            for i in np.flatnonzero(counts).tolist():
+                taints = nodes[int(rows[i])].node.taints
+                counts[i] = _untolerated_soft_taints(taints, tolerations)
+        return _reverse_normalized(counts)
 
     def events_to_register(self) -> Sequence[ClusterEventWithHint]:
         return (

@@ -5,11 +5,12 @@ Sampling follows kube-scheduler: stop after ``numFeasibleNodesToFind``
 feasible nodes (all below 100 nodes, else an adaptive percentage), starting
 where the previous cycle stopped so that every node gets its turn.
 
-kube-scheduler spreads Filter and Score over 16 goroutines. Here the batch
-plugins judge every candidate at once over numpy columns (framework/batch.py)
-and only the remaining plugins run per node, in the same round-robin order,
-so the feasible set, the statuses, the scores and the RNG draws are the ones
-node-by-node evaluation gives (``batch=False``, kept as the reference).
+kube-scheduler spreads Filter and Score over 16 goroutines. Here an
+evaluator (:mod:`.evaluation`) runs the one per-node loop body: by default
+the batch plugins judge every candidate at once over numpy columns and only
+the remaining plugins run per node, in the same round-robin order, so the
+feasible set, the statuses, the scores and the RNG draws are the ones
+node-by-node evaluation gives.
 """
 
 from __future__ import annotations
@@ -20,22 +21,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-import numpy as np
-
-from py_scheduler import metrics
 from py_scheduler.framework.batch import Int64s
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import SharedLister
+from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import Code, Status
 from py_scheduler.framework.types import NO_NODES_AVAILABLE, Diagnosis, FitError
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.scheduling.evaluation import Columnar, Evaluator, rows_of
 
 MIN_FEASIBLE_NODES_TO_FIND: Final = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: Final = 5
-# Below this many candidates numpy's per-call overhead outweighs what the
-# batch forms save (bench.evaluation: the crossover lies between 10 and 50).
-BATCH_MIN_NODES: Final = 40
 # The rejector recorded when there are no nodes at all: any node event helps.
 NO_NODES_REJECTOR: Final = "NoNodesAvailable"
 
@@ -50,13 +47,13 @@ class SchedulingError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ScheduleResult:
+    """The algorithm's pick (upstream's ScheduleResult): the node, and how
+    many nodes it judged and found feasible. A cycle turns it into a
+    ``CycleOutcome`` once the pod is assumed there."""
+
     node: NodeName
     evaluated: int
     feasible: int
-
-
-def _timed(point: str, status: Status, fwk: Framework, start: float) -> None:
-    metrics.observe_point(point, status.code.value, fwk.profile_name, time.perf_counter() - start)
 
 
 def num_feasible_nodes_to_find(percentage: int, num_nodes: int) -> int:
@@ -74,13 +71,13 @@ class Algorithm:
         *,
         percentage_of_nodes_to_score: int,
         rng: random.Random,
-        batch: bool = True,
-        batch_min_nodes: int = BATCH_MIN_NODES,
+        evaluator: Evaluator | None = None,
+        recorder: MetricsRecorder = NO_METRICS,
     ) -> None:
+        self.recorder = recorder
         self.percentage = percentage_of_nodes_to_score
         self.rng = rng
-        self.batch = batch
-        self.batch_min_nodes = batch_min_nodes
+        self.evaluator: Evaluator = evaluator if evaluator is not None else Columnar()
         self.next_start = 0
 
     def schedule(
@@ -100,19 +97,12 @@ class Algorithm:
             return ScheduleResult(feasible[0].name, evaluated, 1)
         start = time.perf_counter()
         status = fwk.run_pre_score(state, pod, feasible)
-        _timed("PreScore", status, fwk, start)
+        self._timed("PreScore", status, fwk, start)
         if not status.is_success:
             raise SchedulingError(status)
-        if (
-            rows is None
-            and self.batch
-            and len(feasible) >= self.batch_min_nodes
-            and fwk.has_batch_scores
-        ):
-            rows = fwk.batch_rows(feasible, snapshot)  # no batch filter ran for this pod
         start = time.perf_counter()
-        totals, status = fwk.run_score(state, pod, feasible, rows)
-        _timed("Score", status, fwk, start)
+        totals, status = self.evaluator.score(fwk, state, pod, snapshot, feasible, rows)
+        self._timed("Score", status, fwk, start)
         if not status.is_success:
             raise SchedulingError(status)
         return ScheduleResult(self.select_host(feasible, totals), evaluated, len(feasible))
@@ -141,7 +131,7 @@ class Algorithm:
         diagnosis = Diagnosis()
         start = time.perf_counter()
         result, status, rejectors = fwk.run_pre_filter(state, pod, all_nodes)
-        _timed("PreFilter", status, fwk, start)
+        self._timed("PreFilter", status, fwk, start)
         diagnosis.unschedulable_plugins |= rejectors
         if not status.is_success:
             if not status.is_rejected:
@@ -175,7 +165,7 @@ class Algorithm:
         start = time.perf_counter()
         feasible, rows = self._filter(fwk, state, pod, snapshot, nodes, diagnosis, len(all_nodes))
         filtered = Status() if feasible else Status(Code.UNSCHEDULABLE)
-        _timed("Filter", filtered, fwk, start)
+        self._timed("Filter", filtered, fwk, start)
         return feasible, rows, diagnosis
 
     def _filter(
@@ -191,48 +181,31 @@ class Algorithm:
         count = len(nodes)
         if count == 0:
             return [], None
-        want = self.feasible_to_find(fwk, count)
-        batch = None
-        if self.batch and count >= self.batch_min_nodes:
-            batch = fwk.filter_batch(state, pod, nodes, snapshot)
-        # The two-pass nominated check is only needed while nominations exist.
-        nominations = len(fwk.nominator) > 0
-        run = fwk.run_filters_with_nominated if nominations else fwk.run_filters
+        start = self.next_start % count
+        judged = self.evaluator.filter(
+            fwk, state, pod, snapshot, nodes, start=start, want=self.feasible_to_find(fwk, count)
+        )
+        self.next_start = (start + len(judged.statuses)) % max(num_all, 1)
         feasible: list[NodeInfo] = []
         found_at: list[int] = []
         statuses = diagnosis.node_to_status
-        start = self.next_start % count
-        processed = 0
-        passes = batch.passes if batch is not None else None
-        rest = batch.rest if batch is not None else ()
-        run_rest = fwk.run_filter_plugins
-        for i in range(count):
+        for i, status in enumerate(judged.statuses):
             at = (start + i) % count
-            node = nodes[at]
-            processed += 1
-            if passes is None or (nominations and fwk.nominated_for(pod, node)):
-                status = run(state, pod, node)
-            elif passes[at]:
-                # Every batch filter accepts it: only the others can still reject.
-                status = run_rest(state, pod, node, rest)
-            else:
-                # Rejected: all filters in order, for exactly the per-node status.
-                status = fwk.run_filters(state, pod, node)
             if status.code is Code.SUCCESS:
-                feasible.append(node)
+                feasible.append(nodes[at])
                 found_at.append(at)
-                if len(feasible) >= want:
-                    break
             elif status.code is Code.ERROR:
-                self.next_start = (start + processed) % max(num_all, 1)
                 raise SchedulingError(status)
             else:
-                statuses[node.name] = status
+                statuses[nodes[at].name] = status
                 if status.plugin:
                     diagnosis.unschedulable_plugins.add(status.plugin)
-        self.next_start = (start + processed) % max(num_all, 1)
-        rows = batch.rows[np.array(found_at, dtype=np.int64)] if batch is not None else None
-        return feasible, rows
+        return feasible, rows_of(judged.rows, found_at)
+
+    def _timed(self, point: str, status: Status, fwk: Framework, start: float) -> None:
+        self.recorder.extension_point(
+            point, status.code.value, fwk.profile_name, time.perf_counter() - start
+        )
 
     def feasible_to_find(self, fwk: Framework, count: int) -> int:
         """How many feasible nodes end the Filter loop over ``count`` candidates."""

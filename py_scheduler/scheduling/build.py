@@ -1,16 +1,18 @@
 """Build the scheduling core for a configuration: one Framework per profile
 over one shared cache, queue and nominator. Used by the live scheduler and
-the simulator alike, so both schedule with the same code."""
+the simulator alike, so both schedule with the same code; they differ only
+in what they pass: the Cluster adapter, the metrics recorder, the outcome
+listeners and how a preemptor settles."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
 
-from py_scheduler import metrics
 from py_scheduler.cluster import Cluster
 from py_scheduler.config import SchedulerConfig
 from py_scheduler.framework.interface import ObjectLister
+from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import Status
 from py_scheduler.framework.types import ClusterEventWithHint
@@ -20,15 +22,8 @@ from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
 from py_scheduler.scheduling.queue import SchedulingQueue
-from py_scheduler.scheduling.scheduler import PREEMPTION_IN_FLIGHT, Scheduler
-
-
-def _observe_plugin(point: str, plugin: str, code: str, seconds: float) -> None:
-    metrics.PLUGIN_EXECUTION_DURATION.labels(plugin, point, code).observe(seconds)
-
-
-def _count_incoming(queue: str, event: str) -> None:
-    metrics.count_incoming(queue, event)
+from py_scheduler.scheduling.schedule_one import PREEMPTION_IN_FLIGHT, CycleListener, Settle
+from py_scheduler.scheduling.scheduler import Scheduler, settle_for_watch
 
 
 def build_scheduler(
@@ -37,7 +32,9 @@ def build_scheduler(
     cluster: Cluster,
     objects: ObjectLister,
     rng: random.Random | None = None,
-    record_metrics: bool = True,
+    recorder: MetricsRecorder = NO_METRICS,
+    listeners: Sequence[CycleListener] = (),
+    settle: Settle = settle_for_watch,
 ) -> Scheduler:
     rng = rng or random.Random()
     cache = Cache()
@@ -50,7 +47,7 @@ def build_scheduler(
             objects=objects,
             cluster=cluster,
             nominator=nominator,
-            observer=_observe_plugin if record_metrics else None,
+            recorder=recorder,
         )
         for profile in cfg.profiles
     }
@@ -70,13 +67,18 @@ def build_scheduler(
         events=events,
         initial_backoff=cfg.pod_initial_backoff,
         max_backoff=cfg.pod_max_backoff,
-        count_incoming=_count_incoming if record_metrics else None,
+        recorder=recorder,
     )
-    algorithm = Algorithm(percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score, rng=rng)
+    algorithm = Algorithm(
+        percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score, rng=rng, recorder=recorder
+    )
     return Scheduler(
         profiles=frameworks,
         cache=cache,
         queue=queue,
         nominator=nominator,
         algorithm=algorithm,
+        recorder=recorder,
+        listeners=listeners,
+        settle=settle,
     )

@@ -15,7 +15,7 @@ reason: expiry races slow binds).
 A scheduling cycle is one synchronous call on the event loop, so no watch
 event can land in the middle of it: the cache itself is the cycle's
 consistent snapshot, with no copy. It implements ``SharedLister``, with
-the pod indexes (``scheduling.indexes``) told of every pod placed or removed.
+the pod indexes (``scheduling.pod_indexes``) told of every pod placed or removed.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from typing import Final
 
 import structlog
 
-from py_scheduler.framework.indexes import PodCounts, TermCounts, TermKind
+from py_scheduler.framework.pod_counts import PodCounts, TermCounts, TermKind
 from py_scheduler.model import Node, NodeInfo, NodeName, PodInfo, PodUID
 from py_scheduler.model.selectors import LabelSelector
-from py_scheduler.scheduling.indexes import PodIndexes
+from py_scheduler.scheduling.pod_indexes import PodIndexes
 
 log = structlog.get_logger("py_scheduler.cache")
 
@@ -123,42 +123,42 @@ class Cache:
     # -- nodes -------------------------------------------------------------------
 
     def add_node(self, node: Node) -> None:
-        info = self._nodes.get(node.name)
-        if info is not None:
-            self._count_images(info.node, -1)
+        node_info = self._nodes.get(node.name)
+        if node_info is not None:
+            self._count_images(node_info.node, -1)
         else:
             # A ghost's images were uncounted when its node was removed.
-            info = self._ghosts.pop(node.name, None)
-        if info is None:
-            info = NodeInfo(node)
+            node_info = self._ghosts.pop(node.name, None)
+        if node_info is None:
+            node_info = NodeInfo(node)
             self._ordered = None
             self._tree.setdefault(node.zone_key, []).append(node.name)
         else:
             if node.name not in self._nodes:
                 self._ordered = None
                 self._tree.setdefault(node.zone_key, []).append(node.name)
-            elif node.zone_key != info.node.zone_key:
+            elif node.zone_key != node_info.node.zone_key:
                 self._ordered = None
-                self._untree(info.node)
+                self._untree(node_info.node)
                 self._tree.setdefault(node.zone_key, []).append(node.name)
-            info.node = node
+            node_info.node = node
         if self._ordered is None:
             # A node back from the ghosts brings its pods, affinity ones included.
             self._with_affinity = self._with_anti_affinity = None
         self._count_images(node, 1)
-        self._nodes[node.name] = info
-        self._touch(info)
+        self._nodes[node.name] = node_info
+        self._touch(node_info)
 
     update_node = add_node
 
     def remove_node(self, name: str) -> None:
-        info = self._nodes.pop(NodeName(name), None)
-        if info is None:
+        node_info = self._nodes.pop(NodeName(name), None)
+        if node_info is None:
             return
-        self._count_images(info.node, -1)
-        self._untree(info.node)
-        if info.pods:
-            self._ghosts[info.name] = info
+        self._count_images(node_info.node, -1)
+        self._untree(node_info.node)
+        if node_info.pods:
+            self._ghosts[node_info.name] = node_info
         self._ordered = None
         self._with_affinity = self._with_anti_affinity = None
 
@@ -284,14 +284,14 @@ class Cache:
 
     def _place(self, pod: PodInfo, *, reindex: bool = True) -> None:
         name = NodeName(pod.node_name)
-        info = self._nodes.get(name) or self._ghosts.get(name)
-        if info is None:
+        node_info = self._nodes.get(name) or self._ghosts.get(name)
+        if node_info is None:
             # A pod on a node we have not seen yet: keep it on a ghost until it arrives.
-            info = self._ghosts[name] = NodeInfo(Node(name=name, labels={}))
-        info.add_pod(pod)
+            node_info = self._ghosts[name] = NodeInfo(Node(name=name, labels={}))
+        node_info.add_pod(pod)
         if reindex:
             self._indexes.add(pod)
-        self._touch(info)
+        self._touch(node_info)
         if pod.has_affinity:
             self._with_affinity = None
         if pod.has_required_anti_affinity:
@@ -301,22 +301,22 @@ class Cache:
         if reindex:
             self._indexes.remove(pod)
         name = NodeName(pod.node_name)
-        info = self._nodes.get(name) or self._ghosts.get(name)
-        if info is None:
+        node_info = self._nodes.get(name) or self._ghosts.get(name)
+        if node_info is None:
             return
-        info.remove_pod(pod)
-        self._touch(info)
+        node_info.remove_pod(pod)
+        self._touch(node_info)
         if pod.has_affinity:
             self._with_affinity = None
         if pod.has_required_anti_affinity:
             self._with_anti_affinity = None
-        if not info.pods and name in self._ghosts:
+        if not node_info.pods and name in self._ghosts:
             del self._ghosts[name]
 
-    def _touch(self, info: NodeInfo) -> None:
+    def _touch(self, node_info: NodeInfo) -> None:
         self._generation += 1
-        info.generation = self._generation
-        self._touched.append(info)
+        node_info.generation = self._generation
+        self._touched.append(node_info)
         if len(self._touched) > _TOUCH_LOG_LIMIT:
             half = len(self._touched) // 2
             del self._touched[:half]

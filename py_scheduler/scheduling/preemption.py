@@ -22,8 +22,8 @@ from typing import Final
 
 import structlog
 
-from py_scheduler import metrics
 from py_scheduler.cluster import ClusterError, NotFound, PodCondition, TooManyRequests
+from py_scheduler.framework.recorder import MetricsRecorder
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.model import NodeName, PodInfo, PodUID
 from py_scheduler.model.pod import DISRUPTION_TARGET, PREEMPTION_BY_SCHEDULER
@@ -39,10 +39,12 @@ class Preemptor:
         self,
         *,
         nominator: Nominator,
+        recorder: MetricsRecorder,
         on_refused: Callable[[PodInfo, PodInfo, str], None],
         on_nomination_cleared: Callable[[PodInfo], None],
     ) -> None:
         self.nominator = nominator
+        self.recorder = recorder
         self.on_refused = on_refused
         self.on_nomination_cleared = on_nomination_cleared
         self.in_flight: set[PodUID] = set()
@@ -64,7 +66,7 @@ class Preemptor:
     ) -> bool:
         """Evict the victims; False when a budget (or an error) stopped it."""
         todo = self.victims_to_evict(victims)
-        metrics.PREEMPTION_VICTIMS.observe(len(victims))
+        self.recorder.preemption_victims(len(victims))
         for victim in todo:
             self.in_flight.add(victim.uid)
         self.preempting.add(preemptor.uid)
@@ -98,10 +100,10 @@ class Preemptor:
             else:
                 await cluster.evict(victim)
         except NotFound:
-            metrics.EVICTIONS.labels("not_found").inc()
+            self.recorder.eviction("not_found")
             return None  # already gone: that is what we wanted
         except TooManyRequests as exc:
-            metrics.EVICTIONS.labels("refused_by_pdb").inc()
+            self.recorder.eviction("refused_by_pdb")
             log.info(
                 "eviction refused; preemptor backs off and plans again",
                 preemptor=preemptor.key,
@@ -112,12 +114,12 @@ class Preemptor:
             await self._withdraw_mark(fwk, victim, str(exc))
             return _api_message(str(exc))
         except ClusterError as exc:
-            metrics.EVICTIONS.labels("error").inc()
+            self.recorder.eviction("error")
             log.warning(
                 "eviction failed", preemptor=preemptor.key, victim=victim.key, error=str(exc)
             )
             return _api_message(str(exc))
-        metrics.EVICTIONS.labels("evicted").inc()
+        self.recorder.eviction("evicted")
         log.info("evicted preemption victim", preemptor=preemptor.key, victim=victim.key, node=node)
         try:
             await cluster.record_event(

@@ -26,6 +26,7 @@ from typing import Final
 
 import structlog
 
+from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.status import Status
 from py_scheduler.framework.types import (
     FORCE_ACTIVATE,
@@ -49,12 +50,6 @@ LEFTOVER_FLUSH_PERIOD: Final = 30.0
 BACKOFF_FLUSH_PERIOD: Final = 1.0
 
 Less = Callable[[QueuedPodInfo, QueuedPodInfo], bool]
-# Incoming-pod counter hook: (queue, event label).
-Counter = Callable[[str, str], None]
-
-
-def _no_count(queue: str, event: str) -> None:
-    del queue, event
 
 
 class _Active:
@@ -74,7 +69,7 @@ class _Active:
 @dataclass(slots=True)
 class _Where:
     queue: str
-    info: QueuedPodInfo
+    queued: QueuedPodInfo
     unschedulable_since: float = 0.0
     # Matches the heap entry that placed the pod; older entries are stale.
     token: int = -1
@@ -90,7 +85,7 @@ class SchedulingQueue:
         initial_backoff: float = 1.0,
         max_backoff: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
-        count_incoming: Counter | None = None,
+        recorder: MetricsRecorder = NO_METRICS,
     ) -> None:
         self._less = less
         self._pre_enqueue = pre_enqueue
@@ -98,7 +93,7 @@ class SchedulingQueue:
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self._clock = clock
-        self._count = count_incoming or _no_count
+        self._count = recorder.queue_incoming
         self._active: list[_Active] = []
         self._backoff: list[tuple[float, int, QueuedPodInfo]] = []
         # Pods that failed with an error: never popped before their backoff ends.
@@ -108,6 +103,9 @@ class SchedulingQueue:
         # The unschedulable pool alone: cluster events and the leftover flush
         # scan only it, not every queued pod (each bind confirmation is an event).
         self._unschedulable: dict[PodUID, _Where] = {}
+        # Pods a PreEnqueue plugin other than SchedulingGates holds back: an event
+        # that plugin registered may let them in (their own updates always do).
+        self._gated_by_event: dict[PodUID, _Where] = {}
         self._in_flight: dict[PodUID, QueuedPodInfo] = {}
         self._wakeup = asyncio.Event()
         self._closed = False
@@ -123,8 +121,8 @@ class SchedulingQueue:
     def unschedulable_by_plugin(self) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}
         for where in self._unschedulable.values():
-            for plugin in where.info.unschedulable_plugins:
-                key = (plugin, where.info.pod.scheduler_name)
+            for plugin in where.queued.unschedulable_plugins:
+                key = (plugin, where.queued.pod.scheduler_name)
                 counts[key] = counts.get(key, 0) + 1
         return counts
 
@@ -142,8 +140,8 @@ class SchedulingQueue:
             self.update(pod)
             return
         now = self._clock()
-        info = QueuedPodInfo(pod=pod, timestamp=now, initial_attempt_timestamp=now)
-        self._enqueue_ready(info, event)
+        queued = QueuedPodInfo(pod=pod, timestamp=now, initial_attempt_timestamp=now)
+        self._enqueue_ready(queued, event)
 
     def update(self, pod: PodInfo) -> None:
         if pod.uid in self._in_flight:
@@ -153,18 +151,18 @@ class SchedulingQueue:
         if where is None:
             self.add(pod, event="PodUpdate")
             return
-        old = where.info.pod
-        where.info.pod = pod
+        old = where.queued.pod
+        where.queued.pod = pod
         if where.queue == GATED:
             status = self._pre_enqueue(pod)
             if status.is_success:
                 self._drop(pod.uid)
-                where.info.gating_plugin = ""
-                self._push_active(where.info, "UpdatePodSchedulingGatesEliminated")
+                where.queued.gating_plugin = ""
+                self._push_active(where.queued, "UpdatePodSchedulingGatesEliminated")
         elif where.queue == UNSCHEDULABLE and _spec_changed(old, pod):
             # Legacy rule (no hint for own-pod updates): anything but status moves it.
             self._drop(pod.uid)
-            self._requeue(where.info, "UnscheduledPodUpdate")
+            self._requeue(where.queued, "UnscheduledPodUpdate")
 
     def delete(self, pod: PodInfo) -> None:
         self._drop(pod.uid)  # heaps drop stale entries lazily
@@ -175,9 +173,9 @@ class SchedulingQueue:
     async def pop(self) -> QueuedPodInfo | None:
         """The next pod to schedule; None once the queue is closed."""
         while not self._closed:
-            info = self._pop_now()
-            if info is not None:
-                return info
+            queued = self._pop_now()
+            if queued is not None:
+                return queued
             self._wakeup.clear()
             await self._wakeup.wait()
         return None
@@ -216,31 +214,31 @@ class SchedulingQueue:
 
     def add_unschedulable(
         self,
-        info: QueuedPodInfo,
+        queued: QueuedPodInfo,
         *,
         rejectors: Iterable[str] = (),
         pending: Iterable[str] = (),
         error: bool = False,
     ) -> None:
         """Return a pod after a failed attempt (AddUnschedulableIfNotPresent)."""
-        self._in_flight.pop(info.pod.uid, None)
-        if info.pod.uid in self._where:
+        self._in_flight.pop(queued.pod.uid, None)
+        if queued.pod.uid in self._where:
             return
-        info.timestamp = self._clock()
-        info.unschedulable_plugins = frozenset(rejectors)
-        info.pending_plugins = frozenset(pending)
-        if error or not (info.unschedulable_plugins or info.pending_plugins):
-            info.consecutive_errors += 1
-            self._push_backoff(info, "ScheduleAttemptFailure")
+        queued.timestamp = self._clock()
+        queued.unschedulable_plugins = frozenset(rejectors)
+        queued.pending_plugins = frozenset(pending)
+        if error or not (queued.unschedulable_plugins or queued.pending_plugins):
+            queued.consecutive_errors += 1
+            self._push_backoff(queued, "ScheduleAttemptFailure")
             return
-        info.unschedulable_count += 1
-        info.consecutive_errors = 0
-        self._place(info.pod.uid, _Where(UNSCHEDULABLE, info, info.timestamp))
+        queued.unschedulable_count += 1
+        queued.consecutive_errors = 0
+        self._place(queued.pod.uid, _Where(UNSCHEDULABLE, queued, queued.timestamp))
         self._count(UNSCHEDULABLE, "ScheduleAttemptFailure")
 
-    def requeue_after_error(self, info: QueuedPodInfo) -> None:
+    def requeue_after_error(self, queued: QueuedPodInfo) -> None:
         """A binding failure: back off and retry (never 'unschedulable')."""
-        self.add_unschedulable(info, error=True)
+        self.add_unschedulable(queued, error=True)
 
     # -- cluster events ---------------------------------------------------------------------
 
@@ -248,16 +246,41 @@ class SchedulingQueue:
         """Move unschedulable pods that this event may help; returns how many moved."""
         moved = 0
         for uid, where in list(self._unschedulable.items()):
-            if self._helps(where.info, event, old, new):
+            if self._helps(where.queued, event, old, new):
                 self._drop(uid)
-                self._requeue(where.info, event.label)
+                self._requeue(where.queued, event.label)
                 moved += 1
+        for uid, where in list(self._gated_by_event.items()):
+            if self._helps_gated(where.queued, event, old, new):
+                # PreEnqueue runs again; a pod still held back stays gated.
+                self._drop(uid)
+                self._push_active(where.queued, event.label)
+                moved += self.where(uid) == ACTIVE
         return moved
 
-    def _helps(self, info: QueuedPodInfo, event: ClusterEvent, old: object, new: object) -> bool:
+    def _helps_gated(
+        self, queued: QueuedPodInfo, event: ClusterEvent, old: object, new: object
+    ) -> bool:
+        if event is UNSCHEDULABLE_TIMEOUT or event is FORCE_ACTIVATE:
+            return False  # a gate opens on a real change only
+        gating = queued.gating_plugin
+        for entry in self._events.get(gating) or ():
+            if not event.matches(entry.event):
+                continue
+            if entry.hint is None:
+                return True
+            try:
+                if entry.hint(queued.pod, old, new) is QueueingHint.QUEUE:
+                    return True
+            except Exception:
+                log.exception("queueing hint failed", plugin=gating, cluster_event=event.label)
+                return True
+        return False
+
+    def _helps(self, queued: QueuedPodInfo, event: ClusterEvent, old: object, new: object) -> bool:
         if event is UNSCHEDULABLE_TIMEOUT or event is FORCE_ACTIVATE:
             return True
-        for plugin in info.unschedulable_plugins | info.pending_plugins:
+        for plugin in queued.unschedulable_plugins | queued.pending_plugins:
             registered = self._events.get(plugin)
             if registered is None:
                 return True  # no EnqueueExtensions: any event may help
@@ -267,7 +290,7 @@ class SchedulingQueue:
                 if entry.hint is None:
                     return True
                 try:
-                    if entry.hint(info.pod, old, new) is QueueingHint.QUEUE:
+                    if entry.hint(queued.pod, old, new) is QueueingHint.QUEUE:
                         return True
                 except Exception:
                     log.exception("queueing hint failed", plugin=plugin, cluster_event=event.label)
@@ -279,14 +302,14 @@ class SchedulingQueue:
         where = self._where.get(uid)
         if where is not None and where.queue == UNSCHEDULABLE:
             self._drop(uid)
-            self._push_backoff(where.info, "PreemptionRefused")
+            self._push_backoff(where.queued, "PreemptionRefused")
 
     def activate(self, pods: Iterable[PodInfo]) -> None:
         for pod in pods:
             where = self._where.get(pod.uid)
             if where is not None and where.queue in (UNSCHEDULABLE, BACKOFF):
                 self._drop(pod.uid)
-                self._push_active(where.info, FORCE_ACTIVATE.label)
+                self._push_active(where.queued, FORCE_ACTIVATE.label)
 
     # -- periodic flushes -------------------------------------------------------------------
 
@@ -309,7 +332,7 @@ class SchedulingQueue:
         for uid, where in list(self._unschedulable.items()):
             if now - where.unschedulable_since > MAX_IN_UNSCHEDULABLE:
                 self._drop(uid)
-                self._requeue(where.info, UNSCHEDULABLE_TIMEOUT.label)
+                self._requeue(where.queued, UNSCHEDULABLE_TIMEOUT.label)
                 moved += 1
         return moved
 
@@ -334,52 +357,57 @@ class SchedulingQueue:
             self._unschedulable[uid] = where
         else:
             self._unschedulable.pop(uid, None)
+        if where.queue == GATED and self._events.get(where.queued.gating_plugin):
+            self._gated_by_event[uid] = where
+        else:
+            self._gated_by_event.pop(uid, None)
 
     def _drop(self, uid: PodUID) -> None:
         self._where.pop(uid, None)
         self._unschedulable.pop(uid, None)
+        self._gated_by_event.pop(uid, None)
 
-    def backoff_duration(self, info: QueuedPodInfo) -> float:
-        count = info.consecutive_errors or info.unschedulable_count
+    def backoff_duration(self, queued: QueuedPodInfo) -> float:
+        count = queued.consecutive_errors or queued.unschedulable_count
         if count <= 0:
             return 0.0
         return float(min(self.initial_backoff * (1 << (count - 1)), self.max_backoff))
 
-    def _backing_off(self, info: QueuedPodInfo) -> bool:
-        return info.timestamp + self.backoff_duration(info) > self._clock()
+    def _backing_off(self, queued: QueuedPodInfo) -> bool:
+        return queued.timestamp + self.backoff_duration(queued) > self._clock()
 
-    def _requeue(self, info: QueuedPodInfo, event: str) -> None:
-        if self._backing_off(info):
-            self._push_backoff(info, event)
+    def _requeue(self, queued: QueuedPodInfo, event: str) -> None:
+        if self._backing_off(queued):
+            self._push_backoff(queued, event)
         else:
-            self._push_active(info, event)
+            self._push_active(queued, event)
 
-    def _enqueue_ready(self, info: QueuedPodInfo, event: str) -> None:
-        self._push_active(info, event)
+    def _enqueue_ready(self, queued: QueuedPodInfo, event: str) -> None:
+        self._push_active(queued, event)
 
-    def _push_active(self, info: QueuedPodInfo, event: str) -> None:
-        status = self._pre_enqueue(info.pod)
+    def _push_active(self, queued: QueuedPodInfo, event: str) -> None:
+        status = self._pre_enqueue(queued.pod)
         if not status.is_success:
-            info.gating_plugin = status.plugin
-            info.gating_message = status.message
-            self._place(info.pod.uid, _Where(GATED, info, self._clock()))
+            queued.gating_plugin = status.plugin
+            queued.gating_message = status.message
+            self._place(queued.pod.uid, _Where(GATED, queued, self._clock()))
             self._count(GATED, event)
             return
         token = next(self._seq)
-        self._place(info.pod.uid, _Where(ACTIVE, info, token=token))
-        heapq.heappush(self._active, _Active(info, self._less, token))
+        self._place(queued.pod.uid, _Where(ACTIVE, queued, token=token))
+        heapq.heappush(self._active, _Active(queued, self._less, token))
         self._count(ACTIVE, event)
         self._wakeup.set()
 
-    def _push_backoff(self, info: QueuedPodInfo, event: str) -> None:
-        expiry = info.timestamp + self.backoff_duration(info)
-        info.backoff_expiration = expiry
+    def _push_backoff(self, queued: QueuedPodInfo, event: str) -> None:
+        expiry = queued.timestamp + self.backoff_duration(queued)
+        queued.backoff_expiration = expiry
         token = next(self._seq)
-        self._place(info.pod.uid, _Where(BACKOFF, info, token=token))
-        if info.consecutive_errors:
-            heapq.heappush(self._error_backoff, (expiry, token, info))
+        self._place(queued.pod.uid, _Where(BACKOFF, queued, token=token))
+        if queued.consecutive_errors:
+            heapq.heappush(self._error_backoff, (expiry, token, queued))
         else:
-            heapq.heappush(self._backoff, (expiry, token, info))
+            heapq.heappush(self._backoff, (expiry, token, queued))
             # pop() may take from backoffQ when activeQ is empty.
             self._wakeup.set()
         self._count(BACKOFF, event)
@@ -393,4 +421,7 @@ def _spec_changed(old: PodInfo, new: PodInfo) -> bool:
         or old.node_selector != new.node_selector
         or old.scheduling_gates != new.scheduling_gates
         or old.required_node_affinity != new.required_node_affinity
+        # The resourceclaim controller named a template's claim (upstream's
+        # UpdatePodGeneratedResourceClaim): DynamicResources may accept it now.
+        or old.claim_statuses != new.claim_statuses
     )

@@ -1,15 +1,24 @@
 """Schedule a snapshot one pod at a time, in queue order, with the live code.
 
-``SimulatedCluster`` plays the API server: a bind or an eviction takes effect
-at once and is fed back as the watch would, so each result updates the
-snapshot the next pod sees. It also plays the PV controller and an ideal
-provisioner: a pre-bound volume binds its claim at once, and a claim given a
-selected node is bound to a new volume of the requested size.
+``SimulatedCluster`` is the simulator's adapter of the ``Cluster`` port: it
+plays the API server. A bind or an eviction takes effect at once and is
+appended to its watch stream (a queue given at construction), which the loop
+hands to the scheduler's event handlers as the live watches would, so each
+result updates the snapshot the next pod sees. It also plays the PV
+controller and an ideal provisioner: a pre-bound volume binds its claim at
+once, and a claim given a selected node is bound to a new volume of the
+requested size. The Eviction API refuses what a PodDisruptionBudget protects
+(``model.budgets.protects``, the rule preemption plans with) and spends one
+disruption per eviction, as the disruption controller would record. Through
+:mod:`~py_scheduler.simulation.dra` it takes ResourceClaim writes and plays
+the resourceclaim controller.
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from py_scheduler.cluster import PodCondition, TooManyRequests
@@ -17,19 +26,29 @@ from py_scheduler.config import SchedulerConfig
 from py_scheduler.framework.types import ActionType, Resource
 from py_scheduler.model import PodInfo
 from py_scheduler.model import volumes as vol
+from py_scheduler.model.budgets import protects
+from py_scheduler.model.dra.objects import Consumer, ResourceClaim
 from py_scheduler.scheduling.build import build_scheduler
-from py_scheduler.scheduling.objects import ObjectStore
-from py_scheduler.scheduling.scheduler import Outcome, Scheduler
+from py_scheduler.scheduling.eventhandlers import EventHandlers
+from py_scheduler.scheduling.object_store import ObjectStore
+from py_scheduler.scheduling.schedule_one import CycleOutcome
+from py_scheduler.simulation.dra import ClaimController, chosen_devices, expand_templates
 from py_scheduler.simulation.snapshot import Snapshot
 
 
 @dataclass
 class Result:
+    """``simulate``'s report for one pod: where it ended up, or why it stays
+    pending, folded from its ``CycleOutcome``s (a preemptor that binds after
+    its victims left keeps its nomination and victims), as plain names."""
+
     pod: str
     node: str | None
     message: str
     nominated_node: str | None
     victims: list[str]
+    # Per ResourceClaim of the pod: the devices allocated ({driver, pool, device, request}).
+    claims: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -38,22 +57,62 @@ class Result:
             "message": self.message,
             "nominatedNode": self.nominated_node,
             "victims": self.victims,
+            "claims": self.claims,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class PodChanged:
+    pod: PodInfo
+
+
+@dataclass(frozen=True, slots=True)
+class PodDeleted:
+    pod: PodInfo
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectChanged:
+    resource: Resource
+    action: ActionType
+    old: object
+    new: object
+
+
+WatchEvent = PodChanged | PodDeleted | ObjectChanged
+
+
+def deliver(watch: deque[WatchEvent], handlers: EventHandlers) -> None:
+    """Hand every event the simulated API server emitted to the event handlers."""
+    while watch:
+        match watch.popleft():
+            case PodChanged(pod):
+                handlers.on_pod(pod)
+            case PodDeleted(pod):
+                handlers.on_pod_deleted(pod)
+            case ObjectChanged(resource, action, old, new):
+                handlers.on_object(resource, action, old, new)
 
 
 @dataclass
 class SimulatedCluster:
-    """Binds and evictions take effect at once; evictions honour PDBs."""
+    """Binds, evictions and claim writes take effect at once; evictions honour PDBs."""
 
-    scheduler: Scheduler | None = None
-    objects: ObjectStore | None = None
+    objects: ObjectStore
+    watch: deque[WatchEvent]
     bound: dict[str, str] = field(default_factory=dict)
     evicted: list[str] = field(default_factory=list)
+    resource_claims: ClaimController = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.resource_claims = ClaimController(self.objects, self._announce)
+
+    def _announce(self, resource: Resource, action: ActionType, old: object, new: object) -> None:
+        self.watch.append(ObjectChanged(resource, action, old, new))
 
     async def bind(self, pod: PodInfo, node: str) -> None:
         self.bound[pod.key] = node
-        if self.scheduler is not None:
-            self.scheduler.on_pod(replace(pod, node_name=node, phase="Running"))
+        self.watch.append(PodChanged(replace(pod, node_name=node, phase="Running")))
 
     async def patch_pod_status(
         self, pod: PodInfo, *, condition: PodCondition | None, nominated_node: str | None
@@ -61,29 +120,19 @@ class SimulatedCluster:
         del pod, condition, nominated_node
 
     async def evict(self, pod: PodInfo) -> None:
-        if self.objects is not None:
-            budgets = [
-                b
-                for b in self.objects.pdbs(pod.namespace)
-                if b.selector is not None
-                and not b.selector.is_empty
-                and b.selector.matches(pod.labels)
-            ]
-            if any(b.disruptions_allowed <= 0 for b in budgets):
-                raise TooManyRequests(
-                    "Cannot evict pod as it would violate the pod's disruption budget."
-                )
-            for b in budgets:
-                key = (b.namespace, b.name)
-                self.objects.budgets[key] = replace(
-                    b, disruptions_allowed=b.disruptions_allowed - 1
-                )
+        budgets = [b for b in self.objects.pdbs(pod.namespace) if protects(b, pod)]
+        if any(b.disruptions_allowed <= 0 for b in budgets):
+            raise TooManyRequests(
+                "Cannot evict pod as it would violate the pod's disruption budget."
+            )
+        for b in budgets:
+            self.objects.put_budget(replace(b, disruptions_allowed=b.disruptions_allowed - 1))
         await self.delete(pod)
 
     async def delete(self, pod: PodInfo) -> None:
         self.evicted.append(pod.key)
-        if self.scheduler is not None:
-            self.scheduler.on_pod_deleted(pod)
+        self.watch.append(PodDeleted(pod))
+        self.resource_claims.release(pod)
 
     async def record_event(
         self,
@@ -126,14 +175,31 @@ class SimulatedCluster:
         annotated = replace(claim, annotations={**claim.annotations, vol.ANN_SELECTED_NODE: node})
         return self._bind_claim(annotated, provisioned.name)
 
+    async def get_resource_claim(self, namespace: str, name: str) -> ResourceClaim:
+        return self.resource_claims.get(namespace, name)
+
+    async def add_claim_finalizer(self, claim: ResourceClaim) -> ResourceClaim:
+        return self.resource_claims.add_finalizer(claim)
+
+    async def reserve_claim(
+        self,
+        claim: ResourceClaim,
+        *,
+        consumer: Consumer,
+        allocation: Mapping[str, object] | None,
+    ) -> ResourceClaim:
+        return self.resource_claims.reserve(claim, consumer, allocation)
+
+    async def unreserve_claim(self, claim: ResourceClaim, pod_uid: str) -> None:
+        self.resource_claims.unreserve(claim, pod_uid)
+
+    async def deallocate_claim(self, claim: ResourceClaim) -> ResourceClaim:
+        return self.resource_claims.deallocate(claim)
+
     def _store_volume(self, volume: vol.PersistentVolume) -> None:
-        if self.objects is None:
-            return
-        old = self.objects.volumes.get(volume.name)
-        self.objects.volumes[volume.name] = volume
-        if self.scheduler is not None:
-            action = ActionType.ADD if old is None else ActionType.UPDATE
-            self.scheduler.on_object(Resource.PV, action, old, volume)
+        old = self.objects.put_volume(volume)
+        action = ActionType.ADD if old is None else ActionType.UPDATE
+        self.watch.append(ObjectChanged(Resource.PV, action, old, volume))
 
     def _bind_claim(
         self, claim: vol.PersistentVolumeClaim, volume: str
@@ -144,31 +210,25 @@ class SimulatedCluster:
             phase=vol.CLAIM_BOUND,
             annotations={**claim.annotations, vol.ANN_BIND_COMPLETED: "yes"},
         )
-        if self.objects is not None:
-            old = self.objects.claims.get((claim.namespace, claim.name))
-            self.objects.claims[(claim.namespace, claim.name)] = bound
-            if self.scheduler is not None:
-                self.scheduler.on_object(Resource.PVC, ActionType.UPDATE, old, bound)
+        old = self.objects.put_claim(bound)
+        self.watch.append(ObjectChanged(Resource.PVC, ActionType.UPDATE, old, bound))
         return bound
+
+
+async def _at_once() -> None:
+    """Victims are gone the moment they are evicted: nothing to wait for."""
 
 
 async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -> list[Result]:
     objects = ObjectStore()
-    for budget in snapshot.budgets:
-        objects.budgets[(budget.namespace, budget.name)] = budget
-    objects.claims.update({(c.namespace, c.name): c for c in snapshot.claims})
-    objects.volumes.update({v.name: v for v in snapshot.volumes})
-    objects.classes.update({c.name: c for c in snapshot.storage_classes})
-    objects.csi_nodes.update({c.name: c for c in snapshot.csi_nodes})
-    cluster = SimulatedCluster(objects=objects)
-    scheduler = build_scheduler(
-        cfg, cluster=cluster, objects=objects, rng=random.Random(seed), record_metrics=False
-    )
-    cluster.scheduler = scheduler
-    outcomes: dict[str, Outcome] = {}
+    objects.load(snapshot)
+    pods, generated = expand_templates(snapshot.pods, snapshot.claim_templates)
+    for claim in generated:
+        objects.put_resource_claim(claim)
+    outcomes: dict[str, CycleOutcome] = {}
     order: list[str] = []
 
-    def remember(outcome: Outcome) -> None:
+    def remember(outcome: CycleOutcome) -> None:
         key = outcome.pod.key
         earlier = outcomes.get(key)
         if earlier is None:
@@ -180,13 +240,23 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
             )
         outcomes[key] = outcome
 
-    scheduler.on_outcome.append(remember)
+    watch: deque[WatchEvent] = deque()
+    scheduler = build_scheduler(
+        cfg,
+        cluster=SimulatedCluster(objects, watch),
+        objects=objects,
+        rng=random.Random(seed),
+        listeners=(remember,),
+        settle=_at_once,
+    )
     scheduler.replace_nodes(snapshot.nodes)
-    scheduler.replace_pods(snapshot.pods)
-    while (info := scheduler.queue.pop_nowait()) is not None:
-        scheduler.schedule_one(info)
-        # Binds and evictions complete before the next pod is considered.
+    scheduler.replace_pods(pods)
+    while (queued := scheduler.queue.pop_nowait()) is not None:
+        scheduler.schedule_one(queued)
+        # Binds, evictions and claim writes complete, and are seen, before the
+        # next pod is considered.
         await scheduler.drain(timeout=30)
+        deliver(watch, scheduler)
     results = []
     for key in order:
         outcome = outcomes[key]
@@ -197,6 +267,7 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
                 message=outcome.message,
                 nominated_node=outcome.nominated_node,
                 victims=[v.key for v in outcome.victims],
+                claims=chosen_devices(outcome.pod, objects) if outcome.node else {},
             )
         )
     return results

@@ -1,8 +1,10 @@
 """Read a cluster snapshot: multi-document YAML or a ``v1 List`` of Nodes,
-Pods, PodDisruptionBudgets, PriorityClasses and storage objects
-(PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes): what
-``kubectl get nodes,pods,pdb,priorityclasses,pvc,pv,storageclasses,csinodes
--A -o yaml`` prints.
+Pods, PodDisruptionBudgets, PriorityClasses, storage objects
+(PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes) and
+DRA objects (ResourceClaims, ResourceClaimTemplates, DeviceClasses,
+ResourceSlices): what ``kubectl get nodes,pods,pdb,priorityclasses,pvc,pv,
+storageclasses,csinodes,resourceclaims,resourceclaimtemplates,deviceclasses,
+resourceslices -A -o yaml`` prints.
 
 Pod priority is resolved as the Priority admission plugin would: an explicit
 ``spec.priority``, else the ``priorityClassName``'s value, else the
@@ -18,8 +20,18 @@ from typing import Any
 
 import yaml
 
-from py_scheduler.framework.interface import DisruptionBudget
 from py_scheduler.model import DecodeError, Node, PodInfo, decode_node, decode_pod
+from py_scheduler.model.budgets import DisruptionBudget, decode_budget
+from py_scheduler.model.dra.objects import (
+    DeviceClass,
+    ResourceClaim,
+    ResourceClaimTemplate,
+    ResourceSlice,
+    decode_device_class,
+    decode_resource_claim,
+    decode_resource_claim_template,
+    decode_resource_slice,
+)
 from py_scheduler.model.raw import Fields
 from py_scheduler.model.volumes import (
     CSINode,
@@ -31,7 +43,6 @@ from py_scheduler.model.volumes import (
     decode_pvc,
     decode_storage_class,
 )
-from py_scheduler.scheduling.objects import decode_budget
 from py_scheduler.simulation import workloads
 
 KINDS = (
@@ -43,6 +54,10 @@ KINDS = (
     "PersistentVolume",
     "StorageClass",
     "CSINode",
+    "ResourceClaim",
+    "ResourceClaimTemplate",
+    "DeviceClass",
+    "ResourceSlice",
 )
 
 
@@ -60,6 +75,10 @@ class Snapshot:
     volumes: list[PersistentVolume] = field(default_factory=list)
     storage_classes: list[StorageClass] = field(default_factory=list)
     csi_nodes: list[CSINode] = field(default_factory=list)
+    resource_claims: list[ResourceClaim] = field(default_factory=list)
+    claim_templates: dict[tuple[str, str], ResourceClaimTemplate] = field(default_factory=dict)
+    device_classes: list[DeviceClass] = field(default_factory=list)
+    resource_slices: list[ResourceSlice] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
 
 
@@ -141,6 +160,15 @@ def parse(text: str, source: str = "snapshot") -> Snapshot:
                 snap.storage_classes.append(decode_storage_class(doc))
             elif kind == "CSINode":
                 snap.csi_nodes.append(decode_csi_node(doc))
+            elif kind == "ResourceClaim":
+                snap.resource_claims.append(decode_resource_claim(doc))
+            elif kind == "ResourceClaimTemplate":
+                template = decode_resource_claim_template(doc)
+                snap.claim_templates[(template.namespace, template.name)] = template
+            elif kind == "DeviceClass":
+                snap.device_classes.append(decode_device_class(doc))
+            elif kind == "ResourceSlice":
+                snap.resource_slices.append(decode_resource_slice(doc))
             else:
                 snap.ignored.append(label)
         except DecodeError as exc:

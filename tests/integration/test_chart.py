@@ -43,7 +43,7 @@ async def test_helm_install_and_schedule_with_the_charts_rbac(
             "--kubeconfig",
             str(control_plane.kubeconfig),
             "--set",
-            "image.repository=registry.invalid/py-scheduler",
+            "image.registry=registry.invalid",
             "--set",
             f"config.profiles[0].schedulerName={profile}",
         ],

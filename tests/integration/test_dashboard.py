@@ -1,8 +1,13 @@
 """The shipped Grafana dashboard and alert rules against a real Prometheus
 (Debian's ``prometheus`` binary) scraping the running py-scheduler.
 
+Two schedulers are scraped as one release (job py-scheduler, with the cluster and
+namespace labels a ServiceMonitor adds): the session's, and one with leader election, so
+that the leader-election panels have series too.
+
 We test these aspects:
-- every panel query parses and returns at least one series;
+- every panel query, with the dashboard's cluster, namespace and job variables set to that
+  release, parses and returns at least one series;
 - the alerting and recording rules load and evaluate without errors.
 """
 
@@ -26,9 +31,12 @@ import pytest
 
 from controlplane import launcher
 from py_scheduler.kube.client import KubeClient
+from tests.conftest import start_scheduler
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "py-scheduler"
+# The labels a ServiceMonitor would add; the dashboard's variables select them.
+RELEASE = {"cluster": "local", "namespace": "py-scheduler", "job": "py-scheduler"}
 
 
 def _prometheus_binary() -> Path:
@@ -59,16 +67,46 @@ def _query(base: str, expr: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def prometheus(control_plane: launcher.LocalControlPlane, scheduler_process: str) -> Iterator[str]:
+def elected_scheduler(control_plane: launcher.LocalControlPlane) -> Iterator[str]:
+    """A second replica of the release, with leader election on its own lease."""
+    workdir = Path(tempfile.mkdtemp(prefix="dashboard-"))
+    config = workdir / "config.yaml"
+    config.write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\n"
+        "kind: KubeSchedulerConfiguration\n"
+        "leaderElection:\n"
+        "  leaderElect: true\n"
+        f"  resourceName: {unique('dashboard-lease')}\n"
+        "  resourceNamespace: default\n"
+        "profiles:\n"
+        "- schedulerName: py-scheduler-dashboard\n"
+    )
+    running = start_scheduler(
+        control_plane, config, name="dashboard-elected", env={"POD_NAME": "dashboard-0"}
+    )
+    try:
+        yield running.base
+    finally:
+        assert running.stop() == 0
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    control_plane: launcher.LocalControlPlane, scheduler_process: str, elected_scheduler: str
+) -> Iterator[str]:
     binary = _prometheus_binary()
     workdir = Path(tempfile.mkdtemp(prefix="prometheus-"))
-    target = urllib.parse.urlparse(scheduler_process).netloc
+    targets = [
+        urllib.parse.urlparse(base).netloc for base in (scheduler_process, elected_scheduler)
+    ]
     (workdir / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         f"rule_files: [{CHART / 'files' / 'prometheus-rules.yaml'}]\n"
         "scrape_configs:\n"
         "- job_name: py-scheduler\n"
-        f"  static_configs: [{{targets: ['{target}']}}]\n"
+        f"  static_configs: [{{targets: {json.dumps(targets)}, "
+        f"labels: {{cluster: {RELEASE['cluster']}, namespace: {RELEASE['namespace']}}}}}]\n"
     )
     port = launcher.free_port()
     log = (control_plane.logs / "prometheus.log").open("wb")
@@ -87,8 +125,8 @@ def prometheus(control_plane: launcher.LocalControlPlane, scheduler_process: str
         deadline = time.monotonic() + 30
         while True:
             try:
-                up = _query(base, 'up{job="py-scheduler"}')
-                if up.get("data", {}).get("result"):
+                up = _query(base, 'up{job="py-scheduler"} == 1')
+                if len(up.get("data", {}).get("result", [])) == 2:
                     break
             except OSError:
                 pass
@@ -110,7 +148,9 @@ def _panel_queries() -> list[tuple[str, str]]:
         for target in panel.get("targets", []):
             expr = (
                 target["expr"]
-                .replace("$job", "py-scheduler")
+                .replace("$cluster", RELEASE["cluster"])
+                .replace("$namespace", RELEASE["namespace"])
+                .replace("$job", RELEASE["job"])
                 .replace("$instance", ".*")
                 .replace("$__rate_interval", "1m")
             )
@@ -165,3 +205,16 @@ def test_rules_load_and_evaluate(prometheus: str) -> None:
     ]
     assert not broken, broken
     assert re.search(r"PyScheduler", " ".join(r["name"] for r in rules))
+    # Every recording rule yields series for this release (the panel test made activity).
+    recorded = {rule["name"] for rule in rules if rule["type"] == "recording"}
+    assert len(recorded) == 3
+    deadline = time.monotonic() + 30
+    missing = set(recorded)
+    while missing and time.monotonic() < deadline:
+        missing = {
+            name
+            for name in missing
+            if not _query(prometheus, f'{name}{{job="{RELEASE["job"]}"}}')["data"]["result"]
+        }
+        time.sleep(1)
+    assert not missing, f"recording rules without series: {sorted(missing)}"

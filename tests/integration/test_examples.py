@@ -25,7 +25,12 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ZONE = "topology.kubernetes.io/zone"
 ANTI_AFFINITY_REJECTION = (
     "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. "
+    "no new claims to deallocate, "
     "preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+)
+NO_GPU_LEFT = (
+    "0/2 nodes are available: 2 cannot allocate all claims. still not schedulable, "
+    "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
 )
 
 
@@ -94,3 +99,15 @@ def test_zone_spread_replicas_are_two_per_zone(placements: dict[str, Placement])
     for side in ("live", "simulated"):
         per_zone = Counter(zones.get(getattr(p, side), PENDING) for p in replicas)
         assert per_zone == {"zone-a": 2, "zone-b": 2, "zone-c": 2}, side
+
+
+def test_gpu_pods_take_one_a100_each_and_the_one_asking_too_much_waits(
+    placements: dict[str, Placement],
+) -> None:
+    # train-1 and train-2 tie between the nodes: only the pair is determined.
+    pair = [placements[f"11-dra-gpu:default/train-{i}"] for i in (1, 2)]
+    for side in ("live", "simulated"):
+        assert sorted(getattr(p, side) for p in pair) == ["node1", "node2"], side
+    waiting = placements["11-dra-gpu:default/train-3"]
+    assert (waiting.live, waiting.simulated) == (PENDING, PENDING)
+    assert (waiting.reason, waiting.predicted) == (NO_GPU_LEFT, NO_GPU_LEFT)

@@ -14,8 +14,10 @@ other scheduler never competes for these pods.
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
+import urllib.request
 from pathlib import Path
 
 from controlplane.launcher import LocalControlPlane
@@ -43,6 +45,13 @@ def _config(tmp_path: Path, lease: str) -> Path:
         "- schedulerName: py-scheduler-ha\n"
     )
     return path
+
+
+def _master_status(base: str, lease: str) -> float | None:
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    match = re.search(rf'^leader_election_master_status{{name="{lease}"}} (\S+)$', text, re.M)
+    return float(match.group(1)) if match else None
 
 
 async def _holder(api: KubeClient, lease: str) -> str:
@@ -92,6 +101,19 @@ async def test_failover_after_sigkill_and_after_clean_shutdown(
             )
         leader = await eventually(lambda: _holder(api, lease), bool, what="a leader")
         follower = next(n for n in replicas if n != leader)
+        # client-go's gauge, per lease name: 1 on the leader, 0 on the follower.
+        for name, expected in ((leader, 1.0), (follower, 0.0)):
+            base = replicas[name].base
+
+            async def status(base: str = base) -> float | None:
+                return await asyncio.to_thread(_master_status, base, lease)
+
+            def reached(value: float | None, expected: float = expected) -> bool:
+                return value == expected
+
+            await eventually(
+                status, reached, what=f"leader_election_master_status {expected} on {name}"
+            )
 
         await create_pod(
             api, "first", ns, scheduler_name="py-scheduler-ha", node_selector={"test-group": group}

@@ -98,7 +98,8 @@ async def test_capacity_counts_pods_placed_by_other_schedulers(
     assert condition["reason"] == "Unschedulable"
     assert re.fullmatch(
         r"0/(\d+) nodes are available: 1 Insufficient cpu, \d+ node\(s\) didn't match "
-        r"Pod's node affinity/selector\. preemption: 0/\1 nodes are available: 1 No "
+        r"Pod's node affinity/selector\. no new claims to deallocate, preemption: 0/\1 nodes "
+        r"are available: 1 No "
         r"preemption victims found for incoming pod, \d+ Preemption is not helpful for "
         r"scheduling\.",
         condition["message"],

@@ -212,7 +212,7 @@ async def test_a_claim_without_a_matching_volume_waits_until_one_appears(
         "app",
         r"0/\d+ nodes are available: (.*, )?"
         r"2 node\(s\) didn't find available persistent volumes to bind(, .*)?\."
-        r"( preemption: .*)?",
+        r"( no new claims to deallocate, preemption: .*)?",
     )
     pod = await read_pod(api, "app", ns)
     assert "nodeName" not in pod["spec"]
@@ -241,5 +241,5 @@ async def test_an_unbound_immediate_claim_keeps_its_pod_pending(
         ns,
         "app",
         r"0/\d+ nodes are available: pod has unbound immediate PersistentVolumeClaims\."
-        r"( preemption: .*)?",
+        r"( no new claims to deallocate, preemption: .*)?",
     )

@@ -15,13 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import shlex
-import shutil
-import subprocess
 import sys
-import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -66,6 +61,10 @@ REQUIRED_CLUSTER_RULES: Final[Mapping[tuple[str, str], frozenset[str]]] = {
     ("", "replicationcontrollers"): READ,
     ("apps", "replicasets"): READ,
     ("apps", "statefulsets"): READ,
+    ("resource.k8s.io", "resourceclaims"): READ | {"patch", "update"},
+    ("resource.k8s.io", "resourceclaims/status"): frozenset({"patch", "update"}),
+    ("resource.k8s.io", "deviceclasses"): READ,
+    ("resource.k8s.io", "resourceslices"): READ,
 }
 SHIPPED_JOB: Final = "py-scheduler"
 
@@ -229,6 +228,9 @@ def check_metadata(
         labels = meta.get("labels") or {}
         for label in COMMON_LABELS:
             problems.check(label in labels, f"{what}: label {label} missing")
+        for pair in filter(None, args.common_labels.split(",")):
+            key, _, value = pair.partition("=")
+            problems.check(labels.get(key) == value, f"{what}: commonLabels {key} missing")
         if doc["kind"] in CLUSTER_SCOPED:
             problems.check("namespace" not in meta, f"{what}: cluster-scoped with a namespace")
         elif not (doc["kind"] == "ConfigMap" and meta["name"].endswith("-dashboard")):
@@ -269,6 +271,23 @@ def check_deployment(
     containers = pod.get("containers", [])
     problems.check(len(containers) == 1, "expected one container")
     container = containers[0] if containers else {}
+    problems.check(
+        container.get("image") == args.image, f"image {container.get('image')!r} != {args.image!r}"
+    )
+    problems.check(
+        pod.get("nodeSelector", {}).get("kubernetes.io/os") == "linux",
+        "no kubernetes.io/os: linux node selector",
+    )
+    if args.extras:
+        problems.check(container.get("envFrom"), "envFrom lost")
+        extra_mounts = [
+            m for m in container.get("volumeMounts", []) if m["name"] not in ("config", "tmp")
+        ]
+        extra_volumes = {v["name"] for v in pod.get("volumes", [])} - {"config", "tmp"}
+        problems.check(extra_mounts, "extraVolumeMounts lost")
+        problems.check(
+            {m["name"] for m in extra_mounts} <= extra_volumes, "extraVolumeMounts without volume"
+        )
     argv = container.get("args", [])
     problems.check(argv[:1] == ["run"], f"args {argv} do not start with run")
     problems.check("--config=/etc/py-scheduler/config.yaml" in argv, "no --config argument")
@@ -462,7 +481,9 @@ def check_monitoring(
     pod_labels: Mapping[str, str],
     problems: Problems,
 ) -> None:
-    """Monitors scrape the scheduler as job="py-scheduler"; rules and dashboard are the files."""
+    """Monitors scrape the scheduler as the release's job; the rules are the file's, selecting
+    that job; the dashboard is the file."""
+    job = args.job or args.fullname
     services = by_kind(docs, "Service")
     service_labels = services[0]["metadata"]["labels"] if services else {}
     for kind, targets in (("ServiceMonitor", service_labels), ("PodMonitor", pod_labels)):
@@ -475,15 +496,17 @@ def check_monitoring(
             for endpoint in spec.get("endpoints") or spec.get("podMetricsEndpoints", []):
                 problems.check(endpoint.get("port") == "http-metrics", f"{kind} port")
                 pinned = any(
-                    r.get("targetLabel") == "job" and r.get("replacement") == SHIPPED_JOB
+                    r.get("targetLabel") == "job" and r.get("replacement") == job
                     for r in endpoint.get("relabelings", [])
                 )
-                problems.check(pinned, f"{kind} does not pin job={SHIPPED_JOB}")
+                problems.check(pinned, f"{kind} does not set job={job}")
             if args.monitor_labels:
                 problems.check(
                     "release" in monitor["metadata"]["labels"], f"{kind}: additionalLabels lost"
                 )
-    source = yaml.safe_load(RULES_FILE.read_text())
+    source = yaml.safe_load(
+        RULES_FILE.read_text().replace(f'job="{SHIPPED_JOB}"', json.dumps(job).join(("job=", "")))
+    )
     disabled = set(filter(None, args.disabled_alerts.split(",")))
     if not args.lease:
         disabled.add("PySchedulerNoLeader")
@@ -548,9 +571,22 @@ def check_dashboard(args: argparse.Namespace) -> int:
         and variables["datasource"].get("query") == "prometheus",
         "no Prometheus datasource variable",
     )
-    for name in ("job", "instance"):
+    for name in ("cluster", "namespace", "job", "instance"):
         problems.check(variables.get(name, {}).get("type") == "query", f"no {name} query variable")
-    substitutions = {"datasource": "prometheus", "job": SHIPPED_JOB, "instance": ".+"}
+    # Several releases, namespaces and clusters in one Prometheus: "All" must also match
+    # series that lack the label (one cluster, a plain scrape config).
+    for name in ("cluster", "namespace"):
+        problems.check(
+            variables.get(name, {}).get("includeAll") and variables[name].get("allValue") == ".*",
+            f"variable {name}: no All matching .*",
+        )
+    substitutions = {
+        "datasource": "prometheus",
+        "cluster": ".*",
+        "namespace": ".*",
+        "job": SHIPPED_JOB,
+        "instance": ".+",
+    }
 
     known = exported_names() | {"up"}
     used: set[str] = set()
@@ -585,7 +621,8 @@ def check_dashboard(args: argparse.Namespace) -> int:
                 problems.check(
                     var in variables or var in _BUILTIN_VARS, f"{where}: unknown variable ${var}"
                 )
-            problems.check('job="$job"' in expr, f"{where}: not filtered by job")
+            for selector in ('cluster=~"$cluster"', 'namespace=~"$namespace"', 'job="$job"'):
+                problems.check(selector in expr, f"{where}: not filtered by {selector}")
             names = metric_names(expr)
             problems.check(names, f"{where}: no metric selector")
             for name in names:
@@ -643,8 +680,20 @@ def check_rules(_: argparse.Namespace) -> int:
                     f"{name}: no severity",
                 )
                 annotations = rule.get("annotations", {})
-                for key in ("summary", "description", "runbook"):
+                for key in ("summary", "description", "runbook_url"):
                     problems.check(annotations.get(key), f"{name}: no {key} annotation")
+                problems.check(
+                    annotations.get("runbook_url", "").endswith(f"/docs/runbooks/{name}.md")
+                    and (ROOT / "docs" / "runbooks" / f"{name}.md").is_file(),
+                    f"{name}: runbook_url is not docs/runbooks/{name}.md, or the page is missing",
+                )
+                # Per release: every aggregation keeps cluster, namespace and job.
+                for kept in re.findall(r"\bby\s*\(([^)]*)\)", rule["expr"]):
+                    labels = {label.strip() for label in kept.split(",")}
+                    problems.check(
+                        {"cluster", "namespace", "job"} <= labels,
+                        f"{name}: aggregation by ({kept}) merges releases",
+                    )
     problems.check(len(set(alerts)) == len(alerts), "duplicate alert names")
     # Every alert has a promtool case that fires it and one that must not.
     tests = yaml.safe_load((Path(__file__).parent / "rules_test.yaml").read_text())
@@ -663,227 +712,59 @@ def check_rules(_: argparse.Namespace) -> int:
 
 
 def check_dockerfile(_: argparse.Namespace) -> int:
+    """The Dockerfile builds what image/build.sh builds: the same Debian packages, the
+    locked dependencies into /opt/venv, the same trimming, user, entrypoint and labels.
+    (tests/image compares the built image's config with the final stage.)"""
     problems = Problems()
     text = (ROOT / "Dockerfile").read_text()
     lines = [line.strip() for line in re.sub(r"\\\n", " ", text).splitlines()]
     instructions = [line for line in lines if line and not line.startswith("#")]
-    base = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", text, re.MULTILINE)
+    base = re.search(r"^ARG DEBIAN_IMAGE=(\S+)$", text, re.MULTILINE)
     problems.check(
-        base and base.group(1) == "python:3.11-slim-bookworm",
-        "base is not python:3.11-slim-bookworm",
+        base and base.group(1).startswith("debian:bookworm"), "base is not Debian bookworm"
     )
-    froms = [line for line in instructions if line.startswith("FROM ")]
+    packages = [
+        line.split("#")[0].strip()
+        for line in (ROOT / "image" / "debian-packages.txt").read_text().splitlines()
+        if line.split("#")[0].strip() and line.split("#")[0].strip() != "base-files"
+    ]
+    install = next((line for line in instructions if "apt-get install" in line), "")
+    for package in packages:
+        problems.check(f" {package}" in install, f"base stage does not install {package}")
     problems.check(
-        len(froms) >= 2 and all(f.split()[1] == "${PYTHON_IMAGE}" for f in froms),
-        f"stages do not share the pinned base: {froms}",
+        "--require-hashes --no-deps -r requirements.lock" in " ".join(instructions),
+        "dependencies not installed from requirements.lock with hashes",
     )
+    problems.check("prune-venv.sh /opt/venv" in text, "venv not trimmed by image/prune-venv.sh")
+    problems.check("COPY --from=builder /opt/venv /opt/venv" in instructions, "venv not copied")
     users = [line.split()[1] for line in instructions if line.startswith("USER ")]
     problems.check(
         users and re.fullmatch(r"[1-9][0-9]*(:[0-9]+)?", users[-1]),
         f"final USER {users[-1:]} is not a numeric non-root UID",
     )
     problems.check(
-        'ENTRYPOINT ["python", "-m", "py_scheduler"]' in instructions, "ENTRYPOINT not exec form"
+        'ENTRYPOINT ["/opt/venv/bin/python", "-m", "py_scheduler"]' in instructions,
+        "ENTRYPOINT not the exec form of the venv's python",
     )
     problems.check('CMD ["run"]' in instructions, 'CMD is not ["run"]')
     problems.check("PYTHONDONTWRITEBYTECODE=1" in text, "PYTHONDONTWRITEBYTECODE not set")
-    problems.check("COPY --from=builder /opt/venv /opt/venv" in instructions, "venv not copied")
-    problems.check("org.opencontainers.image.version" in text, "no OCI labels")
-    # The build context must keep what the wheel needs.
+    build = (ROOT / "image" / "build.sh").read_text()
+    for label in re.findall(r"^(org\.opencontainers\.image\.[a-z.]+)=", build, re.MULTILINE):
+        problems.check(label in text, f"Dockerfile lacks the label {label} image/build.sh sets")
+    # The build context must keep what the image needs.
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
-    for needed in ("pyproject.toml", "README.md", "py_scheduler/"):
-        problems.check(f"!{needed}" in ignore, f".dockerignore drops {needed}")
+    copied = re.findall(r"^COPY (?!--from)(.+) \S+$", text, re.MULTILINE)
+    for sources in copied:
+        for source in sources.split():
+            needed = source.rstrip("/") + ("/" if (ROOT / source).is_dir() else "")
+            problems.check(
+                f"!{needed}" in ignore, f".dockerignore drops {needed}, which the image copies"
+            )
     # ...and only that: the development packages stay out of the image.
     admitted = {line[1:].strip("/") for line in ignore if line.startswith("!")}
     leaked = sorted(admitted & set(DEVELOPMENT_PACKAGES))
     problems.check(not leaked, f".dockerignore admits development packages: {leaked}")
     return problems.report("Dockerfile")
-
-
-def dockerfile_stages() -> list[list[tuple[str, str]]]:
-    """The Dockerfile's stages as (INSTRUCTION, arguments) pairs, continuations joined."""
-    text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())
-    stages: list[list[tuple[str, str]]] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        keyword, _, rest = line.partition(" ")
-        if keyword == "FROM":
-            stages.append([])
-        elif stages:
-            stages[-1].append((keyword, rest))
-    return stages
-
-
-def env_pairs(arguments: str, env: Mapping[str, str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in shlex.split(arguments):
-        key, _, value = item.partition("=")
-        out[key] = re.sub(r"\$(\w+)", lambda m: env.get(m.group(1), ""), value)
-    return out
-
-
-def image_smoke(args: argparse.Namespace) -> int:
-    """Run the Dockerfile's builder stage without Docker, then the image's entry point.
-
-    Each builder RUN line runs as written, with /opt/venv and /wheels moved under a
-    scratch directory, after the COPY lines put the same files in place. The final stage's
-    ENV, ENTRYPOINT and CMD then start the installed package from /, outside the source
-    tree, and must leave the venv unwritten (the image runs with a read-only root).
-    """
-    problems = Problems()
-    work = Path(args.workdir).resolve()
-    stages = dockerfile_stages()
-    problems.check(len(stages) == 2, f"expected a builder and a final stage, got {len(stages)}")
-    if problems.items:
-        return problems.report("image recipe")
-
-    def relocate(value: str) -> str:
-        value = value.replace("/opt/venv", str(work / "opt" / "venv"))
-        return value.replace("/wheels", str(work / "wheels"))
-
-    # `python` is the base image's interpreter: the one this venv was made from.
-    shims = work / "shims"
-    shims.mkdir(parents=True, exist_ok=True)
-    (shims / "python").unlink(missing_ok=True)
-    (shims / "python").symlink_to(getattr(sys, "_base_executable", sys.executable))
-    base_env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
-    }
-    base_env["PATH"] = f"{shims}:{base_env.get('PATH', '')}"
-    env = dict(base_env)
-    cwd = work
-    for keyword, rest in stages[0]:
-        if keyword == "WORKDIR":
-            cwd = work / rest.lstrip("/")
-            cwd.mkdir(parents=True, exist_ok=True)
-        elif keyword == "ENV":
-            env.update(env_pairs(rest, env))
-            # pip's cache only saves downloads here; what gets installed is the same.
-            env.pop("PIP_NO_CACHE_DIR", None)
-        elif keyword == "COPY":
-            *sources, target = shlex.split(rest)
-            for source in sources:
-                destination = (
-                    cwd / target / Path(source).name if target.endswith("/") else cwd / target
-                )
-                if (ROOT / source).is_dir():
-                    shutil.copytree(
-                        ROOT / source,
-                        destination,
-                        dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-                    )
-                else:
-                    shutil.copy2(ROOT / source, destination)
-        elif keyword == "RUN":
-            command = relocate(rest).replace("--no-cache-dir ", "")
-            done = subprocess.run(
-                ["sh", "-c", command], cwd=cwd, env=env, capture_output=True, text=True
-            )
-            if not problems.check(
-                done.returncode == 0, f"RUN {rest[:60]}...: {done.stderr[-2000:]}"
-            ):
-                return problems.report("image recipe")
-
-    wheels = sorted((work / "wheels").glob("*.whl"))
-    problems.check(len(wheels) == 1, f"expected one wheel, built {[w.name for w in wheels]}")
-    for wheel in wheels:
-        check_wheel(wheel, problems)
-
-    final = dict(base_env)
-    entrypoint: list[str] = []
-    cmd: list[str] = []
-    for keyword, rest in stages[1]:
-        if keyword == "ENV":
-            final.update(env_pairs(relocate(rest), final))
-        elif keyword == "ENTRYPOINT":
-            entrypoint = json.loads(rest)
-        elif keyword == "CMD":
-            cmd = json.loads(rest)
-    final["HOME"] = str(work / "home")  # the image's /tmp is an emptyDir; not the host's
-    venv = work / "opt" / "venv"
-    before = sorted(str(p) for p in venv.rglob("*"))
-    for argv in (
-        [*entrypoint, *cmd, "--help"],
-        [entrypoint[0], "-c", "import py_scheduler.app.main, py_scheduler.kube.objects"],
-    ):
-        done = subprocess.run(argv, cwd="/", env=final, capture_output=True, text=True)
-        problems.check(
-            done.returncode == 0, f"{argv}: exit {done.returncode}: {done.stderr[-2000:]}"
-        )
-    problems.check(
-        sorted(str(p) for p in venv.rglob("*")) == before, "running the image wrote into the venv"
-    )
-    installed = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", "import py_scheduler; print(py_scheduler.__file__)"],
-        cwd="/",
-        env=final,
-        capture_output=True,
-        text=True,
-    )
-    problems.check(
-        installed.stdout.startswith(str(venv)),
-        f"scheduler imported from {installed.stdout.strip()!r}, not the venv",
-    )
-    return problems.report("image recipe")
-
-
-def check_wheel(wheel: Path, problems: Problems) -> None:
-    """The wheel holds the scheduler package and its metadata, and nothing of development."""
-    with zipfile.ZipFile(wheel) as archive:
-        names = archive.namelist()
-    tops = {name.split("/", 1)[0] for name in names}
-    metadata = {top for top in tops if top.endswith(".dist-info")}
-    problems.check(
-        tops - metadata == {"py_scheduler"}, f"{wheel.name} has top levels {sorted(tops)}"
-    )
-    development = [
-        name
-        for name in names
-        if name.split("/", 1)[0] in DEVELOPMENT_PACKAGES
-        or "devcluster" in name
-        or name.endswith(("stages.yaml", "versions.env", "build.sh", "go.mod", "go.sum"))
-    ]
-    problems.check(not development, f"{wheel.name} carries development files: {development[:10]}")
-    problems.check("py_scheduler/py.typed" in names, f"{wheel.name} lacks py_scheduler/py.typed")
-    problems.check("py_scheduler/__main__.py" in names, f"{wheel.name} lacks the entry module")
-
-
-def wheel_from_checkout(args: argparse.Namespace) -> int:
-    """Build the wheel from the whole checkout (every tracked file, development packages
-    included, in a scratch copy) and check it holds the scheduler alone."""
-    problems = Problems()
-    work = Path(args.workdir).resolve()
-    source, out = work / "source", work / "wheels"
-    tracked = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, tracked.split("\0")):
-        if (ROOT / name).is_file():
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, source / name)
-    problems.check(
-        all((source / package).is_dir() for package in DEVELOPMENT_PACKAGES),
-        "the scratch copy lacks a development package, so the check would prove nothing",
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(out), str(source)],
-        capture_output=True,
-        text=True,
-    )
-    if problems.check(done.returncode == 0, f"pip wheel: {done.stderr[-2000:]}"):
-        wheels = sorted(out.glob("*.whl"))
-        problems.check(len(wheels) == 1, f"expected one wheel, built {[w.name for w in wheels]}")
-        for wheel in wheels:
-            check_wheel(wheel, problems)
-    return problems.report("wheel from the checkout")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -901,6 +782,14 @@ def main(argv: list[str] | None = None) -> int:
     chart.add_argument("--eviction-mode", choices=("Evict", "Delete", "none"), required=True)
     chart.add_argument("--kinds", required=True, help="comma-separated kinds, repeated per object")
     chart.add_argument("--priority-class", default="")
+    chart.add_argument("--image", required=True, help="the scheduler container's image")
+    chart.add_argument("--job", default="", help="the Prometheus job (default: the fullname)")
+    chart.add_argument(
+        "--common-labels", default="", help="comma-separated k=v every object must carry"
+    )
+    chart.add_argument(
+        "--extras", action="store_true", help="extraVolumes, extraVolumeMounts, envFrom set"
+    )
     chart.add_argument("--default-spreading", action="store_true")
     chart.add_argument("--monitor-labels", action="store_true")
     chart.add_argument("--disabled-alerts", default="")
@@ -908,18 +797,12 @@ def main(argv: list[str] | None = None) -> int:
     dashboard.add_argument("--promql-rules", help="write the panel queries as a rule file here")
     sub.add_parser("rules", help="check files/prometheus-rules.yaml")
     sub.add_parser("dockerfile", help="check the Dockerfile and .dockerignore")
-    smoke = sub.add_parser("image-smoke", help="run the Dockerfile's steps without Docker")
-    smoke.add_argument("workdir", help="an empty scratch directory")
-    wheel = sub.add_parser("wheel", help="build the wheel from the checkout; no development files")
-    wheel.add_argument("workdir", help="an empty scratch directory")
     args = parser.parse_args(argv)
     handlers = {
         "chart": check_chart,
         "dashboard": check_dashboard,
         "rules": check_rules,
         "dockerfile": check_dockerfile,
-        "image-smoke": image_smoke,
-        "wheel": wheel_from_checkout,
     }
     return handlers[args.command](args)
 

@@ -22,9 +22,10 @@ render() {
 # Do not edit: change the chart, then run \`make manifests\`
 # (or \`bash tests/packaging/generate-manifests.sh\`), which runs
 #   helm ${args[*]}
-# Apply after deploy/manifests/namespace.yaml, with the image set to the one you pushed:
+# Apply after deploy/manifests/namespace.yaml; the image is the released one of the chart's
+# appVersion (set another with \`kubectl set image\` if you build your own):
 #   kubectl apply -f deploy/manifests/namespace.yaml -f deploy/manifests/py-scheduler.yaml
-#   kubectl -n py-scheduler set image deployment/py-scheduler scheduler=REGISTRY/py-scheduler:0.1.0
+#   kubectl -n py-scheduler set image deployment/py-scheduler scheduler=REGISTRY/TEAM/py-scheduler:TAG
 HEADER
 	"$helm" "${args[@]}"
 }

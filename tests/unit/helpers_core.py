@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, cast
 
 from py_scheduler import config, plugins
+from py_scheduler.cluster import PodCondition
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import Nominator as NominatorProtocol
 from py_scheduler.framework.interface import Plugin, PreFilterExtensions, SharedLister
+from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.registry import PluginSpec, no_args
 from py_scheduler.framework.runtime import Framework, PluginRef, PluginSet, ProfileSpec
 from py_scheduler.framework.status import SUCCESS, Status
@@ -26,12 +28,14 @@ from py_scheduler.framework.types import (
     PreFilterResult,
     QueuedPodInfo,
 )
-from py_scheduler.model import Node, NodeInfo, NodeName, PodInfo
+from py_scheduler.model import Node, NodeInfo, NodeName, PodInfo, decode_pod
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
 from py_scheduler.scheduling.queue import SchedulingQueue
+from py_scheduler.scheduling.schedule_one import Settle
 from py_scheduler.scheduling.scheduler import Scheduler
+from tests.builders import make_node, raw_pod
 from tests.fakes import FakeCluster, FakeNominator, FakeObjects, FakeSnapshot
 
 PROFILE = "test-profile"
@@ -322,10 +326,14 @@ class Core:
 
     async def cycle(self) -> None:
         """Pop the next pod, run its scheduling cycle, and finish its binding."""
-        info = await self.queue.pop()
-        assert info is not None
-        self.scheduler.schedule_one(info)
+        queued = await self.queue.pop()
+        assert queued is not None
+        self.scheduler.schedule_one(queued)
         await self.settle()
+
+
+async def _settled() -> None:
+    """Victims count as gone at once: no test waits for a wall clock."""
 
 
 def build_core(
@@ -334,6 +342,8 @@ def build_core(
     raw_config: Mapping[str, object] | None = None,
     clock: FakeClock | None = None,
     seed: int = 0,
+    settle: Settle | None = None,
+    recorder: MetricsRecorder = NO_METRICS,
 ) -> Core:
     """The scheduler as build.py wires it, on fakes and a fake clock."""
     cfg = config.parse(dict(raw_config or {}))
@@ -349,6 +359,7 @@ def build_core(
             objects=FakeObjects(),
             cluster=cluster,
             nominator=nominator,
+            recorder=recorder,
         )
         for profile in cfg.profiles
     }
@@ -367,6 +378,7 @@ def build_core(
         initial_backoff=cfg.pod_initial_backoff,
         max_backoff=cfg.pod_max_backoff,
         clock=clock.read,
+        recorder=recorder,
     )
     rng = random.Random(seed)
     scheduler = Scheduler(
@@ -374,8 +386,44 @@ def build_core(
         cache=cache,
         queue=queue,
         nominator=nominator,
-        algorithm=Algorithm(percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score, rng=rng),
+        algorithm=Algorithm(
+            percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score,
+            rng=rng,
+            recorder=recorder,
+        ),
+        recorder=recorder,
+        settle=settle or _settled,
     )
     for node in nodes:
         scheduler.on_node(node)
     return Core(scheduler, cluster, clock, frameworks)
+
+
+# -- scheduling-core test helpers -----------------------------------------------------------
+
+SMALL = {"cpu": "1", "memory": "1Gi", "pods": "110"}
+
+
+def small(name: str, **kwargs: object) -> Node:
+    return make_node(name, allocatable=SMALL, **kwargs)
+
+
+def failed_scheduling(pod: str, message: str, reason: str = "Unschedulable") -> list[object]:
+    return [
+        ("record_event", pod, ("Warning", "FailedScheduling", message)),
+        ("patch_pod_status", pod, (PodCondition("PodScheduled", "False", reason, message), None)),
+    ]
+
+
+def with_scheduled_condition(pod: PodInfo, reason: str, message: str) -> PodInfo:
+    """The pod as the watch shows it once our PodScheduled condition landed."""
+    raw = raw_pod(pod.name, requests={"cpu": str(pod.requests.milli_cpu) + "m"})
+    raw["status"]["conditions"] = [
+        {"type": "PodScheduled", "status": "False", "reason": reason, "message": message}
+    ]
+    return decode_pod(raw)
+
+
+async def schedule(core: Core, pod: PodInfo) -> None:
+    core.scheduler.on_pod(pod)
+    await core.cycle()

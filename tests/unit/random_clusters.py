@@ -190,9 +190,9 @@ class Churn:
             cache.add_node(self.removed.pop(name))
         else:
             name = self._node()
-            info = cache.get(name)
-            if info is None:
+            node_info = cache.get(name)
+            if node_info is None:
                 return "noop"
-            self.removed[name] = info.node
+            self.removed[name] = node_info.node
             cache.remove_node(name)
         return op

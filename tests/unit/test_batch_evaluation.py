@@ -1,43 +1,46 @@
 """Batch (numpy column) evaluation gives exactly what node-by-node evaluation
 gives: the same filter verdicts and scores per plugin, and through the whole
 algorithm the same feasible set, statuses, FailedScheduling message, scores,
-round-robin start and host, over generated clusters."""
+round-robin start and host, over generated clusters; the threaded evaluator
+as well."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pytest
+import structlog
 
-from bench import evaluation
-from py_scheduler.framework.batch import NodeColumns
+from py_scheduler.framework.batch import BatchScorePlugin, NodeColumns
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.registry import NoArgs
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import SUCCESS, Status
 from py_scheduler.framework.types import FitError
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
-from py_scheduler.plugins.balanced_allocation import (
+from py_scheduler.plugins.image_locality import ImageLocality
+from py_scheduler.plugins.noderesources.balanced_allocation import (
     NodeResourcesBalancedAllocation,
     NodeResourcesBalancedAllocationArgs,
 )
-from py_scheduler.plugins.image_locality import ImageLocality
-from py_scheduler.plugins.node_resources_fit import (
+from py_scheduler.plugins.noderesources.fit import (
     LEAST_ALLOCATED,
     MOST_ALLOCATED,
     REQUESTED_TO_CAPACITY_RATIO,
     NodeResourcesFit,
     NodeResourcesFitArgs,
-    ResourceSpec,
     ScoringStrategy,
-    UtilizationShapePoint,
 )
+from py_scheduler.plugins.noderesources.requested_to_capacity_ratio import UtilizationShapePoint
+from py_scheduler.plugins.noderesources.resource_allocation import ResourceSpec
 from py_scheduler.plugins.taint_toleration import TaintToleration
 from py_scheduler.scheduling.algorithm import Algorithm, ScheduleResult, SchedulingError
 from py_scheduler.scheduling.cache import Cache
+from py_scheduler.scheduling.evaluation import Columnar, Evaluator, NodeByNode, Threaded
 from py_scheduler.scheduling.nominator import Nominator
 from tests.builders import make_node, make_pod, node_info
 from tests.fakes import FakeHandle, FakeSnapshot
@@ -264,19 +267,35 @@ def test_taint_toleration_batch_equals_per_node_normalised(seed: int) -> None:
     assert max(spreads) > 2  # the table met nodes with different soft-taint counts
 
 
-def test_image_locality_batches_only_images_no_node_holds() -> None:
+def test_image_locality_has_no_batch_form_and_skips_images_no_node_holds() -> None:
+    # Its score depends on which images each node holds: no column says that.
     cache = soft_tainted_cache(random.Random(7), 60)
     nodes = list(cache.node_infos())
-    columns, rows = all_rows(nodes)
     plugin = ImageLocality(NoArgs(), FakeHandle(snapshot=cache))
+    assert not isinstance(plugin, BatchScorePlugin)
     state = CycleState()
     absent = make_pod("absent", images=["img9:1", "pause"])
-    batch = plugin.score_batch(state, absent, columns, rows)
-    assert batch is not None
-    assert batch.tolist() == [plugin.score(state, absent, n) for n in nodes] == [0] * len(nodes)
+    assert [plugin.score(state, absent, n) for n in nodes] == [0] * len(nodes)
+    assert plugin.pre_score(state, absent, nodes).is_skip
     present = make_pod("present", images=["img1:1"])
     assert any(plugin.score(state, present, n) for n in nodes)
-    assert plugin.score_batch(state, present, columns, rows) is None
+    assert plugin.pre_score(state, present, nodes).is_success
+
+
+def test_taint_toleration_batch_judges_any_subset_of_rows() -> None:
+    cache = soft_tainted_cache(random.Random(11), 50)
+    nodes = list(cache.node_infos())
+    columns, _ = all_rows(nodes)
+    rows = np.array([7, 3, 41, 0, 19, 3], dtype=np.int64)
+    plugin = TaintToleration(NoArgs(), HANDLE)
+    pod = make_pod("p", tolerations=[{"key": "soft1", "operator": "Exists"}])
+    state = CycleState()
+    plugin.pre_score(state, pod, nodes)
+    expected = [plugin.score(state, pod, nodes[r]) for r in rows.tolist()]
+    plugin.normalize_scores(state, pod, expected)
+    batch = plugin.score_batch(state, pod, columns, rows)
+    assert batch is not None
+    assert batch.tolist() == expected
 
 
 def test_numbers_beyond_the_exact_range_are_judged_per_node() -> None:
@@ -407,20 +426,17 @@ def test_schedules_equal_node_by_node_evaluation(
     seed: int, count: int, percentage: int, raw_config: dict[str, Any]
 ) -> None:
     rng = random.Random(seed)
-    caches = [random_cache(random.Random(seed), count) for _ in range(2)]
-    nominators = [Nominator(), Nominator()]
+    caches = [random_cache(random.Random(seed), count) for _ in range(3)]
+    nominators = [Nominator(), Nominator(), Nominator()]
     frameworks = [
         default_framework(cache, nominator=nominator, raw_config=raw_config)
         for cache, nominator in zip(caches, nominators, strict=True)
     ]
+    pool = ThreadPoolExecutor(max_workers=4)
+    evaluators: list[Evaluator] = [NodeByNode(), Columnar(min_nodes=0), Threaded(pool, 4)]
     algorithms = [
-        Algorithm(
-            percentage_of_nodes_to_score=percentage,
-            rng=random.Random(seed),
-            batch=batch,
-            batch_min_nodes=0,
-        )
-        for batch in (False, True)
+        Algorithm(percentage_of_nodes_to_score=percentage, rng=random.Random(seed), evaluator=e)
+        for e in evaluators
     ]
     kinds = {"ok": 0, "fit": 0}
     for i in range(120):
@@ -438,7 +454,7 @@ def test_schedules_equal_node_by_node_evaluation(
             outcome(alg, fwk, pod, cache)
             for alg, fwk, cache in zip(algorithms, frameworks, caches, strict=True)
         ]
-        assert got[0] == got[1], i
+        assert got[0] == got[1] == got[2], i
         kinds[str(got[0][0])] = kinds.get(str(got[0][0]), 0) + 1
         if got[0][0] == "ok":
             result = got[0][1]
@@ -450,6 +466,7 @@ def test_schedules_equal_node_by_node_evaluation(
             if pod_rng.random() < 0.2:
                 for nominator in nominators:
                     nominator.add(make_pod(f"nom{i}", uid=f"nom{i}", priority=20), node)
+    pool.shutdown()
     assert kinds["ok"] > 10, kinds
     assert kinds["fit"] > 3, kinds
 
@@ -459,8 +476,12 @@ def test_a_plain_snapshot_is_reread_each_cycle() -> None:
     nodes = random_infos(rng, 120)
     snapshot = FakeSnapshot(nodes)
     fwk = default_framework(snapshot)
-    sequential = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(1), batch=False)
-    batched = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(1), batch_min_nodes=0)
+    sequential = Algorithm(
+        percentage_of_nodes_to_score=0, rng=random.Random(1), evaluator=NodeByNode()
+    )
+    batched = Algorithm(
+        percentage_of_nodes_to_score=0, rng=random.Random(1), evaluator=Columnar(min_nodes=0)
+    )
     for i in range(40):
         pod = random_pod(rng, f"p{i}", uid=f"p{i}")
         first = outcome(sequential, fwk, pod, snapshot)
@@ -476,7 +497,9 @@ def test_a_plain_snapshot_is_reread_each_cycle() -> None:
 
 def batched_or_not(batch: bool) -> Algorithm:
     return Algorithm(
-        percentage_of_nodes_to_score=0, rng=random.Random(0), batch=batch, batch_min_nodes=0
+        percentage_of_nodes_to_score=0,
+        rng=random.Random(0),
+        evaluator=Columnar(min_nodes=0) if batch else NodeByNode(),
     )
 
 
@@ -484,6 +507,7 @@ class BatchScore(FakeScore):
     """A score plugin with a batch form that agrees with ``scores``."""
 
     name = "BatchScore"
+    batch_normalizes = False
     batch_calls = 0
 
     def score_batch(self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Any) -> Any:
@@ -523,6 +547,31 @@ def test_a_raising_batch_filter_falls_back_to_per_node_statuses() -> None:
     assert broken.calls == ["a", "b", "c"]
 
 
+class BrokenBatchScore(FakeScore):
+    name = "BrokenBatchScore"
+    batch_normalizes = False
+
+    def score_batch(self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Any) -> Any:
+        raise RuntimeError("batch score broken")
+
+
+def test_a_raising_batch_form_is_logged_with_its_plugin_and_judged_per_node() -> None:
+    nodes = [node_info(n) for n in ("a", "b", "c")]
+    snapshot = FakeSnapshot(nodes)
+    broken = BrokenBatchFilter(per_node={"b": Status.unschedulable("no b")})
+    scorer = BrokenBatchScore({"a": 10, "c": 70})
+    fwk = framework(broken, scorer, snapshot=snapshot)
+    with structlog.testing.capture_logs() as logs:
+        result = batched_or_not(True).schedule(fwk, CycleState(), make_pod("p"), snapshot)
+    assert result.node == "c"
+    assert scorer.calls == 2
+    raised = [(e["event"], e["plugin"]) for e in logs if e["log_level"] == "error"]
+    assert raised == [
+        ("batch filter raised", "BrokenBatchFilter"),
+        ("batch score raised", "BrokenBatchScore"),
+    ]
+
+
 def test_a_filter_error_after_a_batch_filter_stops_at_the_same_node() -> None:
     nodes = [node_info(n, allocatable={"cpu": "1", "memory": "1Gi", "pods": "110"}) for n in "abcd"]
     snapshot = FakeSnapshot(nodes)
@@ -551,15 +600,6 @@ def test_batch_scores_reach_the_totals() -> None:
     alg = batched_or_not(True)
     assert alg.schedule(fwk, CycleState(), make_pod("p"), snapshot).node == "b"
     assert scorer.batch_calls == 1
-
-
-def test_the_benchmark_ways_agree_cycle_by_cycle() -> None:
-    # measure() stops with SystemExit as soon as two ways disagree on a cycle.
-    medians = evaluation.measure(150, 4, cycles=4, repeat=1, seed=3)
-    assert set(medians) == set(evaluation.KINDS)
-    for per_way in medians.values():
-        assert set(per_way) == {"sequential", "thread pool", "vectorised"}
-        assert all(value > 0 for value in per_way.values())
 
 
 def test_a_handful_of_nodes_is_judged_node_by_node() -> None:

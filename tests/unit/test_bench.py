@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import gates, profile, stats
+from bench import evaluation, gates, profile, stats
 
 
 class TestThroughputSamples:
@@ -129,3 +129,12 @@ def test_profile_own_time_is_the_innermost_frame() -> None:
 def test_drain_rate_spans_first_to_last_bind() -> None:
     assert stats.drain_rate([10.0, 10.5, 11.0, 12.0]) == 1.5
     assert stats.drain_rate([3.0]) == 0.0
+
+
+def test_the_benchmark_ways_agree_cycle_by_cycle() -> None:
+    # measure() stops with SystemExit as soon as two ways disagree on a cycle.
+    medians = evaluation.measure(150, 4, cycles=4, repeat=1, seed=3)
+    assert set(medians) == set(evaluation.KINDS)
+    for per_way in medians.values():
+        assert set(per_way) == {"sequential", "thread pool", "vectorised"}
+        assert all(value > 0 for value in per_way.values())

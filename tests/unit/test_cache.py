@@ -27,15 +27,15 @@ def cache_with(*nodes: str) -> Cache:
 
 
 def requested(cache: Cache, node: str) -> Resources:
-    info = cache.get(node)
-    assert info is not None
-    return info.requested
+    node_info = cache.get(node)
+    assert node_info is not None
+    return node_info.requested
 
 
 def pods_on(cache: Cache, node: str) -> list[str]:
-    info = cache.get(node)
-    assert info is not None
-    return sorted(p.name for p in info.pods.values())
+    node_info = cache.get(node)
+    assert node_info is not None
+    return sorted(p.name for p in node_info.pods.values())
 
 
 # -- assume / forget / add / update / remove ------------------------------------------------
@@ -159,15 +159,15 @@ def test_ephemeral_storage_is_accounted() -> None:
 
 def test_every_change_bumps_the_node_generation() -> None:
     cache = cache_with("n1")
-    info = cache.get("n1")
-    assert info is not None
-    seen = [info.generation]
+    node_info = cache.get("n1")
+    assert node_info is not None
+    seen = [node_info.generation]
     cache.add_pod(pod("p", "n1"))
-    seen.append(info.generation)
+    seen.append(node_info.generation)
     cache.update_pod(pod("p", "n1", cpu="1"))
-    seen.append(info.generation)
+    seen.append(node_info.generation)
     cache.remove_pod(pod("p", "n1"))
-    seen.append(info.generation)
+    seen.append(node_info.generation)
     assert seen == sorted(set(seen))
 
 
@@ -260,7 +260,7 @@ ALL_NODES = [
 
 
 def order(cache: Cache) -> list[str]:
-    return [info.name for info in cache.node_infos()]
+    return [node_info.name for node_info in cache.node_infos()]
 
 
 NODE_TREE_LISTS = [

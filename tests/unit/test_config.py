@@ -15,7 +15,7 @@ from py_scheduler.config import ConfigError, LeaderElection, parse
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.runtime import FrameworkError, PluginRef, PluginSet
 from py_scheduler.framework.status import SUCCESS
-from py_scheduler.plugins.node_resources_fit import NodeResourcesFitArgs
+from py_scheduler.plugins.noderesources.fit import NodeResourcesFitArgs
 from tests.builders import make_pod, node_info
 from tests.fakes import FakeSnapshot
 from tests.unit.helpers_core import default_framework
@@ -93,6 +93,7 @@ def test_default_weights_are_kube_schedulers() -> None:
         "NodeResourcesFit": 1,
         "PodTopologySpread": 2,
         "InterPodAffinity": 2,
+        "DynamicResources": 2,
         "NodeResourcesBalancedAllocation": 1,
         "ImageLocality": 1,
     }
@@ -114,6 +115,7 @@ def test_the_default_profile_builds_every_extension_point() -> None:
         "VolumeZone",
         "PodTopologySpread",
         "InterPodAffinity",
+        "DynamicResources",
     ]
     assert fwk.weights == {
         "TaintToleration": 3,
@@ -121,14 +123,16 @@ def test_the_default_profile_builds_every_extension_point() -> None:
         "NodeResourcesFit": 1,
         "PodTopologySpread": 2,
         "InterPodAffinity": 2,
+        "DynamicResources": 2,
         "NodeResourcesBalancedAllocation": 1,
         "ImageLocality": 1,
     }
     assert names["queueSort"] == ["PrioritySort"]
-    assert names["preEnqueue"] == ["SchedulingGates"]
+    assert names["preEnqueue"] == ["SchedulingGates", "DynamicResources"]
+    assert names["postFilter"] == ["DynamicResources", "DefaultPreemption"]
     assert names["bind"] == ["DefaultBinder"]
-    assert names["reserve"] == ["VolumeBinding"]
-    assert names["preBind"] == ["VolumeBinding"]
+    assert names["reserve"] == ["VolumeBinding", "DynamicResources"]
+    assert names["preBind"] == ["VolumeBinding", "DynamicResources"]
 
 
 def test_several_profiles_with_their_own_names_and_percentages() -> None:
@@ -237,6 +241,7 @@ def test_specific_points_are_kept_apart_from_multi_point() -> None:
         "NodeAffinity": 2,
         "PodTopologySpread": 2,
         "InterPodAffinity": 2,
+        "DynamicResources": 2,
         "NodeResourcesBalancedAllocation": 1,
         "NodeResourcesFit": 5,
     }

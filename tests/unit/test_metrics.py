@@ -56,7 +56,7 @@ def test_an_incoming_pod_counts_as_a_pod_and_as_a_pod_entity() -> None:
         sample_value("scheduler_queue_incoming_pods_total", pods),
         sample_value("scheduler_queue_incoming_entities_total", entities),
     )
-    metrics.count_incoming("active", "NodeAdd")
+    metrics.PrometheusRecorder().queue_incoming("active", "NodeAdd")
     assert sample_value("scheduler_queue_incoming_pods_total", pods) == before[0] + 1
     assert sample_value("scheduler_queue_incoming_entities_total", entities) == before[1] + 1
     assert family("scheduler_queue_incoming_entities").type == "counter"

@@ -666,28 +666,28 @@ def test_node_info_adds_and_removes_a_pod_exactly() -> None:
             {"name": "data", "persistentVolumeClaim": {"claimName": "c1"}},
         )
     )
-    info = NodeInfo(make_node("n"))
-    info.add_pod(pod)
-    info.add_pod(claim)
-    assert info.requested == Resources(250, 2**30)
-    assert (info.non_zero_cpu, info.non_zero_memory) == (350, 2**30 + 200 * MI)
-    assert info.used_ports == {HostPort("0.0.0.0", "TCP", 80): 1}
-    assert (info.pods_with_affinity, info.pods_with_required_anti_affinity) == (1, 1)
-    assert info.pvc_refs == {"default/c1": 1}
+    node_info = NodeInfo(make_node("n"))
+    node_info.add_pod(pod)
+    node_info.add_pod(claim)
+    assert node_info.requested == Resources(250, 2**30)
+    assert (node_info.non_zero_cpu, node_info.non_zero_memory) == (350, 2**30 + 200 * MI)
+    assert node_info.used_ports == {HostPort("0.0.0.0", "TCP", 80): 1}
+    assert (node_info.pods_with_affinity, node_info.pods_with_required_anti_affinity) == (1, 1)
+    assert node_info.pvc_refs == {"default/c1": 1}
 
-    assert info.remove_pod(pod) is True
-    assert info.remove_pod(pod) is False
-    info.remove_pod(claim)
-    assert info.requested == Resources()
-    assert (info.non_zero_cpu, info.non_zero_memory) == (0, 0)
-    assert (info.used_ports, info.pvc_refs, info.pods) == ({}, {}, {})
-    assert (info.pods_with_affinity, info.pods_with_required_anti_affinity) == (0, 0)
+    assert node_info.remove_pod(pod) is True
+    assert node_info.remove_pod(pod) is False
+    node_info.remove_pod(claim)
+    assert node_info.requested == Resources()
+    assert (node_info.non_zero_cpu, node_info.non_zero_memory) == (0, 0)
+    assert (node_info.used_ports, node_info.pvc_refs, node_info.pods) == ({}, {}, {})
+    assert (node_info.pods_with_affinity, node_info.pods_with_required_anti_affinity) == (0, 0)
 
 
 def test_node_info_clone_is_independent() -> None:
-    info = NodeInfo(make_node("n"))
-    info.add_pod(make_pod("a", requests={"cpu": "1"}, node_name="n"))
-    copy_ = info.clone()
+    node_info = NodeInfo(make_node("n"))
+    node_info.add_pod(make_pod("a", requests={"cpu": "1"}, node_name="n"))
+    copy_ = node_info.clone()
     copy_.add_pod(make_pod("b", requests={"cpu": "1"}, node_name="n"))
-    assert (info.requested.milli_cpu, len(info.pods)) == (1000, 1)
+    assert (node_info.requested.milli_cpu, len(node_info.pods)) == (1000, 1)
     assert (copy_.requested.milli_cpu, len(copy_.pods)) == (2000, 2)

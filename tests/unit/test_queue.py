@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
+from py_scheduler.framework.recorder import NO_METRICS, NoMetrics
 from py_scheduler.framework.status import SUCCESS, Status
 from py_scheduler.framework.types import (
     FORCE_ACTIVATE,
@@ -45,14 +46,14 @@ POD_DELETE = event(Resource.ASSIGNED_POD, ActionType.DELETE, "AssignedPodDelete"
 EventMap = Mapping[str, Sequence[ClusterEventWithHint] | None]
 
 
-class Recorder:
+class Recorder(NoMetrics):
     """Counts incoming pods as the queue reports them (queue, event)."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, str]] = []
 
-    def __call__(self, queue: str, label: str) -> None:
-        self.seen.append((queue, label))
+    def queue_incoming(self, queue: str, event: str) -> None:
+        self.seen.append((queue, event))
 
 
 def new_queue(
@@ -71,7 +72,7 @@ def new_queue(
         initial_backoff=initial,
         max_backoff=maximum,
         clock=clock.read,
-        count_incoming=recorder,
+        recorder=recorder or NO_METRICS,
     )
 
 
@@ -88,9 +89,9 @@ async def pop_now(queue: SchedulingQueue) -> QueuedPodInfo | None:
 
 
 async def popped(queue: SchedulingQueue) -> QueuedPodInfo:
-    info = await pop_now(queue)
-    assert info is not None, "nothing to pop"
-    return info
+    queued = await pop_now(queue)
+    assert queued is not None, "nothing to pop"
+    return queued
 
 
 async def fail(
@@ -98,10 +99,10 @@ async def fail(
 ) -> QueuedPodInfo:
     """Add, pop and return the pod as unschedulable (one failed attempt)."""
     queue.add(pod)
-    info = await popped(queue)
-    assert info.pod.uid == pod.uid
-    queue.add_unschedulable(info, rejectors=rejectors)
-    return info
+    queued = await popped(queue)
+    assert queued.pod.uid == pod.uid
+    queue.add_unschedulable(queued, rejectors=rejectors)
+    return queued
 
 
 @pytest.fixture
@@ -131,24 +132,24 @@ async def test_equal_priorities_pop_in_arrival_order(clock: FakeClock) -> None:
 async def test_a_retried_pod_goes_behind_its_priority_band(clock: FakeClock) -> None:
     queue = new_queue(clock)
     queue.add(make_pod("retried"))
-    info = await popped(queue)
+    queued = await popped(queue)
     clock.advance(1)
     queue.add(make_pod("newer"))
     clock.advance(1)
-    queue.add_unschedulable(info, rejectors=["Rejector"])
+    queue.add_unschedulable(queued, rejectors=["Rejector"])
     clock.advance(5)
     queue.move_all(UNSCHEDULABLE_TIMEOUT)
     assert [(await popped(queue)).pod.name for _ in range(2)] == ["newer", "retried"]
-    assert (info.initial_attempt_timestamp, info.timestamp) == (1000.0, 1002.0)
+    assert (queued.initial_attempt_timestamp, queued.timestamp) == (1000.0, 1002.0)
 
 
 async def test_pop_counts_attempts_and_keeps_the_first_timestamp(clock: FakeClock) -> None:
     queue = new_queue(clock)
-    info = await fail(queue, make_pod("p"))
+    queued = await fail(queue, make_pod("p"))
     clock.advance(5)
     queue.move_all(UNSCHEDULABLE_TIMEOUT)
     again = await popped(queue)
-    assert again is info
+    assert again is queued
     assert (again.attempts, again.initial_attempt_timestamp) == (2, 1000.0)
 
 
@@ -162,18 +163,18 @@ async def test_backoff_flow(clock: FakeClock) -> None:
     queue.add(make_pod("test-pod", namespace="test-ns"))
     for step, want in enumerate(BACKOFF_STEPS):
         timestamp = clock.now
-        info = await popped(queue)
-        assert info.attempts == step + 1
-        queue.add_unschedulable(info, rejectors=["Rejector"])
+        queued = await popped(queue)
+        assert queued.attempts == step + 1
+        queue.add_unschedulable(queued, rejectors=["Rejector"])
         queue.move_all(UNSCHEDULABLE_TIMEOUT)
-        assert queue.where(info.pod.uid) == BACKOFF, f"step {step}"
-        assert info.backoff_expiration - timestamp == want, f"step {step}"
+        assert queue.where(queued.pod.uid) == BACKOFF, f"step {step}"
+        assert queued.backoff_expiration - timestamp == want, f"step {step}"
         clock.advance(0.001)
         queue.flush_backoff_completed()
-        assert queue.where(info.pod.uid) == BACKOFF, f"step {step}: left backoff early"
+        assert queue.where(queued.pod.uid) == BACKOFF, f"step {step}: left backoff early"
         clock.advance(want)
         queue.flush_backoff_completed()
-        assert queue.where(info.pod.uid) == ACTIVE, f"step {step}: still backing off"
+        assert queue.where(queued.pod.uid) == ACTIVE, f"step {step}: still backing off"
 
 
 BACKOFF_DURATIONS = [
@@ -200,11 +201,11 @@ def test_backoff_duration_by_failure_count(
     clock: FakeClock, initial: float, maximum: float, want: list[float]
 ) -> None:
     queue = new_queue(clock, initial=initial, maximum=maximum)
-    info = QueuedPodInfo(make_pod("p"), timestamp=0.0)
+    queued = QueuedPodInfo(make_pod("p"), timestamp=0.0)
     got = []
     for count in range(len(want)):
-        info.unschedulable_count = count
-        got.append(queue.backoff_duration(info))
+        queued.unschedulable_count = count
+        got.append(queue.backoff_duration(queued))
     assert got == want
 
 
@@ -212,10 +213,10 @@ def test_consecutive_errors_decide_the_backoff_over_unschedulable_attempts(
     clock: FakeClock,
 ) -> None:
     queue = new_queue(clock)
-    info = QueuedPodInfo(make_pod("p"), timestamp=0.0, unschedulable_count=4)
-    assert queue.backoff_duration(info) == 8.0
-    info.consecutive_errors = 1
-    assert queue.backoff_duration(info) == 1.0
+    queued = QueuedPodInfo(make_pod("p"), timestamp=0.0, unschedulable_count=4)
+    assert queue.backoff_duration(queued) == 8.0
+    queued.consecutive_errors = 1
+    assert queue.backoff_duration(queued) == 1.0
 
 
 # -- failure paths ------------------------------------------------------------------------------
@@ -244,50 +245,50 @@ async def test_failure_paths(
 ) -> None:
     queue = new_queue(clock)
     queue.add(make_pod("p"))
-    info = await popped(queue)
-    queue.add_unschedulable(info, **kwargs)  # type: ignore[arg-type]
-    assert queue.where(info.pod.uid) == where
-    assert (info.unschedulable_count, info.consecutive_errors) == counts
+    queued = await popped(queue)
+    queue.add_unschedulable(queued, **kwargs)  # type: ignore[arg-type]
+    assert queue.where(queued.pod.uid) == where
+    assert (queued.unschedulable_count, queued.consecutive_errors) == counts
 
 
 async def test_an_unschedulable_attempt_resets_consecutive_errors(clock: FakeClock) -> None:
     queue = new_queue(clock)
     queue.add(make_pod("p"))
-    info = await popped(queue)
-    queue.add_unschedulable(info, error=True)
+    queued = await popped(queue)
+    queue.add_unschedulable(queued, error=True)
     clock.advance(2)
     queue.flush_backoff_completed()
-    info = await popped(queue)
-    queue.add_unschedulable(info, rejectors=["X"])
-    assert (info.consecutive_errors, info.unschedulable_count) == (0, 1)
+    queued = await popped(queue)
+    queue.add_unschedulable(queued, rejectors=["X"])
+    assert (queued.consecutive_errors, queued.unschedulable_count) == (0, 1)
 
 
 async def test_a_returned_pod_already_back_in_the_queue_is_left_alone(clock: FakeClock) -> None:
     queue = new_queue(clock)
     queue.add(make_pod("p"))
-    info = await popped(queue)
-    queue.done(info.pod.uid)
+    queued = await popped(queue)
+    queue.done(queued.pod.uid)
     queue.add(make_pod("p"))  # the watch saw it again after its cycle ended
-    queue.add_unschedulable(info, rejectors=["X"])
-    assert queue.where(info.pod.uid) == ACTIVE
-    assert info.unschedulable_count == 0
+    queue.add_unschedulable(queued, rejectors=["X"])
+    assert queue.where(queued.pod.uid) == ACTIVE
+    assert queued.unschedulable_count == 0
 
 
 async def test_requeue_after_error_backs_off(clock: FakeClock) -> None:
     queue = new_queue(clock)
     queue.add(make_pod("p"))
-    info = await popped(queue)
-    queue.requeue_after_error(info)
-    assert (queue.where(info.pod.uid), info.consecutive_errors) == (BACKOFF, 1)
-    assert info.backoff_expiration == 1001.0
+    queued = await popped(queue)
+    queue.requeue_after_error(queued)
+    assert (queue.where(queued.pod.uid), queued.consecutive_errors) == (BACKOFF, 1)
+    assert queued.backoff_expiration == 1001.0
 
 
 async def test_a_pending_pod_waits_for_an_event(clock: FakeClock) -> None:
     queue = new_queue(clock)
     queue.add(make_pod("p"))
-    info = await popped(queue)
-    queue.add_unschedulable(info, pending=["WaitingPlugin"])
-    assert queue.where(info.pod.uid) == UNSCHEDULABLE
+    queued = await popped(queue)
+    queue.add_unschedulable(queued, pending=["WaitingPlugin"])
+    assert queue.where(queued.pod.uid) == UNSCHEDULABLE
 
 
 # -- popping from backoff ---------------------------------------------------------------------
@@ -295,11 +296,11 @@ async def test_a_pending_pod_waits_for_an_event(clock: FakeClock) -> None:
 
 async def test_pop_takes_a_backing_off_pod_when_nothing_is_active(clock: FakeClock) -> None:
     queue = new_queue(clock)
-    info = await fail(queue, make_pod("p"))
+    queued = await fail(queue, make_pod("p"))
     queue.move_all(UNSCHEDULABLE_TIMEOUT)
-    assert queue.where(info.pod.uid) == BACKOFF
+    assert queue.where(queued.pod.uid) == BACKOFF
     again = await pop_now(queue)
-    assert again is info
+    assert again is queued
     assert again.attempts == 2
 
 
@@ -314,12 +315,12 @@ async def test_pop_prefers_active_pods_over_backing_off_ones(clock: FakeClock) -
 async def test_pop_never_takes_a_pod_backing_off_after_an_error(clock: FakeClock) -> None:
     queue = new_queue(clock)
     queue.add(make_pod("p"))
-    info = await popped(queue)
-    queue.add_unschedulable(info, error=True)
+    queued = await popped(queue)
+    queue.add_unschedulable(queued, error=True)
     assert await pop_now(queue) is None
     clock.advance(1)
     assert queue.flush_backoff_completed() == 1
-    assert await pop_now(queue) is info
+    assert await pop_now(queue) is queued
 
 
 async def test_pop_waits_for_a_pod_and_returns_none_once_closed(clock: FakeClock) -> None:
@@ -391,27 +392,27 @@ async def test_move_all(
     clock: FakeClock, rejectors: list[str], cluster_event: ClusterEvent, moves: bool
 ) -> None:
     queue = new_queue(clock, events=EVENTS)
-    info = await fail(queue, make_pod("p"), rejectors=rejectors)
+    queued = await fail(queue, make_pod("p"), rejectors=rejectors)
     clock.advance(5)
     assert queue.move_all(cluster_event) == int(moves)
-    assert queue.where(info.pod.uid) == (ACTIVE if moves else UNSCHEDULABLE)
+    assert queue.where(queued.pod.uid) == (ACTIVE if moves else UNSCHEDULABLE)
 
 
 async def test_a_failing_hint_counts_as_queue(clock: FakeClock) -> None:
     queue = new_queue(clock, events=EVENTS)
-    info = await fail(queue, make_pod("p"), rejectors=["LabelBroken"])
+    queued = await fail(queue, make_pod("p"), rejectors=["LabelBroken"])
     clock.advance(5)
     assert queue.move_all(NODE_LABEL) == 1
-    assert queue.where(info.pod.uid) == ACTIVE
+    assert queue.where(queued.pod.uid) == ACTIVE
 
 
 async def test_a_moved_pod_still_backing_off_goes_to_backoff(clock: FakeClock) -> None:
     recorder = Recorder()
     queue = new_queue(clock, events=EVENTS, recorder=recorder)
-    info = await fail(queue, make_pod("p"), rejectors=["AddOnly"])
+    queued = await fail(queue, make_pod("p"), rejectors=["AddOnly"])
     clock.advance(0.5)
     queue.move_all(NODE_ADD)
-    assert queue.where(info.pod.uid) == BACKOFF
+    assert queue.where(queued.pod.uid) == BACKOFF
     assert recorder.seen == [
         (ACTIVE, "PodAdd"),
         (UNSCHEDULABLE, "ScheduleAttemptFailure"),
@@ -452,17 +453,17 @@ async def test_activate_moves_unschedulable_and_backoff_pods(clock: FakeClock) -
 
 async def test_a_pod_activated_out_of_backoff_keeps_its_next_backoff(clock: FakeClock) -> None:
     queue = new_queue(clock)
-    info = await fail(queue, make_pod("p"))
+    queued = await fail(queue, make_pod("p"))
     queue.move_all(UNSCHEDULABLE_TIMEOUT)
-    assert info.backoff_expiration == 1001.0
-    queue.activate([info.pod])
+    assert queued.backoff_expiration == 1001.0
+    queue.activate([queued.pod])
     again = await popped(queue)
     queue.add_unschedulable(again, rejectors=["X"])
     queue.move_all(UNSCHEDULABLE_TIMEOUT)
-    assert info.backoff_expiration == 1002.0
+    assert queued.backoff_expiration == 1002.0
     clock.advance(1)
     assert queue.flush_backoff_completed() == 0
-    assert queue.where(info.pod.uid) == BACKOFF
+    assert queue.where(queued.pod.uid) == BACKOFF
 
 
 async def test_back_off_moves_only_unschedulable_pods(clock: FakeClock) -> None:
@@ -504,10 +505,10 @@ LEFTOVERS = [
 @pytest.mark.parametrize(("waited", "where"), LEFTOVERS)
 async def test_flush_unschedulable_leftover(clock: FakeClock, waited: float, where: str) -> None:
     queue = new_queue(clock, events=EVENTS)
-    info = await fail(queue, make_pod("p"), rejectors=["Silent"])
+    queued = await fail(queue, make_pod("p"), rejectors=["Silent"])
     clock.advance(waited)
     assert queue.flush_unschedulable_leftover() == int(where == ACTIVE)
-    assert queue.where(info.pod.uid) == where
+    assert queue.where(queued.pod.uid) == where
 
 
 def test_the_leftover_limit_is_five_minutes() -> None:
@@ -538,19 +539,19 @@ async def test_removing_the_last_gate_activates_the_pod(clock: FakeClock) -> Non
     queue.update(make_pod("p", gates=["b"]))
     assert queue.where(make_pod("p").uid) == GATED
     queue.update(make_pod("p"))
-    info = await popped(queue)
-    assert (info.pod.scheduling_gates, info.gating_plugin) == ((), "")
+    queued = await popped(queue)
+    assert (queued.pod.scheduling_gates, queued.gating_plugin) == ((), "")
     assert recorder.seen[-1] == (ACTIVE, "UpdatePodSchedulingGatesEliminated")
 
 
 def test_a_requeued_pod_that_is_gated_records_the_gate(clock: FakeClock) -> None:
     queue = new_queue(clock)
-    info = QueuedPodInfo(make_pod("p", gates=["x", "y"]), timestamp=clock.now)
-    queue.add_unschedulable(info, rejectors=["X"])
+    queued = QueuedPodInfo(make_pod("p", gates=["x", "y"]), timestamp=clock.now)
+    queue.add_unschedulable(queued, rejectors=["X"])
     clock.advance(5)
     queue.move_all(UNSCHEDULABLE_TIMEOUT)
-    assert queue.where(info.pod.uid) == GATED
-    assert (info.gating_plugin, info.gating_message) == (
+    assert queue.where(queued.pod.uid) == GATED
+    assert (queued.gating_plugin, queued.gating_message) == (
         "SchedulingGates",
         "waiting for scheduling gates: [x y]",
     )
@@ -594,10 +595,10 @@ async def test_an_update_of_an_unschedulable_pod(
 async def test_an_update_while_in_flight_reaches_the_popped_entry(clock: FakeClock) -> None:
     queue = new_queue(clock)
     queue.add(make_pod("p"))
-    info = await popped(queue)
+    queued = await popped(queue)
     newer = make_pod("p", labels={"v": "2"})
     queue.update(newer)
-    assert info.pod is newer
+    assert queued.pod is newer
     assert queue.where(newer.uid) is None
 
 
@@ -642,8 +643,8 @@ async def test_delete(clock: FakeClock, state: str) -> None:
 async def test_a_pod_deleted_while_in_flight_is_no_longer_tracked(clock: FakeClock) -> None:
     queue = new_queue(clock)
     queue.add(make_pod("p"))
-    info = await popped(queue)
-    queue.delete(info.pod)
+    queued = await popped(queue)
+    queue.delete(queued.pod)
     assert len(queue) == 0
     assert await pop_now(queue) is None
 
@@ -677,3 +678,34 @@ def test_pre_enqueue_is_consulted_with_the_pod(clock: FakeClock) -> None:
         ACTIVE,
         GATED,
     )
+
+
+CLAIM_ADD = event(Resource.RESOURCE_CLAIM, ActionType.ADD, "ResourceClaimAdd")
+
+
+async def test_a_pod_gated_by_a_plugin_is_let_in_by_that_plugins_event(clock: FakeClock) -> None:
+    """As DynamicResources' PreEnqueue: the claim's arrival opens the gate."""
+    claim_exists = False
+
+    def pre_enqueue(pod: PodInfo) -> Status:
+        if claim_exists:
+            return SUCCESS
+        return Status.unresolvable("ResourceClaim not created yet").with_plugin("Claims")
+
+    queue = SchedulingQueue(
+        less=default_framework(FakeSnapshot()).less,
+        pre_enqueue=pre_enqueue,
+        events={"Claims": [ClusterEventWithHint(CLAIM_ADD)]},
+        clock=clock.read,
+    )
+    pod = make_pod("p")
+    queue.add(pod)
+    assert queue.where(pod.uid) == GATED
+    assert queue.move_all(NODE_ADD) == 0, "an event the plugin did not register"
+    assert queue.move_all(CLAIM_ADD) == 0, "the gate is still closed"
+    assert queue.where(pod.uid) == GATED
+    assert queue.move_all(UNSCHEDULABLE_TIMEOUT) == 0
+    claim_exists = True
+    assert queue.move_all(CLAIM_ADD) == 1
+    info = await popped(queue)
+    assert info.pod.uid == pod.uid

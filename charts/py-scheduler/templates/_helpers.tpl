@@ -36,6 +36,9 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/component: scheduler
 app.kubernetes.io/part-of: py-scheduler
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -62,14 +65,24 @@ The Lease name: one value for the scheduler's config and the lease Role's resour
 {{- end }}
 
 {{/*
-repository:tag, or repository@digest when a digest is given. Takes an image values map.
+registry/owner/repository:tag, or @digest when a digest is given; empty parts are left
+out. Takes an image values map and the default tag.
 */}}
 {{- define "py-scheduler.imageRef" -}}
+{{- $name := list .image.registry .image.owner .image.repository | compact | join "/" }}
 {{- if .image.digest }}
-{{- printf "%s@%s" .image.repository .image.digest }}
+{{- printf "%s@%s" $name .image.digest }}
 {{- else }}
-{{- printf "%s:%s" .image.repository (default .default .image.tag) }}
+{{- printf "%s:%s" $name (default .default .image.tag) }}
 {{- end }}
+{{- end }}
+
+{{/*
+The Prometheus job label of this release's series: its ServiceMonitor or PodMonitor sets
+it, and its PrometheusRule selects it.
+*/}}
+{{- define "py-scheduler.metricsJob" -}}
+{{- default (include "py-scheduler.fullname" .) .Values.metricsJob }}
 {{- end }}
 
 {{/*

@@ -14,8 +14,10 @@ import pytest
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import Handle
 from py_scheduler.model import NodeInfo, PodInfo
-from py_scheduler.plugins.inter_pod_affinity import InterPodAffinity, InterPodAffinityArgs
-from py_scheduler.plugins.pod_topology_spread import PodTopologySpread, PodTopologySpreadArgs
+from py_scheduler.plugins.interpodaffinity.args import InterPodAffinityArgs
+from py_scheduler.plugins.interpodaffinity.plugin import InterPodAffinity
+from py_scheduler.plugins.podtopologyspread.args import PodTopologySpreadArgs
+from py_scheduler.plugins.podtopologyspread.plugin import PodTopologySpread
 from py_scheduler.scheduling.cache import Cache
 from tests.fakes import FakeHandle, FakeObjects
 from tests.unit import random_clusters

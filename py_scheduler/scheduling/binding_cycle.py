@@ -1,0 +1,132 @@
+"""The binding cycle (upstream's ``bindingCycle`` in ``schedule_one.go``):
+PreBind, Bind, PostBind for a pod the scheduling cycle assumed, as its own
+task with bounded concurrency.
+
+On failure everything the scheduling cycle did is undone in reverse order:
+unreserve, forget the assumed pod, requeue with backoff. A pod that is already
+bound (409) or gone (404) is dropped, never retried: the watch tells the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Final
+
+import structlog
+
+from py_scheduler.cluster import ClusterError, Conflict, NotFound
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.recorder import MetricsRecorder
+from py_scheduler.framework.runtime import Framework
+from py_scheduler.framework.status import Status
+from py_scheduler.framework.types import ActionType, QueuedPodInfo, Resource, event
+from py_scheduler.model import NodeName, PodInfo, PodUID
+from py_scheduler.scheduling.cache import Cache
+from py_scheduler.scheduling.queue import SchedulingQueue
+from py_scheduler.scheduling.status_writer import StatusWriter
+
+log = structlog.get_logger("py_scheduler.scheduler")
+
+ASSIGNED_POD_DELETE: Final = event(Resource.ASSIGNED_POD, ActionType.DELETE, "AssignedPodDelete")
+
+
+class BindingCycle:
+    def __init__(
+        self,
+        *,
+        cache: Cache,
+        queue: SchedulingQueue,
+        pending: Mapping[PodUID, PodInfo],
+        writer: StatusWriter,
+        recorder: MetricsRecorder,
+        concurrency: int,
+    ) -> None:
+        self._cache = cache
+        self._queue = queue
+        self._pending = pending
+        self._writer = writer
+        self._recorder = recorder
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def run(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        queued: QueuedPodInfo,
+        assumed: PodInfo,
+        node: NodeName,
+        start: float,
+    ) -> None:
+        recorder = self._recorder
+        recorder.binding_tasks(+1)
+        try:
+            async with self._slots:
+                began = time.perf_counter()
+                status = await fwk.run_pre_bind(state, assumed, node)
+                recorder.extension_point(
+                    "PreBind", status.code.value, fwk.profile_name, time.perf_counter() - began
+                )
+                if status.is_success:
+                    began = time.perf_counter()
+                    status = await fwk.run_bind(state, assumed, node)
+                    recorder.extension_point(
+                        "Bind", status.code.value, fwk.profile_name, time.perf_counter() - began
+                    )
+        except (Conflict, NotFound) as exc:
+            # Already bound elsewhere, or deleted: the watch tells the truth.
+            recorder.bind_failure(type(exc).__name__)
+            fwk.run_unreserve(state, assumed, node)
+            self._cache.forget(assumed)
+            log.info("pod not bound: already bound or gone", pod=assumed.key, error=str(exc))
+            return
+        except ClusterError as exc:
+            status = Status.error(f"binding rejected: {exc}")
+        finally:
+            recorder.binding_tasks(-1)
+        if not status.is_success:
+            self._failed(fwk, state, queued, assumed, node, status, start)
+            return
+        recorder.schedule_attempt("scheduled", fwk.profile_name, time.perf_counter() - start)
+        since_first = (
+            time.monotonic() - queued.initial_attempt_timestamp
+            if queued.initial_attempt_timestamp is not None
+            else None
+        )
+        recorder.pod_scheduled(queued.attempts, since_first)
+        log.info(
+            "pod bound",
+            pod=assumed.key,
+            node=node,
+            profile=fwk.profile_name,
+            attempt=queued.attempts,
+            duration_ms=round((time.perf_counter() - start) * 1000, 3),
+        )
+        fwk.run_post_bind(state, assumed, node)
+        await self._writer.scheduled(fwk, assumed, node)
+
+    def _failed(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        queued: QueuedPodInfo,
+        assumed: PodInfo,
+        node: NodeName,
+        status: Status,
+        start: float,
+    ) -> None:
+        self._recorder.bind_failure(status.code.value)
+        fwk.run_unreserve(state, assumed, node)
+        self._cache.forget(assumed)
+        # Freed resources may help pods waiting for exactly this node.
+        self._queue.move_all(ASSIGNED_POD_DELETE, assumed, None)
+        current = self._pending.get(queued.pod.uid)
+        if current is None:
+            return  # deleted or bound meanwhile: nothing to retry
+        queued.pod = current
+        self._recorder.schedule_attempt("error", fwk.profile_name, time.perf_counter() - start)
+        log.warning("binding failed", pod=assumed.key, node=node, error=status.message)
+        self._queue.requeue_after_error(queued)
+        reason = "Unschedulable" if status.is_rejected else "SchedulerError"
+        self._writer.failure(fwk, current, status.message, reason=reason, nominated="")

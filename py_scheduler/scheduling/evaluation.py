@@ -1,0 +1,253 @@
+"""How a cycle judges its candidate nodes: one loop body, three evaluators.
+
+The algorithm (:mod:`.algorithm`) hands an evaluator the candidates in their
+round-robin order and how many feasible nodes end the search; the loop body
+is always ``Framework.filter_node`` on one node, as kube-scheduler hands one
+``checkNode`` closure to its parallelizer. What the evaluators change is only
+how that body is run, never what it decides: every one returns the statuses
+the sequential loop would have produced, up to the node where it stops (the
+``want``-th feasible node, or the first error), and the same scores.
+
+- ``NodeByNode``: the reference, one node after another.
+- ``Columnar`` (the default): the plugins with a batch form (``framework.batch``)
+  first judge every candidate at once over numpy columns; each node then runs
+  only the filters that did not already accept it, and scoring uses the batch
+  forms where plugins have them. Below ``min_nodes`` candidates numpy's
+  per-call overhead outweighs what it saves, so it judges node by node.
+- ``Threaded``: kube-scheduler's shape, chunks of nodes on a thread pool. Under
+  the GIL it only adds hand-off cost; it is kept as the measured alternative
+  (``python -m bench.evaluation``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from typing import Final, Protocol
+
+import numpy as np
+
+from py_scheduler.framework.batch import Int64s
+from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.interface import SharedLister
+from py_scheduler.framework.runtime import Framework
+from py_scheduler.framework.status import Code, Status
+from py_scheduler.model import NodeInfo, PodInfo
+
+# Below this many candidates numpy's per-call overhead outweighs what the
+# batch forms save (bench.evaluation: the crossover lies between 10 and 50).
+BATCH_MIN_NODES: Final = 40
+PARALLELISM: Final = 16  # kube-scheduler's default
+
+# The loop body: the status of the candidate at this position of the round-robin order.
+CheckNode = Callable[[int], Status]
+
+
+class Judged:
+    """The statuses of the first ``len(statuses)`` candidates in round-robin
+    order; ``rows`` are every candidate's rows in the framework's columns when
+    batch filters ran (in candidate order, not round-robin order)."""
+
+    __slots__ = ("rows", "statuses")
+
+    def __init__(self, statuses: list[Status], rows: Int64s | None = None) -> None:
+        self.statuses = statuses
+        self.rows = rows
+
+
+class Evaluator(Protocol):
+    def filter(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        nodes: Sequence[NodeInfo],
+        *,
+        start: int,
+        want: int,
+    ) -> Judged:
+        """Judge ``nodes[(start + i) % len(nodes)]`` for i = 0, 1, ... until
+        ``want`` are feasible or one errs."""
+
+    def score(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        feasible: Sequence[NodeInfo],
+        rows: Int64s | None,
+    ) -> tuple[list[int], Status]:
+        """Weighted totals per feasible node; ``rows`` locate them in the
+        columns when the filter pass had them."""
+
+
+def judge_in_order(count: int, check: CheckNode, want: int) -> list[Status]:
+    """The sequential loop: stop after the ``want``-th Success or at an Error."""
+    statuses: list[Status] = []
+    found = 0
+    for i in range(count):
+        status = check(i)
+        statuses.append(status)
+        if status.code is Code.SUCCESS:
+            found += 1
+            if found >= want:
+                break
+        elif status.code is Code.ERROR:
+            break
+    return statuses
+
+
+def _check_all(
+    fwk: Framework, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo], start: int
+) -> CheckNode:
+    count = len(nodes)
+    filter_node = fwk.filter_node
+
+    def check(i: int) -> Status:
+        return filter_node(state, pod, nodes[(start + i) % count])
+
+    return check
+
+
+class NodeByNode:
+    def filter(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        nodes: Sequence[NodeInfo],
+        *,
+        start: int,
+        want: int,
+    ) -> Judged:
+        return Judged(judge_in_order(len(nodes), _check_all(fwk, state, pod, nodes, start), want))
+
+    def score(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        feasible: Sequence[NodeInfo],
+        rows: Int64s | None,
+    ) -> tuple[list[int], Status]:
+        return fwk.run_score(state, pod, feasible)
+
+
+class Columnar:
+    def __init__(self, min_nodes: int = BATCH_MIN_NODES) -> None:
+        self.min_nodes = min_nodes
+
+    def filter(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        nodes: Sequence[NodeInfo],
+        *,
+        start: int,
+        want: int,
+    ) -> Judged:
+        count = len(nodes)
+        batch = fwk.filter_batch(state, pod, nodes, snapshot) if count >= self.min_nodes else None
+        if batch is None:
+            return Judged(judge_in_order(count, _check_all(fwk, state, pod, nodes, start), want))
+        passes, rest = batch.passes, batch.rest
+        filter_node = fwk.filter_node
+
+        def check(i: int) -> Status:
+            at = (start + i) % count
+            # Accepted by every batch filter: only the others can still reject.
+            # Rejected: all filters in order, for exactly the per-node status.
+            return filter_node(state, pod, nodes[at], rest if passes[at] else None)
+
+        return Judged(judge_in_order(count, check, want), batch.rows)
+
+    def score(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        feasible: Sequence[NodeInfo],
+        rows: Int64s | None,
+    ) -> tuple[list[int], Status]:
+        if rows is None and len(feasible) >= self.min_nodes and fwk.has_batch_scores:
+            rows = fwk.batch_rows(feasible, snapshot)  # no batch filter ran for this pod
+        return fwk.run_score(state, pod, feasible, rows)
+
+
+def chunk_size(count: int, parallelism: int) -> int:
+    """kube-scheduler's chunkSizeFor: about sqrt(n), at most n/parallelism + 1."""
+    return max(1, min(int(math.sqrt(count)), count // parallelism + 1))
+
+
+class Threaded:
+    """Chunks of the round-robin order on a thread pool, a wave of
+    ``parallelism`` chunks at a time, each wave sized to the feasible nodes
+    still wanted; the result is cut to the prefix the sequential loop judges."""
+
+    def __init__(self, pool: Executor, parallelism: int = PARALLELISM) -> None:
+        self.pool = pool
+        self.parallelism = parallelism
+
+    def filter(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        nodes: Sequence[NodeInfo],
+        *,
+        start: int,
+        want: int,
+    ) -> Judged:
+        count = len(nodes)
+        check = _check_all(fwk, state, pod, nodes, start)
+        size = chunk_size(count, self.parallelism)
+        statuses: list[Status] = []
+        found = 0
+        begin = 0
+        while begin < count:
+            need = max(want - found, self.parallelism)
+            step = min(size, math.ceil(need / self.parallelism))
+            end = min(begin + step * self.parallelism, count)
+            chunks = [range(i, min(i + step, end)) for i in range(begin, end, step)]
+            begin = end
+            for part in self.pool.map(lambda chunk: [check(i) for i in chunk], chunks):
+                for status in part:
+                    statuses.append(status)
+                    if status.code is Code.SUCCESS:
+                        found += 1
+                        if found >= want:
+                            return Judged(statuses)
+                    elif status.code is Code.ERROR:
+                        return Judged(statuses)
+        return Judged(statuses)
+
+    def score(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        feasible: Sequence[NodeInfo],
+        rows: Int64s | None,
+    ) -> tuple[list[int], Status]:
+        size = chunk_size(len(feasible), self.parallelism)
+        chunks = [feasible[i : i + size] for i in range(0, len(feasible), size)]
+
+        def each(score: Callable[[NodeInfo], int]) -> list[int]:
+            parts = self.pool.map(lambda chunk: [score(node) for node in chunk], chunks)
+            return [s for part in parts for s in part]
+
+        return fwk.run_score(state, pod, feasible, each=each)
+
+
+def rows_of(rows: Int64s | None, positions: Sequence[int]) -> Int64s | None:
+    return rows[np.array(positions, dtype=np.int64)] if rows is not None else None

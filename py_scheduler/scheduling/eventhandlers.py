@@ -1,0 +1,163 @@
+"""Cluster events (upstream's ``eventhandlers.go``): what a pod, node or
+storage object that appeared, changed or went away means for the cache, the
+queue and the nominator, and which waiting pods it may help.
+
+The watches (:mod:`py_scheduler.kube.watches`) and the simulator call these;
+``Scheduler`` is built on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from py_scheduler.framework.runtime import Framework
+from py_scheduler.framework.types import ActionType, Resource, event
+from py_scheduler.model import Node, PodInfo, PodUID
+from py_scheduler.scheduling.binding_cycle import ASSIGNED_POD_DELETE
+from py_scheduler.scheduling.cache import Cache
+from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.queue import SchedulingQueue
+
+NODE_ADD: Final = event(Resource.NODE, ActionType.ADD, "NodeAdd")
+NODE_DELETE: Final = event(Resource.NODE, ActionType.DELETE, "NodeDelete")
+ASSIGNED_POD_ADD: Final = event(Resource.ASSIGNED_POD, ActionType.ADD, "AssignedPodAdd")
+# Event labels as upstream's ClusterEvent.Label(): resource, then action.
+_VERBS: Final = {ActionType.ADD: "Add", ActionType.UPDATE: "Update", ActionType.DELETE: "Delete"}
+
+
+def node_update_action(old: Node, new: Node) -> ActionType:
+    action = ActionType(0)
+    if old.allocatable != new.allocatable or old.allowed_pods != new.allowed_pods:
+        action |= ActionType.UPDATE_NODE_ALLOCATABLE
+    if old.labels != new.labels:
+        action |= ActionType.UPDATE_NODE_LABEL
+    if old.taints != new.taints or old.unschedulable != new.unschedulable:
+        action |= ActionType.UPDATE_NODE_TAINT
+    return action
+
+
+class EventHandlers:
+    def __init__(
+        self,
+        *,
+        profiles: Mapping[str, Framework],
+        cache: Cache,
+        queue: SchedulingQueue,
+        nominator: Nominator,
+    ) -> None:
+        self.profiles = profiles
+        self.cache = cache
+        self.queue = queue
+        self.nominator = nominator
+        # Unassigned pods of ours as the watch last showed them (None: deleted).
+        self.pending: dict[PodUID, PodInfo] = {}
+
+    def on_pod(self, pod: PodInfo) -> None:
+        """A pod was added or changed."""
+        if pod.node_name:
+            self._on_assigned_pod(pod)
+            return
+        if pod.scheduler_name not in self.profiles:
+            return
+        if pod.is_terminal:
+            self.on_pod_deleted(pod)
+            return
+        self.pending[pod.uid] = pod
+        self.nominator.update(pod)
+        if self.cache.is_assumed(pod.uid):
+            return  # binding in flight; the watch will show where it went
+        if pod.deleting:
+            self.queue.delete(pod)
+            return
+        if self.queue.where(pod.uid) is None:
+            self.queue.add(pod)
+        else:
+            self.queue.update(pod)
+
+    def _on_assigned_pod(self, pod: PodInfo) -> None:
+        if self.pending.pop(pod.uid, None) is not None:
+            self.queue.delete(pod)
+        self.nominator.remove(pod)
+        if pod.is_terminal:
+            self._remove_assigned(pod)
+            return
+        old = self.cache.pod(pod.uid)
+        if old is None or self.cache.is_assumed(pod.uid):
+            self.cache.add_pod(pod)
+            if old is None:
+                self.queue.move_all(ASSIGNED_POD_ADD, None, pod)
+            return
+        self.cache.update_pod(pod)
+        action = ActionType(0)
+        if old.labels != pod.labels:
+            action |= ActionType.UPDATE_POD_LABEL
+        if (
+            pod.requests.milli_cpu < old.requests.milli_cpu
+            or pod.requests.memory < old.requests.memory
+        ):
+            action |= ActionType.UPDATE_POD_SCALE_DOWN
+        if action:
+            self.queue.move_all(event(Resource.ASSIGNED_POD, action), old, pod)
+
+    def on_pod_deleted(self, pod: PodInfo) -> None:
+        self.pending.pop(pod.uid, None)
+        self.queue.delete(pod)
+        self.nominator.remove(pod)
+        if self.cache.pod(pod.uid) is not None:
+            self._remove_assigned(pod)
+
+    def _remove_assigned(self, pod: PodInfo) -> None:
+        cached = self.cache.pod(pod.uid)
+        if cached is None:
+            return
+        self.cache.remove_pod(cached)
+        self.queue.move_all(ASSIGNED_POD_DELETE, cached, None)
+
+    def replace_pods(self, pods: list[PodInfo]) -> None:
+        """A full relist: rebuild without losing assumed pods or double-counting."""
+        assigned = [p for p in pods if p.node_name and not p.is_terminal]
+        self.cache.replace_pods(assigned)
+        fresh = {
+            p.uid: p
+            for p in pods
+            if not p.node_name and not p.is_terminal and p.scheduler_name in self.profiles
+        }
+        bound = {p.uid for p in assigned}
+        for uid, old in list(self.pending.items()):
+            # A pod bound while the watch was down is in the list, not gone.
+            if uid not in fresh and uid not in bound:
+                self.on_pod_deleted(old)
+        for pod in assigned:
+            if self.pending.pop(pod.uid, None) is not None:
+                self.queue.delete(pod)
+            self.nominator.remove(pod)
+        for pod in fresh.values():
+            self.on_pod(pod)
+
+    def replace_nodes(self, nodes: list[Node]) -> None:
+        self.cache.replace_nodes(nodes)
+        self.queue.move_all(NODE_ADD)
+
+    def on_node(self, node: Node) -> None:
+        old_info = self.cache.get(node.name)
+        old = old_info.node if old_info is not None else None
+        self.cache.add_node(node)
+        if old is None:
+            self.queue.move_all(NODE_ADD, None, node)
+            return
+        action = node_update_action(old, node)
+        if action:
+            self.queue.move_all(event(Resource.NODE, action), old, node)
+
+    def on_node_deleted(self, name: str) -> None:
+        node_info = self.cache.get(name)
+        self.cache.remove_node(name)
+        if node_info is not None:
+            # Fewer domains can change topology spread skew.
+            self.queue.move_all(NODE_DELETE, node_info.node, None)
+
+    def on_object(self, resource: Resource, action: ActionType, old: object, new: object) -> None:
+        """A low-rate object (a storage object, say) changed: requeue pods it may help."""
+        verb = _VERBS.get(action, "Update")
+        self.queue.move_all(event(resource, action, f"{resource.value}{verb}"), old, new)

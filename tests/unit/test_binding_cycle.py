@@ -1,0 +1,109 @@
+"""The binding cycle: a bind that cannot succeed, one that fails, and what is
+undone and requeued."""
+
+from __future__ import annotations
+
+from unittest.mock import ANY
+
+import pytest
+
+from py_scheduler.cluster import Conflict, NotFound, PodCondition, Unavailable
+from py_scheduler.scheduling.queue import BACKOFF
+from tests.builders import make_node, make_pod
+from tests.unit.helpers_core import build_core, failed_scheduling, schedule, small
+
+# -- binding failures -------------------------------------------------------------------------
+
+DROPPED = [
+    pytest.param(
+        Conflict("pod p is already assigned to node n9", status=409), id="the pod is already bound"
+    ),
+    pytest.param(NotFound("pods p not found", status=404), id="the pod is gone"),
+]
+
+
+@pytest.mark.parametrize("error", DROPPED)
+async def test_a_bind_that_cannot_succeed_drops_the_pod(error: Exception) -> None:
+    core = build_core([make_node("n1")])
+    core.cluster.fail["bind"] = error
+    pod = make_pod("p")
+    await schedule(core, pod)
+    assert core.cluster.calls == [("bind", "default/p", "n1")]
+    assert core.queue.where(pod.uid) is None
+    assert len(core.queue) == 0
+
+
+@pytest.mark.parametrize("error", DROPPED)
+async def test_a_failed_bind_forgets_the_assumed_pod(error: Exception) -> None:
+    core = build_core([make_node("n1")])
+    core.cluster.fail["bind"] = error
+    pod = make_pod("p")
+    await schedule(core, pod)
+    assert not core.cache.is_assumed(pod.uid)
+    assert core.cache.pod(pod.uid) is None
+    node = core.cache.get("n1")
+    assert node is not None
+    assert node.requested.milli_cpu == 0
+
+
+async def test_an_unavailable_api_requeues_the_pod_with_backoff() -> None:
+    core = build_core([make_node("n1")])
+    core.cluster.fail["bind"] = Unavailable("apiserver is down", status=503)
+    pod = make_pod("p")
+    await schedule(core, pod)
+    assert [call[0] for call in core.cluster.calls] == [
+        "bind",
+        "record_event",
+        "patch_pod_status",
+    ]
+    # The message itself is covered by the next test.
+    condition = PodCondition("PodScheduled", "False", "SchedulerError", ANY)
+    assert core.cluster.calls[2] == ("patch_pod_status", "default/p", (condition, None))
+    assert not core.cache.is_assumed(pod.uid)
+    assert core.cache.pod(pod.uid) is None
+    assert core.queue.where(pod.uid) == BACKOFF
+    # The API recovers and the backoff ends: the next attempt binds.
+    del core.cluster.fail["bind"]
+    core.cluster.calls.clear()
+    core.clock.advance(1)
+    assert core.queue.flush_backoff_completed() == 1
+    await core.cycle()
+    assert core.cluster.calls[0] == ("bind", "default/p", "n1")
+
+
+async def test_an_unavailable_api_is_reported_as_a_rejected_binding() -> None:
+    core = build_core([make_node("n1")])
+    core.cluster.fail["bind"] = Unavailable("apiserver is down", status=503)
+    await schedule(core, make_pod("p"))
+    assert core.cluster.calls[1:] == failed_scheduling(
+        "default/p", "binding rejected: apiserver is down", reason="SchedulerError"
+    )
+
+
+async def test_a_pod_deleted_while_binding_is_not_requeued() -> None:
+    core = build_core([make_node("n1")])
+    core.cluster.fail["bind"] = Unavailable("timeout", status=504)
+    pod = make_pod("p")
+    core.scheduler.on_pod(pod)
+    queued = await core.queue.pop()
+    assert queued is not None
+    core.scheduler.schedule_one(queued)
+    core.scheduler.on_pod_deleted(pod)
+    await core.settle()
+    assert core.cluster.calls == [("bind", "default/p", "n1")]
+    assert len(core.queue) == 0
+    assert core.cache.pod(pod.uid) is None
+
+
+async def test_a_relist_keeps_a_pod_whose_bind_the_watch_never_showed() -> None:
+    core = build_core([small("n1")])
+    await schedule(core, make_pod("p", requests={"cpu": "600m"}))
+    # The watch broke before the pod's update arrived; the relist shows it bound.
+    bound = make_pod("p", requests={"cpu": "600m"}, node_name="n1")
+    core.scheduler.replace_pods([bound])
+    assert core.cache.pod(bound.uid) is not None
+    assert not core.cache.is_assumed(bound.uid)
+    node = core.cache.get("n1")
+    assert node is not None
+    assert node.requested.milli_cpu == 600
+    assert bound.uid not in core.scheduler.pending
