@@ -76,7 +76,11 @@ async def run(
         server = await discovery.discover(kube)
         objects = ObjectStore()
         scheduler = build_scheduler(
-            cfg, cluster=KubeCluster(kube), objects=objects, recorder=metrics.PrometheusRecorder()
+            cfg,
+            cluster=KubeCluster(kube),
+            objects=objects,
+            recorder=metrics.PrometheusRecorder(),
+            server=server,
         )
         pods = Reflector(
             kube,

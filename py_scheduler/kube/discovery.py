@@ -20,7 +20,7 @@ import structlog
 from py_scheduler.cluster import ClusterError, TooManyRequests, Unavailable
 from py_scheduler.kube.client import KubeClient
 from py_scheduler.model.raw import DecodeError
-from py_scheduler.model.server import ServerInfo, decode_server_info
+from py_scheduler.model.server import NEWEST, OLDEST, ServerInfo, decode_server_info, supported
 
 log = structlog.get_logger("py_scheduler.discovery")
 
@@ -48,6 +48,13 @@ async def discover(kube: KubeClient) -> ServerInfo:
             version=str(info.version),
             group_versions=len(info.group_versions),
         )
+        if not supported(info.version):
+            # Scheduling goes on: every branch on the release follows the nearest one.
+            log.warning(
+                "API server release outside the supported range; following the nearest",
+                version=str(info.version),
+                supported=f"{OLDEST.major}.{OLDEST.minor}-{NEWEST.major}.{NEWEST.minor}",
+            )
         return info
 
 

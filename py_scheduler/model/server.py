@@ -18,6 +18,7 @@ from py_scheduler.model.raw import Fields
 
 _GIT_VERSION: Final = re.compile(r"v(\d+)\.(\d+)\.(\d+)")
 _LEADING_DIGITS: Final = re.compile(r"\d+")
+_RELEASE: Final = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -55,6 +56,49 @@ class ServerInfo:
             if self.serves(f"{group}/{version}" if group else version):
                 return version
         return None
+
+
+# The Kubernetes releases py-scheduler follows (docs/releases.md). A server older or newer
+# is followed as the nearest of them: every branch asks ``at_least``.
+OLDEST: Final = ServerVersion(1, 35)
+NEWEST: Final = ServerVersion(1, 37)
+
+
+def supported(version: ServerVersion) -> bool:
+    """Whether py-scheduler follows ``version``'s release itself, not a neighbour's."""
+    return (
+        (OLDEST.major, OLDEST.minor)
+        <= (version.major, version.minor)
+        <= (
+            NEWEST.major,
+            NEWEST.minor,
+        )
+    )
+
+
+def parse_release(text: str) -> ServerVersion:
+    """A supported release as a person writes it: ``1.36``, ``v1.36`` or ``v1.36.3``."""
+    match = _RELEASE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a Kubernetes release such as 1.36 or v1.36.3")
+    version = ServerVersion(int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
+    if not supported(version):
+        raise ValueError(
+            f"py-scheduler follows Kubernetes {OLDEST.major}.{OLDEST.minor} to "
+            f"{NEWEST.major}.{NEWEST.minor}, not {text}"
+        )
+    return version
+
+
+def offline(version: ServerVersion) -> ServerInfo:
+    """What py-scheduler assumes of a ``version`` server it does not talk to: that
+    release, and no group version known to be served."""
+    return ServerInfo(version=version, group_versions=frozenset(), preferred={})
+
+
+# Without a server to ask (``simulate``, tests of the core), py-scheduler behaves as the
+# newest release's kube-scheduler.
+OFFLINE: Final = offline(NEWEST)
 
 
 def decode_version(raw: object) -> ServerVersion:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import orjson
 import pytest
+import structlog.testing
 from aiohttp import web
 from kubernetes_asyncio import client as k8s_client
 
@@ -104,3 +105,24 @@ async def test_an_answer_that_is_not_discovery_is_an_error(
     server.bodies["/apis"] = {"groups": [{"name": "", "versions": []}]}
     with pytest.raises(discovery.DiscoveryError, match=r"/apis\.groups\[0\]\.name: empty"):
         await discovery.discover(kube)
+
+
+@pytest.mark.parametrize(
+    ("git_version", "warned"), [("v1.34.7", True), ("v1.35.0", False), ("v1.38.1", True)]
+)
+async def test_a_release_outside_the_supported_range_is_followed_with_a_warning(
+    served: tuple[Server, KubeClient], git_version: str, warned: bool
+) -> None:
+    server, kube = served
+    server.bodies["/version"] = {
+        "major": "1",
+        "minor": git_version.split(".")[1],
+        "gitVersion": git_version,
+    }
+    with structlog.testing.capture_logs() as logs:
+        info = await discovery.discover(kube)
+    assert str(info.version) == git_version
+    warnings = [e for e in logs if e["log_level"] == "warning"]
+    assert bool(warnings) == warned, logs
+    if warned:
+        assert warnings[0]["supported"] == "1.35-1.37"

@@ -1,13 +1,25 @@
-"""Decoding /version, /api and /apis into the plain ServerInfo the scheduler branches on."""
+"""Decoding /version, /api and /apis into the plain ServerInfo the scheduler branches on,
+and the releases it follows."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from py_scheduler.model.raw import DecodeError
-from py_scheduler.model.server import ServerVersion, decode_server_info, decode_version
+from py_scheduler.model.server import (
+    NEWEST,
+    OFFLINE,
+    OLDEST,
+    ServerVersion,
+    decode_server_info,
+    decode_version,
+    offline,
+    parse_release,
+    supported,
+)
 
 CORE: dict[str, Any] = {"kind": "APIVersions", "versions": ["v1"]}
 GROUPS: dict[str, Any] = {
@@ -101,3 +113,45 @@ def test_a_group_without_a_name_is_refused_with_its_path() -> None:
 def test_a_list_where_an_object_belongs_is_refused() -> None:
     with pytest.raises(DecodeError, match=r"/apis\.groups"):
         decode_server_info(version={"gitVersion": "v1.37.2"}, core=CORE, groups={"groups": {}})
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("1.36", ServerVersion(1, 36, 0)),
+        ("v1.36", ServerVersion(1, 36, 0)),
+        ("v1.35.4", ServerVersion(1, 35, 4)),
+        (" 1.37.2 ", ServerVersion(1, 37, 2)),
+    ],
+)
+def test_a_release_as_a_person_writes_it(text: str, want: ServerVersion) -> None:
+    assert parse_release(text) == want
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("1.34", "py-scheduler follows Kubernetes 1.35 to 1.37, not 1.34"),
+        ("v1.38.0", "py-scheduler follows Kubernetes 1.35 to 1.37, not v1.38.0"),
+        ("2.0", "py-scheduler follows Kubernetes 1.35 to 1.37, not 2.0"),
+        ("1", "'1' is not a Kubernetes release such as 1.36 or v1.36.3"),
+        ("1.36-eks", "'1.36-eks' is not a Kubernetes release"),
+    ],
+)
+def test_a_release_outside_the_range_or_malformed_is_refused(text: str, error: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(error)):
+        parse_release(text)
+
+
+def test_the_supported_range_and_the_offline_assumption() -> None:
+    assert (ServerVersion(1, 35), ServerVersion(1, 37)) == (OLDEST, NEWEST)
+    assert [supported(ServerVersion(1, minor, 9)) for minor in (34, 35, 36, 37, 38)] == [
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert OFFLINE.version == NEWEST
+    assert not OFFLINE.group_versions
+    assert offline(ServerVersion(1, 36)).version == ServerVersion(1, 36)
