@@ -23,7 +23,9 @@ from pathlib import Path
 import pytest
 
 from controlplane import launcher, releases
+from py_scheduler.kube import discovery
 from py_scheduler.kube.client import KubeClient, load_configuration
+from py_scheduler.model.server import ServerInfo
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -62,6 +64,13 @@ async def api(kubeconfig: Path) -> AsyncIterator[KubeClient]:
     """The scheduler's own JSON client, as admin."""
     async with KubeClient(await load_configuration(str(kubeconfig))) as kube:
         yield kube
+
+
+@pytest.fixture(scope="session")
+async def server(api: KubeClient) -> ServerInfo:
+    """The control plane's release, discovered as py-scheduler discovers it: where
+    releases differ, the messages the tests expect follow it."""
+    return await discovery.discover(api)
 
 
 @dataclass

@@ -112,8 +112,7 @@ async def test_the_anti_affinity_deployment_leaves_one_replica_pending() -> None
     assert placed == ["node1", "node2", "node3"]
     assert [r.message for r in results if not r.node] == [
         "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. "
-        "no new claims to deallocate,"
-        " preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+        "preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
     ]
 
 
