@@ -38,13 +38,9 @@ from typing import Any
 
 from bench import load, procstat, templates
 from bench.contenders import SCHEDULER_NAME
+from controlplane.launcher import LocalControlPlane, Options, free_port
+from controlplane.releases import default_bin_dir
 from py_scheduler.cluster import ClusterError
-from py_scheduler.devcluster.controlplane import (
-    LocalControlPlane,
-    Options,
-    default_bin_dir,
-    free_port,
-)
 from py_scheduler.kube.client import KubeClient, load_configuration
 
 LOOPS = ("asyncio", "uvloop")

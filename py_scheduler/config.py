@@ -10,12 +10,16 @@ Merge rules follow upstream's ``mergePluginSet``: the default plugins stay in
 order unless disabled (``"*"`` disables all of them at that point); a default
 plugin enabled again is replaced in place, so its weight can change; other
 plugins are appended. A specific extension point overrides ``multiPoint``.
+
+The default plugins are a Kubernetes release's (their order changed in 1.37):
+the newest supported release's unless told, and the live scheduler decodes the
+file again for the API server's release (``for_release``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
@@ -24,6 +28,7 @@ from py_scheduler.framework.registry import ArgsError
 from py_scheduler.framework.runtime import POINTS, PluginRef, PluginSet, ProfileSpec
 from py_scheduler.model.durations import parse_duration
 from py_scheduler.model.raw import DecodeError, Fields, brief
+from py_scheduler.model.server import NEWEST, ServerVersion
 
 API_VERSION: Final = "kubescheduler.config.k8s.io/v1"
 KIND: Final = "KubeSchedulerConfiguration"
@@ -68,7 +73,12 @@ MIN_QPS: Final = 0.1
 _PROFILE_FIELDS: Final = frozenset(
     {"schedulerName", "percentageOfNodesToScore", "plugins", "pluginConfig"}
 )
-_ALL_POINTS: Final = ("multiPoint", *POINTS)
+# Pod-group (workload) scheduling's extension points: placementGenerate and
+# placementScore joined the v1 API in 1.36, podGroupPostFilter in 1.37. A file written
+# for those releases may name them, to disable plugins there; py-scheduler has no
+# plugin for them, so enabling one is refused.
+POD_GROUP_POINTS: Final = ("placementGenerate", "placementScore", "podGroupPostFilter")
+_ALL_POINTS: Final = ("multiPoint", *POINTS, *POD_GROUP_POINTS)
 
 
 class ConfigError(ValueError):
@@ -106,6 +116,11 @@ class SchedulerConfig:
     client_connection: ClientConnection = field(default_factory=ClientConnection)
     # Accepted, but worth saying at start-up.
     warnings: tuple[str, ...] = ()
+    # The release whose default plugins the profiles were merged with, and the decoded
+    # document with its name, to merge it again for another release (for_release).
+    release: ServerVersion = NEWEST
+    document: object = field(default=None, compare=False, repr=False)
+    source: str = field(default="configuration", compare=False, repr=False)
 
     def profile(self, scheduler_name: str) -> Profile | None:
         return next((p for p in self.profiles if p.scheduler_name == scheduler_name), None)
@@ -171,15 +186,23 @@ def _merge(defaults: Sequence[PluginRef], custom: PluginSet) -> tuple[PluginRef,
     return tuple(merged)
 
 
-def _profile(fields: Fields, default_name: str | None) -> Profile:
+def _profile(fields: Fields, default_name: str | None, release: ServerVersion) -> Profile:
     _check_fields(fields, _PROFILE_FIELDS)
     name = fields.string("schedulerName") or default_name
     if not name:
         raise fields.error("schedulerName", "must be set when there are several profiles")
     plugin_fields = fields.obj("plugins")
     _check_fields(plugin_fields, frozenset(_ALL_POINTS))
-    multi = _merge(plugins.DEFAULT_MULTI_POINT, _plugin_set(plugin_fields.obj("multiPoint")))
+    multi = _merge(
+        plugins.default_multi_point(release), _plugin_set(plugin_fields.obj("multiPoint"))
+    )
     points = {point: _plugin_set(plugin_fields.obj(point)) for point in POINTS}
+    for point in POD_GROUP_POINTS:
+        for ref in _plugin_set(plugin_fields.obj(point)).enabled:
+            raise ConfigError(
+                f"{plugin_fields.path}.{point}: cannot enable {ref.name!r}: py-scheduler does "
+                "not schedule pod groups, so no plugin serves this extension point"
+            )
 
     used = {ref.name for ref in multi}
     for point, plugin_set in points.items():
@@ -224,17 +247,23 @@ def _profile(fields: Fields, default_name: str | None) -> Profile:
     return ProfileSpec(name, multi, points, args, pct)
 
 
-def parse(raw: object, *, source: str = "configuration") -> SchedulerConfig:
-    """Decode a configuration object (already parsed from YAML)."""
+def parse(
+    raw: object, *, source: str = "configuration", release: ServerVersion = NEWEST
+) -> SchedulerConfig:
+    """Decode a configuration object (already parsed from YAML), with ``release``'s
+    default plugins."""
+    document = raw if raw is not None else {}
     try:
-        return _parse(Fields(raw if raw is not None else {}))
+        return replace(
+            _parse(Fields(document), release), release=release, document=document, source=source
+        )
     except DecodeError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     except (ConfigError, ArgsError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def _parse(root: Fields) -> SchedulerConfig:
+def _parse(root: Fields, release: ServerVersion) -> SchedulerConfig:
     _check_fields(root, _TOP_LEVEL)
     if root.raw:
         if root.string("apiVersion") != API_VERSION:
@@ -246,11 +275,11 @@ def _parse(root: Fields) -> SchedulerConfig:
     profile_fields = list(root.objects("profiles"))
     if not profile_fields:
         profiles: tuple[Profile, ...] = (
-            _profile(Fields({}, "profiles[0]"), DEFAULT_SCHEDULER_NAME),
+            _profile(Fields({}, "profiles[0]"), DEFAULT_SCHEDULER_NAME, release),
         )
     else:
         default_name = DEFAULT_SCHEDULER_NAME if len(profile_fields) == 1 else None
-        profiles = tuple(_profile(f, default_name) for f in profile_fields)
+        profiles = tuple(_profile(f, default_name, release) for f in profile_fields)
     names = [p.scheduler_name for p in profiles]
     if len(set(names)) != len(names):
         raise root.error("profiles", f"duplicate schedulerName in {names}")
@@ -322,15 +351,26 @@ def _parse(root: Fields) -> SchedulerConfig:
     )
 
 
-def load(path: Path | None) -> SchedulerConfig:
+def for_release(cfg: SchedulerConfig, release: ServerVersion) -> SchedulerConfig:
+    """``cfg`` with the default plugins of ``release``'s kube-scheduler. The document
+    decoded once already, and releases differ only in the defaults' order, so this
+    cannot fail. A configuration built in code, not decoded, is kept as it is."""
+    if cfg.document is None or plugins.default_multi_point(release) == plugins.default_multi_point(
+        cfg.release
+    ):
+        return cfg
+    return parse(cfg.document, source=cfg.source, release=release)
+
+
+def load(path: Path | None, *, release: ServerVersion = NEWEST) -> SchedulerConfig:
     """Read and decode a configuration file; ``None`` gives the defaults."""
     if path is None:
-        return parse({})
+        return parse({}, release=release)
     try:
         raw = yamlinput.load(yamlinput.read_text(path), str(path))
     except yamlinput.YamlInputError as exc:
         raise ConfigError(str(exc)) from None
-    cfg = parse(raw, source=str(path))
+    cfg = parse(raw, source=str(path), release=release)
     kubeconfig = cfg.client_connection.kubeconfig
     if kubeconfig:
         try:

@@ -26,6 +26,7 @@ from aiohttp import web
 from py_scheduler import config, logs, metrics
 from py_scheduler.app import tls
 from py_scheduler.app.server import KEEPALIVE_TIMEOUT, BoundedSite, Health, make_app
+from py_scheduler.kube import discovery
 from py_scheduler.kube import objects as kube_objects
 from py_scheduler.kube import sweep as sweep_mod
 from py_scheduler.kube.adapter import KubeCluster
@@ -120,10 +121,17 @@ async def run(
         KubeClient(configuration, limits) as kube,
         KubeClient(configuration, Settings(user_agent="py-scheduler/leader-election")) as lease,
     ):
+        # Read once, before anything depends on an API version: where releases differ,
+        # the scheduler follows this server (docs/releases.md).
+        server = await discovery.discover(kube)
         objects = ObjectStore()
         cluster = KubeCluster(kube)
         scheduler = build_scheduler(
-            cfg, cluster=cluster, objects=objects, recorder=metrics.PrometheusRecorder()
+            cfg,
+            cluster=cluster,
+            objects=objects,
+            recorder=metrics.PrometheusRecorder(),
+            server=server,
         )
         elector = _elector(lease, cfg) if cfg.leader_election.leader_elect else None
         sweep = PendingSweep(
@@ -174,7 +182,12 @@ async def run(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        log.info("starting", profiles=sorted(cfg.scheduler_names), address=f"{address}:{port}")
+        log.info(
+            "starting",
+            profiles=sorted(cfg.scheduler_names),
+            address=f"{address}:{port}",
+            server=str(server.version),
+        )
         lost = False
         try:
             async with asyncio.TaskGroup() as group:

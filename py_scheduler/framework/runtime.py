@@ -61,6 +61,7 @@ from py_scheduler.framework.types import (
     QueuedPodInfo,
 )
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model.server import OFFLINE, ServerInfo
 
 log = structlog.get_logger("py_scheduler.framework")
 
@@ -165,8 +166,10 @@ class Framework(Handle):
         cluster: Cluster,
         nominator: Nominator,
         recorder: MetricsRecorder = NO_METRICS,
+        server: ServerInfo = OFFLINE,
     ) -> None:
         self.spec = spec
+        self._server = server
         self._snapshot = snapshot
         self._objects = objects
         self._cluster = cluster
@@ -263,6 +266,10 @@ class Framework(Handle):
     @property
     def nominator(self) -> Nominator:
         return self._nominator
+
+    @property
+    def server(self) -> ServerInfo:
+        return self._server
 
     async def drain(self) -> None:
         """Wait for the API writes plugins run from tasks of their own."""

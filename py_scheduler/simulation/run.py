@@ -28,6 +28,7 @@ from py_scheduler.model import PodInfo
 from py_scheduler.model import volumes as vol
 from py_scheduler.model.budgets import protects
 from py_scheduler.model.dra.objects import Consumer, ResourceClaim
+from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.eventhandlers import EventHandlers
 from py_scheduler.scheduling.object_store import ObjectStore
@@ -229,7 +230,11 @@ async def _at_once() -> None:
     """Victims are gone the moment they are evicted: nothing to wait for."""
 
 
-async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -> list[Result]:
+async def simulate(
+    snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0, server: ServerInfo = OFFLINE
+) -> list[Result]:
+    """Schedule the snapshot's pending pods as the kube-scheduler of ``server``'s release
+    would: its messages, and its default plugins where ``cfg`` keeps the defaults."""
     objects = ObjectStore()
     objects.load(snapshot)
     pods, generated = expand_templates(snapshot.pods, snapshot.claim_templates)
@@ -258,6 +263,7 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
         rng=random.Random(seed),
         listeners=(remember,),
         settle=_at_once,
+        server=server,
     )
     scheduler.replace_nodes(snapshot.nodes)
     scheduler.replace_pods(pods)

@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from py_scheduler.devcluster import controlplane
+from controlplane import launcher
 from py_scheduler.kube.client import KubeClient
 from tests.conftest import start_scheduler
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique
@@ -72,7 +72,7 @@ PROFILE = "py-scheduler-dashboard"
 
 
 @pytest.fixture(scope="module")
-def secure_scheduler(control_plane: controlplane.LocalControlPlane) -> Iterator[str]:
+def secure_scheduler(control_plane: launcher.LocalControlPlane) -> Iterator[str]:
     """A scheduler on its secure port (HTTPS, delegated authorization), as deployed."""
     workdir = Path(tempfile.mkdtemp(prefix="dashboard-"))
     (workdir / "config.yaml").write_text(
@@ -90,7 +90,7 @@ def secure_scheduler(control_plane: controlplane.LocalControlPlane) -> Iterator[
 
 
 @pytest.fixture(scope="module")
-def elected_scheduler(control_plane: controlplane.LocalControlPlane) -> Iterator[str]:
+def elected_scheduler(control_plane: launcher.LocalControlPlane) -> Iterator[str]:
     """A second replica of the release, with leader election on its own lease (and a
     profile of its own, so that it competes for no pod of the other)."""
     workdir = Path(tempfile.mkdtemp(prefix="dashboard-"))
@@ -121,7 +121,7 @@ def elected_scheduler(control_plane: controlplane.LocalControlPlane) -> Iterator
 
 @pytest.fixture(scope="module")
 def prometheus(
-    control_plane: controlplane.LocalControlPlane, secure_scheduler: str, elected_scheduler: str
+    control_plane: launcher.LocalControlPlane, secure_scheduler: str, elected_scheduler: str
 ) -> Iterator[str]:
     binary = _prometheus_binary()
     workdir = Path(tempfile.mkdtemp(prefix="prometheus-"))
@@ -140,7 +140,7 @@ def prometheus(
         f"  static_configs: [{{targets: {json.dumps(targets)}, "
         f"labels: {{cluster: {RELEASE['cluster']}, namespace: {RELEASE['namespace']}}}}}]\n"
     )
-    port = controlplane.free_port()
+    port = launcher.free_port()
     log = (control_plane.logs / "prometheus.log").open("wb")
     proc = subprocess.Popen(
         [

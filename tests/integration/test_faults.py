@@ -46,7 +46,7 @@ from typing import Any
 import orjson
 import pytest
 
-from py_scheduler.devcluster.controlplane import LocalControlPlane
+from controlplane.launcher import LocalControlPlane
 from py_scheduler.kube import rbac
 from py_scheduler.kube.client import JSON, KubeClient
 from tests.builders import raw_node, raw_pod

@@ -26,7 +26,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from py_scheduler.devcluster.controlplane import LocalControlPlane
+from controlplane.launcher import LocalControlPlane
 from py_scheduler.kube.client import JSON, KubeClient
 from tests.conftest import SchedulerProcess, start_scheduler
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique

@@ -25,10 +25,12 @@ import urllib.request
 from typing import Any
 
 from py_scheduler.kube.client import JSON, KubeClient
+from py_scheduler.model.server import ServerInfo
 from tests.integration.kube import (
     create_namespace,
     create_node,
     create_pod,
+    dra_words,
     eventually,
     read_pod,
     unique,
@@ -87,7 +89,7 @@ async def test_our_pods_are_bound_and_other_schedulers_pods_are_not(
 
 
 async def test_capacity_counts_pods_placed_by_other_schedulers(
-    api: KubeClient, scheduler_process: str
+    api: KubeClient, scheduler_process: str, server: ServerInfo
 ) -> None:
     ns, group, (node,) = await _setup(api, 1)
     # Bound directly, as another scheduler would: 3 of the node's 4 CPUs.
@@ -106,7 +108,7 @@ async def test_capacity_counts_pods_placed_by_other_schedulers(
     assert condition["reason"] == "Unschedulable"
     assert re.fullmatch(
         r"0/(\d+) nodes are available: 1 Insufficient cpu, \d+ node\(s\) didn't match "
-        r"Pod's node affinity/selector\. no new claims to deallocate, preemption: 0/\1 nodes "
+        rf"Pod's node affinity/selector\. {dra_words(server)}preemption: 0/\1 nodes "
         r"are available: 1 No "
         r"preemption victims found for incoming pod, \d+ Preemption is not helpful for "
         r"scheduling\.",
@@ -161,7 +163,7 @@ def _node_affinity(kind: str, operator: str, value: str) -> JSON:
 
 
 async def test_node_affinity_values_the_api_accepts_but_cannot_parse_get_upstreams_decision(
-    api: KubeClient, scheduler_process: str
+    api: KubeClient, scheduler_process: str, server: ServerInfo
 ) -> None:
     # As kube-scheduler v1.35.4 decides them (checked against it): a required
     # Gt "many" matches no node; a preferred Lt "1.5" fails PreScore, which only
@@ -201,7 +203,7 @@ async def test_node_affinity_values_the_api_accepts_but_cannot_parse_get_upstrea
     assert gt["reason"] == "Unschedulable"
     assert re.fullmatch(
         r"0/(\d+) nodes are available: \1 node\(s\) didn't match Pod's node affinity/selector\. "
-        r"no new claims to deallocate, "
+        rf"{dra_words(server)}"
         r"preemption: 0/\1 nodes are available: \1 Preemption is not helpful for scheduling\.",
         gt["message"],
     ), gt["message"]

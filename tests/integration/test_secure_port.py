@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from py_scheduler.devcluster.controlplane import LocalControlPlane
+from controlplane.launcher import LocalControlPlane
 from py_scheduler.kube.client import KubeClient
 from tests.conftest import UNVERIFIED, SchedulerProcess, start_scheduler
 from tests.integration.kube import create_namespace, eventually, unique

@@ -1,24 +1,29 @@
 """``simulate`` against snapshots: an offline adapter of the scheduling core
 that leaves no trace in the process's Prometheus registry and whose
 preemptions do not depend on a wall clock, deciding preemption's nomination
-and the system default spreading as kube-scheduler does.
+and the system default spreading as kube-scheduler does, as the
+kube-scheduler of the release it is given.
 
 We test these aspects: after preemption the preemptor is tried on its
 nominated node first (upstream's evaluateNominatedNode), even when another
-node became feasible and would score higher; and pods controlled by a
+node became feasible and would score higher; pods controlled by a
 StatefulSet (or ReplicaSet) in the snapshot spread as the system default
-constraints spread them, by controller reference.
+constraints spread them, by controller reference; the command line follows
+the release given by --kube-version and refuses one it does not follow.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from prometheus_client.registry import REGISTRY
 
 from py_scheduler import config, metrics
+from py_scheduler.__main__ import main
 from py_scheduler.simulation.run import Result, simulate
 from py_scheduler.simulation.snapshot import load, parse
 from tests.builders import raw_node, raw_pod
@@ -127,3 +132,37 @@ async def test_pods_that_only_match_a_statefulsets_labels_do_not_spread_by_it() 
     bare = [raw_pod(f"bare-{i}", labels={"app": "web"}, requests={"cpu": "100m"}) for i in range(3)]
     got = await run(*spread_nodes(), statefulset("web", 0, {"app": "web"}), *bare)
     assert [got[f"default/bare-{i}"].node for i in range(3)] == ["big", "big", "big"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "post_filter_words"),
+    [
+        pytest.param([], "", id="the newest release by default"),
+        pytest.param(["--kube-version", "1.37"], "", id="1.37"),
+        pytest.param(["--kube-version", "v1.36.3"], "no new claims to deallocate, ", id="1.36"),
+        pytest.param(["--kube-version", "1.35"], "no new claims to deallocate, ", id="1.35"),
+    ],
+)
+def test_the_command_line_simulates_the_release_it_is_given(
+    argv: list[str], post_filter_words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["simulate", "--snapshot", str(EXAMPLES / "02-no-room.yaml"), "--output", "json", *argv]
+    )
+    assert code == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert [r["message"] for r in results if not r["node"]] == [
+        f"0/3 nodes are available: 3 Insufficient cpu. {post_filter_words}"
+        "preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+    ]
+
+
+@pytest.mark.parametrize("release", ["1.34", "1.38", "one.two", ""])
+def test_the_command_line_refuses_a_release_it_does_not_follow(
+    release: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshot = str(EXAMPLES / "02-no-room.yaml")
+    assert main(["simulate", "--snapshot", snapshot, "--kube-version", release]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --kube-version: ")
+    assert "1.35 to 1.37" in err or "is not a Kubernetes release" in err
