@@ -10,6 +10,7 @@ from all runs at the end.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import tempfile
 import time
@@ -17,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import uvloop
 
 from bench import contenders, machine, procstat, profile, report, runner, templates
 from bench.workloads import Workload, select
-from py_scheduler.devcluster.controlplane import LocalControlPlane, Options, default_bin_dir
+from controlplane.launcher import LocalControlPlane, Options
+from controlplane.releases import default_bin_dir
 from py_scheduler.kube.client import KubeClient, Settings, load_configuration
 
 JSON = dict[str, Any]
@@ -149,7 +150,7 @@ def main(argv: list[str]) -> int:
     results["machine"] = machine.describe()
     if not args.report_only:
         try:
-            uvloop.run(bench(args, results))
+            asyncio.run(bench(args, results))
         finally:
             save_results(args.out, results)
             write_report(args.out, results)

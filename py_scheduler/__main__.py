@@ -26,9 +26,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, then in-cluster)")
     run.add_argument("--log-format", choices=("json", "console", "auto"), default="auto")
-    run.add_argument("--log-level", default="info", help="debug, info, warning or error")
+    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     run.add_argument("--bind-address", default="0.0.0.0", help="for /metrics and the probes")
-    run.add_argument("--port", type=int, default=10259, help="for /metrics and the probes")
+    run.add_argument(
+        "--port",
+        "--secure-port",
+        type=int,
+        default=10259,
+        help="HTTPS port for /metrics and /debug/pods (bearer token, delegated "
+        "authorization) and the probes",
+    )
+    run.add_argument("--tls-cert-file", help="serving certificate (default: self-signed)")
+    run.add_argument("--tls-private-key-file", help="its private key")
+    run.add_argument(
+        "--plain-http",
+        action="store_true",
+        help="serve plain HTTP without authentication or authorization (development only)",
+    )
+    run.add_argument(
+        "--livez-api-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="/livez fails once the API server has not answered for this long",
+    )
+    run.add_argument(
+        "--pending-sweep-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often the leader looks for pending pods of its profiles that no queue holds",
+    )
     run.add_argument(
         "--explain-annotations",
         action="store_true",
@@ -73,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--config", type=Path, help="KubeSchedulerConfiguration file")
     sim.add_argument("--output", choices=("json", "table"), default="table")
     sim.add_argument("--seed", type=int, default=0, help="seed for the random tie-break")
+    sim.add_argument(
+        "--kube-version",
+        help="schedule as the kube-scheduler of this Kubernetes release does (1.35 to 1.37, "
+        "e.g. 1.36 or v1.36.3; default: the newest)",
+    )
 
     explain = sub.add_parser(
         "explain",

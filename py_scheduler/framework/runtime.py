@@ -61,6 +61,7 @@ from py_scheduler.framework.types import (
     QueuedPodInfo,
 )
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model.server import OFFLINE, ServerInfo
 
 log = structlog.get_logger("py_scheduler.framework")
 
@@ -170,8 +171,10 @@ class Framework(Handle):
         cluster: Cluster,
         nominator: Nominator,
         recorder: MetricsRecorder = NO_METRICS,
+        server: ServerInfo = OFFLINE,
     ) -> None:
         self.spec = spec
+        self._server = server
         self._snapshot = snapshot
         self._objects = objects
         self._cluster = cluster
@@ -269,6 +272,10 @@ class Framework(Handle):
     @property
     def nominator(self) -> Nominator:
         return self._nominator
+
+    @property
+    def server(self) -> ServerInfo:
+        return self._server
 
     async def drain(self) -> None:
         """Wait for the API writes plugins run from tasks of their own."""
@@ -575,7 +582,7 @@ class Framework(Handle):
                 skipped.add(plugin.name)
             elif not status.is_success:
                 return Status.error(
-                    f"running PreScore plugin {plugin.name!r}: {status.message}"
+                    f'running PreScore plugin "{plugin.name}": {status.message}'
                 ).with_plugin(plugin.name)
         state.skip_score = frozenset(skipped)
         return SUCCESS

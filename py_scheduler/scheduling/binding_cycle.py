@@ -5,13 +5,18 @@ task with bounded concurrency.
 On failure everything the scheduling cycle did is undone in reverse order:
 unreserve, forget the assumed pod, requeue with backoff. A pod that is already
 bound (409) or gone (404) is dropped, never retried: the watch tells the truth.
+The Cluster adapter raises Conflict or NotFound on a bind only once it found
+the pod bound or gone (an API server whose storage is down also answers 409);
+otherwise the failure is Unavailable, and retried here like any error.
+PreBind and Bind run only while ``leading`` holds: a replica whose lease went
+stale rolls the pod back rather than writing on a lease it may have lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import structlog
@@ -31,6 +36,7 @@ from py_scheduler.scheduling.status_writer import StatusWriter
 log = structlog.get_logger("py_scheduler.scheduler")
 
 ASSIGNED_POD_DELETE: Final = event(Resource.ASSIGNED_POD, ActionType.DELETE, "AssignedPodDelete")
+_NOT_LEADING: Final = Status.error("not bound: this replica no longer leads")
 
 
 class BindingCycle:
@@ -44,6 +50,7 @@ class BindingCycle:
         recorder: MetricsRecorder,
         concurrency: int,
         observer: CycleObserver | None = None,
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
         self._cache = cache
         self._queue = queue
@@ -52,6 +59,7 @@ class BindingCycle:
         self._recorder = recorder
         self._slots = asyncio.Semaphore(concurrency)
         self._observer = observer
+        self._leading = leading
 
     async def run(
         self,
@@ -66,11 +74,15 @@ class BindingCycle:
         recorder.binding_tasks(+1)
         try:
             async with self._slots:
-                began = time.perf_counter()
-                status = await fwk.run_pre_bind(state, assumed, node)
-                recorder.extension_point(
-                    "PreBind", status.code.value, fwk.profile_name, time.perf_counter() - began
-                )
+                status = _NOT_LEADING
+                if self._leading():
+                    began = time.perf_counter()
+                    status = await fwk.run_pre_bind(state, assumed, node)
+                    recorder.extension_point(
+                        "PreBind", status.code.value, fwk.profile_name, time.perf_counter() - began
+                    )
+                if status.is_success and not self._leading():
+                    status = _NOT_LEADING
                 if status.is_success:
                     began = time.perf_counter()
                     status = await fwk.run_bind(state, assumed, node)
@@ -136,5 +148,7 @@ class BindingCycle:
         self._recorder.schedule_attempt("error", fwk.profile_name, time.perf_counter() - start)
         log.warning("binding failed", pod=assumed.key, node=node, error=status.message)
         self._queue.requeue_after_error(queued)
+        if status is _NOT_LEADING:
+            return  # no API write on a lease that may be lost: the next leader decides
         reason = "Unschedulable" if status.is_rejected else "SchedulerError"
         self._writer.failure(fwk, current, status.message, reason=reason, nominated="")

@@ -2,14 +2,16 @@
 over one shared cache, queue and nominator. Used by the live scheduler and
 the simulator alike, so both schedule with the same code; they differ only
 in what they pass: the Cluster adapter, the metrics recorder, the outcome
-listeners, how a preemptor settles, and for ``explain`` the evaluator and an
-observer of what each cycle judged."""
+listeners, how a preemptor settles, the API server whose release the plugins
+follow (the newest supported release offline), and for ``explain`` the
+evaluator and an observer of what each cycle judged."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
 
+from py_scheduler import config
 from py_scheduler.cluster import Cluster
 from py_scheduler.config import SchedulerConfig
 from py_scheduler.framework.interface import ObjectLister
@@ -18,6 +20,7 @@ from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import Status
 from py_scheduler.framework.types import ClusterEventWithHint
 from py_scheduler.model import PodInfo
+from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.plugins import IN_TREE
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
@@ -40,8 +43,10 @@ def build_scheduler(
     settle: Settle = settle_for_watch,
     evaluator: Evaluator | None = None,
     observer: CycleObserver | None = None,
+    server: ServerInfo = OFFLINE,
 ) -> Scheduler:
     rng = rng or random.Random()
+    cfg = config.for_release(cfg, server.version)
     cache = Cache()
     nominator = Nominator()
     frameworks = {
@@ -53,6 +58,7 @@ def build_scheduler(
             cluster=cluster,
             nominator=nominator,
             recorder=recorder,
+            server=server,
         )
         for profile in cfg.profiles
     }

@@ -1,12 +1,13 @@
 """Read a cluster snapshot: multi-document YAML or a ``v1 List`` of Nodes,
-Pods, PodDisruptionBudgets, PriorityClasses, Namespaces (their labels), the
-owners whose selectors spread pods by default (Services,
-ReplicationControllers, ReplicaSets, StatefulSets), storage objects
-(PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes) and
-DRA objects (ResourceClaims, ResourceClaimTemplates, DeviceClasses,
-ResourceSlices): what ``kubectl get nodes,pods,pdb,priorityclasses,pvc,pv,
-storageclasses,csinodes,resourceclaims,resourceclaimtemplates,deviceclasses,
-resourceslices -A -o yaml`` prints.
+Pods, PodDisruptionBudgets, PriorityClasses, Namespaces (their labels),
+storage objects (PersistentVolumeClaims, PersistentVolumes, StorageClasses,
+CSINodes), DRA objects (ResourceClaims, ResourceClaimTemplates,
+DeviceClasses, ResourceSlices) and the owners whose selectors give the system
+default spreading (Services, ReplicationControllers, ReplicaSets,
+StatefulSets): what ``kubectl get nodes,pods,pdb,priorityclasses,namespaces,
+pvc,pv,storageclasses,csinodes,resourceclaims,resourceclaimtemplates,
+deviceclasses,resourceslices,services,rc,rs,sts -A -o yaml`` (or ``-o json``)
+prints.
 
 Pod priority is resolved as the Priority admission plugin would: an explicit
 ``spec.priority``, else the ``priorityClassName``'s value, else the
@@ -18,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import orjson
-import yaml
 
+from py_scheduler import yamlinput
 from py_scheduler.model import DecodeError, Node, PodInfo, decode_node, decode_pod
 from py_scheduler.model.budgets import DisruptionBudget, decode_budget
 from py_scheduler.model.dra.objects import (
@@ -49,8 +50,7 @@ from py_scheduler.model.volumes import (
 )
 from py_scheduler.simulation import workloads
 
-# Kinds whose selector makes default topology spread constraints (their pods'
-# owners), as the live scheduler watches them.
+# Owners whose selectors give pods the system default spreading.
 OWNER_KINDS = ("Service", "ReplicationController", "ReplicaSet", "StatefulSet")
 KINDS = (
     "Namespace",
@@ -68,6 +68,11 @@ KINDS = (
     "DeviceClass",
     "ResourceSlice",
 )
+
+
+# A whole cluster's objects; aliases still may not expand without bound.
+SNAPSHOT_MAX_BYTES: Final = 1 << 30
+SNAPSHOT_MAX_VALUES: Final = 50_000_000
 
 
 class SnapshotError(ValueError):
@@ -88,36 +93,34 @@ class Snapshot:
     claim_templates: dict[tuple[str, str], ResourceClaimTemplate] = field(default_factory=dict)
     device_classes: list[DeviceClass] = field(default_factory=list)
     resource_slices: list[ResourceSlice] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
-    # Namespace labels (namespaceSelector) and owners' selectors (default spreading).
-    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    # (kind, namespace, name) -> selector of Services, ReplicationControllers,
+    # ReplicaSets and StatefulSets (and a Deployment's ReplicaSet)
     owner_selectors: dict[tuple[str, str, str], LabelSelector] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+    # Namespace labels (namespaceSelector).
+    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
     # Each pod's document as decoded (priority resolved), by "namespace/name":
     # what ``explain`` edits to try a change to a pod.
     raw_pods: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
-# libyaml's loader when PyYAML was built with it: the pure-Python one takes
-# minutes over the 20 MB of a 5000-node cluster.
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _load_all(text: str) -> list[Any]:
+def _load_all(text: str, source: str) -> list[Any]:
     """The documents of ``text``: JSON (which ``kubectl get -o json`` prints and
-    which is YAML too) at orjson's speed, else YAML."""
+    which is YAML too, without aliases to expand) at orjson's speed, else YAML
+    within :mod:`~py_scheduler.yamlinput`'s bounds."""
     if text.lstrip()[:1] in ("{", "["):
         try:
             return [orjson.loads(text)]
         except orjson.JSONDecodeError:
-            pass  # YAML's flow style, say: the YAML loader decides
-    return list(yaml.load_all(text, Loader=_LOADER))
+            pass  # YAML's flow style, say: the YAML reader decides
+    return yamlinput.load_all(text, source, max_values=SNAPSHOT_MAX_VALUES)
 
 
 def _documents(text: str, source: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     try:
-        docs = _load_all(text)
-    except yaml.YAMLError as exc:
-        raise SnapshotError(f"{source}: not valid YAML: {exc}") from None
+        docs = _load_all(text, source)
+    except yamlinput.YamlInputError as exc:
+        raise SnapshotError(str(exc)) from None
     for index, doc in enumerate(docs):
         where = f"{source}: document {index + 1}"
         if doc is None:
@@ -154,6 +157,7 @@ def _expanded(
             raise SnapshotError(f"{where} ({_name(doc)}): cannot expand: {exc!r}") from None
         for replica in expanded:
             yield f"{where}, replica", replica
+        yield where, doc  # its selector still counts for default spreading
 
 
 def _name(doc: Mapping[str, Any]) -> str:
@@ -183,12 +187,6 @@ def _parse(docs: Iterable[tuple[str, Mapping[str, Any]]]) -> Snapshot:
             if kind == "Namespace":
                 meta = Fields(doc).obj("metadata")
                 snap.namespaces[meta.string("name")] = meta.str_map("labels")
-            elif kind in OWNER_KINDS:
-                meta = Fields(doc).obj("metadata")
-                selector = decode_owner_selector(str(kind), doc)
-                if selector is not None:
-                    key = (str(kind), meta.string("namespace") or "default", meta.string("name"))
-                    snap.owner_selectors[key] = selector
             elif kind == "Node":
                 snap.nodes.append(decode_node(doc))
             elif kind == "Pod":
@@ -219,6 +217,8 @@ def _parse(docs: Iterable[tuple[str, Mapping[str, Any]]]) -> Snapshot:
                 snap.device_classes.append(decode_device_class(doc))
             elif kind == "ResourceSlice":
                 snap.resource_slices.append(decode_resource_slice(doc))
+            elif kind in OWNER_KINDS or kind == "Deployment":
+                _owner(snap, doc)
             else:
                 snap.ignored.append(label)
         except DecodeError as exc:
@@ -232,6 +232,19 @@ def _parse(docs: Iterable[tuple[str, Mapping[str, Any]]]) -> Snapshot:
         snap.pods.append(pod)
         snap.raw_pods[pod.key] = resolved
     return snap
+
+
+def _owner(snap: Snapshot, doc: Mapping[str, Any]) -> None:
+    """A workload owner's selector, for the system default spreading."""
+    meta = Fields(doc).obj("metadata")
+    namespace, name = meta.string("namespace") or "default", meta.string("name")
+    kind = str(doc["kind"])
+    if kind == "Deployment":
+        # Its replicas are owned by the ReplicaSet the expansion stands for.
+        kind, name = "ReplicaSet", workloads.replica_set_name(dict(doc))
+    selector = decode_owner_selector(kind, doc)
+    if selector is not None:
+        snap.owner_selectors[(kind, namespace, name)] = selector
 
 
 def _with_priority(
@@ -256,7 +269,7 @@ def _with_priority(
 
 def load(path: Path) -> Snapshot:
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SnapshotError(f"cannot read {path}: {exc.strerror}") from None
+        text = yamlinput.read_text(path, max_bytes=SNAPSHOT_MAX_BYTES)
+    except yamlinput.YamlInputError as exc:
+        raise SnapshotError(str(exc)) from None
     return parse(text, str(path))

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from py_scheduler.devcluster import controlplane
+from controlplane import launcher
 from py_scheduler.kube.client import KubeClient
 from tests.conftest import start_scheduler
 from tests.integration.kube import (
@@ -148,7 +148,7 @@ async def test_explain_on_a_live_cluster_says_a_missing_pod_in_one_line(
 
 
 @pytest.fixture(scope="module")
-def annotating(control_plane: controlplane.LocalControlPlane) -> Iterator[str]:
+def annotating(control_plane: launcher.LocalControlPlane) -> Iterator[str]:
     """A second scheduler, profile py-scheduler-annotated, with --explain-annotations."""
     workdir = Path(tempfile.mkdtemp(prefix="annotating-"))
     config = workdir / "config.yaml"
@@ -165,7 +165,7 @@ def annotating(control_plane: controlplane.LocalControlPlane) -> Iterator[str]:
         control_plane,
         config,
         name="annotating",
-        args=["--explain-annotations", "--capacity-shape", "small:cpu=500m,memory=1Gi"],
+        extra_args=["--explain-annotations", "--capacity-shape", "small:cpu=500m,memory=1Gi"],
     )
     try:
         yield running.base

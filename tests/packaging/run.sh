@@ -31,8 +31,6 @@ if [[ ! -x $PY ]]; then
 	echo "run.sh: $PY missing; run \`make venv\` first" >&2
 	exit 2
 fi
-# shellcheck source=controlplane/versions.env
-. controlplane/versions.env
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -116,7 +114,7 @@ fi
 helm_template() { # <output> <helm template args...>
 	local out=$1
 	shift
-	"$HELM" template py-scheduler "$CHART" --namespace "$NS" --kube-version "$KUBE_VERSION" "$@" >"$out"
+	"$HELM" template py-scheduler "$CHART" --namespace "$NS" "$@" >"$out"
 }
 
 chart_checks() { # <rendered file> <checks.py chart args...>
@@ -131,10 +129,17 @@ check "Dockerfile: the image/ packages, locked deps, trimmed venv, numeric USER,
 
 # ---- Helm chart ---------------------------------------------------------------------
 
-check "helm lint --strict (defaults)" \
-	"$HELM" lint --strict --kube-version "$KUBE_VERSION" "$CHART"
-check "helm lint --strict (every option on)" \
-	"$HELM" lint --strict --kube-version "$KUBE_VERSION" "$CHART" -f "$ALL_ON"
+check "helm lint --strict (defaults)" "$HELM" lint --strict "$CHART"
+check "helm lint --strict (every option on)" "$HELM" lint --strict "$CHART" -f "$ALL_ON"
+# helm is built with its release ldflags, so without --kube-version it assumes the
+# Kubernetes of its client libraries, not v1.20; the chart's floor is the oldest release
+# py-scheduler supports.
+check "helm template without --kube-version assumes a current Kubernetes (>= 1.35)" \
+	helm_template "$work/x"
+check "chart renders for the oldest supported release (v1.35.0)" \
+	helm_template "$work/x" --kube-version v1.35.0
+check "chart refuses a release below the supported range (v1.34.9)" \
+	refuses "incompatible with Kubernetes v1.34.9" helm_template "$work/x" --kube-version v1.34.9
 
 defaults() {
 	helm_template "$work/defaults.yaml" &&
@@ -142,7 +147,7 @@ defaults() {
 			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
 			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
 			--priority-class system-cluster-critical --image "$IMAGE" \
-			--kinds PodDisruptionBudget,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
+			--kinds PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
 }
 check "helm template (defaults): objects, restricted pods, RBAC, lease, config the scheduler accepts" defaults
 
@@ -155,7 +160,7 @@ all_on() {
 			--disabled-alerts PySchedulerPendingPodsGrowing --job scheduler-platform --extras \
 			--common-labels example.com/cost-center=42 \
 			--image registry.example.com/platform/py-scheduler@sha256:0000000000000000000000000000000000000000000000000000000000000000 \
-			--kinds NetworkPolicy,PodDisruptionBudget,ServiceAccount,ConfigMap,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,PrometheusRule,ServiceMonitor,Pod
+			--kinds NetworkPolicy,PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,PrometheusRule,ServiceMonitor,Pod
 }
 check "helm template (every option on, evictionMode Delete): same checks, pods delete granted" all_on
 
@@ -168,7 +173,7 @@ single() {
 			--fullname py-scheduler --service-account py-scheduler --replicas 1 \
 			--profiles py-scheduler --eviction-mode none --default-spreading \
 			--job sched-one --image py-scheduler:dev \
-			--kinds NetworkPolicy,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Service,Deployment,PrometheusRule,PodMonitor,Pod
+			--kinds NetworkPolicy,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Service,Deployment,PrometheusRule,PodMonitor,Pod
 }
 check "helm template (one replica, no election, no preemption, PodMonitor, no priority class, local image): no PDB, lease Role or eviction rights" single
 
@@ -222,7 +227,7 @@ manifests_shape() {
 			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
 			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
 			--priority-class system-cluster-critical --image "$IMAGE" \
-			--kinds PodDisruptionBudget,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment
+			--kinds PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment
 }
 check "deploy/manifests: restricted namespace; objects as the chart's, without the test hook" manifests_shape
 
@@ -234,6 +239,8 @@ check "versions agree: pyproject, --version, chart version and appVersion, Docke
 check "shellcheck tests/packaging/*.sh image/*.sh deploy/krew/kubectl-explain_pod" \
 	"$SHELLCHECK" -x tests/packaging/run.sh tests/packaging/generate-manifests.sh image/*.sh \
 	deploy/krew/kubectl-explain_pod
+check "shellcheck controlplane/*.sh .ci/run (release build, pinning, matrix, CI)" \
+	"$SHELLCHECK" -x controlplane/build.sh controlplane/pin-release.sh controlplane/matrix.sh .ci/run
 
 echo "# took $((SECONDS - started)) s"
 echo "packaging: $passed passed, $failed failed"

@@ -29,6 +29,7 @@ from py_scheduler.framework.types import (
     QueuedPodInfo,
 )
 from py_scheduler.model import Node, NodeInfo, NodeName, PodInfo, decode_pod
+from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
@@ -344,9 +345,11 @@ def build_core(
     seed: int = 0,
     settle: Settle | None = None,
     recorder: MetricsRecorder = NO_METRICS,
+    server: ServerInfo = OFFLINE,
 ) -> Core:
-    """The scheduler as build.py wires it, on fakes and a fake clock."""
-    cfg = config.parse(dict(raw_config or {}))
+    """The scheduler as build.py wires it, on fakes and a fake clock, following the
+    release of ``server`` (the newest without one)."""
+    cfg = config.parse(dict(raw_config or {}), release=server.version)
     clock = clock or FakeClock()
     cluster = FakeCluster()
     cache = Cache()
@@ -360,6 +363,7 @@ def build_core(
             cluster=cluster,
             nominator=nominator,
             recorder=recorder,
+            server=server,
         )
         for profile in cfg.profiles
     }

@@ -23,6 +23,7 @@ from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import SUCCESS, Status
 from py_scheduler.framework.types import FitError
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model.server import ServerVersion, offline
 from py_scheduler.plugins.image_locality import ImageLocality
 from py_scheduler.plugins.noderesources.balanced_allocation import (
     NodeResourcesBalancedAllocation,
@@ -200,15 +201,16 @@ BALANCED_RESOURCES = [
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("resources", BALANCED_RESOURCES)
+@pytest.mark.parametrize("minor", [35, 37], ids=["balance (1.35)", "change in balance (1.36+)"])
 def test_balanced_allocation_batch_equals_per_node(
-    seed: int, resources: tuple[ResourceSpec, ...]
+    seed: int, resources: tuple[ResourceSpec, ...], minor: int
 ) -> None:
     rng = random.Random(100 + seed)
     nodes = random_infos(rng, 60)
     columns, rows = all_rows(nodes)
     plugin = NodeResourcesBalancedAllocation(
         NodeResourcesBalancedAllocationArgs(resources),
-        handle=HANDLE,
+        handle=FakeHandle(server=offline(ServerVersion(1, minor))),
     )
     compared = 0
     for i in range(25):
