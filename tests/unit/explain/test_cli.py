@@ -4,7 +4,9 @@ We test these aspects:
 - text and JSON output for a pending pod, with verified suggestions;
 - bad input is one line on stderr and a non-zero exit, never a traceback: a
   pod missing from the snapshot (1), an unreadable snapshot or configuration
-  (2), a malformed pod argument (2), an unreachable API server (1);
+  (2), a malformed pod argument (2), an unreachable API server (1); ``run``'s
+  bad explain flags are one structured log line and exit 2, as its other
+  invalid input;
 - a pod of another scheduler is explained with a warning, exit 0;
 - the kubectl plugin takes kubectl's flags (-n, -o json); krew's manifest
   installs the same executable, and its shim runs the same command.
@@ -200,9 +202,10 @@ def test_the_krew_shim_runs_the_same_command(tmp_path: Path) -> None:
 def test_run_refuses_bad_explain_flags_before_starting(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(["run", *argv], capsys)
+    code, out, err = run(["run", "--log-format", "json", *argv], capsys)
     assert out == ""
     assert code == 2
     assert err.count("\n") == 1
-    assert err.startswith("error: ")
-    assert message in err
+    line = orjson.loads(err)
+    assert (line["event"], line["level"]) == ("invalid flag", "error")
+    assert message in line["error"]
