@@ -33,6 +33,7 @@ from py_scheduler.explain.offline import ExplainError, explain_pod
 from py_scheduler.explain.report import Explanation
 from py_scheduler.explain.suggest import MAX_VERIFIED, suggest
 from py_scheduler.kube import listing
+from py_scheduler.kube.client import CredentialsError
 from py_scheduler.simulation import snapshot as snapshots
 
 EXIT_INPUT: Final = 2
@@ -103,7 +104,7 @@ def main(args: argparse.Namespace) -> int:
         return _fail(f"pod {namespace}/{name} not found", EXIT_FAILED)
     except Forbidden as exc:
         return _fail(f"not allowed: {exc}", EXIT_FAILED)
-    except listing.CredentialsError as exc:
+    except CredentialsError as exc:
         return _fail(str(exc), EXIT_FAILED)
     except ClusterError as exc:
         return _fail(f"cannot reach the cluster: {exc}", EXIT_FAILED)

@@ -21,17 +21,13 @@ from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
 from py_scheduler.cluster import ClusterError, Forbidden, NotFound, Unavailable
-from py_scheduler.kube.client import KubeClient, Settings, load_configuration
+from py_scheduler.kube.client import CredentialsError, KubeClient, Settings, load_configuration
 from py_scheduler.model.dra.objects import GROUP as DRA_GROUP
 from py_scheduler.model.dra.objects import VERSION as DRA_VERSION
 
 PAGE: Final = 500
 # Pods the scheduler no longer counts, as its own watch leaves them out.
 LIVE_PODS: Final = "status.phase!=Succeeded,status.phase!=Failed"
-
-
-class CredentialsError(ClusterError):
-    """No usable credentials: no kubeconfig, a missing context, not in a cluster."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +65,8 @@ KINDS: Final = (
 
 async def configuration(kubeconfig: str | None, context: str | None) -> k8s_client.Configuration:
     """Credentials as kubectl takes them: a kubeconfig file and context, else
-    $KUBECONFIG / ~/.kube/config, else in-cluster."""
+    $KUBECONFIG / ~/.kube/config, else in-cluster. Raises
+    :class:`~py_scheduler.kube.client.CredentialsError` with a one-line reason."""
     if kubeconfig and not _is_file(kubeconfig):
         raise CredentialsError(f"cannot load credentials: {kubeconfig}: no such file")
     try:
@@ -79,7 +76,7 @@ async def configuration(kubeconfig: str | None, context: str | None) -> k8s_clie
         await k8s_config.load_kube_config(
             config_file=kubeconfig, context=context, client_configuration=out
         )
-    except (k8s_config.ConfigException, OSError, ValueError, TypeError) as exc:
+    except (CredentialsError, k8s_config.ConfigException, OSError, ValueError, TypeError) as exc:
         raise CredentialsError(f"cannot load credentials: {exc}") from None
     return out
 

@@ -122,6 +122,30 @@ def test_a_missing_context_is_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert err == f"error: cannot load credentials: {tmp_path / 'none'}: no such file\n"
 
 
+def test_a_kubeconfig_without_a_current_context_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    code, out, err = run(["explain", "default/p", "--kubeconfig", str(kubeconfig)], capsys)
+    assert (code, out) == (1, "")
+    assert err.count("\n") == 1
+    assert err.startswith(f"error: cannot load credentials: kubeconfig {kubeconfig}: ")
+    assert "current-context" in err
+
+
+def test_no_kubeconfig_and_not_in_a_cluster_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    code, out, err = run(["explain", "default/p"], capsys)
+    assert (code, out) == (1, "")
+    assert err.startswith("error: cannot load credentials: no kubeconfig and not in a cluster")
+    assert err.count("\n") == 1
+
+
 def test_a_pod_of_another_scheduler_is_explained_with_a_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
