@@ -2,11 +2,17 @@
 
 :data:`CLUSTER` lists, per API group and resource, the verbs of every request
 this layer makes outside the leader lease (:data:`LEASE`); preemption adds
-one of :data:`EVICTION_MODES`. The chart's ClusterRole and lease Role are
-checked against these tables (tests/packaging), and the requests the
+one of :data:`EVICTION_MODES`, and ``--explain-annotations``
+:data:`ANNOTATIONS` (:mod:`.annotations`). The chart's ClusterRole and lease
+Role are checked against these tables (tests/packaging), and the requests the
 integration suite sends through the fault proxy are mapped back onto them
 with :func:`permission`, so a grant the code never uses, or a request the
 chart does not allow, fails a test.
+
+Two readers other than the scheduler: whoever scrapes the secure port needs
+:data:`METRICS_READER` (the chart's metrics-reader ClusterRole), and whoever
+runs ``py-scheduler explain`` against a cluster needs :data:`EXPLAIN`, the
+reads of :mod:`.listing`.
 """
 
 from __future__ import annotations
@@ -49,6 +55,32 @@ CLUSTER: Final[Permissions] = {
 EVICTION_MODES: Final[dict[str, Permissions]] = {
     "Evict": {("", "pods/eviction"): frozenset({"create"})},
     "Delete": {("", "pods"): frozenset({"delete"})},
+}
+# Result annotations: a merge patch of the pod's metadata.
+ANNOTATIONS: Final[Permissions] = {("", "pods"): frozenset({"patch"})}
+# Non-resource URLs of the secure port that need a token (the probes are anonymous):
+# /debug/pods/NAMESPACE/NAME is granted by its prefix.
+METRICS_READER: Final = ("/metrics", "/debug/pods/*")
+# `py-scheduler explain` from a cluster: the pod read, and a list of each kind the
+# scheduler's decisions depend on (one it may not list is left out with a note).
+_LIST: Final = frozenset({"list"})
+EXPLAIN: Final[Permissions] = {
+    ("", "pods"): frozenset({"get", "list"}),
+    ("", "nodes"): _LIST,
+    ("", "namespaces"): _LIST,
+    ("policy", "poddisruptionbudgets"): _LIST,
+    ("", "services"): _LIST,
+    ("", "replicationcontrollers"): _LIST,
+    ("apps", "replicasets"): _LIST,
+    ("apps", "statefulsets"): _LIST,
+    ("", "persistentvolumeclaims"): _LIST,
+    ("", "persistentvolumes"): _LIST,
+    ("storage.k8s.io", "storageclasses"): _LIST,
+    ("storage.k8s.io", "csinodes"): _LIST,
+    ("resource.k8s.io", "resourceclaims"): _LIST,
+    ("resource.k8s.io", "resourceclaimtemplates"): _LIST,
+    ("resource.k8s.io", "deviceclasses"): _LIST,
+    ("resource.k8s.io", "resourceslices"): _LIST,
 }
 # Create cannot be limited by name; the rest is on the configured lease only.
 LEASE: Final[Permissions] = {

@@ -268,6 +268,10 @@ def check_deployment(
     problems.check(argv[:1] == ["run"], f"args {argv} do not start with run")
     problems.check("--config=/etc/py-scheduler/config.yaml" in argv, "no --config argument")
     problems.check(
+        ("--explain-annotations" in argv) == args.explain_annotations,
+        f"--explain-annotations {'missing from' if args.explain_annotations else 'in'} {argv}",
+    )
+    problems.check(
         any(a.startswith("--port=") for a in argv) and "--bind-address=$(POD_IP)" in argv,
         "no --port, or --bind-address not the pod IP",
     )
@@ -378,6 +382,8 @@ def check_rbac(docs: list[dict[str, Any]], args: argparse.Namespace, problems: P
     wanted = {key: set(verbs) for key, verbs in rbac.CLUSTER.items()}
     for key, verbs in rbac.EVICTION_MODES.get(args.eviction_mode, {}).items():
         wanted.setdefault(key, set()).update(verbs)
+    for key, verbs in (rbac.ANNOTATIONS if args.explain_annotations else {}).items():
+        wanted.setdefault(key, set()).update(verbs)
     for key in sorted(set(granted) | set(wanted)):
         got, want = granted.get(key, set()), wanted.get(key, set())
         problems.check(not want - got, f"ClusterRole: {key} lacks {sorted(want - got)}")
@@ -390,7 +396,8 @@ def check_rbac(docs: list[dict[str, Any]], args: argparse.Namespace, problems: P
     }
     for binding in by_kind(docs, "ClusterRoleBinding") + by_kind(docs, "RoleBinding"):
         subjects = binding.get("subjects", [])
-        # The metrics reader may only get /metrics; everything else is the scheduler's.
+        # The metrics reader may only get /metrics and /debug/pods; everything else is the
+        # scheduler's.
         is_reader = binding["roleRef"]["name"] == f"{args.fullname}-metrics-reader"
         problems.check(
             subjects == [reader if is_reader else subject],
@@ -399,7 +406,8 @@ def check_rbac(docs: list[dict[str, Any]], args: argparse.Namespace, problems: P
     readers = [r for r in by_kind(docs, "ClusterRole") if r["metadata"]["name"].endswith("-reader")]
     for role in readers:
         problems.check(
-            role.get("rules") == [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}],
+            role.get("rules")
+            == [{"nonResourceURLs": list(rbac.METRICS_READER), "verbs": ["get"]}],
             f"metrics reader rules {role.get('rules')}",
         )
     roles = by_kind(docs, "Role")
@@ -780,6 +788,11 @@ def main(argv: list[str] | None = None) -> int:
         "--extras", action="store_true", help="extraVolumes, extraVolumeMounts, envFrom set"
     )
     chart.add_argument("--default-spreading", action="store_true")
+    chart.add_argument(
+        "--explain-annotations",
+        action="store_true",
+        help="explain.annotations on: the flag passed and pods patch granted",
+    )
     chart.add_argument("--monitor-labels", action="store_true")
     chart.add_argument("--disabled-alerts", default="")
     dashboard = sub.add_parser("dashboard", help="check files/dashboard.json")

@@ -156,13 +156,14 @@ all_on() {
 		chart_checks "$work/all-on.yaml" --label all-on --namespace "$NS" \
 			--fullname py-scheduler-all-on --service-account py-scheduler-all-on --replicas 3 \
 			--lease py-scheduler-lock --profiles py-scheduler,py-scheduler-spread \
-			--eviction-mode Delete --priority-class system-cluster-critical --monitor-labels \
+			--eviction-mode Delete --explain-annotations --priority-class system-cluster-critical \
+			--monitor-labels \
 			--disabled-alerts PySchedulerPendingPodsGrowing --job scheduler-platform --extras \
 			--common-labels example.com/cost-center=42 \
 			--image registry.example.com/platform/py-scheduler@sha256:0000000000000000000000000000000000000000000000000000000000000000 \
 			--kinds NetworkPolicy,PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,PrometheusRule,ServiceMonitor,Pod
 }
-check "helm template (every option on, evictionMode Delete): same checks, pods delete granted" all_on
+check "helm template (every option on, evictionMode Delete, explain annotations): same checks, pods delete and patch granted" all_on
 
 single() {
 	helm_template "$work/single.yaml" --set replicas=1,leaderElection.enabled=false \
