@@ -32,8 +32,18 @@ from py_scheduler.explain import text
 from py_scheduler.explain.offline import ExplainError, explain_pod
 from py_scheduler.explain.report import Explanation
 from py_scheduler.explain.suggest import MAX_VERIFIED, suggest
-from py_scheduler.kube import listing
+from py_scheduler.kube import discovery, listing
 from py_scheduler.kube.client import CredentialsError
+from py_scheduler.model.server import (
+    NEWEST,
+    OFFLINE,
+    OLDEST,
+    ServerInfo,
+    ServerVersion,
+    offline,
+    parse_release,
+    supported,
+)
 from py_scheduler.simulation import snapshot as snapshots
 
 EXIT_INPUT: Final = 2
@@ -60,6 +70,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="do not verify the scheduler's serving certificate",
     )
     parser.add_argument("--config", type=Path, help="KubeSchedulerConfiguration file")
+    parser.add_argument(
+        "--kube-version",
+        help="explain as the kube-scheduler of this Kubernetes release (1.35 to 1.37, e.g. 1.36; "
+        "default: the cluster's release, or the newest for --snapshot)",
+    )
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
     parser.add_argument("--seed", type=int, default=0, help="seed for the random tie-break")
     parser.add_argument(
@@ -92,10 +107,11 @@ def main(args: argparse.Namespace) -> int:
         cfg = config.load(args.config)
         if args.max_verify < 0:
             raise UsageError("--max-verify must not be negative")
+        release = _release(args.kube_version)
     except (UsageError, config.ConfigError) as exc:
         return _fail(str(exc), EXIT_INPUT)
     try:
-        explanation = asyncio.run(_explain(args, cfg, namespace, name))
+        explanation = asyncio.run(_explain(args, cfg, namespace, name, release))
     except snapshots.SnapshotError as exc:
         return _fail(str(exc), EXIT_INPUT)
     except ExplainError as exc:
@@ -118,20 +134,35 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _release(text: str | None) -> ServerVersion | None:
+    if text is None:
+        return None
+    try:
+        return parse_release(text)
+    except ValueError as exc:
+        raise UsageError(f"--kube-version: {exc}") from None
+
+
 def _fail(message: str, code: int) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
 
 
 async def _explain(
-    args: argparse.Namespace, cfg: config.SchedulerConfig, namespace: str, name: str
+    args: argparse.Namespace,
+    cfg: config.SchedulerConfig,
+    namespace: str,
+    name: str,
+    release: ServerVersion | None,
 ) -> Explanation:
     key = f"{namespace}/{name}"
     if args.snapshot is not None:
         snap = snapshots.load(args.snapshot)
         if not any(p.key == key for p in snap.pods):
             raise ExplainError(f"pod {key} is not in the snapshot {args.snapshot}")
-        return await _offline(args, cfg, snap, key)
+        return await _offline(
+            args, cfg, snap, key, OFFLINE if release is None else offline(release)
+        )
     configuration = await listing.configuration(args.kubeconfig, args.context)
     async with listing.client(configuration) as kube:
         if args.scheduler_url:
@@ -148,9 +179,17 @@ async def _explain(
         phase = (pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed"):
             raise ExplainError(f"pod {key} has finished (phase {phase}); nothing to schedule")
+        # As the live scheduler does, follow the cluster's release unless told otherwise.
+        server = await discovery.read(kube) if release is None else offline(release)
         docs, notes = await listing.list_cluster(kube)
     snap = snapshots.from_documents(docs, source="cluster")
-    explanation = await _offline(args, cfg, snap, key)
+    explanation = await _offline(args, cfg, snap, key, server)
+    if not supported(server.version):
+        explanation.warnings.append(
+            f"the cluster runs Kubernetes {server.version}, outside the releases py-scheduler "
+            f"follows ({OLDEST.major}.{OLDEST.minor} to {NEWEST.major}.{NEWEST.minor}): "
+            "explained as the nearest one"
+        )
     if args.scheduler_url:
         explanation.warnings.append(
             "the scheduler holds no diagnosis of this pod (it is not pending there); "
@@ -161,12 +200,22 @@ async def _explain(
 
 
 async def _offline(
-    args: argparse.Namespace, cfg: config.SchedulerConfig, snap: snapshots.Snapshot, key: str
+    args: argparse.Namespace,
+    cfg: config.SchedulerConfig,
+    snap: snapshots.Snapshot,
+    key: str,
+    server: ServerInfo,
 ) -> Explanation:
-    explanation = await explain_pod(snap, cfg, key, seed=args.seed)
+    explanation = await explain_pod(snap, cfg, key, seed=args.seed, server=server)
     if not args.no_suggestions:
         explanation.suggestions = await suggest(
-            snap, cfg, explanation, key, seed=args.seed, max_verified=args.max_verify
+            snap,
+            cfg,
+            explanation,
+            key,
+            seed=args.seed,
+            max_verified=args.max_verify,
+            server=server,
         )
     return explanation
 

@@ -25,6 +25,7 @@ from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.types import FitError, PostFilterResult
 from py_scheduler.model import NodeName, PodInfo
+from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.plugins.defaultpreemption.default_preemption import DefaultPreemption
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.evaluation import Explaining
@@ -139,9 +140,15 @@ async def _no_wait() -> None:
 
 
 async def explain_pod(
-    snap: Snapshot, cfg: SchedulerConfig, key: str, *, seed: int = 0
+    snap: Snapshot,
+    cfg: SchedulerConfig,
+    key: str,
+    *,
+    seed: int = 0,
+    server: ServerInfo = OFFLINE,
 ) -> Explanation:
-    """One cycle for pod ``key`` (``namespace/name``), explained."""
+    """One cycle for pod ``key`` (``namespace/name``), explained as the
+    kube-scheduler of ``server``'s release would run it."""
     target = find_target(snap, cfg, key)
     pods = [target.pod if p.key == key else p for p in snap.pods]
     objects = ObjectStore()
@@ -160,6 +167,7 @@ async def explain_pod(
         settle=_no_wait,
         evaluator=Explaining(),
         observer=_Observer(capture),
+        server=server,
     )
     _seed_preemption(scheduler, seed)
     scheduler.replace_nodes(snap.nodes)
@@ -229,7 +237,12 @@ def _not_attempted(
 
 
 async def place(
-    snap: Snapshot, cfg: SchedulerConfig, keys: list[str], *, seed: int = 0
+    snap: Snapshot,
+    cfg: SchedulerConfig,
+    keys: list[str],
+    *,
+    seed: int = 0,
+    server: ServerInfo = OFFLINE,
 ) -> dict[str, Result]:
     """``simulate`` on ``snap`` with only ``keys`` (and nominated pods) pending:
     what becomes of each of them."""
@@ -242,5 +255,5 @@ async def place(
         or p.nominated_node
         or p.scheduler_name not in cfg.scheduler_names
     ]
-    results = await simulate(replace(snap, pods=pods), cfg, seed=seed)
+    results = await simulate(replace(snap, pods=pods), cfg, seed=seed, server=server)
     return {r.pod: r for r in results if r.pod in wanted}

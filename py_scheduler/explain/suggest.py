@@ -29,6 +29,7 @@ from py_scheduler.explain.report import Explanation, NodeReport, Suggestion, qua
 from py_scheduler.model import HOSTNAME_LABEL, Node, NodeName, PodInfo, decode_pod
 from py_scheduler.model.quantity import parse_quantity
 from py_scheduler.model.resources import CPU, MEMORY, PODS
+from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.model.taints import NO_EXECUTE, NO_SCHEDULE, Taint, tolerated
 from py_scheduler.simulation.snapshot import Snapshot
 
@@ -89,6 +90,7 @@ class Context:
     raw: Mapping[str, Any]
     seed: int
     nodes: dict[str, Node] = field(default_factory=dict)
+    server: ServerInfo = OFFLINE
 
     def only(self, plugin: str) -> list[NodeReport]:
         """Rejected nodes that ``plugin`` alone keeps out."""
@@ -107,9 +109,12 @@ async def suggest(
     *,
     seed: int = 0,
     max_verified: int = MAX_VERIFIED,
+    server: ServerInfo = OFFLINE,
 ) -> list[Suggestion]:
     """Verified changes first, cheapest first; then what was tried in vain."""
-    tried = await tried_changes(snap, cfg, ex, key, seed=seed, max_verified=max_verified)
+    tried = await tried_changes(
+        snap, cfg, ex, key, seed=seed, max_verified=max_verified, server=server
+    )
     return [suggestion for suggestion, _ in tried]
 
 
@@ -121,6 +126,7 @@ async def tried_changes(
     *,
     seed: int = 0,
     max_verified: int = MAX_VERIFIED,
+    server: ServerInfo = OFFLINE,
 ) -> list[tuple[Suggestion, Snapshot]]:
     """Each suggestion with the changed snapshot it was verified on."""
     if ex.node is not None or ex.nominated_node is not None:
@@ -133,7 +139,7 @@ async def tried_changes(
         # Explained as this configuration's profile would decide: verified so too.
         pod = replace(pod, scheduler_name=ex.profile)
         snap = replace(snap, pods=[pod if p.key == key else p for p in snap.pods])
-    ctx = Context(snap, cfg, ex, key, pod, raw, seed, {n.name: n for n in snap.nodes})
+    ctx = Context(snap, cfg, ex, key, pod, raw, seed, {n.name: n for n in snap.nodes}, server)
     candidates: list[Candidate] = []
     for generate in (
         _lower_request,
@@ -160,7 +166,7 @@ async def tried_changes(
         if changed is snap:
             continue  # nothing to change after all (e.g. no pods can be moved)
         suggestion = candidate.suggestion()
-        placed = await place(changed, cfg, [key, *moved], seed=seed)
+        placed = await place(changed, cfg, [key, *moved], seed=seed, server=server)
         mine = placed.get(key)
         suggestion.node = mine.node if mine is not None else None
         suggestion.verified = suggestion.node is not None and all(
@@ -537,7 +543,9 @@ def _free_node(ctx: Context) -> list[Candidate]:
             ctx.pod, priority=_PRIORITY_CEILING, preemption_policy="PreemptLowerPriority"
         )
         probe = replace(snap, pods=[boosted if p.key == ctx.key else p for p in snap.pods])
-        result = (await place(probe, ctx.cfg, [ctx.key], seed=ctx.seed)).get(ctx.key)
+        result = (await place(probe, ctx.cfg, [ctx.key], seed=ctx.seed, server=ctx.server)).get(
+            ctx.key
+        )
         if result is None or not result.victims or not result.nominated_node:
             return snap, []
         node = result.nominated_node
@@ -555,7 +563,9 @@ def _free_node(ctx: Context) -> list[Candidate]:
             else p
             for p in snap.pods
         ]
-        placed = await place(replace(snap, pods=pods), ctx.cfg, sorted(victims), seed=ctx.seed)
+        placed = await place(
+            replace(snap, pods=pods), ctx.cfg, sorted(victims), seed=ctx.seed, server=ctx.server
+        )
         destinations = {k: r.node for k, r in placed.items()}
         if len(destinations) != len(victims) or any(d is None for d in destinations.values()):
             return snap, []

@@ -71,6 +71,11 @@ def test_json_output_follows_the_contract(capsys: pytest.CaptureFixture[str]) ->
             2,
             "cannot read",
         ),
+        (
+            ["explain", "default/d", "--snapshot", NO_ROOM, "--kube-version", "1.34"],
+            2,
+            "--kube-version: py-scheduler follows Kubernetes 1.35 to 1.37, not 1.34",
+        ),
     ],
     ids=[
         "a pod the snapshot lacks",
@@ -78,6 +83,7 @@ def test_json_output_follows_the_contract(capsys: pytest.CaptureFixture[str]) ->
         "a pod that is not NAMESPACE/POD",
         "a namespace given twice, differently",
         "a configuration that cannot be read",
+        "a release py-scheduler does not follow",
     ],
 )
 def test_bad_input_is_one_line_and_a_non_zero_exit(
