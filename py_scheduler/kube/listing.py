@@ -119,9 +119,11 @@ async def fetch_diagnosis(
     kube: KubeClient | None, base: str, namespace: str, name: str, *, verify: bool = True
 ) -> Mapping[str, Any] | None:
     """A running scheduler's last diagnosis of the pod (``/debug/pods/NS/NAME``),
-    sent with the caller's bearer token, as a scrape of ``/metrics`` is; None
-    when it holds none (the pod is not pending there)."""
+    over HTTPS with the caller's bearer token, as a scrape of ``/metrics`` is
+    (the secure port reviews it: TokenReview, SubjectAccessReview); None when
+    it holds none (the pod is not pending there)."""
     headers = {"Accept": "application/json"}
+    token = None
     if kube is not None:
         token = await kube.configuration.get_api_key_with_prefix("BearerToken")
         if token:
@@ -137,12 +139,20 @@ async def fetch_diagnosis(
             if resp.status == 404:
                 return None
             if resp.status in (401, 403):
-                raise Forbidden(f"GET {url}: {resp.status} {body[:200].decode(errors='replace')}")
+                why = f"GET {url}: {resp.status} {body[:200].decode(errors='replace')}"
+                if not token:
+                    # Client certificates do not authenticate to the secure port.
+                    why += " (the kubeconfig's user has no bearer token to send)"
+                raise Forbidden(why)
             if resp.status != 200:
                 raise ClusterError(
                     f"GET {url}: {resp.status} {body[:200].decode(errors='replace')}",
                     status=resp.status,
                 )
+    except aiohttp.ClientSSLError as exc:
+        raise Unavailable(
+            f"GET {url}: {exc} (a self-signed serving certificate: --insecure-skip-tls-verify)"
+        ) from exc
     except aiohttp.ClientError as exc:
         raise Unavailable(f"GET {url}: {exc}") from exc
     except TimeoutError:
