@@ -27,7 +27,7 @@ from prometheus_client.registry import REGISTRY
 from py_scheduler import config, metrics
 from py_scheduler.__main__ import main
 from py_scheduler.simulation.run import Result, simulate
-from py_scheduler.simulation.snapshot import load, parse
+from py_scheduler.simulation.snapshot import SnapshotError, load, parse
 from tests.builders import raw_node, raw_pod
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -66,6 +66,12 @@ def test_a_json_snapshot_reads_as_its_yaml_does() -> None:
     assert [p.key for p in from_json.pods] == [p.key for p in from_yaml.pods]
     assert [n.name for n in from_json.nodes] == [n.name for n in from_yaml.nodes]
     assert from_json.raw_pods == from_yaml.raw_pods
+
+
+def test_json_too_deep_for_orjson_gets_the_yaml_bounds() -> None:
+    deep = '{"kind": "List", "items": [' + "[" * 2000 + "]" * 2000 + "]}"
+    with pytest.raises(SnapshotError, match=r"^deep\.json: nested deeper than 64 levels$"):
+        parse(deep, "deep.json")
 
 
 async def run(*docs: dict[str, Any]) -> dict[str, Result]:
