@@ -406,8 +406,7 @@ def check_rbac(docs: list[dict[str, Any]], args: argparse.Namespace, problems: P
     readers = [r for r in by_kind(docs, "ClusterRole") if r["metadata"]["name"].endswith("-reader")]
     for role in readers:
         problems.check(
-            role.get("rules")
-            == [{"nonResourceURLs": list(rbac.METRICS_READER), "verbs": ["get"]}],
+            role.get("rules") == [{"nonResourceURLs": list(rbac.METRICS_READER), "verbs": ["get"]}],
             f"metrics reader rules {role.get('rules')}",
         )
     roles = by_kind(docs, "Role")
