@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import structlog
 
 from bench import evaluation, explain, gates, profile, stats
 
@@ -143,16 +140,6 @@ def test_the_benchmark_ways_agree_cycle_by_cycle() -> None:
         assert all(value > 0 for value in per_way.values())
 
 
-@pytest.fixture
-def logging_restored() -> Iterator[None]:
-    """The benchmark's entry point sets the process's log level to error; later tests
-    that capture warnings must not inherit it."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
-
-
-@pytest.mark.usefixtures("logging_restored")
 def test_the_explain_benchmark_runs_every_measurement(capsys: pytest.CaptureFixture[str]) -> None:
     assert explain.main(["--nodes", "40", "--pods-per-node", "2", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
