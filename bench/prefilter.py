@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,6 +28,7 @@ from py_scheduler.cluster import Cluster
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import Handle, SharedLister
 from py_scheduler.framework.status import Status
+from py_scheduler.framework.waiting_pods import WaitingPod
 from py_scheduler.model import (
     HOSTNAME_LABEL,
     ZONE_LABEL,
@@ -88,6 +89,18 @@ class _Handle:
         self, state: CycleState, pod: PodInfo, removed: PodInfo, node: NodeInfo
     ) -> Status:
         raise NotImplementedError
+
+    def waiting_pods(self) -> Sequence[WaitingPod]:
+        return ()
+
+    def get_waiting_pod(self, uid: str) -> WaitingPod | None:
+        return None
+
+    def reject_waiting_pod(self, uid: str) -> bool:
+        return False
+
+    def activate(self, pods: Iterable[PodInfo]) -> None:
+        pass
 
 
 def _term(app: str, key: str) -> dict[str, Any]:

@@ -14,15 +14,15 @@ plugins are appended. A specific extension point overrides ``multiPoint``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import yaml
 
 from py_scheduler import plugins
-from py_scheduler.framework.registry import ArgsError
+from py_scheduler.framework.registry import ArgsError, PluginSpec
 from py_scheduler.framework.runtime import POINTS, PluginRef, PluginSet, ProfileSpec
 from py_scheduler.model.raw import DecodeError, Fields
 
@@ -88,6 +88,8 @@ class SchedulerConfig:
     parallelism: int = 16
     leader_election: LeaderElection = field(default_factory=LeaderElection)
     client_connection: ClientConnection = field(default_factory=ClientConnection)
+    # The plugins the profiles were checked against, and are built from.
+    registry: Mapping[str, PluginSpec[Any]] = field(default_factory=lambda: plugins.IN_TREE)
 
     def profile(self, scheduler_name: str) -> Profile | None:
         return next((p for p in self.profiles if p.scheduler_name == scheduler_name), None)
@@ -157,7 +159,9 @@ def _merge(defaults: Sequence[PluginRef], custom: PluginSet) -> tuple[PluginRef,
     return tuple(merged)
 
 
-def _profile(fields: Fields, default_name: str | None) -> Profile:
+def _profile(
+    fields: Fields, default_name: str | None, registry: Mapping[str, PluginSpec[Any]]
+) -> Profile:
     _check_fields(fields, _PROFILE_FIELDS)
     name = fields.string("schedulerName") or default_name
     if not name:
@@ -171,23 +175,23 @@ def _profile(fields: Fields, default_name: str | None) -> Profile:
     for point, plugin_set in points.items():
         for ref in plugin_set.enabled:
             used.add(ref.name)
-            if ref.name not in plugins.IN_TREE:
+            if ref.name not in registry:
                 raise ConfigError(
                     f"{plugin_fields.path}.{point}: unknown plugin {ref.name!r} "
-                    f"(known: {', '.join(sorted(plugins.IN_TREE))})"
+                    f"(known: {', '.join(sorted(registry))})"
                 )
     for ref in multi:
-        if ref.name not in plugins.IN_TREE:
+        if ref.name not in registry:
             raise ConfigError(
                 f"{plugin_fields.path}.multiPoint: unknown plugin {ref.name!r} "
-                f"(known: {', '.join(sorted(plugins.IN_TREE))})"
+                f"(known: {', '.join(sorted(registry))})"
             )
 
     args: dict[str, object] = {}
     for item in fields.objects("pluginConfig"):
         _check_fields(item, frozenset({"name", "args"}))
         plugin_name = item.string("name")
-        spec = plugins.IN_TREE.get(plugin_name)
+        spec = registry.get(plugin_name)
         if spec is None:
             raise item.error("name", f"unknown plugin {plugin_name!r}")
         if plugin_name in args:
@@ -202,7 +206,7 @@ def _profile(fields: Fields, default_name: str | None) -> Profile:
     # Every plugin gets decoded args, so defaults are validated the same way.
     for plugin_name in used:
         if plugin_name not in args:
-            args[plugin_name] = plugins.IN_TREE[plugin_name].args(None)
+            args[plugin_name] = registry[plugin_name].args(None)
 
     pct = fields.opt_integer("percentageOfNodesToScore")
     if pct is not None and not 0 <= pct <= 100:
@@ -210,17 +214,23 @@ def _profile(fields: Fields, default_name: str | None) -> Profile:
     return ProfileSpec(name, multi, points, args, pct)
 
 
-def parse(raw: object, *, source: str = "configuration") -> SchedulerConfig:
-    """Decode a configuration object (already parsed from YAML)."""
+def parse(
+    raw: object,
+    *,
+    source: str = "configuration",
+    registry: Mapping[str, PluginSpec[Any]] | None = None,
+) -> SchedulerConfig:
+    """Decode a configuration object (already parsed from YAML) against
+    ``registry`` (the in-tree plugins by default)."""
     try:
-        return _parse(Fields(raw if raw is not None else {}))
+        return _parse(Fields(raw if raw is not None else {}), registry or plugins.IN_TREE)
     except DecodeError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     except (ConfigError, ArgsError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def _parse(root: Fields) -> SchedulerConfig:
+def _parse(root: Fields, registry: Mapping[str, PluginSpec[Any]]) -> SchedulerConfig:
     _check_fields(root, _TOP_LEVEL)
     if root.raw:
         if root.string("apiVersion") != API_VERSION:
@@ -232,11 +242,11 @@ def _parse(root: Fields) -> SchedulerConfig:
     profile_fields = list(root.objects("profiles"))
     if not profile_fields:
         profiles: tuple[Profile, ...] = (
-            _profile(Fields({}, "profiles[0]"), DEFAULT_SCHEDULER_NAME),
+            _profile(Fields({}, "profiles[0]"), DEFAULT_SCHEDULER_NAME, registry),
         )
     else:
         default_name = DEFAULT_SCHEDULER_NAME if len(profile_fields) == 1 else None
-        profiles = tuple(_profile(f, default_name) for f in profile_fields)
+        profiles = tuple(_profile(f, default_name, registry) for f in profile_fields)
     names = [p.scheduler_name for p in profiles]
     if len(set(names)) != len(names):
         raise root.error("profiles", f"duplicate schedulerName in {names}")
@@ -287,6 +297,7 @@ def _parse(root: Fields) -> SchedulerConfig:
         parallelism=parallelism,
         leader_election=election,
         client_connection=connection,
+        registry=registry,
     )
 
 

@@ -77,6 +77,12 @@ PLUGIN_EXECUTION_DURATION: Final = Histogram(
     ["plugin", "extension_point", "status"],
     buckets=exponential(0.00001, 1.5, 20),
 )
+PERMIT_WAIT_DURATION: Final = Histogram(
+    "scheduler_permit_wait_duration_seconds",
+    "Duration of waiting on permit.",
+    ["result"],
+    buckets=exponential(0.001, 2, 15),
+)
 GOROUTINES: Final = Gauge(
     "scheduler_goroutines",
     "Number of running asyncio tasks split by the work they do such as binding.",
@@ -213,6 +219,9 @@ class PrometheusRecorder:
 
     def binding_tasks(self, delta: int) -> None:
         GOROUTINES.labels("binding").inc(delta)
+
+    def permit_wait(self, result: str, seconds: float) -> None:
+        PERMIT_WAIT_DURATION.labels(result).observe(seconds)
 
 
 def initialise(profiles: Iterable[str]) -> None:

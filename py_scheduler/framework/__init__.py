@@ -60,10 +60,12 @@ from py_scheduler.framework.types import (
     Resource,
     event,
 )
+from py_scheduler.framework.waiting_pods import MAX_PERMIT_WAIT, WaitingPod
 from py_scheduler.model import NodeInfo, PodInfo
 
 __all__ = [
     "MAX_NODE_SCORE",
+    "MAX_PERMIT_WAIT",
     "MIN_NODE_SCORE",
     "SKIP",
     "SUCCESS",
@@ -111,6 +113,7 @@ __all__ = [
     "SharedLister",
     "StateKey",
     "Status",
+    "WaitingPod",
     "event",
     "no_args",
 ]

@@ -9,7 +9,7 @@ nominated-pod pass hand it clones with pods added or removed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from typing import ClassVar, Protocol, runtime_checkable
 
 from py_scheduler.cluster import Cluster
@@ -23,6 +23,7 @@ from py_scheduler.framework.types import (
     PreFilterResult,
     QueuedPodInfo,
 )
+from py_scheduler.framework.waiting_pods import WaitingPod
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
 from py_scheduler.model.budgets import DisruptionBudget
 from py_scheduler.model.dra.objects import DeviceClass, DeviceID, ResourceClaim, ResourceSlice
@@ -134,6 +135,22 @@ class Handle(Protocol):
         self, state: CycleState, pod: PodInfo, removed: PodInfo, node: NodeInfo
     ) -> Status: ...
 
+    def waiting_pods(self) -> Sequence[WaitingPod]:
+        """Pods held at Permit now, in every profile (upstream's
+        IterateOverWaitingPods); allowing or rejecting them is safe meanwhile."""
+
+    def get_waiting_pod(self, uid: str) -> WaitingPod | None:
+        """The pod with this UID if it is held at Permit."""
+
+    def reject_waiting_pod(self, uid: str) -> bool:
+        """Reject a held pod with upstream's reason ``removed``; False when it
+        is not waiting (any more)."""
+
+    def activate(self, pods: Iterable[PodInfo]) -> None:
+        """Move these pods from the unschedulable pool or backoff to the active
+        queue now (upstream's Handle.Activate), e.g. the rest of a group one
+        pod of which a Permit plugin holds."""
+
 
 @runtime_checkable
 class Plugin(Protocol):
@@ -208,7 +225,12 @@ class ReservePlugin(Plugin, Protocol):
 
 @runtime_checkable
 class PermitPlugin(Plugin, Protocol):
-    def permit(self, state: CycleState, pod: PodInfo, node: NodeName) -> tuple[Status, float]: ...
+    def permit(self, state: CycleState, pod: PodInfo, node: NodeName) -> tuple[Status, float]:
+        """Success, a rejection, or ``Status.wait()`` with a timeout in seconds
+        (at most 15 minutes; longer is cut to that). A waiting pod stays
+        assumed on ``node`` until every plugin that waited calls
+        ``WaitingPod.allow`` (see ``Handle.get_waiting_pod``), one rejects it,
+        or its timeout passes."""
 
 
 @runtime_checkable

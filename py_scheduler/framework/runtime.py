@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,6 +59,13 @@ from py_scheduler.framework.types import (
     PostFilterResult,
     PreFilterResult,
     QueuedPodInfo,
+)
+from py_scheduler.framework.waiting_pods import (
+    MAX_PERMIT_WAIT,
+    REMOVED,
+    PermitDone,
+    WaitingPod,
+    WaitingPods,
 )
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
 
@@ -165,6 +172,7 @@ class Framework(Handle):
         cluster: Cluster,
         nominator: Nominator,
         recorder: MetricsRecorder = NO_METRICS,
+        waiting_pods: WaitingPods | None = None,
     ) -> None:
         self.spec = spec
         self._snapshot = snapshot
@@ -172,6 +180,9 @@ class Framework(Handle):
         self._cluster = cluster
         self._nominator = nominator
         self._recorder = recorder
+        # Shared by every profile, as upstream's: a plugin sees all held pods.
+        self._waiting = waiting_pods if waiting_pods is not None else WaitingPods()
+        self._activate: Callable[[Iterable[PodInfo]], None] = lambda pods: None
         self.plugins: dict[str, Plugin] = {}
         for name in spec.plugin_names():
             plugin_spec = registry.get(name)
@@ -263,6 +274,23 @@ class Framework(Handle):
     @property
     def nominator(self) -> Nominator:
         return self._nominator
+
+    def waiting_pods(self) -> Sequence[WaitingPod]:
+        return list(self._waiting)
+
+    def get_waiting_pod(self, uid: str) -> WaitingPod | None:
+        return self._waiting.get(uid)
+
+    def reject_waiting_pod(self, uid: str) -> bool:
+        waiting = self._waiting.get(uid)
+        return waiting is not None and waiting.reject("", REMOVED)
+
+    def activate(self, pods: Iterable[PodInfo]) -> None:
+        self._activate(pods)
+
+    def set_activator(self, activate: Callable[[Iterable[PodInfo]], None]) -> None:
+        """What ``activate`` calls: the scheduling queue, once it exists."""
+        self._activate = activate
 
     async def drain(self) -> None:
         """Wait for the API writes plugins run from tasks of their own."""
@@ -608,26 +636,52 @@ class Framework(Handle):
             except Exception:
                 log.exception("unreserve failed", plugin=plugin.name, pod=pod.key)
 
-    def run_permit(self, state: CycleState, pod: PodInfo, node: NodeName) -> tuple[Status, float]:
-        """Returns Success, a rejection, an Error, or Wait with the longest timeout."""
-        wait = 0.0
+    def run_permit(
+        self, state: CycleState, pod: PodInfo, node: NodeName
+    ) -> tuple[Status, dict[str, float]]:
+        """Success, a rejection or an Error from the first plugin that gave one,
+        or Wait with each waiting plugin's timeout (capped at 15 minutes)."""
+        waits: dict[str, float] = {}
+        waited: Status | None = None
         for plugin in self.permit:
+            start = time.perf_counter()
             try:
                 status, timeout = plugin.permit(state, pod, node)
+                if not isinstance(status, Status) or not isinstance(timeout, int | float):
+                    raise TypeError(
+                        f"returned ({type(status).__name__}, {type(timeout).__name__}), "
+                        "not (Status, float)"
+                    )
             except Exception as exc:
-                return self._crashed(plugin.name, "Permit", exc), 0.0
+                return self._crashed(plugin.name, "Permit", exc), {}
+            self._observe(state, "Permit", plugin.name, status, start)
+            if status.is_success:
+                continue
+            if status.is_rejected:
+                return status.with_plugin(plugin.name), {}
             if status.code is Code.WAIT:
-                wait = max(wait, min(timeout, 15 * 60.0))
-            elif not status.is_success:
-                if status.is_rejected:
-                    return status.with_plugin(plugin.name), 0.0
-                return (
-                    Status.error(
-                        f"running Permit plugin {plugin.name!r}: {status.message}"
-                    ).with_plugin(plugin.name),
-                    0.0,
-                )
-        return (Status.wait(), wait) if wait else (SUCCESS, 0.0)
+                waits[plugin.name] = min(float(timeout), MAX_PERMIT_WAIT)
+                waited = status
+                continue
+            message = status.message
+            if status.code is not Code.ERROR:
+                message = f"unexpected status {status.code.value} {message}".rstrip()
+            return (
+                Status.error(f"running Permit plugin {plugin.name!r}: {message}").with_plugin(
+                    plugin.name
+                ),
+                {},
+            )
+        if waited is None:
+            return SUCCESS, {}
+        reasons = (*waited.reasons, "one or more plugins asked to wait and no plugin rejected pod")
+        return Status(Code.WAIT, reasons), waits
+
+    def add_waiting_pod(
+        self, pod: PodInfo, waits: Mapping[str, float], on_done: PermitDone
+    ) -> WaitingPod:
+        """Hold an assumed pod at Permit; ``on_done`` runs once it is allowed or rejected."""
+        return self._waiting.add(pod, waits, on_done)
 
     # -- binding cycle -------------------------------------------------------------
 

@@ -1,6 +1,10 @@
 """The binding cycle (upstream's ``bindingCycle`` in ``schedule_one.go``):
 PreBind, Bind, PostBind for a pod the scheduling cycle assumed, as its own
-task with bounded concurrency.
+task with bounded concurrency. A pod held at Permit starts it only once it
+is allowed or rejected (:mod:`py_scheduler.framework.waiting_pods`), so a
+waiting pod holds no binding slot; a rejection ends here, as upstream's
+``WaitOnPermit`` failure does: the pod is unschedulable with the rejecting
+plugin's reason.
 
 On failure everything the scheduling cycle did is undone in reverse order:
 unreserve, forget the assumed pod, requeue with backoff. A pod that is already
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import structlog
@@ -20,8 +24,15 @@ from py_scheduler.cluster import ClusterError, Conflict, NotFound
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.recorder import MetricsRecorder
 from py_scheduler.framework.runtime import Framework
-from py_scheduler.framework.status import Status
-from py_scheduler.framework.types import ActionType, QueuedPodInfo, Resource, event
+from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.framework.types import (
+    ActionType,
+    Diagnosis,
+    QueuedPodInfo,
+    Resource,
+    event,
+    fit_message,
+)
 from py_scheduler.model import NodeName, PodInfo, PodUID
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.queue import SchedulingQueue
@@ -30,6 +41,10 @@ from py_scheduler.scheduling.status_writer import StatusWriter
 log = structlog.get_logger("py_scheduler.scheduler")
 
 ASSIGNED_POD_DELETE: Final = event(Resource.ASSIGNED_POD, ActionType.DELETE, "AssignedPodDelete")
+
+# Told when a pod's binding cycle ends its attempt without a bind (a Permit
+# rejection): the pod, the FailedScheduling message, and whether it was an error.
+PermitFailed = Callable[[PodInfo, str, bool], None]
 
 
 class BindingCycle:
@@ -42,6 +57,7 @@ class BindingCycle:
         writer: StatusWriter,
         recorder: MetricsRecorder,
         concurrency: int,
+        on_permit_failed: PermitFailed = lambda pod, message, error: None,
     ) -> None:
         self._cache = cache
         self._queue = queue
@@ -49,6 +65,7 @@ class BindingCycle:
         self._writer = writer
         self._recorder = recorder
         self._slots = asyncio.Semaphore(concurrency)
+        self._on_permit_failed = on_permit_failed
 
     async def run(
         self,
@@ -58,7 +75,14 @@ class BindingCycle:
         assumed: PodInfo,
         node: NodeName,
         start: float,
+        *,
+        permit: Status = SUCCESS,
     ) -> None:
+        """Bind ``assumed``; ``permit`` is how its wait at Permit ended (Success
+        when it did not wait)."""
+        if not permit.is_success:
+            self._permit_failed(fwk, state, queued, assumed, node, permit, start)
+            return
         recorder = self._recorder
         recorder.binding_tasks(+1)
         try:
@@ -105,6 +129,43 @@ class BindingCycle:
         )
         fwk.run_post_bind(state, assumed, node)
         await self._writer.scheduled(fwk, assumed, node)
+
+    def _permit_failed(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        queued: QueuedPodInfo,
+        assumed: PodInfo,
+        node: NodeName,
+        status: Status,
+        start: float,
+    ) -> None:
+        fwk.run_unreserve(state, assumed, node)
+        self._cache.forget(assumed)
+        # The room it held may fit others; the pod itself is not queued yet, so
+        # this cannot move it (upstream excludes it explicitly).
+        self._queue.move_all(ASSIGNED_POD_DELETE, assumed, None)
+        current = self._pending.get(queued.pod.uid)
+        if current is None:
+            return  # deleted (the "removed" rejection) or bound meanwhile
+        queued.pod = current
+        if status.is_rejected:
+            diagnosis = Diagnosis()
+            diagnosis.node_to_status[node] = status
+            if status.plugin:
+                diagnosis.unschedulable_plugins.add(status.plugin)
+            message = fit_message(1, diagnosis)
+            self._queue.add_unschedulable(queued, rejectors=diagnosis.unschedulable_plugins)
+            result, reason = "unschedulable", "Unschedulable"
+            log.info("pod rejected while waiting on permit", pod=current.key, reason=message)
+        else:
+            message = f"waiting on permit for pod: {status.message}"
+            self._queue.requeue_after_error(queued)
+            result, reason = "error", "SchedulerError"
+            log.warning("waiting on permit failed", pod=current.key, error=message)
+        self._recorder.schedule_attempt(result, fwk.profile_name, time.perf_counter() - start)
+        self._writer.failure(fwk, current, message, reason=reason, nominated="")
+        self._on_permit_failed(current, message, not status.is_rejected)
 
     def _failed(
         self,

@@ -16,8 +16,8 @@ from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import Status
 from py_scheduler.framework.types import ClusterEventWithHint
+from py_scheduler.framework.waiting_pods import Timers, WaitingPods
 from py_scheduler.model import PodInfo
-from py_scheduler.plugins import IN_TREE
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
@@ -35,19 +35,23 @@ def build_scheduler(
     recorder: MetricsRecorder = NO_METRICS,
     listeners: Sequence[CycleListener] = (),
     settle: Settle = settle_for_watch,
+    timers: Timers | None = None,
 ) -> Scheduler:
+    """``timers`` runs the timeouts of pods held at Permit (the event loop's by default)."""
     rng = rng or random.Random()
     cache = Cache()
     nominator = Nominator()
+    waiting = WaitingPods(timers)
     frameworks = {
         profile.scheduler_name: Framework(
             profile,
-            IN_TREE,
+            cfg.registry,
             snapshot=cache,
             objects=objects,
             cluster=cluster,
             nominator=nominator,
             recorder=recorder,
+            waiting_pods=waiting,
         )
         for profile in cfg.profiles
     }

@@ -104,6 +104,11 @@ class EventHandlers:
         self.pending.pop(pod.uid, None)
         self.queue.delete(pod)
         self.nominator.remove(pod)
+        fwk = self.profiles.get(pod.scheduler_name)
+        if fwk is not None and fwk.reject_waiting_pod(pod.uid):
+            # Held at Permit: its binding cycle unreserves and forgets it, and
+            # frees its room for the others (upstream's RejectWaitingPod).
+            return
         if self.cache.pod(pod.uid) is not None:
             self._remove_assigned(pod)
 

@@ -17,6 +17,7 @@ from typing import Final
 from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.types import QueuedPodInfo
+from py_scheduler.model import PodInfo
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.binding_cycle import BindingCycle
 from py_scheduler.scheduling.cache import Cache
@@ -33,6 +34,7 @@ from py_scheduler.scheduling.schedule_one import (
 from py_scheduler.scheduling.status_writer import StatusWriter
 from py_scheduler.scheduling.tasks import Tasks
 
+SCHEDULER_STOPPING: Final = "the scheduler is stopping"
 # How long a preemptor waits, once its victims are evicted, before its next
 # attempt: the watch should show them terminating by then.
 PREEMPTION_SETTLE: Final = 0.5
@@ -60,6 +62,11 @@ class Scheduler(EventHandlers):
         self.algorithm = algorithm
         self.tasks = Tasks()
         writer = StatusWriter(tasks=self.tasks, recorder=recorder)
+
+        def permit_failed(pod: PodInfo, message: str, error: bool) -> None:
+            for listener in listeners:
+                listener(CycleOutcome(pod, message=message, error=error))
+
         binding = BindingCycle(
             cache=cache,
             queue=queue,
@@ -67,7 +74,10 @@ class Scheduler(EventHandlers):
             writer=writer,
             recorder=recorder,
             concurrency=bind_concurrency,
+            on_permit_failed=permit_failed,
         )
+        for fwk in profiles.values():
+            fwk.set_activator(queue.activate)
         self._cycle = SchedulingCycle(
             profiles=profiles,
             cache=cache,
@@ -101,8 +111,17 @@ class Scheduler(EventHandlers):
         return self._cycle.schedule_one(queued)
 
     def stop(self) -> None:
+        """Stop taking pods. Pods held at Permit go back to the queue (as after
+        an error), so that their reservations are released and the next
+        leader schedules them, instead of holding shutdown for their timeouts."""
         self._stopping = True
         self.queue.close()
+        released: set[int] = set()
+        for fwk in self.profiles.values():
+            for waiting in fwk.waiting_pods():
+                if id(waiting) not in released:
+                    released.add(id(waiting))
+                    waiting.preempt("", SCHEDULER_STOPPING)
 
     async def drain(self, timeout: float) -> None:
         """Wait for in-flight binds, evictions and writes (graceful shutdown),

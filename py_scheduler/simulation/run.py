@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from py_scheduler.cluster import PodCondition, TooManyRequests
 from py_scheduler.config import SchedulerConfig
 from py_scheduler.framework.types import ActionType, Resource
+from py_scheduler.framework.waiting_pods import ManualTimers
 from py_scheduler.model import PodInfo
 from py_scheduler.model import volumes as vol
 from py_scheduler.model.budgets import protects
@@ -241,6 +242,9 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
         outcomes[key] = outcome
 
     watch: deque[WatchEvent] = deque()
+    # Pods held at Permit wait on a virtual clock: a timeout passes only once
+    # no pod is left to try, so the outcome never depends on the machine's speed.
+    timers = ManualTimers()
     scheduler = build_scheduler(
         cfg,
         cluster=SimulatedCluster(objects, watch),
@@ -248,11 +252,16 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
         rng=random.Random(seed),
         listeners=(remember,),
         settle=_at_once,
+        timers=timers,
     )
     scheduler.replace_nodes(snapshot.nodes)
     scheduler.replace_pods(pods)
-    while (queued := scheduler.queue.pop_nowait()) is not None:
-        scheduler.schedule_one(queued)
+    while True:
+        queued = scheduler.queue.pop_nowait()
+        if queued is not None:
+            scheduler.schedule_one(queued)
+        elif not timers.fire_next():
+            break
         # Binds, evictions and claim writes complete, and are seen, before the
         # next pod is considered.
         await scheduler.drain(timeout=30)
