@@ -236,6 +236,8 @@ def initialise(profiles: Iterable[str]) -> None:
     for reason in ("Conflict", "NotFound", "Error", "Unschedulable"):
         BIND_FAILURES.labels(reason)
     GOROUTINES.labels("binding")
+    for result in ("Success", "Unschedulable", "Error"):
+        PERMIT_WAIT_DURATION.labels(result)
     for kind in ("event", "pod_status"):
         for result in ("ok", "not_found", "error"):
             API_WRITES.labels(kind, result)
