@@ -20,11 +20,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from py_scheduler.cluster import Cluster
+from py_scheduler.framework.custom_resources import CustomObjectLister, CustomResource
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import Handle, SharedLister
 from py_scheduler.framework.status import Status
@@ -101,6 +102,11 @@ class _Handle:
 
     def activate(self, pods: Iterable[PodInfo]) -> None:
         pass
+
+    def custom_objects(
+        self, resource: CustomResource, decode: Callable[[Mapping[str, Any]], Any] | None = None
+    ) -> CustomObjectLister[Any]:
+        raise NotImplementedError
 
 
 def _term(app: str, key: str) -> dict[str, Any]:

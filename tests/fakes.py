@@ -3,11 +3,16 @@ core. Integration tests use the real control plane instead."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from py_scheduler.cluster import PodCondition
+from py_scheduler.framework.custom_resources import (
+    CustomObjectLister,
+    CustomObjects,
+    CustomResource,
+)
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import SharedLister
 from py_scheduler.framework.pod_counts import PodCounts, TermCounts, TermKind, selected, terms_of
@@ -304,6 +309,7 @@ class FakeHandle:
         self._cluster = cluster or FakeCluster()
         self._nominator = nominator or FakeNominator()
         self.waiting = WaitingPods(ManualTimers())
+        self.custom = CustomObjects()
         self.activated: list[PodInfo] = []
 
     @property
@@ -322,6 +328,11 @@ class FakeHandle:
 
     def activate(self, pods: Iterable[PodInfo]) -> None:
         self.activated.extend(pods)
+
+    def custom_objects(
+        self, resource: CustomResource, decode: Callable[[Mapping[str, Any]], Any] | None = None
+    ) -> CustomObjectLister[Any]:
+        return self.custom.lister(resource, decode) if decode else self.custom.lister(resource)
 
     @property
     def snapshot(self) -> SharedLister:

@@ -25,6 +25,7 @@ from kubernetes_asyncio import client as k8s_client
 
 from py_scheduler import config, logs, metrics
 from py_scheduler.app.server import Health, make_app
+from py_scheduler.kube import custom_resources as kube_custom
 from py_scheduler.kube import objects as kube_objects
 from py_scheduler.kube.adapter import KubeCluster
 from py_scheduler.kube.client import KubeClient, Settings, load_configuration
@@ -82,11 +83,16 @@ async def run(
             field_selector="status.phase!=Succeeded,status.phase!=Failed",
         )
         nodes = Reflector(kube, "/api/v1/nodes", _node_handlers(scheduler), name="nodes")
+        custom = kube_custom.watches(kube, scheduler.custom_objects, scheduler.on_custom_objects)
         elector = _elector(lease, cfg) if cfg.leader_election.leader_elect else None
         if elector is None:
             metrics.LEADER.set(1)  # a single replica without election always leads
         health = Health(
-            synced=lambda: pods.synced.is_set() and nodes.synced.is_set(),
+            synced=lambda: (
+                pods.synced.is_set()
+                and nodes.synced.is_set()
+                and all(w.synced.is_set() for w in custom)
+            ),
             leader_ok=elector.healthy if elector is not None else lambda: True,
         )
         metrics.initialise(cfg.scheduler_names)
@@ -118,9 +124,12 @@ async def run(
                     loop.add_signal_handler(sig, stop.set)
                 group.create_task(nodes.run(), name="watch nodes")
                 group.create_task(pods.run(), name="watch pods")
+                for watch in custom:
+                    group.create_task(watch.run(), name=f"watch {watch.name}")
                 group.create_task(scheduler.queue.run_flushes(), name="queue flushes")
                 group.create_task(
-                    _lead_and_schedule(scheduler, nodes, pods, elector), name="scheduling loop"
+                    _lead_and_schedule(scheduler, nodes, pods, custom, elector),
+                    name="scheduling loop",
                 )
                 await stop.wait()
                 log.info("shutting down: no new pods; finishing in-flight binds")
@@ -188,22 +197,29 @@ async def _lead_and_schedule(
     scheduler: Scheduler,
     nodes: Reflector[Node],
     pods: Reflector[PodInfo],
+    custom: list[kube_custom.CustomResourceWatch],
     elector: LeaderElector | None,
 ) -> None:
     """Followers keep their caches warm; only the leader schedules."""
     if elector is None:
-        await _schedule_when_synced(scheduler, nodes, pods)
+        await _schedule_when_synced(scheduler, nodes, pods, custom)
         return
-    if not await elector.lead(lambda: _schedule_when_synced(scheduler, nodes, pods)):
+    if not await elector.lead(lambda: _schedule_when_synced(scheduler, nodes, pods, custom)):
         raise LeaseLost
 
 
 async def _schedule_when_synced(
-    scheduler: Scheduler, nodes: Reflector[Node], pods: Reflector[PodInfo]
+    scheduler: Scheduler,
+    nodes: Reflector[Node],
+    pods: Reflector[PodInfo],
+    custom: list[kube_custom.CustomResourceWatch],
 ) -> None:
-    # Scheduling before the caches are full would overcommit nodes.
+    # Scheduling before the caches are full would overcommit nodes; plugins
+    # judge by the custom objects they asked for, so those come first too.
     await nodes.synced.wait()
     await pods.synced.wait()
+    for watch in custom:
+        await watch.synced.wait()
     log.info(
         "caches synced",
         nodes=len(scheduler.cache),

@@ -20,6 +20,7 @@ from py_scheduler.framework.batch import (
     Int64s,
     NodeColumns,
 )
+from py_scheduler.framework.custom_resources import CustomObjectLister, CustomResource
 from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import (
     MAX_NODE_SCORE,
@@ -79,6 +80,8 @@ __all__ = [
     "ClusterEvent",
     "ClusterEventWithHint",
     "Code",
+    "CustomObjectLister",
+    "CustomResource",
     "CycleState",
     "EnqueueExtensions",
     "FilterPlugin",

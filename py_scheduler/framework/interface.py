@@ -9,10 +9,11 @@ nominated-pod pass hand it clones with pods added or removed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence, Set
-from typing import ClassVar, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from typing import Any, ClassVar, Protocol, TypeVar, overload, runtime_checkable
 
 from py_scheduler.cluster import Cluster
+from py_scheduler.framework.custom_resources import CustomObjectLister, CustomResource
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.pod_counts import PodCounts, TermCounts, TermKind
 from py_scheduler.framework.status import Status
@@ -34,6 +35,8 @@ from py_scheduler.model.volumes import (
     PersistentVolumeClaim,
     StorageClass,
 )
+
+T = TypeVar("T")
 
 MAX_NODE_SCORE = 100
 MIN_NODE_SCORE = 0
@@ -150,6 +153,23 @@ class Handle(Protocol):
         """Move these pods from the unschedulable pool or backoff to the active
         queue now (upstream's Handle.Activate), e.g. the rest of a group one
         pod of which a Permit plugin holds."""
+
+    @overload
+    def custom_objects(self, resource: CustomResource) -> CustomObjectLister[Mapping[str, Any]]: ...
+
+    @overload
+    def custom_objects(
+        self, resource: CustomResource, decode: Callable[[Mapping[str, Any]], T]
+    ) -> CustomObjectLister[T]: ...
+
+    def custom_objects(
+        self, resource: CustomResource, decode: Callable[[Mapping[str, Any]], Any] | None = None
+    ) -> CustomObjectLister[Any]:
+        """A lister of ``resource``'s objects, which the scheduler then watches
+        (upstream's DynInformerFactory().ForResource). Ask for it when the
+        plugin is built; ``decode`` turns each object into the plugin's own
+        type once per change (an object it raises ValueError, KeyError or
+        TypeError on is left out, with a logged reason)."""
 
 
 @runtime_checkable

@@ -13,6 +13,7 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import structlog
@@ -24,6 +25,11 @@ from py_scheduler.framework.batch import (
     Bools,
     Int64s,
     NodeColumns,
+)
+from py_scheduler.framework.custom_resources import (
+    CustomObjectLister,
+    CustomObjects,
+    CustomResource,
 )
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import (
@@ -173,6 +179,7 @@ class Framework(Handle):
         nominator: Nominator,
         recorder: MetricsRecorder = NO_METRICS,
         waiting_pods: WaitingPods | None = None,
+        custom_objects: CustomObjects | None = None,
     ) -> None:
         self.spec = spec
         self._snapshot = snapshot
@@ -183,6 +190,8 @@ class Framework(Handle):
         # Shared by every profile, as upstream's: a plugin sees all held pods.
         self._waiting = waiting_pods if waiting_pods is not None else WaitingPods()
         self._activate: Callable[[Iterable[PodInfo]], None] = lambda pods: None
+        # Shared too: each watched kind is watched once, whoever asked for it.
+        self._custom = custom_objects if custom_objects is not None else CustomObjects()
         self.plugins: dict[str, Plugin] = {}
         for name in spec.plugin_names():
             plugin_spec = registry.get(name)
@@ -193,6 +202,11 @@ class Framework(Handle):
                 args = plugin_spec.args(None)
             self.plugins[name] = plugin_spec.build(args, self)
         self.refs = {point: self._resolve(point) for point in POINTS}
+        # upstream builds a dynamic informer for every custom resource an event names.
+        for events in self.events_to_register().values():
+            for registered in events or ():
+                if isinstance(registered.event.resource, CustomResource):
+                    self._custom.register(registered.event.resource)
 
         def at(point: str) -> list[Plugin]:
             return [self.plugins[ref.name] for ref in self.refs[point]]
@@ -287,6 +301,16 @@ class Framework(Handle):
 
     def activate(self, pods: Iterable[PodInfo]) -> None:
         self._activate(pods)
+
+    def custom_objects(
+        self, resource: CustomResource, decode: Callable[[Mapping[str, Any]], Any] | None = None
+    ) -> CustomObjectLister[Any]:
+        return self._custom.lister(resource, decode) if decode else self._custom.lister(resource)
+
+    @property
+    def custom(self) -> CustomObjects:
+        """The store of every watched kind (for the watches and the simulator)."""
+        return self._custom
 
     def set_activator(self, activate: Callable[[Iterable[PodInfo]], None]) -> None:
         """What ``activate`` calls: the scheduling queue, once it exists."""

@@ -7,10 +7,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from py_scheduler.framework.status import Code, Status
 from py_scheduler.model import NodeName, PodInfo
+
+if TYPE_CHECKING:
+    from py_scheduler.framework.custom_resources import CustomResource
 
 NO_NODES_AVAILABLE: Final = "no nodes available to schedule pods"
 
@@ -178,14 +181,17 @@ class Resource(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class ClusterEvent:
-    resource: Resource
+    """A change to one resource: a kind the scheduler knows (``Resource``) or
+    one a plugin had it watch (``CustomResource``)."""
+
+    resource: Resource | CustomResource
     action: ActionType
     label: str
 
     def matches(self, registered: ClusterEvent) -> bool:
         if registered.resource is Resource.WILDCARD:
             return True
-        return registered.resource is self.resource and bool(registered.action & self.action)
+        return registered.resource == self.resource and bool(registered.action & self.action)
 
 
 class QueueingHint(enum.Enum):
@@ -202,7 +208,7 @@ class ClusterEventWithHint:
     hint: HintFn | None = None  # None: always queue
 
 
-def event(resource: Resource, action: ActionType, label: str = "") -> ClusterEvent:
+def event(resource: Resource | CustomResource, action: ActionType, label: str = "") -> ClusterEvent:
     return ClusterEvent(resource, action, label or f"{resource.value}{action.name or ''}")
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from py_scheduler.cluster import Cluster
 from py_scheduler.config import SchedulerConfig
+from py_scheduler.framework.custom_resources import CustomObjects
 from py_scheduler.framework.interface import ObjectLister
 from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.runtime import Framework
@@ -42,6 +43,7 @@ def build_scheduler(
     cache = Cache()
     nominator = Nominator()
     waiting = WaitingPods(timers)
+    custom = CustomObjects()
     frameworks = {
         profile.scheduler_name: Framework(
             profile,
@@ -52,6 +54,7 @@ def build_scheduler(
             nominator=nominator,
             recorder=recorder,
             waiting_pods=waiting,
+            custom_objects=custom,
         )
         for profile in cfg.profiles
     }

@@ -8,9 +8,10 @@ The watches (:mod:`py_scheduler.kube.watches`) and the simulator call these;
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
+from py_scheduler.framework.custom_resources import Change, CustomResource
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.types import ActionType, Resource, event
 from py_scheduler.model import Node, PodInfo, PodUID
@@ -162,7 +163,14 @@ class EventHandlers:
             # Fewer domains can change topology spread skew.
             self.queue.move_all(NODE_DELETE, node_info.node, None)
 
-    def on_object(self, resource: Resource, action: ActionType, old: object, new: object) -> None:
+    def on_object(
+        self, resource: Resource | CustomResource, action: ActionType, old: object, new: object
+    ) -> None:
         """A low-rate object (a storage object, say) changed: requeue pods it may help."""
         verb = _VERBS.get(action, "Update")
         self.queue.move_all(event(resource, action, f"{resource.value}{verb}"), old, new)
+
+    def on_custom_objects(self, changes: Sequence[Change]) -> None:
+        """Objects of a kind a plugin watches changed (custom resources)."""
+        for resource, action, old, new in changes:
+            self.on_object(resource, action, old, new)

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Final
 
+from py_scheduler.framework.custom_resources import CustomObjects
 from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.types import QueuedPodInfo
@@ -93,6 +94,11 @@ class Scheduler(EventHandlers):
             settle=settle,
         )
         self._stopping = False
+
+    @property
+    def custom_objects(self) -> CustomObjects:
+        """The kinds plugins watch and their objects (one store for all profiles)."""
+        return next(iter(self.profiles.values())).custom
 
     @property
     def preemptor(self) -> Preemptor:

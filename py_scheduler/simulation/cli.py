@@ -21,9 +21,18 @@ def main(args: argparse.Namespace) -> int:
     except (config.ConfigError, snapshots.SnapshotError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for ignored in snap.ignored:
-        print(f"note: ignoring {ignored}", file=sys.stderr)
-    results = asyncio.run(simulate(snap, cfg, seed=args.seed))
+    try:
+        results = asyncio.run(
+            simulate(
+                snap,
+                cfg,
+                seed=args.seed,
+                notes=lambda note: print(f"note: {note}", file=sys.stderr),
+            )
+        )
+    except snapshots.SnapshotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.output == "json":
         sys.stdout.write(
             orjson.dumps(

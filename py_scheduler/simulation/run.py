@@ -11,14 +11,15 @@ requested size. The Eviction API refuses what a PodDisruptionBudget protects
 (``model.budgets.protects``, the rule preemption plans with) and spends one
 disruption per eviction, as the disruption controller would record. Through
 :mod:`~py_scheduler.simulation.dra` it takes ResourceClaim writes and plays
-the resourceclaim controller.
+the resourceclaim controller. The snapshot's objects of kinds plugins
+watch (custom resources) are loaded as the live watches would list them.
 """
 
 from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from py_scheduler.cluster import PodCondition, TooManyRequests
@@ -33,8 +34,9 @@ from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.eventhandlers import EventHandlers
 from py_scheduler.scheduling.object_store import ObjectStore
 from py_scheduler.scheduling.schedule_one import CycleOutcome
+from py_scheduler.scheduling.scheduler import Scheduler
 from py_scheduler.simulation.dra import ClaimController, chosen_devices, expand_templates
-from py_scheduler.simulation.snapshot import Snapshot
+from py_scheduler.simulation.snapshot import Snapshot, SnapshotError
 
 
 @dataclass
@@ -220,7 +222,31 @@ async def _at_once() -> None:
     """Victims are gone the moment they are evicted: nothing to wait for."""
 
 
-async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -> list[Result]:
+def load_custom_objects(scheduler: Scheduler, snapshot: Snapshot) -> list[str]:
+    """Hand the plugins the snapshot's objects of the kinds they watch, as a
+    first list would; returns the labels of the documents no plugin watches."""
+    store = scheduler.custom_objects
+    unused = dict(snapshot.others)
+    for resource in store.resources():
+        mine = {label: doc for label, doc in unused.items() if resource.describes(doc)}
+        for label in mine:
+            del unused[label]
+        try:
+            store.replace(resource, mine.values())
+        except ValueError as exc:
+            raise SnapshotError(f"{resource.value}: {exc}") from None
+        store.set_served(resource, True)
+    return list(unused)
+
+
+async def simulate(
+    snapshot: Snapshot,
+    cfg: SchedulerConfig,
+    *,
+    seed: int = 0,
+    notes: Callable[[str], None] | None = None,
+) -> list[Result]:
+    """``notes`` hears of each snapshot document no one uses."""
     objects = ObjectStore()
     objects.load(snapshot)
     pods, generated = expand_templates(snapshot.pods, snapshot.claim_templates)
@@ -254,6 +280,9 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
         settle=_at_once,
         timers=timers,
     )
+    for label in load_custom_objects(scheduler, snapshot):
+        if notes is not None:
+            notes(f"ignoring {label}")
     scheduler.replace_nodes(snapshot.nodes)
     scheduler.replace_pods(pods)
     while True:

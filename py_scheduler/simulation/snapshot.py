@@ -79,7 +79,13 @@ class Snapshot:
     claim_templates: dict[tuple[str, str], ResourceClaimTemplate] = field(default_factory=dict)
     device_classes: list[DeviceClass] = field(default_factory=list)
     resource_slices: list[ResourceSlice] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
+    # Documents of other kinds, by label: custom resources if a plugin watches
+    # their kind (``simulate`` loads those), else ignored.
+    others: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ignored(self) -> list[str]:
+        return list(self.others)
 
 
 def _documents(text: str, source: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -170,7 +176,7 @@ def parse(text: str, source: str = "snapshot") -> Snapshot:
             elif kind == "ResourceSlice":
                 snap.resource_slices.append(decode_resource_slice(doc))
             else:
-                snap.ignored.append(label)
+                snap.others[label] = doc
         except DecodeError as exc:
             raise SnapshotError(f"{label}: {exc}") from None
     for label, doc in raw_pods:

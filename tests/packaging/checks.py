@@ -396,6 +396,10 @@ def check_rbac(docs: list[dict[str, Any]], args: argparse.Namespace, problems: P
         problems.check(
             verbs <= READ | {"create", "patch", "update", "delete"}, f"{key}: verbs {verbs}"
         )
+    plugin_reads = [tuple(item.split("/", 1)) for item in args.plugin_reads.split(",") if item]
+    for group, resource in plugin_reads:
+        verbs = granted.get((group, resource), set())
+        problems.check(verbs == READ, f"plugins.watch {group}/{resource}: verbs {sorted(verbs)}")
     pod_verbs = granted.get(("", "pods"), set())
     if args.eviction_mode == "Delete":
         problems.check("delete" in pod_verbs, "evictionMode Delete without pods delete")
@@ -775,6 +779,9 @@ def main(argv: list[str] | None = None) -> int:
     chart.add_argument("--profiles", required=True, help="comma-separated scheduler names")
     chart.add_argument("--eviction-mode", choices=("Evict", "Delete", "none"), required=True)
     chart.add_argument("--kinds", required=True, help="comma-separated kinds, repeated per object")
+    chart.add_argument(
+        "--plugin-reads", default="", help="comma-separated group/resource plugins.watch grants"
+    )
     chart.add_argument("--priority-class", default="")
     chart.add_argument("--image", required=True, help="the scheduler container's image")
     chart.add_argument("--job", default="", help="the Prometheus job (default: the fullname)")

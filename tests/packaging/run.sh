@@ -153,6 +153,7 @@ all_on() {
 			--lease py-scheduler-lock --profiles py-scheduler,py-scheduler-spread \
 			--eviction-mode Delete --priority-class system-cluster-critical --monitor-labels \
 			--disabled-alerts PySchedulerPendingPodsGrowing --job scheduler-platform --extras \
+			--plugin-reads maintenance.example.com/maintenancewindows \
 			--common-labels example.com/cost-center=42 \
 			--image registry.example.com/platform/py-scheduler@sha256:0000000000000000000000000000000000000000000000000000000000000000 \
 			--kinds NetworkPolicy,PodDisruptionBudget,ServiceAccount,ConfigMap,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,PrometheusRule,ServiceMonitor,Pod

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from py_scheduler import config, plugins
 from py_scheduler.cluster import PodCondition
+from py_scheduler.framework.custom_resources import CustomObjects
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import Nominator as NominatorProtocol
 from py_scheduler.framework.interface import Plugin, PreFilterExtensions, SharedLister
@@ -349,12 +350,13 @@ def build_core(
     recorder: MetricsRecorder = NO_METRICS,
     extra: Sequence[object] = (),
     listeners: Sequence[CycleListener] = (),
+    registry: Mapping[str, PluginSpec[Any]] | None = None,
 ) -> Core:
     """The scheduler as build.py wires it, on fakes and a fake clock.
 
-    ``extra`` are plugin instances registered besides the in-tree ones, for a
-    ``raw_config`` to enable by name."""
-    registry = dict(plugins.IN_TREE)
+    ``extra`` are plugin instances registered besides the in-tree ones (or
+    those of ``registry``), for a ``raw_config`` to enable by name."""
+    registry = dict(registry if registry is not None else plugins.IN_TREE)
     for plugin in extra:
         name = cast(Plugin, plugin).name
         registry[name] = PluginSpec(name, no_args, _returning(plugin))
@@ -365,6 +367,7 @@ def build_core(
     nominator = Nominator()
     timers = ManualTimers()
     waiting = WaitingPods(timers)
+    custom = CustomObjects()
     frameworks = {
         profile.scheduler_name: Framework(
             profile,
@@ -375,6 +378,7 @@ def build_core(
             nominator=nominator,
             recorder=recorder,
             waiting_pods=waiting,
+            custom_objects=custom,
         )
         for profile in cfg.profiles
     }
