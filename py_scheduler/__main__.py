@@ -1,4 +1,4 @@
-"""Command line: ``python -m py_scheduler run|simulate``."""
+"""Command line: ``python -m py_scheduler run|simulate|plugins``."""
 
 from __future__ import annotations
 
@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--config", type=Path, help="KubeSchedulerConfiguration file")
     sim.add_argument("--output", choices=("json", "table"), default="table")
     sim.add_argument("--seed", type=int, default=0, help="seed for the random tie-break")
+
+    listed = sub.add_parser(
+        "plugins",
+        help="list the plugins a configuration may name: in-tree and installed packages'",
+    )
+    listed.add_argument("--output", choices=("json", "text"), default="text")
     return parser
 
 
@@ -52,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         from py_scheduler.simulation import cli as simulate_cli
 
         return simulate_cli.main(args)
+    if args.command == "plugins":
+        from py_scheduler.app import plugins_cli
+
+        return plugins_cli.main(args)
     from py_scheduler.app import main as app_main
 
     return app_main.main(args)

@@ -301,10 +301,13 @@ def _parse(root: Fields, registry: Mapping[str, PluginSpec[Any]]) -> SchedulerCo
     )
 
 
-def load(path: Path | None) -> SchedulerConfig:
-    """Read and decode a configuration file; ``None`` gives the defaults."""
+def load(
+    path: Path | None, *, registry: Mapping[str, PluginSpec[Any]] | None = None
+) -> SchedulerConfig:
+    """Read and decode a configuration file; ``None`` gives the defaults.
+    ``registry`` holds the plugins it may name (the in-tree ones by default)."""
     if path is None:
-        return parse({})
+        return parse({}, registry=registry)
     try:
         text = path.read_text()
     except OSError as exc:
@@ -313,4 +316,4 @@ def load(path: Path | None) -> SchedulerConfig:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse(raw, source=str(path))
+    return parse(raw, source=str(path), registry=registry)

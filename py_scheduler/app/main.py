@@ -25,6 +25,7 @@ from kubernetes_asyncio import client as k8s_client
 
 from py_scheduler import config, logs, metrics
 from py_scheduler.app.server import Health, make_app
+from py_scheduler.framework.runtime import FrameworkError
 from py_scheduler.kube import custom_resources as kube_custom
 from py_scheduler.kube import objects as kube_objects
 from py_scheduler.kube.adapter import KubeCluster
@@ -32,6 +33,7 @@ from py_scheduler.kube.client import KubeClient, Settings, load_configuration
 from py_scheduler.kube.election import ElectionConfig, LeaderElector
 from py_scheduler.kube.watches import Handlers, Reflector
 from py_scheduler.model import Node, PodInfo, decode_node, decode_pod
+from py_scheduler.plugins import discovery
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.object_store import ObjectStore
 from py_scheduler.scheduling.scheduler import Scheduler
@@ -48,7 +50,12 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        cfg = config.load(args.config)
+        registry = discovery.registry()
+    except discovery.DiscoveryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        cfg = config.load(args.config, registry=registry)
     except config.ConfigError as exc:
         print(f"error: invalid configuration: {exc}", file=sys.stderr)
         return 2
@@ -72,9 +79,16 @@ async def run(
         KubeClient(configuration, Settings(user_agent="py-scheduler/leader-election")) as lease,
     ):
         objects = ObjectStore()
-        scheduler = build_scheduler(
-            cfg, cluster=KubeCluster(kube), objects=objects, recorder=metrics.PrometheusRecorder()
-        )
+        try:
+            scheduler = build_scheduler(
+                cfg,
+                cluster=KubeCluster(kube),
+                objects=objects,
+                recorder=metrics.PrometheusRecorder(),
+            )
+        except FrameworkError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         pods = Reflector(
             kube,
             "/api/v1/pods",

@@ -57,7 +57,7 @@ from py_scheduler.framework.interface import (
     SharedLister,
 )
 from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
-from py_scheduler.framework.registry import Registry
+from py_scheduler.framework.registry import PluginSpec, Registry
 from py_scheduler.framework.status import SUCCESS, Code, Status
 from py_scheduler.framework.types import (
     ClusterEventWithHint,
@@ -200,7 +200,7 @@ class Framework(Handle):
             args = spec.args.get(name)
             if args is None:
                 args = plugin_spec.args(None)
-            self.plugins[name] = plugin_spec.build(args, self)
+            self.plugins[name] = self._build(plugin_spec, args)
         self.refs = {point: self._resolve(point) for point in POINTS}
         # upstream builds a dynamic informer for every custom resource an event names.
         for events in self.events_to_register().values():
@@ -241,6 +241,20 @@ class Framework(Handle):
             if isinstance(p, BatchScorePlugin)
             and (p.batch_normalizes or not isinstance(p, ScoreNormalizer))
         }
+
+    def _build(self, plugin_spec: PluginSpec[Any], args: object) -> Plugin:
+        name = plugin_spec.name
+        where = f"profile {self.spec.scheduler_name!r}: plugin {name!r}"
+        try:
+            plugin = plugin_spec.build(args, self)
+        except Exception as exc:
+            raise FrameworkError(f"{where} failed to build: {type(exc).__name__}: {exc}") from exc
+        got = getattr(plugin, "name", None)
+        if got != name:
+            raise FrameworkError(
+                f"{where}: its factory returned {type(plugin).__qualname__} named {got!r}"
+            )
+        return plugin
 
     def _resolve(self, point: str) -> list[PluginRef]:
         """Upstream's order: plugins named both in multiPoint and at this point

@@ -9,6 +9,8 @@ import sys
 import orjson
 
 from py_scheduler import config, logs
+from py_scheduler.framework.runtime import FrameworkError
+from py_scheduler.plugins import discovery
 from py_scheduler.simulation import snapshot as snapshots
 from py_scheduler.simulation.run import Result, simulate
 
@@ -16,9 +18,9 @@ from py_scheduler.simulation.run import Result, simulate
 def main(args: argparse.Namespace) -> int:
     logs.configure(level="warning", fmt="console")
     try:
-        cfg = config.load(args.config)
+        cfg = config.load(args.config, registry=discovery.registry())
         snap = snapshots.load(args.snapshot)
-    except (config.ConfigError, snapshots.SnapshotError) as exc:
+    except (discovery.DiscoveryError, config.ConfigError, snapshots.SnapshotError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
@@ -30,7 +32,7 @@ def main(args: argparse.Namespace) -> int:
                 notes=lambda note: print(f"note: {note}", file=sys.stderr),
             )
         )
-    except snapshots.SnapshotError as exc:
+    except (snapshots.SnapshotError, FrameworkError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.output == "json":

@@ -9,7 +9,15 @@ from collections.abc import Sequence
 import pytest
 
 from py_scheduler.framework.cycle_state import CycleState
-from py_scheduler.framework.runtime import Framework, FrameworkError, PluginRef, PluginSet
+from py_scheduler.framework.interface import Handle, Plugin
+from py_scheduler.framework.registry import PluginSpec, no_args
+from py_scheduler.framework.runtime import (
+    Framework,
+    FrameworkError,
+    PluginRef,
+    PluginSet,
+    ProfileSpec,
+)
 from py_scheduler.framework.status import SUCCESS, Code, Status
 from py_scheduler.framework.types import (
     NO_NODES_AVAILABLE,
@@ -22,7 +30,9 @@ from py_scheduler.framework.types import (
 )
 from py_scheduler.model import NodeName
 from tests.builders import make_pod, node_info
+from tests.fakes import FakeCluster, FakeNominator, FakeObjects, FakeSnapshot
 from tests.unit.helpers_core import (
+    PROFILE,
     FakeBind,
     FakeExtensions,
     FakeFilter,
@@ -929,6 +939,44 @@ def test_framework_errors(kwargs: dict[str, object], message: str) -> None:
             **kwargs,  # type: ignore[arg-type]
         )
     assert str(caught.value) == message
+
+
+def test_a_plugin_whose_factory_raises_stops_the_profile_naming_it() -> None:
+    def broken(args: object, handle: Handle) -> Plugin:
+        raise RuntimeError("no licence key")
+
+    registry = {"FakeSort": PluginSpec("FakeSort", no_args, lambda a, h: FakeSort())}
+    registry["Broken"] = PluginSpec("Broken", no_args, broken)
+    spec = ProfileSpec(PROFILE, multi_point=(PluginRef("FakeSort"), PluginRef("Broken")))
+    with pytest.raises(FrameworkError) as caught:
+        Framework(
+            spec,
+            registry,
+            snapshot=FakeSnapshot(),
+            objects=FakeObjects(),
+            cluster=FakeCluster(),
+            nominator=FakeNominator(),
+        )
+    assert str(caught.value) == (
+        "profile 'test-profile': plugin 'Broken' failed to build: RuntimeError: no licence key"
+    )
+
+
+def test_a_factory_returning_a_plugin_of_another_name_is_refused() -> None:
+    registry = {
+        "FakeSort": PluginSpec("FakeSort", no_args, lambda a, h: FakeSort()),
+        "Alias": PluginSpec("Alias", no_args, lambda a, h: named(FakeFilter, "F1")()),
+    }
+    spec = ProfileSpec(PROFILE, multi_point=(PluginRef("FakeSort"), PluginRef("Alias")))
+    with pytest.raises(FrameworkError, match="plugin 'Alias': its factory returned F1 named 'F1'"):
+        Framework(
+            spec,
+            registry,
+            snapshot=FakeSnapshot(),
+            objects=FakeObjects(),
+            cluster=FakeCluster(),
+            nominator=FakeNominator(),
+        )
 
 
 def test_events_to_register_is_none_for_plugins_without_enqueue_extensions() -> None:
