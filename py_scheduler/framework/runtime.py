@@ -13,7 +13,7 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, cast
 
 import numpy as np
 import structlog
@@ -76,6 +76,71 @@ from py_scheduler.framework.waiting_pods import (
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
 
 log = structlog.get_logger("py_scheduler.framework")
+
+# A plugin call (or, in a sampled cycle, one Filter plugin's calls for one pod)
+# that takes longer is logged: a synchronous plugin cannot be interrupted, and
+# the loop serves no other pod meanwhile.
+SLOW_PLUGIN: Final = 0.1
+SLOW_LOG_EVERY: Final = 10.0  # seconds between two warnings about one plugin at one point
+_UNSET: Final = object()
+
+
+class PluginContractError(TypeError):
+    """A plugin returned something its extension point does not allow."""
+
+
+def _kind(value: object) -> str:
+    return "None" if value is None else type(value).__qualname__
+
+
+def _array(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of {len(value)} {value.dtype}" if value.ndim == 1 else "an array"
+    return _kind(value)
+
+
+def _expect_status(value: object) -> Status:
+    if isinstance(value, Status):
+        return value
+    raise PluginContractError(f"returned {_kind(value)}, not a Status")
+
+
+def _expect_pair(value: object, first: type, what: str) -> tuple[Any, Status]:
+    if (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and (value[0] is None or isinstance(value[0], first))
+        and isinstance(value[1], Status)
+    ):
+        return value[0], value[1]
+    if isinstance(value, tuple):
+        shown = "(" + ", ".join(_kind(v) for v in value) + ")"
+    else:
+        shown = _kind(value)
+    raise PluginContractError(f"returned {shown}, not ({what} | None, Status)")
+
+
+def _expect_scores(plugin: str, scores: object, count: int) -> Int64s | Status:
+    """The scores as int64, or the Error naming the plugin (wrong type, count
+    or range, with upstream's message for the range)."""
+    values = np.asarray(scores)
+    if values.dtype.kind not in "iu" or values.shape != (count,):
+        if isinstance(scores, Sequence) and len(scores) == count:
+            bad = next(
+                (v for v in scores if isinstance(v, bool) or not isinstance(v, int | np.integer)),
+                scores[0] if count else None,
+            )
+            shown = f"a score of type {_kind(bad)}"
+        else:
+            shown = f"{_kind(scores)} for {count} nodes"
+        return Status.error(f"Score plugin {plugin!r} returned {shown}, not an int").with_plugin(
+            plugin
+        )
+    if count and not MIN_NODE_SCORE <= values.min() <= values.max() <= MAX_NODE_SCORE:
+        wrong = (values < MIN_NODE_SCORE) | (values > MAX_NODE_SCORE)
+        return _invalid_score(plugin, int(values[wrong.argmax()]))
+    return values.astype(np.int64, copy=False)
+
 
 # Extension points, in the order of the configuration API.
 POINTS = (
@@ -190,6 +255,7 @@ class Framework(Handle):
         # Shared by every profile, as upstream's: a plugin sees all held pods.
         self._waiting = waiting_pods if waiting_pods is not None else WaitingPods()
         self._activate: Callable[[Iterable[PodInfo]], None] = lambda pods: None
+        self._warned: dict[tuple[str, str, bool], tuple[float, int]] = {}
         # Shared too: each watched kind is watched once, whoever asked for it.
         self._custom = custom_objects if custom_objects is not None else CustomObjects()
         self.plugins: dict[str, Plugin] = {}
@@ -202,8 +268,9 @@ class Framework(Handle):
                 args = plugin_spec.args(None)
             self.plugins[name] = self._build(plugin_spec, args)
         self.refs = {point: self._resolve(point) for point in POINTS}
+        self._events = self._registered_events()
         # upstream builds a dynamic informer for every custom resource an event names.
-        for events in self.events_to_register().values():
+        for events in self._events.values():
             for registered in events or ():
                 if isinstance(registered.event.resource, CustomResource):
                     self._custom.register(registered.event.resource)
@@ -338,24 +405,46 @@ class Framework(Handle):
 
     def events_to_register(self) -> dict[str, Sequence[ClusterEventWithHint] | None]:
         """Per plugin, the events that may help a pod it rejected; None: any event."""
+        return dict(self._events)
+
+    def _registered_events(self) -> dict[str, Sequence[ClusterEventWithHint] | None]:
         out: dict[str, Sequence[ClusterEventWithHint] | None] = {}
         for name, plugin in self.plugins.items():
-            out[name] = (
-                plugin.events_to_register() if isinstance(plugin, EnqueueExtensions) else None
-            )
+            if not isinstance(plugin, EnqueueExtensions):
+                out[name] = None
+                continue
+            where = f"profile {self.spec.scheduler_name!r}: plugin {name!r}: events_to_register"
+            try:
+                events = tuple(plugin.events_to_register())
+            except Exception as exc:
+                raise FrameworkError(f"{where} raised {type(exc).__name__}: {exc}") from exc
+            for item in events:
+                if not isinstance(item, ClusterEventWithHint):
+                    raise FrameworkError(f"{where} gave {_kind(item)}, not a ClusterEventWithHint")
+            out[name] = events
         return out
 
     # -- queue -------------------------------------------------------------------
 
     def run_pre_enqueue(self, pod: PodInfo) -> Status:
         for plugin in self.pre_enqueue:
-            status = self._call(plugin.name, "PreEnqueue", plugin.pre_enqueue, pod)
+            status = self._call(plugin.name, "PreEnqueue", plugin.pre_enqueue, pod, pod)
             if not status.is_success:
                 return status
         return SUCCESS
 
     def less(self, a: QueuedPodInfo, b: QueuedPodInfo) -> bool:
-        return self.queue_sort.less(a, b)
+        """The QueueSort plugin's order; should it raise or not answer a bool,
+        PrioritySort's order instead, so that the queue keeps working."""
+        try:
+            earlier = self.queue_sort.less(a, b)
+            if isinstance(earlier, bool):
+                return earlier
+            raise PluginContractError(f"returned {_kind(earlier)}, not a bool")
+        except Exception as exc:
+            self._slow_or_broken("QueueSort", self.queue_sort.name, exc=exc)
+            pa, pb = a.pod.priority, b.pod.priority
+            return pa > pb or (pa == pb and a.timestamp < b.timestamp)
 
     # -- scheduling cycle ----------------------------------------------------------
 
@@ -371,10 +460,12 @@ class Framework(Handle):
         for plugin in self.pre_filter:
             start = time.perf_counter()
             try:
-                got, status = plugin.pre_filter(state, pod, nodes)
+                got, status = _expect_pair(
+                    plugin.pre_filter(state, pod, nodes), PreFilterResult, "PreFilterResult"
+                )
             except Exception as exc:
                 got, status = None, self._crashed(plugin.name, "PreFilter", exc)
-            self._observe(state, "PreFilter", plugin.name, status, start)
+            self._observe(state, "PreFilter", plugin.name, status, start, pod)
             if status.is_skip:
                 skipped.add(plugin.name)
                 continue
@@ -413,16 +504,50 @@ class Framework(Handle):
     def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         """Filter plugins in order; the first rejection decides the node."""
         skip = state.skip_filter
-        for plugin in self.filter:
-            if plugin.name in skip:
-                continue
+        return self._filters(state, pod, node, [p for p in self.filter if p.name not in skip])
+
+    def _filters(
+        self, state: CycleState, pod: PodInfo, node: NodeInfo, plugins: Sequence[FilterPlugin]
+    ) -> Status:
+        if state.plugin_seconds is not None:
+            return self._filters_timed(state, pod, node, plugins)
+        for plugin in plugins:
+            status: object = _UNSET
             try:
                 status = plugin.filter(state, pod, node)
+                if status.code is Code.SUCCESS:
+                    continue
             except Exception as exc:
-                return self._crashed(plugin.name, "Filter", exc)
-            if status.code is not Code.SUCCESS:
+                return self._crashed(plugin.name, "Filter", exc, status)
+            return self._rejected(plugin.name, status)
+        return SUCCESS
+
+    def _filters_timed(
+        self, state: CycleState, pod: PodInfo, node: NodeInfo, plugins: Sequence[FilterPlugin]
+    ) -> Status:
+        """As ``_filters``, adding each plugin's time to ``state.plugin_seconds``
+        (sampled cycles), so that a slow Filter plugin is named."""
+        seconds = cast(dict[str, float], state.plugin_seconds)
+        for plugin in plugins:
+            status: object = _UNSET
+            start = time.perf_counter()
+            try:
+                status = plugin.filter(state, pod, node)
+                passed = status.code is Code.SUCCESS
+            except Exception as exc:
+                return self._crashed(plugin.name, "Filter", exc, status)
+            finally:
+                seconds[plugin.name] = seconds.get(plugin.name, 0.0) + (time.perf_counter() - start)
+            if not passed:
                 return self._rejected(plugin.name, status)
         return SUCCESS
+
+    def filter_time(self, state: CycleState, pod: PodInfo) -> None:
+        """After a sampled cycle's Filter phase: warn about a plugin whose
+        calls for this pod took longer than ``SLOW_PLUGIN`` in total."""
+        for plugin, seconds in (state.plugin_seconds or {}).items():
+            if seconds >= SLOW_PLUGIN:
+                self._slow_or_broken("Filter", plugin, seconds=seconds, pod=pod)
 
     def filter_node(
         self,
@@ -442,14 +567,7 @@ class Framework(Handle):
             return self.run_filters_with_nominated(state, pod, node)
         if plugins is None:
             return self.run_filters(state, pod, node)
-        for plugin in plugins:
-            try:
-                status = plugin.filter(state, pod, node)
-            except Exception as exc:
-                return self._crashed(plugin.name, "Filter", exc)
-            if status.code is not Code.SUCCESS:
-                return self._rejected(plugin.name, status)
-        return SUCCESS
+        return self._filters(state, pod, node, plugins)
 
     @staticmethod
     def _rejected(plugin: str, status: Status) -> Status:
@@ -476,9 +594,15 @@ class Framework(Handle):
         for plugin in active:
             try:
                 got = plugin.filter_batch(state, pod, columns, rows)
+                if got is not None and not (
+                    isinstance(got, np.ndarray)
+                    and got.dtype == np.bool_
+                    and got.shape == rows.shape
+                ):
+                    raise PluginContractError(f"returned {_array(got)}, not {len(rows)} bools")
             except Exception as exc:
                 # The per-node form judges instead, and reports its own failure as upstream.
-                log.error("batch filter raised", plugin=plugin.name, pod=pod.key, exc_info=exc)
+                log.error("batch filter failed", plugin=plugin.name, pod=pod.key, error=repr(exc))
                 got = None
             if got is None:
                 continue
@@ -553,7 +677,7 @@ class Framework(Handle):
                 continue
             call = ext.add_pod if which == "AddPod" else ext.remove_pod
             try:
-                status = call(state, pod, other, node)
+                status = _expect_status(call(state, pod, other, node))
             except Exception as exc:
                 return self._crashed(plugin.name, f"PreFilterExtension{which}", exc)
             if not status.is_success:
@@ -571,10 +695,12 @@ class Framework(Handle):
         for plugin in self.post_filter:
             start = time.perf_counter()
             try:
-                got, status = plugin.post_filter(state, pod, statuses)
+                got, status = _expect_pair(
+                    plugin.post_filter(state, pod, statuses), PostFilterResult, "PostFilterResult"
+                )
             except Exception as exc:
                 got, status = None, self._crashed(plugin.name, "PostFilter", exc)
-            self._observe(state, "PostFilter", plugin.name, status, start)
+            self._observe(state, "PostFilter", plugin.name, status, start, pod)
             if status.is_success or status.code is Code.UNRESOLVABLE:
                 return got, status.with_plugin(plugin.name)
             if not status.is_rejected:
@@ -590,10 +716,10 @@ class Framework(Handle):
         for plugin in self.pre_score:
             start = time.perf_counter()
             try:
-                status = plugin.pre_score(state, pod, nodes)
+                status = _expect_status(plugin.pre_score(state, pod, nodes))
             except Exception as exc:
                 status = self._crashed(plugin.name, "PreScore", exc)
-            self._observe(state, "PreScore", plugin.name, status, start)
+            self._observe(state, "PreScore", plugin.name, status, start, pod)
             if status.is_skip:
                 skipped.add(plugin.name)
             elif not status.is_success:
@@ -634,14 +760,17 @@ class Framework(Handle):
                         plugin.normalize_scores(state, pod, scores)
                 except Exception as exc:
                     return totals.tolist(), self._crashed(plugin.name, "Score", exc)
-                for score in scores:
-                    if not MIN_NODE_SCORE <= score <= MAX_NODE_SCORE:
-                        return totals.tolist(), _invalid_score(plugin.name, score)
-                batch = np.array(scores, dtype=np.int64)
+                checked = _expect_scores(plugin.name, scores, len(nodes))
+                if isinstance(checked, Status):
+                    log.error(
+                        "plugin broke its contract", plugin=plugin.name, error=checked.message
+                    )
+                    return totals.tolist(), checked
+                batch = checked
             elif len(batch) and not MIN_NODE_SCORE <= batch.min() <= batch.max() <= MAX_NODE_SCORE:
                 bad = (batch < MIN_NODE_SCORE) | (batch > MAX_NODE_SCORE)
                 return totals.tolist(), _invalid_score(plugin.name, int(batch[bad.argmax()]))
-            self._observe(state, "Score", plugin.name, SUCCESS, start)
+            self._observe(state, "Score", plugin.name, SUCCESS, start, pod)
             totals += batch * self.weights[plugin.name]
         return totals.tolist(), SUCCESS
 
@@ -649,15 +778,20 @@ class Framework(Handle):
         self, plugin: BatchScorePlugin, state: CycleState, pod: PodInfo, rows: Int64s
     ) -> Int64s | None:
         try:
-            return plugin.score_batch(state, pod, self._columns, rows)
+            got = plugin.score_batch(state, pod, self._columns, rows)
+            if got is not None and not (
+                isinstance(got, np.ndarray) and got.dtype.kind in "iu" and got.shape == rows.shape
+            ):
+                raise PluginContractError(f"returned {_array(got)}, not {len(rows)} ints")
+            return got
         except Exception as exc:
             # Scored per node instead, which reports its own failure as upstream.
-            log.error("batch score raised", plugin=plugin.name, pod=pod.key, exc_info=exc)
+            log.error("batch score failed", plugin=plugin.name, pod=pod.key, error=repr(exc))
             return None
 
     def run_reserve(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status:
         for plugin in self.reserve:
-            status = self._call(plugin.name, "Reserve", plugin.reserve, state, pod, node)
+            status = self._call(plugin.name, "Reserve", plugin.reserve, pod, state, pod, node)
             if not status.is_success:
                 if status.is_rejected:
                     return status
@@ -669,10 +803,12 @@ class Framework(Handle):
     def run_unreserve(self, state: CycleState, pod: PodInfo, node: NodeName) -> None:
         """Every Reserve plugin, in reverse order, whether or not it reserved."""
         for plugin in reversed(self.reserve):
+            start = time.perf_counter()
             try:
                 plugin.unreserve(state, pod, node)
             except Exception:
                 log.exception("unreserve failed", plugin=plugin.name, pod=pod.key)
+            self._slow("Unreserve", plugin.name, start, pod)
 
     def run_permit(
         self, state: CycleState, pod: PodInfo, node: NodeName
@@ -692,7 +828,7 @@ class Framework(Handle):
                     )
             except Exception as exc:
                 return self._crashed(plugin.name, "Permit", exc), {}
-            self._observe(state, "Permit", plugin.name, status, start)
+            self._observe(state, "Permit", plugin.name, status, start, pod)
             if status.is_success:
                 continue
             if status.is_rejected:
@@ -726,7 +862,7 @@ class Framework(Handle):
     async def run_pre_bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status:
         for plugin in self.pre_bind:
             try:
-                status = await plugin.pre_bind(state, pod, node)
+                status = _expect_status(await plugin.pre_bind(state, pod, node))
             except ClusterError:
                 raise  # an API outcome: the binding cycle decides (drop, retry)
             except Exception as exc:
@@ -744,7 +880,7 @@ class Framework(Handle):
     async def run_bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status:
         for plugin in self.bind:
             try:
-                status = await plugin.bind(state, pod, node)
+                status = _expect_status(await plugin.bind(state, pod, node))
             except ClusterError:
                 raise  # an API outcome: the binding cycle decides (drop, retry)
             except Exception as exc:
@@ -756,27 +892,93 @@ class Framework(Handle):
 
     def run_post_bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> None:
         for plugin in self.post_bind:
+            start = time.perf_counter()
             try:
                 plugin.post_bind(state, pod, node)
             except Exception:
                 log.exception("post-bind failed", plugin=plugin.name, pod=pod.key)
+            self._slow("PostBind", plugin.name, start, pod)
 
     # -- helpers -----------------------------------------------------------------
 
-    def _call(self, plugin: str, point: str, fn: Callable[..., Status], *args: object) -> Status:
+    def _call(
+        self, plugin: str, point: str, fn: Callable[..., Status], pod: PodInfo, *args: object
+    ) -> Status:
+        start = time.perf_counter()
         try:
-            return fn(*args).with_plugin(plugin)
+            status = _expect_status(fn(*args)).with_plugin(plugin)
         except Exception as exc:
-            return self._crashed(plugin, point, exc)
+            status = self._crashed(plugin, point, exc)
+        self._slow(point, plugin, start, pod)
+        return status
 
-    def _crashed(self, plugin: str, point: str, exc: Exception) -> Status:
+    def _crashed(
+        self, plugin: str, point: str, exc: Exception, returned: object = _UNSET
+    ) -> Status:
+        """An Error status naming the plugin: it raised, or returned what its
+        extension point does not allow (bugs never look like rejections)."""
+        if returned is not _UNSET and not isinstance(returned, Status):
+            exc = PluginContractError(f"returned {_kind(returned)}, not a Status")
+        if isinstance(exc, PluginContractError):
+            log.error(
+                "plugin broke its contract", plugin=plugin, extension_point=point, error=str(exc)
+            )
+            return Status.error(f"{point} plugin {plugin!r} {exc}").with_plugin(plugin)
         log.error("plugin raised", plugin=plugin, extension_point=point, exc_info=exc)
         return Status.error(f"{point} plugin {plugin!r} raised {exc!r}").with_plugin(plugin)
 
     def _observe(
-        self, state: CycleState, point: str, plugin: str, status: Status, start: float
+        self,
+        state: CycleState,
+        point: str,
+        plugin: str,
+        status: Status,
+        start: float,
+        pod: PodInfo,
     ) -> None:
+        seconds = time.perf_counter() - start
         if state.record_plugin_metrics:
-            self._recorder.plugin_execution(
-                plugin, point, status.code.value, time.perf_counter() - start
+            self._recorder.plugin_execution(plugin, point, status.code.value, seconds)
+        if seconds >= SLOW_PLUGIN:
+            self._slow_or_broken(point, plugin, seconds=seconds, pod=pod)
+
+    def _slow(self, point: str, plugin: str, start: float, pod: PodInfo) -> None:
+        seconds = time.perf_counter() - start
+        if seconds >= SLOW_PLUGIN:
+            self._slow_or_broken(point, plugin, seconds=seconds, pod=pod)
+
+    def _slow_or_broken(
+        self,
+        point: str,
+        plugin: str,
+        *,
+        seconds: float = 0.0,
+        pod: PodInfo | None = None,
+        exc: Exception | None = None,
+    ) -> None:
+        """A warning, at most every ``SLOW_LOG_EVERY`` seconds per plugin and
+        point, with how many more times it happened meanwhile."""
+        key = (plugin, point, exc is None)
+        now = time.monotonic()
+        last, missed = self._warned.get(key, (-SLOW_LOG_EVERY, 0))
+        if now - last < SLOW_LOG_EVERY:
+            self._warned[key] = (last, missed + 1)
+            return
+        self._warned[key] = (now, 0)
+        if exc is not None:
+            log.error(
+                "plugin failed; using PrioritySort's order",
+                plugin=plugin,
+                extension_point=point,
+                error=repr(exc),
+                since_last_warning=missed,
             )
+            return
+        log.warning(
+            "slow plugin: the scheduling loop served no other pod meanwhile",
+            plugin=plugin,
+            extension_point=point,
+            seconds=round(seconds, 3),
+            pod=pod.key if pod is not None else None,
+            since_last_warning=missed,
+        )

@@ -116,6 +116,8 @@ class SchedulingCycle:
         # without leaving a quiet scheduler with no samples at all.
         self._cycles += 1
         state.record_plugin_metrics = self._cycles % PLUGIN_METRICS_EVERY == 1
+        if state.record_plugin_metrics:
+            state.plugin_seconds = {}
         try:
             result = self._algorithm.schedule(fwk, state, pod, self._cache)
         except FitError as fit:

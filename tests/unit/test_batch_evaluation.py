@@ -565,10 +565,42 @@ def test_a_raising_batch_form_is_logged_with_its_plugin_and_judged_per_node() ->
         result = batched_or_not(True).schedule(fwk, CycleState(), make_pod("p"), snapshot)
     assert result.node == "c"
     assert scorer.calls == 2
-    raised = [(e["event"], e["plugin"]) for e in logs if e["log_level"] == "error"]
+    raised = [(e["event"], e["plugin"], e["error"]) for e in logs if e["log_level"] == "error"]
     assert raised == [
-        ("batch filter raised", "BrokenBatchFilter"),
-        ("batch score raised", "BrokenBatchScore"),
+        ("batch filter failed", "BrokenBatchFilter", "RuntimeError('batch form broken')"),
+        ("batch score failed", "BrokenBatchScore", "RuntimeError('batch score broken')"),
+    ]
+
+
+class WrongBatchFilter(FakeFilter):
+    name = "WrongBatchFilter"
+
+    def filter_batch(self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Any) -> Any:
+        return [True] * len(rows)  # a list, not a numpy bool array
+
+
+class WrongBatchScore(FakeScore):
+    name = "WrongBatchScore"
+    batch_normalizes = False
+
+    def score_batch(self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Any) -> Any:
+        return np.zeros(len(rows) + 1, dtype=np.int64)  # one score too many
+
+
+def test_a_batch_form_returning_the_wrong_shape_or_type_is_judged_per_node() -> None:
+    nodes = [node_info(n) for n in ("a", "b", "c")]
+    snapshot = FakeSnapshot(nodes)
+    wrong = WrongBatchFilter(per_node={"b": Status.unschedulable("no b")})
+    scorer = WrongBatchScore({"a": 10, "c": 70})
+    fwk = framework(wrong, scorer, snapshot=snapshot)
+    with structlog.testing.capture_logs() as logs:
+        result = batched_or_not(True).schedule(fwk, CycleState(), make_pod("p"), snapshot)
+    assert (result.node, result.feasible) == ("c", 2)
+    assert wrong.calls == ["a", "b", "c"]
+    failed = [(e["event"], e["error"]) for e in logs if e["log_level"] == "error"]
+    assert failed == [
+        ("batch filter failed", "PluginContractError('returned list, not 3 bools')"),
+        ("batch score failed", "PluginContractError('returned an array of 3 int64, not 2 ints')"),
     ]
 
 
