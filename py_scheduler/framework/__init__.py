@@ -17,6 +17,7 @@ from py_scheduler.framework.batch import (
     BatchFilterPlugin,
     BatchScorePlugin,
     Bools,
+    Column,
     Int64s,
     NodeColumns,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "ClusterEvent",
     "ClusterEventWithHint",
     "Code",
+    "Column",
     "CustomObjectLister",
     "CustomResource",
     "CycleState",
