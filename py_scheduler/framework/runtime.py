@@ -737,10 +737,12 @@ class Framework(Handle):
         rows: Int64s | None = None,
         *,
         each: Callable[[Callable[[NodeInfo], int]], list[int]] | None = None,
+        per_plugin: dict[str, list[int]] | None = None,
     ) -> tuple[list[int], Status]:
         """Weighted total per node (same order as ``nodes``). Given ``rows``
         (``batch_rows``), plugins with a batch form score all nodes at once;
-        ``each`` maps a per-node score over ``nodes`` (a parallel map, say)."""
+        ``each`` maps a per-node score over ``nodes`` (a parallel map, say);
+        ``per_plugin`` receives each plugin's normalised scores, unweighted."""
         totals = np.zeros(len(nodes), dtype=np.int64)
         for plugin in self.score:
             if plugin.name in state.skip_score:
@@ -772,6 +774,8 @@ class Framework(Handle):
                 return totals.tolist(), _invalid_score(plugin.name, int(batch[bad.argmax()]))
             self._observe(state, "Score", plugin.name, SUCCESS, start, pod)
             totals += batch * self.weights[plugin.name]
+            if per_plugin is not None:
+                per_plugin[plugin.name] = batch.tolist()
         return totals.tolist(), SUCCESS
 
     def _score_batch(
