@@ -64,6 +64,7 @@ from py_scheduler.framework.types import (
 )
 from py_scheduler.framework.waiting_pods import MAX_PERMIT_WAIT, WaitingPod
 from py_scheduler.model import NodeInfo, PodInfo
+from py_scheduler.model.raw import DecodeError, Fields
 
 __all__ = [
     "MAX_NODE_SCORE",
@@ -85,7 +86,9 @@ __all__ = [
     "CustomObjectLister",
     "CustomResource",
     "CycleState",
+    "DecodeError",
     "EnqueueExtensions",
+    "Fields",
     "FilterPlugin",
     "Handle",
     "Int64s",

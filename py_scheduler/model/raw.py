@@ -8,11 +8,33 @@ of surfacing later inside a plugin.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Final
 
 RawObject = Mapping[str, object]
 EMPTY: Final[RawObject] = {}
+
+
+_UNITS: Final = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+
+
+def parse_duration(text: str) -> float:
+    """A Go ``time.Duration`` string ("10s", "1m30s", "500ms"), in seconds."""
+    sign = -1.0 if text.startswith("-") else 1.0
+    rest = text.lstrip("+-")
+    if rest == "0":
+        return 0.0
+    total, pos = 0.0, 0
+    for match in _DURATION.finditer(rest):
+        if match.start() != pos:
+            break
+        total += float(match[1]) * _UNITS[match[2]]
+        pos = match.end()
+    if not rest or pos != len(rest):
+        raise ValueError(f"time: invalid duration {text!r}")
+    return sign * total
 
 
 class DecodeError(ValueError):
@@ -106,6 +128,18 @@ class Fields:
         if not isinstance(value, Mapping):
             raise DecodeError(self._at(key), "expected an object")
         return dict(value)
+
+    def duration(self, key: str, default: float) -> float:
+        """A Go duration string ("10s", "1m30s"), in seconds."""
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise DecodeError(self._at(key), f"expected a duration such as '10s', got {value!r}")
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise DecodeError(self._at(key), str(exc)) from None
 
     def error(self, key: str, problem: str) -> DecodeError:
         return DecodeError(self._at(key), problem)
