@@ -63,7 +63,7 @@ from py_scheduler.framework.types import (
     event,
 )
 from py_scheduler.framework.waiting_pods import MAX_PERMIT_WAIT, WaitingPod
-from py_scheduler.model import NodeInfo, PodInfo
+from py_scheduler.model import Node, NodeInfo, PodInfo
 from py_scheduler.model.raw import DecodeError, Fields
 
 __all__ = [
@@ -93,6 +93,7 @@ __all__ = [
     "Handle",
     "Int64s",
     "NoArgs",
+    "Node",
     "NodeColumns",
     "NodeInfo",
     "NodeToStatus",

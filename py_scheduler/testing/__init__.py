@@ -9,11 +9,14 @@ two and nothing else from py_scheduler.
 - ``PluginKit``: the default profile plus the plugin under test over those
   objects; ``decide`` gives a ``Decision`` (each node's Filter status, the
   plugin's scores, the totals, the chosen node, Permit's answer), and
-  ``simulate`` runs pods one after the other as ``py-scheduler simulate``.
+  ``permit`` holds a pod at Permit as the scheduler would (``advance``
+  moves the clock of its timeouts), and ``simulate`` runs pods one after the
+  other as ``py-scheduler simulate``.
 """
 
+from py_scheduler.config import ConfigError
 from py_scheduler.simulation.run import Result
-from py_scheduler.testing.kit import Decision, PluginKit
+from py_scheduler.testing.kit import Decision, Held, PluginKit
 from py_scheduler.testing.objects import (
     ObjectError,
     Objects,
@@ -25,7 +28,9 @@ from py_scheduler.testing.objects import (
 )
 
 __all__ = [
+    "ConfigError",
     "Decision",
+    "Held",
     "ObjectError",
     "Objects",
     "PluginKit",

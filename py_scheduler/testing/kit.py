@@ -71,6 +71,21 @@ class Decision:
         return sorted(name for name, s in self.statuses.items() if s.plugin == plugin)
 
 
+@dataclass
+class Held:
+    """A pod Permit was asked about on a node (``PluginKit.permit``): its
+    answer, and once the wait ends (allowed, rejected or timed out; at once
+    when Permit did not wait) its ``outcome``, after ``waited`` seconds of the
+    kit's clock. Meanwhile the pod is assumed on the node and waiting."""
+
+    pod: PodInfo
+    node: str
+    permit: Status
+    waits: Mapping[str, float]
+    outcome: Status | None = None
+    waited: float = 0.0
+
+
 class PluginKit:
     """The default profile plus one plugin, over ``nodes``, assigned ``pods``
     and ``objects`` (custom resources the plugin watches).
@@ -101,12 +116,13 @@ class PluginKit:
         self.config = config.parse(raw, source="PluginKit configuration", registry=self.registry)
         self.seed = seed
         self._store = ObjectStore()
+        self._timers = ManualTimers()
         self._scheduler = build_scheduler(
             self.config,
             cluster=SimulatedCluster(self._store, deque()),
             objects=self._store,
             rng=random.Random(seed),
-            timers=ManualTimers(),
+            timers=self._timers,
         )
         self.nodes: list[Node] = []
         self.pods: list[PodInfo] = []
@@ -144,9 +160,21 @@ class PluginKit:
         return pod
 
     def add_objects(self, objects: Iterable[Mapping[str, Any]]) -> None:
-        """Custom resources (dicts): those of kinds the plugins watch are
-        listed to them, as the live watches would."""
-        self.objects.extend(objects)
+        """Custom resources (dicts), added or changed: those of kinds the
+        plugins watch are listed to them, as the live watches would (their
+        handlers and queueing hints see the change)."""
+        fresh = list(objects)
+        keys = {_object_key(o) for o in fresh}
+        self.objects = [o for o in self.objects if _object_key(o) not in keys] + fresh
+        self._reload()
+
+    def remove_objects(self, objects: Iterable[Mapping[str, Any]]) -> None:
+        """Delete these objects (matched by apiVersion, kind, namespace and name)."""
+        gone = {_object_key(o) for o in objects}
+        self.objects = [o for o in self.objects if _object_key(o) not in gone]
+        self._reload()
+
+    def _reload(self) -> None:
         # Objects of kinds no plugin watches are kept, and ignored, as simulate does.
         load_custom_objects(
             self._scheduler, Snapshot(others={f"object {i}": o for i, o in enumerate(self.objects)})
@@ -221,6 +249,40 @@ class PluginKit:
             return _replace(decision, node=None, permit=status, message=diagnosis_message)
         return _replace(decision, node=None, permit=status, message=status.message, error=status)
 
+    # -- waiting at Permit -------------------------------------------------------------
+
+    def permit(self, pod: PodInfo, node: str) -> Held:
+        """Reserve and Permit ``pod`` on ``node``. If Permit waits, the pod
+        stays assumed there, in the Handle's waiting pods, until a plugin
+        allows or rejects it or ``advance`` passes its timeout; then Unreserve
+        runs and ``outcome`` is set. Otherwise it is undone at once."""
+        fwk = self._framework_for(pod)
+        cache = self._scheduler.cache
+        state = CycleState()
+        name = NodeName(node)
+        assumed = cache.assume(pod, name)
+        status = fwk.run_reserve(state, assumed, name)
+        waits: dict[str, float] = {}
+        if status.is_success:
+            status, waits = fwk.run_permit(state, assumed, name)
+        held = Held(pod, node, status, waits)
+
+        def done(outcome: Status, waited: float) -> None:
+            held.outcome, held.waited = outcome, waited
+            fwk.run_unreserve(state, assumed, name)
+            cache.forget(assumed)
+
+        if status.code is Code.WAIT:
+            fwk.add_waiting_pod(assumed, waits, done)
+        else:
+            done(status, 0.0)
+        return held
+
+    def advance(self, seconds: float) -> int:
+        """Move the kit's clock on; waits that time out meanwhile are rejected
+        with upstream's message. Returns how many timeouts passed."""
+        return self._timers.advance(seconds)
+
     # -- many pods ------------------------------------------------------------------
 
     async def simulate(self, pending: Sequence[PodInfo]) -> list[Result]:
@@ -241,6 +303,12 @@ class PluginKit:
                 f"pod {pod.key}: schedulerName {pod.scheduler_name!r} has no profile ({names})"
             )
         return fwk
+
+
+def _object_key(obj: Mapping[str, Any]) -> tuple[object, ...]:
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    return (obj.get("apiVersion"), obj.get("kind"), meta.get("namespace"), meta.get("name"))
 
 
 def _with(name: str, args: Mapping[str, Any] | None, weight: int) -> dict[str, Any]:
