@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Final
 
 import structlog
@@ -149,6 +150,9 @@ class BindingCycle:
         if current is None:
             return  # deleted (the "removed" rejection) or bound meanwhile
         queued.pod = current
+        # It was nominated to the node while it waited; the watch may not show
+        # that yet, and the nomination must go either way.
+        written = replace(current, nominated_node=node)
         if status.is_rejected:
             diagnosis = Diagnosis()
             diagnosis.node_to_status[node] = status
@@ -164,7 +168,7 @@ class BindingCycle:
             result, reason = "error", "SchedulerError"
             log.warning("waiting on permit failed", pod=current.key, error=message)
         self._recorder.schedule_attempt(result, fwk.profile_name, time.perf_counter() - start)
-        self._writer.failure(fwk, current, message, reason=reason, nominated="")
+        self._writer.failure(fwk, written, message, reason=reason, nominated="")
         self._on_permit_failed(current, message, not status.is_rejected)
 
     def _failed(

@@ -67,9 +67,11 @@ class EventHandlers:
             self.on_pod_deleted(pod)
             return
         self.pending[pod.uid] = pod
-        self.nominator.update(pod)
         if self.cache.is_assumed(pod.uid):
-            return  # binding in flight; the watch will show where it went
+            # Binding in flight, or held at Permit (nominated to its node, which it
+            # already takes as assumed): the watch will show where it went.
+            return
+        self.nominator.update(pod)
         if pod.deleting:
             self.queue.delete(pod)
             return

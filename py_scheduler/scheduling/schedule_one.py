@@ -162,6 +162,8 @@ class SchedulingCycle:
                 bind(permit)
 
             fwk.add_waiting_pod(assumed, waits, permitted)
+            if pod.nominated_node != node:
+                self._writer.nominate(fwk, pod, node)
         else:
             bind()
         return self._emit(CycleOutcome(pod, node=node))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from py_scheduler.cluster import PodCondition
 from py_scheduler.framework import (
     ActionType,
     ClusterEventWithHint,
@@ -23,7 +24,21 @@ from py_scheduler.model import NodeName
 from py_scheduler.scheduling.queue import BACKOFF, UNSCHEDULABLE
 from py_scheduler.scheduling.schedule_one import CycleOutcome
 from tests.builders import make_pod
-from tests.unit.helpers_core import Core, build_core, failed_scheduling, small
+from tests.unit.helpers_core import Core, build_core, small
+
+
+def nominated(pod: str, node: str = "n1") -> tuple[str, str, object]:
+    """The nomination a pod held at Permit gets (NominatedNodeNameForExpectation)."""
+    return ("patch_pod_status", pod, (None, node))
+
+
+def rejected(pod: str, message: str, reason: str = "Unschedulable") -> list[object]:
+    """FailedScheduling after a wait: the event, and the condition with the nomination cleared."""
+    return [
+        ("record_event", pod, ("Warning", "FailedScheduling", message)),
+        ("patch_pod_status", pod, (PodCondition("PodScheduled", "False", reason, message), "")),
+    ]
+
 
 HOLD = "Hold"
 
@@ -99,8 +114,21 @@ async def test_a_waiting_pod_stays_assumed_and_binds_once_allowed() -> None:
     waiting.allow(HOLD)
     await core.settle()
     assert binds(core) == [("default/a", "n1")]
+    assert core.cluster.calls[0] == nominated("default/a")
     assert fwk.get_waiting_pod(pod.uid) is None
     assert hold.calls == ["reserve a n1"]
+
+
+async def test_the_nomination_of_a_waiting_pod_does_not_count_it_twice() -> None:
+    core = core_with(Hold(), "n1")
+    pod = held("a", cpu="600m")
+    await _schedule(core, pod)
+    # The watch shows the nomination written while it waits.
+    core.scheduler.on_pod(held("a", cpu="600m", nominated_node="n1"))
+    assert core.scheduler.nominator.node_of(pod.uid) is None
+    outcome = await _schedule(core, make_pod("b", requests={"cpu": "400m"}))
+    assert outcome is not None
+    assert outcome.node == "n1"
 
 
 async def test_the_loop_keeps_scheduling_while_a_pod_waits() -> None:
@@ -132,7 +160,7 @@ async def test_a_timeout_unreserves_forgets_and_requeues_with_upstreams_message(
     await core.settle()
     message = "0/1 nodes are available: 1 rejected due to timeout after waiting 10s at plugin Hold."
     assert binds(core) == []
-    assert core.cluster.calls == failed_scheduling("default/a", message)
+    assert core.cluster.calls == [nominated("default/a"), *rejected("default/a", message)]
     assert hold.calls == ["reserve a n1", "unreserve a n1"]
     assert not core.cache.is_assumed(pod.uid)
     node = core.cache.get("n1")
@@ -156,7 +184,7 @@ async def test_a_plugin_rejects_a_waiting_pod_through_the_handle() -> None:
         assert waiting.reject(HOLD, f"reject pod {waiting.pod.name}")
     await core.settle()
     message = "0/1 nodes are available: 1 reject pod a."
-    assert core.cluster.calls == failed_scheduling("default/a", message)
+    assert core.cluster.calls == [nominated("default/a"), *rejected("default/a", message)]
     assert core.queue.where(pod.uid) == UNSCHEDULABLE
 
 
@@ -171,7 +199,8 @@ async def test_a_pod_deleted_while_waiting_is_rejected_as_removed_and_forgotten(
     assert hold.calls == ["reserve a n1", "unreserve a n1"]
     assert core.cache.pod(pod.uid) is None
     assert core.queue.where(pod.uid) is None
-    assert core.cluster.calls == []  # nothing to tell about a pod that is gone
+    # Nothing more to tell about a pod that is gone.
+    assert core.cluster.calls == [nominated("default/a")]
     node = core.cache.get("n1")
     assert node is not None
     assert node.requested.milli_cpu == 0
@@ -185,9 +214,10 @@ async def test_reject_waiting_pod_by_uid() -> None:
     assert fwk.reject_waiting_pod(pod.uid)
     assert not fwk.reject_waiting_pod(pod.uid)
     await core.settle()
-    assert core.cluster.calls == failed_scheduling(
-        "default/a", "0/1 nodes are available: 1 removed."
-    )
+    assert core.cluster.calls == [
+        nominated("default/a"),
+        *rejected("default/a", "0/1 nodes are available: 1 removed."),
+    ]
 
 
 async def test_a_waiting_victim_is_preempted_in_memory_not_evicted() -> None:
