@@ -346,14 +346,18 @@ def check_deployment(
 def check_scheduler_config(
     docs: list[dict[str, Any]], args: argparse.Namespace, problems: Problems
 ) -> None:
-    """The rendered KubeSchedulerConfiguration: the scheduler itself must accept it."""
+    """The rendered KubeSchedulerConfiguration: the scheduler itself must accept it,
+    with the plugins installed here (the example packages, in the dev venv)."""
     from py_scheduler import config as scheduler_config
+    from py_scheduler.plugins import discovery
 
     config_maps = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"] == args.fullname]
     problems.check(len(config_maps) == 1, "no ConfigMap named after the release")
     raw = yaml.safe_load(config_maps[0]["data"]["config.yaml"]) if config_maps else {}
     try:
-        parsed = scheduler_config.parse(raw, source="rendered ConfigMap")
+        parsed = scheduler_config.parse(
+            raw, source="rendered ConfigMap", registry=discovery.registry()
+        )
     except scheduler_config.ConfigError as exc:
         problems.check(False, f"the scheduler rejects the rendered config: {exc}")
     else:
