@@ -82,7 +82,7 @@ manifests: controlplane
 	bash tests/packaging/generate-manifests.sh
 
 test: venv controlplane image lint deploy-test packaging-test
-	PY_SCHEDULER_REQUIRE_CONTROLPLANE=1 $(BIN)/pytest tests -q
+	PY_SCHEDULER_REQUIRE_CONTROLPLANE=1 $(BIN)/pytest tests examples/plugins -q
 
 demo: venv controlplane
 	$(BIN)/python -m py_scheduler.devcluster demo examples/
