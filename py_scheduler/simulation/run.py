@@ -271,9 +271,10 @@ async def simulate(
     # Pods held at Permit wait on a virtual clock: a timeout passes only once
     # no pod is left to try, so the outcome never depends on the machine's speed.
     timers = ManualTimers()
+    cluster = SimulatedCluster(objects, watch)
     scheduler = build_scheduler(
         cfg,
-        cluster=SimulatedCluster(objects, watch),
+        cluster=cluster,
         objects=objects,
         rng=random.Random(seed),
         listeners=(remember,),
@@ -285,14 +286,25 @@ async def simulate(
             notes(f"ignoring {label}")
     scheduler.replace_nodes(snapshot.nodes)
     scheduler.replace_pods(pods)
+    # A timeout requeues the pods its rejection may help, which may wait and time
+    # out in turn: once every pod could have timed out with no bind in between,
+    # the rest of the waits end as timeouts and the run stops.
+    stalled, binds = 0, 0
     while True:
         queued = scheduler.queue.pop_nowait()
         if queued is not None:
             scheduler.schedule_one(queued)
-        elif not timers.fire_next():
+        elif stalled > len(pods) or not timers.fire_next():
             break
+        else:
+            stalled += 1
         # Binds, evictions and claim writes complete, and are seen, before the
         # next pod is considered.
+        await scheduler.drain(timeout=30)
+        deliver(watch, scheduler)
+        if len(cluster.bound) > binds:
+            stalled, binds = 0, len(cluster.bound)
+    while timers.fire_next():
         await scheduler.drain(timeout=30)
         deliver(watch, scheduler)
     results = []

@@ -93,3 +93,33 @@ async def test_pods_held_at_permit_bind_once_allowed_and_time_out_on_a_virtual_c
             "0/1 nodes are available: 1 rejected due to timeout after waiting 30s at plugin Pair.",
         ),
     }
+
+
+class AlwaysWaits:
+    """Holds every pod, and registers no events: any event may help the pods
+    it rejected, so each timeout requeues the others."""
+
+    name: ClassVar[str] = "AlwaysWaits"
+
+    def __init__(self, args: NoArgs, handle: Handle) -> None:
+        del args, handle
+
+    def permit(self, state: CycleState, pod: PodInfo, node: NodeName) -> tuple[Status, float]:
+        return Status.wait(), 5.0
+
+
+async def test_pods_that_keep_waiting_end_as_timeouts_and_the_run_stops() -> None:
+    registry = {**plugins.IN_TREE, "AlwaysWaits": PluginSpec("AlwaysWaits", no_args, AlwaysWaits)}
+    raw = {
+        **PAIR_CONFIG,
+        "profiles": [{"plugins": {"multiPoint": {"enabled": [{"name": "AlwaysWaits"}]}}}],
+    }
+    cfg = config.parse(raw, registry=registry)
+    snapshot = Snapshot(nodes=[make_node("n1")], pods=[make_pod(f"p{i}") for i in range(3)])
+    results = await simulate(snapshot, cfg)
+    message = (
+        "0/1 nodes are available: 1 rejected due to timeout after waiting 5s at plugin AlwaysWaits."
+    )
+    assert [(r.pod, r.node, r.message) for r in results] == [
+        (f"default/p{i}", None, message) for i in range(3)
+    ]
