@@ -504,42 +504,51 @@ class Framework(Handle):
     def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         """Filter plugins in order; the first rejection decides the node."""
         skip = state.skip_filter
-        return self._filters(state, pod, node, [p for p in self.filter if p.name not in skip])
-
-    def _filters(
-        self, state: CycleState, pod: PodInfo, node: NodeInfo, plugins: Sequence[FilterPlugin]
-    ) -> Status:
         if state.plugin_seconds is not None:
-            return self._filters_timed(state, pod, node, plugins)
-        for plugin in plugins:
-            status: object = _UNSET
+            return self._filters_timed(state, pod, node, self.filter, skip)
+        # The loop is inlined here and in filter_node: it runs per node and plugin.
+        for plugin in self.filter:
+            if plugin.name in skip:
+                continue
             try:
                 status = plugin.filter(state, pod, node)
+            except Exception as exc:
+                return self._crashed(plugin.name, "Filter", exc)
+            try:
                 if status.code is Code.SUCCESS:
                     continue
-            except Exception as exc:
+            except AttributeError as exc:
                 return self._crashed(plugin.name, "Filter", exc, status)
             return self._rejected(plugin.name, status)
         return SUCCESS
 
     def _filters_timed(
-        self, state: CycleState, pod: PodInfo, node: NodeInfo, plugins: Sequence[FilterPlugin]
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        node: NodeInfo,
+        plugins: Sequence[FilterPlugin],
+        skip: frozenset[str],
     ) -> Status:
-        """As ``_filters``, adding each plugin's time to ``state.plugin_seconds``
+        """As ``run_filters``, adding each plugin's time to ``state.plugin_seconds``
         (sampled cycles), so that a slow Filter plugin is named."""
         seconds = cast(dict[str, float], state.plugin_seconds)
         for plugin in plugins:
-            status: object = _UNSET
+            if plugin.name in skip:
+                continue
             start = time.perf_counter()
             try:
                 status = plugin.filter(state, pod, node)
-                passed = status.code is Code.SUCCESS
             except Exception as exc:
-                return self._crashed(plugin.name, "Filter", exc, status)
+                return self._crashed(plugin.name, "Filter", exc)
             finally:
                 seconds[plugin.name] = seconds.get(plugin.name, 0.0) + (time.perf_counter() - start)
-            if not passed:
-                return self._rejected(plugin.name, status)
+            try:
+                if status.code is Code.SUCCESS:
+                    continue
+            except AttributeError as exc:
+                return self._crashed(plugin.name, "Filter", exc, status)
+            return self._rejected(plugin.name, status)
         return SUCCESS
 
     def filter_time(self, state: CycleState, pod: PodInfo) -> None:
@@ -567,7 +576,20 @@ class Framework(Handle):
             return self.run_filters_with_nominated(state, pod, node)
         if plugins is None:
             return self.run_filters(state, pod, node)
-        return self._filters(state, pod, node, plugins)
+        if state.plugin_seconds is not None:
+            return self._filters_timed(state, pod, node, plugins, frozenset())
+        for plugin in plugins:
+            try:
+                status = plugin.filter(state, pod, node)
+            except Exception as exc:
+                return self._crashed(plugin.name, "Filter", exc)
+            try:
+                if status.code is Code.SUCCESS:
+                    continue
+            except AttributeError as exc:
+                return self._crashed(plugin.name, "Filter", exc, status)
+            return self._rejected(plugin.name, status)
+        return SUCCESS
 
     @staticmethod
     def _rejected(plugin: str, status: Status) -> Status:
