@@ -10,6 +10,7 @@ from all runs at the end.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import tempfile
 import time
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import uvloop
 
 from bench import contenders, machine, procstat, profile, report, runner, templates
 from bench.workloads import Workload, select
@@ -149,7 +149,7 @@ def main(argv: list[str]) -> int:
     results["machine"] = machine.describe()
     if not args.report_only:
         try:
-            uvloop.run(bench(args, results))
+            asyncio.run(bench(args, results))
         finally:
             save_results(args.out, results)
             write_report(args.out, results)

@@ -26,9 +26,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, then in-cluster)")
     run.add_argument("--log-format", choices=("json", "console", "auto"), default="auto")
-    run.add_argument("--log-level", default="info", help="debug, info, warning or error")
+    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     run.add_argument("--bind-address", default="0.0.0.0", help="for /metrics and the probes")
-    run.add_argument("--port", type=int, default=10259, help="for /metrics and the probes")
+    run.add_argument(
+        "--port",
+        "--secure-port",
+        type=int,
+        default=10259,
+        help="HTTPS port for /metrics (bearer token, delegated authorization) and the probes",
+    )
+    run.add_argument("--tls-cert-file", help="serving certificate (default: self-signed)")
+    run.add_argument("--tls-private-key-file", help="its private key")
+    run.add_argument(
+        "--plain-http",
+        action="store_true",
+        help="serve plain HTTP without authentication or authorization (development only)",
+    )
+    run.add_argument(
+        "--livez-api-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="/livez fails once the API server has not answered for this long",
+    )
+    run.add_argument(
+        "--pending-sweep-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often the leader looks for pending pods of its profiles that no queue holds",
+    )
 
     sim = sub.add_parser(
         "simulate", help="schedule a snapshot of a cluster offline, with the same code"

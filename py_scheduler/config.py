@@ -19,16 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
-
-from py_scheduler import plugins
+from py_scheduler import plugins, yamlinput
 from py_scheduler.framework.registry import ArgsError, PluginSpec
 from py_scheduler.framework.runtime import POINTS, PluginRef, PluginSet, ProfileSpec
-from py_scheduler.model.raw import DecodeError, Fields
+from py_scheduler.model.durations import parse_duration
+from py_scheduler.model.raw import DecodeError, Fields, brief
 
 API_VERSION: Final = "kubescheduler.config.k8s.io/v1"
 KIND: Final = "KubeSchedulerConfiguration"
 DEFAULT_SCHEDULER_NAME: Final = "py-scheduler"
+KUBE_SCHEDULER_NAME: Final = "default-scheduler"
 
 _TOP_LEVEL: Final = frozenset(
     {
@@ -49,6 +49,22 @@ _TOP_LEVEL: Final = frozenset(
         "delayCacheUntilActive",
     }
 )
+# component-base's LeaderElectionConfiguration and ClientConnectionConfiguration.
+_LEADER_ELECTION: Final = frozenset(
+    {
+        "leaderElect",
+        "leaseDuration",
+        "renewDeadline",
+        "retryPeriod",
+        "resourceLock",
+        "resourceName",
+        "resourceNamespace",
+    }
+)
+_CLIENT_CONNECTION: Final = frozenset(
+    {"kubeconfig", "acceptContentTypes", "contentType", "qps", "burst"}
+)
+MIN_QPS: Final = 0.1
 _PROFILE_FIELDS: Final = frozenset(
     {"schedulerName", "percentageOfNodesToScore", "plugins", "pluginConfig"}
 )
@@ -88,6 +104,8 @@ class SchedulerConfig:
     parallelism: int = 16
     leader_election: LeaderElection = field(default_factory=LeaderElection)
     client_connection: ClientConnection = field(default_factory=ClientConnection)
+    # Accepted, but worth saying at start-up.
+    warnings: tuple[str, ...] = ()
     # The plugins the profiles were checked against, and are built from.
     registry: Mapping[str, PluginSpec[Any]] = field(default_factory=lambda: plugins.IN_TREE)
 
@@ -104,15 +122,11 @@ def _duration(fields: Fields, key: str, default: float) -> float:
     if raw is None:
         return default
     if not isinstance(raw, str):
-        raise fields.error(key, f"expected a duration such as '15s', got {raw!r}")
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    for suffix in ("ms", "s", "m", "h"):
-        if raw.endswith(suffix):
-            try:
-                return float(raw[: -len(suffix)]) * units[suffix]
-            except ValueError:
-                break
-    raise fields.error(key, f"invalid duration {raw!r}")
+        raise fields.error(key, f"expected a duration such as '15s', got {brief(raw)}")
+    seconds = parse_duration(raw)
+    if seconds is None:
+        raise fields.error(key, f"invalid duration {brief(raw)}")
+    return seconds
 
 
 def _check_fields(fields: Fields, allowed: frozenset[str]) -> None:
@@ -133,7 +147,7 @@ def _plugin_set(fields: Fields) -> PluginSet:
         if name in seen:
             raise item.error("name", f"plugin {name!r} already registered")
         seen.add(name)
-        weight = item.integer("weight")
+        weight = item.int32("weight")
         if weight < 0:
             raise item.error("weight", f"must not be negative, got {weight}")
         enabled.append(PluginRef(name, weight))
@@ -208,7 +222,7 @@ def _profile(
         if plugin_name not in args:
             args[plugin_name] = registry[plugin_name].args(None)
 
-    pct = fields.opt_integer("percentageOfNodesToScore")
+    pct = fields.opt_integer("percentageOfNodesToScore", bits=32)
     if pct is not None and not 0 <= pct <= 100:
         raise fields.error("percentageOfNodesToScore", f"must be in 0..100, got {pct}")
     return ProfileSpec(name, multi, points, args, pct)
@@ -251,7 +265,7 @@ def _parse(root: Fields, registry: Mapping[str, PluginSpec[Any]]) -> SchedulerCo
     if len(set(names)) != len(names):
         raise root.error("profiles", f"duplicate schedulerName in {names}")
 
-    pct = root.integer("percentageOfNodesToScore")
+    pct = root.int32("percentageOfNodesToScore")
     if not 0 <= pct <= 100:
         raise root.error("percentageOfNodesToScore", f"must be in 0..100, got {pct}")
     initial = root.integer("podInitialBackoffSeconds", 1)
@@ -260,11 +274,15 @@ def _parse(root: Fields, registry: Mapping[str, PluginSpec[Any]]) -> SchedulerCo
         raise root.error("podInitialBackoffSeconds", "must be greater than 0")
     if maximum < initial:
         raise root.error("podMaxBackoffSeconds", "must be at least podInitialBackoffSeconds")
-    parallelism = root.integer("parallelism", 16)
+    parallelism = root.int32("parallelism", 16)
     if parallelism <= 0:
         raise root.error("parallelism", "must be greater than 0")
 
     le = root.obj("leaderElection")
+    _check_fields(le, _LEADER_ELECTION)
+    lock = le.string("resourceLock", "leases")
+    if lock != "leases":
+        raise le.error("resourceLock", f"must be 'leases', got {brief(lock)}")
     election = LeaderElection(
         leader_elect=le.boolean("leaderElect", True),
         lease_duration=_duration(le, "leaseDuration", 15.0),
@@ -283,13 +301,27 @@ def _parse(root: Fields, registry: Mapping[str, PluginSpec[Any]]) -> SchedulerCo
             "kube-system/kube-scheduler is the default scheduler's lease; use our own",
         )
     cc = root.obj("clientConnection")
+    _check_fields(cc, _CLIENT_CONNECTION)
     qps = cc.raw.get("qps", 50)
-    if isinstance(qps, bool) or not isinstance(qps, int | float) or qps < 0:
-        raise cc.error("qps", f"must be a non-negative number, got {qps!r}")
-    connection = ClientConnection(
-        qps=float(qps), burst=cc.integer("burst", 100), kubeconfig=cc.string("kubeconfig")
+    if isinstance(qps, bool) or not isinstance(qps, int | float) or not qps >= 0:
+        raise cc.error("qps", f"must be a non-negative number, got {brief(qps)}")
+    if 0 < qps < MIN_QPS or qps == float("inf"):
+        # One request every ten seconds or less cannot schedule anything.
+        raise cc.error(
+            "qps", f"must be 0 (the client default) or at least {MIN_QPS}, got {brief(qps)}"
+        )
+    burst = cc.int32("burst", 100)
+    if burst < 0:
+        raise cc.error("burst", f"must not be negative, got {burst}")
+    connection = ClientConnection(qps=float(qps), burst=burst, kubeconfig=cc.string("kubeconfig"))
+    warnings = tuple(
+        f"profiles[{i}].schedulerName: {KUBE_SCHEDULER_NAME} is kube-scheduler's name; both "
+        "schedulers would place the same pods"
+        for i, p in enumerate(profiles)
+        if p.scheduler_name == KUBE_SCHEDULER_NAME
     )
     return SchedulerConfig(
+        warnings=warnings,
         profiles=profiles,
         percentage_of_nodes_to_score=pct,
         pod_initial_backoff=float(initial),
@@ -309,11 +341,18 @@ def load(
     if path is None:
         return parse({}, registry=registry)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse(raw, source=str(path), registry=registry)
+        raw = yamlinput.load(yamlinput.read_text(path), str(path))
+    except yamlinput.YamlInputError as exc:
+        raise ConfigError(str(exc)) from None
+    cfg = parse(raw, source=str(path), registry=registry)
+    kubeconfig = cfg.client_connection.kubeconfig
+    if kubeconfig:
+        try:
+            with open(kubeconfig, "rb"):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"{path}: clientConnection.kubeconfig: cannot read {kubeconfig}: "
+                f"{exc.strerror or exc}"
+            ) from None
+    return cfg

@@ -15,9 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
+
+# kube-scheduler exposes no *_created series; neither do we (halves the counters' lines).
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 def exponential(start: float, factor: float, count: int) -> list[float]:
@@ -116,6 +119,21 @@ EVICTIONS: Final = Counter(
 )
 BIND_FAILURES: Final = Counter("py_scheduler_bind_failures", "Failed binds, by reason.", ["reason"])
 LEADER: Final = Gauge("py_scheduler_leader", "1 while this replica holds the leader lease, else 0.")
+UNQUEUED_PENDING_PODS: Final = Gauge(
+    "py_scheduler_unqueued_pending_pods",
+    "Pending pods of this scheduler that neither the scheduling queue nor the binder knew at "
+    "the last sweep (each was requeued). Non-zero means the scheduler lost track of pods.",
+)
+REQUEUED_BY_SWEEP: Final = Counter(
+    "py_scheduler_requeued_by_sweep",
+    "Pending pods of this scheduler that the periodic sweep found unknown to the queue and "
+    "requeued.",
+)
+INVALID_PODS: Final = Gauge(
+    "py_scheduler_invalid_pods",
+    "Pending pods of this scheduler that cannot be decoded; each carries PodScheduled=False "
+    "(SchedulerError) naming the field.",
+)
 API_WRITES: Final = Counter(
     "py_scheduler_api_writes",
     "API writes the scheduler made besides binds (events, status patches), by kind and result.",

@@ -746,7 +746,7 @@ class Framework(Handle):
                 skipped.add(plugin.name)
             elif not status.is_success:
                 return Status.error(
-                    f"running PreScore plugin {plugin.name!r}: {status.message}"
+                    f'running PreScore plugin "{plugin.name}": {status.message}'
                 ).with_plugin(plugin.name)
         state.skip_score = frozenset(skipped)
         return SUCCESS

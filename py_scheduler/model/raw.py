@@ -8,33 +8,24 @@ of surfacing later inside a plugin.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Final
+
+from py_scheduler.model.durations import parse_duration
 
 RawObject = Mapping[str, object]
 EMPTY: Final[RawObject] = {}
 
 
-_UNITS: Final = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+BRIEF_LIMIT: Final = 40
 
 
-def parse_duration(text: str) -> float:
-    """A Go ``time.Duration`` string ("10s", "1m30s", "500ms"), in seconds."""
-    sign = -1.0 if text.startswith("-") else 1.0
-    rest = text.lstrip("+-")
-    if rest == "0":
-        return 0.0
-    total, pos = 0.0, 0
-    for match in _DURATION.finditer(rest):
-        if match.start() != pos:
-            break
-        total += float(match[1]) * _UNITS[match[2]]
-        pos = match.end()
-    if not rest or pos != len(rest):
-        raise ValueError(f"time: invalid duration {text!r}")
-    return sign * total
+def brief(value: object) -> str:
+    """``repr(value)``, cut short: an error must not echo a huge input back."""
+    text = repr(value)
+    if len(text) <= BRIEF_LIMIT:
+        return text
+    return f"{text[:BRIEF_LIMIT]}... ({len(text)} characters)"
 
 
 class DecodeError(ValueError):
@@ -91,23 +82,30 @@ class Fields:
                 raise DecodeError(f"{self._at(key)}[{index}]", "expected a string")
         return tuple(str(v) for v in values)
 
-    def integer(self, key: str, default: int = 0) -> int:
+    def integer(self, key: str, default: int = 0, *, bits: int = 64) -> int:
+        """A signed integer of ``bits`` bits, as the Go field it mirrors
+        (int64 unless said otherwise): larger values are refused, not wrapped."""
         value = self.raw.get(key)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
-            raise DecodeError(self._at(key), f"expected an integer, got {value!r}")
+            raise DecodeError(self._at(key), f"expected an integer, got {brief(value)}")
+        if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+            raise DecodeError(self._at(key), f"expected a {bits}-bit integer, got {brief(value)}")
         return value
 
-    def opt_integer(self, key: str) -> int | None:
-        return None if self.raw.get(key) is None else self.integer(key)
+    def int32(self, key: str, default: int = 0) -> int:
+        return self.integer(key, default, bits=32)
+
+    def opt_integer(self, key: str, *, bits: int = 64) -> int | None:
+        return None if self.raw.get(key) is None else self.integer(key, bits=bits)
 
     def boolean(self, key: str, default: bool = False) -> bool:
         value = self.raw.get(key)
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise DecodeError(self._at(key), f"expected a boolean, got {value!r}")
+            raise DecodeError(self._at(key), f"expected a boolean, got {brief(value)}")
         return value
 
     def str_map(self, key: str) -> dict[str, str]:
@@ -135,11 +133,13 @@ class Fields:
         if value is None:
             return default
         if not isinstance(value, str):
-            raise DecodeError(self._at(key), f"expected a duration such as '10s', got {value!r}")
-        try:
-            return parse_duration(value)
-        except ValueError as exc:
-            raise DecodeError(self._at(key), str(exc)) from None
+            raise DecodeError(
+                self._at(key), f"expected a duration such as '10s', got {brief(value)}"
+            )
+        seconds = parse_duration(value)
+        if seconds is None:
+            raise DecodeError(self._at(key), f"time: invalid duration {brief(value)}")
+        return seconds
 
     def error(self, key: str, problem: str) -> DecodeError:
         return DecodeError(self._at(key), problem)

@@ -9,6 +9,11 @@ plugin's reason.
 On failure everything the scheduling cycle did is undone in reverse order:
 unreserve, forget the assumed pod, requeue with backoff. A pod that is already
 bound (409) or gone (404) is dropped, never retried: the watch tells the truth.
+The Cluster adapter raises Conflict or NotFound on a bind only once it found
+the pod bound or gone (an API server whose storage is down also answers 409);
+otherwise the failure is Unavailable, and retried here like any error.
+PreBind and Bind run only while ``leading`` holds: a replica whose lease went
+stale rolls the pod back rather than writing on a lease it may have lost.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from py_scheduler.scheduling.status_writer import StatusWriter
 log = structlog.get_logger("py_scheduler.scheduler")
 
 ASSIGNED_POD_DELETE: Final = event(Resource.ASSIGNED_POD, ActionType.DELETE, "AssignedPodDelete")
+_NOT_LEADING: Final = Status.error("not bound: this replica no longer leads")
 
 # Told when a pod's binding cycle ends its attempt without a bind (a Permit
 # rejection): the pod, the FailedScheduling message, and whether it was an error.
@@ -59,6 +65,7 @@ class BindingCycle:
         recorder: MetricsRecorder,
         concurrency: int,
         on_permit_failed: PermitFailed = lambda pod, message, error: None,
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
         self._cache = cache
         self._queue = queue
@@ -67,6 +74,7 @@ class BindingCycle:
         self._recorder = recorder
         self._slots = asyncio.Semaphore(concurrency)
         self._on_permit_failed = on_permit_failed
+        self._leading = leading
 
     async def run(
         self,
@@ -88,11 +96,15 @@ class BindingCycle:
         recorder.binding_tasks(+1)
         try:
             async with self._slots:
-                began = time.perf_counter()
-                status = await fwk.run_pre_bind(state, assumed, node)
-                recorder.extension_point(
-                    "PreBind", status.code.value, fwk.profile_name, time.perf_counter() - began
-                )
+                status = _NOT_LEADING
+                if self._leading():
+                    began = time.perf_counter()
+                    status = await fwk.run_pre_bind(state, assumed, node)
+                    recorder.extension_point(
+                        "PreBind", status.code.value, fwk.profile_name, time.perf_counter() - began
+                    )
+                if status.is_success and not self._leading():
+                    status = _NOT_LEADING
                 if status.is_success:
                     began = time.perf_counter()
                     status = await fwk.run_bind(state, assumed, node)
@@ -193,5 +205,7 @@ class BindingCycle:
         self._recorder.schedule_attempt("error", fwk.profile_name, time.perf_counter() - start)
         log.warning("binding failed", pod=assumed.key, node=node, error=status.message)
         self._queue.requeue_after_error(queued)
+        if status is _NOT_LEADING:
+            return  # no API write on a lease that may be lost: the next leader decides
         reason = "Unschedulable" if status.is_rejected else "SchedulerError"
         self._writer.failure(fwk, current, status.message, reason=reason, nominated="")

@@ -56,6 +56,12 @@ class EventHandlers:
         # Unassigned pods of ours as the watch last showed them (None: deleted).
         self.pending: dict[PodUID, PodInfo] = {}
 
+    def holds(self, uid: PodUID) -> bool:
+        """Whether a pending pod is in hand: queued (active, backoff,
+        unschedulable or gated) or assumed by a binding cycle. A pending pod of
+        ours that is neither was lost (the pending-pod sweep looks for them)."""
+        return self.queue.where(uid) is not None or self.cache.is_assumed(uid)
+
     def on_pod(self, pod: PodInfo) -> None:
         """A pod was added or changed."""
         if pod.node_name:

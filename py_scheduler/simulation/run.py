@@ -1,10 +1,10 @@
 """Schedule a snapshot one pod at a time, in queue order, with the live code.
 
 ``SimulatedCluster`` is the simulator's adapter of the ``Cluster`` port: it
-plays the API server. A bind or an eviction takes effect at once and is
-appended to its watch stream (a queue given at construction), which the loop
-hands to the scheduler's event handlers as the live watches would, so each
-result updates the snapshot the next pod sees. It also plays the PV
+plays the API server. A bind, an eviction or a status patch (a nomination)
+takes effect at once and is appended to its watch stream (a queue given at
+construction), which the loop hands to the scheduler's event handlers as the
+live watches would, so each result updates the snapshot the next pod sees. It also plays the PV
 controller and an ideal provisioner: a pre-bound volume binds its claim at
 once, and a claim given a selected node is bound to a new volume of the
 requested size. The Eviction API refuses what a PodDisruptionBudget protects
@@ -120,7 +120,17 @@ class SimulatedCluster:
     async def patch_pod_status(
         self, pod: PodInfo, *, condition: PodCondition | None, nominated_node: str | None
     ) -> None:
-        del pod, condition, nominated_node
+        # Fed back as the watch would: a preemptor's nomination must reach its
+        # next attempt, which tries the nominated node first (evaluateNominatedNode).
+        if pod.key in self.bound or pod.key in self.evicted:
+            return  # the watch shows the bind or the deletion instead
+        updated = pod
+        if nominated_node is not None:
+            updated = replace(updated, nominated_node=nominated_node)
+        if condition is not None:
+            scheduled = (condition.status, condition.reason, condition.message)
+            updated = replace(updated, scheduled_condition=scheduled)
+        self.watch.append(PodChanged(updated))
 
     async def evict(self, pod: PodInfo) -> None:
         budgets = [b for b in self.objects.pdbs(pod.namespace) if protects(b, pod)]

@@ -1,10 +1,12 @@
 """Read a cluster snapshot: multi-document YAML or a ``v1 List`` of Nodes,
 Pods, PodDisruptionBudgets, PriorityClasses, storage objects
-(PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes) and
-DRA objects (ResourceClaims, ResourceClaimTemplates, DeviceClasses,
-ResourceSlices): what ``kubectl get nodes,pods,pdb,priorityclasses,pvc,pv,
-storageclasses,csinodes,resourceclaims,resourceclaimtemplates,deviceclasses,
-resourceslices -A -o yaml`` prints.
+(PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes), DRA
+objects (ResourceClaims, ResourceClaimTemplates, DeviceClasses,
+ResourceSlices) and the owners whose selectors give the system default
+spreading (Services, ReplicationControllers, ReplicaSets, StatefulSets): what
+``kubectl get nodes,pods,pdb,priorityclasses,pvc,pv,storageclasses,csinodes,
+resourceclaims,resourceclaimtemplates,deviceclasses,resourceslices,services,rc,
+rs,sts -A -o yaml`` prints.
 
 Pod priority is resolved as the Priority admission plugin would: an explicit
 ``spec.priority``, else the ``priorityClassName``'s value, else the
@@ -16,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-import yaml
-
+from py_scheduler import yamlinput
 from py_scheduler.model import DecodeError, Node, PodInfo, decode_node, decode_pod
 from py_scheduler.model.budgets import DisruptionBudget, decode_budget
 from py_scheduler.model.dra.objects import (
@@ -33,6 +34,7 @@ from py_scheduler.model.dra.objects import (
     decode_resource_slice,
 )
 from py_scheduler.model.raw import Fields
+from py_scheduler.model.selectors import LabelSelector, decode_owner_selector
 from py_scheduler.model.volumes import (
     CSINode,
     PersistentVolume,
@@ -45,6 +47,8 @@ from py_scheduler.model.volumes import (
 )
 from py_scheduler.simulation import workloads
 
+# Owners whose selectors give pods the system default spreading.
+OWNER_KINDS = ("Service", "ReplicationController", "ReplicaSet", "StatefulSet")
 KINDS = (
     "Node",
     "Pod",
@@ -59,6 +63,11 @@ KINDS = (
     "DeviceClass",
     "ResourceSlice",
 )
+
+
+# A whole cluster's objects; aliases still may not expand without bound.
+SNAPSHOT_MAX_BYTES: Final = 1 << 30
+SNAPSHOT_MAX_VALUES: Final = 50_000_000
 
 
 class SnapshotError(ValueError):
@@ -79,6 +88,9 @@ class Snapshot:
     claim_templates: dict[tuple[str, str], ResourceClaimTemplate] = field(default_factory=dict)
     device_classes: list[DeviceClass] = field(default_factory=list)
     resource_slices: list[ResourceSlice] = field(default_factory=list)
+    # (kind, namespace, name) -> selector of Services, ReplicationControllers,
+    # ReplicaSets and StatefulSets (and a Deployment's ReplicaSet)
+    owner_selectors: dict[tuple[str, str, str], LabelSelector] = field(default_factory=dict)
     # Documents of other kinds, by label: custom resources if a plugin watches
     # their kind (``simulate`` loads those), else ignored.
     others: dict[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -90,9 +102,9 @@ class Snapshot:
 
 def _documents(text: str, source: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     try:
-        docs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        raise SnapshotError(f"{source}: not valid YAML: {exc}") from None
+        docs = yamlinput.load_all(text, source, max_values=SNAPSHOT_MAX_VALUES)
+    except yamlinput.YamlInputError as exc:
+        raise SnapshotError(str(exc)) from None
     for index, doc in enumerate(docs):
         where = f"{source}: document {index + 1}"
         if doc is None:
@@ -129,6 +141,7 @@ def _expanded(
             raise SnapshotError(f"{where} ({_name(doc)}): cannot expand: {exc!r}") from None
         for replica in expanded:
             yield f"{where}, replica", replica
+        yield where, doc  # its selector still counts for default spreading
 
 
 def _name(doc: Mapping[str, Any]) -> str:
@@ -175,6 +188,8 @@ def parse(text: str, source: str = "snapshot") -> Snapshot:
                 snap.device_classes.append(decode_device_class(doc))
             elif kind == "ResourceSlice":
                 snap.resource_slices.append(decode_resource_slice(doc))
+            elif kind in OWNER_KINDS or kind == "Deployment":
+                _owner(snap, doc)
             else:
                 snap.others[label] = doc
         except DecodeError as exc:
@@ -185,6 +200,19 @@ def parse(text: str, source: str = "snapshot") -> Snapshot:
         except DecodeError as exc:
             raise SnapshotError(f"{label}: {exc}") from None
     return snap
+
+
+def _owner(snap: Snapshot, doc: Mapping[str, Any]) -> None:
+    """A workload owner's selector, for the system default spreading."""
+    meta = Fields(doc).obj("metadata")
+    namespace, name = meta.string("namespace") or "default", meta.string("name")
+    kind = str(doc["kind"])
+    if kind == "Deployment":
+        # Its replicas are owned by the ReplicaSet the expansion stands for.
+        kind, name = "ReplicaSet", workloads.replica_set_name(dict(doc))
+    selector = decode_owner_selector(kind, doc)
+    if selector is not None:
+        snap.owner_selectors[(kind, namespace, name)] = selector
 
 
 def _with_priority(
@@ -209,7 +237,7 @@ def _with_priority(
 
 def load(path: Path) -> Snapshot:
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SnapshotError(f"cannot read {path}: {exc.strerror}") from None
+        text = yamlinput.read_text(path, max_bytes=SNAPSHOT_MAX_BYTES)
+    except yamlinput.YamlInputError as exc:
+        raise SnapshotError(str(exc)) from None
     return parse(text, str(path))

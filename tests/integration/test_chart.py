@@ -5,12 +5,14 @@ We test these aspects:
 - the RBAC the chart creates is enough: py-scheduler, run out of the cluster
   with a token of the chart's ServiceAccount and the configuration the chart
   rendered, takes its lease, binds a pod and writes its events, and is
-  never refused (403).
+  never refused (403); on its secure port it reviews the chart's metrics
+  reader token and serves it /metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import subprocess
 from pathlib import Path
@@ -21,6 +23,7 @@ from py_scheduler.devcluster import controlplane
 from py_scheduler.kube.client import KubeClient
 from tests.conftest import start_scheduler
 from tests.integration.kube import create_node, create_pod, eventually, read_pod, unique
+from tests.integration.test_secure_port import fetch
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "py-scheduler"
 
@@ -55,7 +58,11 @@ async def test_helm_install_and_schedule_with_the_charts_rbac(
 
     selector = {"labelSelector": f"app.kubernetes.io/instance={release}"}
     accounts = await api.get(f"/api/v1/namespaces/{ns}/serviceaccounts", selector)
-    (account,) = [a["metadata"]["name"] for a in accounts["items"]]
+    (account,) = [
+        a["metadata"]["name"]
+        for a in accounts["items"]
+        if not a["metadata"]["name"].endswith("-metrics")  # the metrics reader
+    ]
     maps = await api.get(f"/api/v1/namespaces/{ns}/configmaps", selector)
     config = next(m["data"]["config.yaml"] for m in maps["items"] if "config.yaml" in m["data"])
     assert yaml.safe_load(config)["profiles"][0]["schedulerName"] == profile
@@ -99,6 +106,7 @@ async def test_helm_install_and_schedule_with_the_charts_rbac(
         config_path,
         name=f"chart-{release}",
         env={"KUBECONFIG": str(kubeconfig), "POD_NAMESPACE": ns, "POD_NAME": f"{release}-0"},
+        secure=True,
     )
     try:
         pod_ns = unique("chart-pods")
@@ -115,6 +123,25 @@ async def test_helm_install_and_schedule_with_the_charts_rbac(
         assert bound["spec"]["nodeName"] == node
         leases = await api.get(f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases")
         assert [lease["spec"]["holderIdentity"] for lease in leases["items"]] == [f"{release}-0"]
+        # The secure port, as the chart's monitors scrape it: the metrics reader's token
+        # (its Secret, filled by the token controller) is let in, the scheduler's own
+        # ServiceAccount may review it (TokenReview, SubjectAccessReview).
+        secrets = await eventually(
+            lambda: api.get(f"/api/v1/namespaces/{ns}/secrets", selector),
+            lambda found: any(
+                s["type"] == "kubernetes.io/service-account-token"
+                and s.get("data", {}).get("token")
+                for s in found["items"]
+            ),
+            what="the metrics reader's token",
+        )
+        reader = next(
+            s for s in secrets["items"] if s["type"] == "kubernetes.io/service-account-token"
+        )
+        reader_token = base64.b64decode(reader["data"]["token"]).decode()
+        status, _, body = await asyncio.to_thread(fetch, f"{running.base}/metrics", reader_token)
+        assert status == 200, body
+        assert (await asyncio.to_thread(fetch, f"{running.base}/metrics"))[0] == 401
     finally:
         code = running.stop()
     log = running.log.read_text()

@@ -144,7 +144,7 @@ defaults() {
 			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
 			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
 			--priority-class system-cluster-critical --image "$IMAGE" \
-			--kinds PodDisruptionBudget,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
+			--kinds PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
 }
 check "helm template (defaults): objects, restricted pods, RBAC, lease, config the scheduler accepts" defaults
 
@@ -156,9 +156,10 @@ all_on() {
 			--eviction-mode Delete --priority-class system-cluster-critical --monitor-labels \
 			--disabled-alerts PySchedulerPendingPodsGrowing --job scheduler-platform --extras \
 			--plugin-reads maintenance.example.com/maintenancewindows \
+			--plugin-rules maintenance.example.com/maintenancewindows/status=patch \
 			--common-labels example.com/cost-center=42 \
 			--image registry.example.com/platform/py-scheduler@sha256:0000000000000000000000000000000000000000000000000000000000000000 \
-			--kinds NetworkPolicy,PodDisruptionBudget,ServiceAccount,ConfigMap,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,PrometheusRule,ServiceMonitor,Pod
+			--kinds NetworkPolicy,PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,PrometheusRule,ServiceMonitor,Pod
 }
 check "helm template (every option on, evictionMode Delete): same checks, pods delete granted" all_on
 
@@ -171,7 +172,7 @@ single() {
 			--fullname py-scheduler --service-account py-scheduler --replicas 1 \
 			--profiles py-scheduler --eviction-mode none --default-spreading \
 			--job sched-one --image py-scheduler:dev \
-			--kinds NetworkPolicy,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Service,Deployment,PrometheusRule,PodMonitor,Pod
+			--kinds NetworkPolicy,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Service,Deployment,PrometheusRule,PodMonitor,Pod
 }
 check "helm template (one replica, no election, no preemption, PodMonitor, no priority class, local image): no PDB, lease Role or eviction rights" single
 
@@ -237,7 +238,7 @@ manifests_shape() {
 			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
 			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
 			--priority-class system-cluster-critical --image "$IMAGE" \
-			--kinds PodDisruptionBudget,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment
+			--kinds PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment
 }
 check "deploy/manifests: restricted namespace; objects as the chart's, without the test hook" manifests_shape
 

@@ -131,10 +131,10 @@ def decode_args(fields: Fields) -> DefaultPreemptionArgs:
         if key not in _ARG_FIELDS:
             raise fields.error(key, "unknown field")
     return DefaultPreemptionArgs(
-        min_candidate_nodes_percentage=fields.integer(
+        min_candidate_nodes_percentage=fields.int32(
             "minCandidateNodesPercentage", DEFAULT_MIN_CANDIDATE_NODES_PERCENTAGE
         ),
-        min_candidate_nodes_absolute=fields.integer(
+        min_candidate_nodes_absolute=fields.int32(
             "minCandidateNodesAbsolute", DEFAULT_MIN_CANDIDATE_NODES_ABSOLUTE
         ),
         eviction_mode=fields.string("evictionMode") or EVICT,

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from py_scheduler.framework.registry import ArgsError
-from py_scheduler.model.raw import Fields, parse_duration
+from py_scheduler.model.durations import parse_duration
+from py_scheduler.model.raw import Fields
 
 DEFAULT_FILTER_TIMEOUT: Final = 10.0
 DEFAULT_BINDING_TIMEOUT: Final = 600.0
 _FIELDS: Final = frozenset({"filterTimeout", "bindingTimeout", "apiVersion", "kind"})
-
-__all__ = ["DynamicResourcesArgs", "decode_args", "parse_duration"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +37,10 @@ def _duration(fields: Fields, key: str, default: float) -> float:
     raw = fields.string(key)
     if not raw:
         return default
-    try:
-        return parse_duration(raw)
-    except ValueError as exc:
-        raise fields.error(key, str(exc)) from None
+    seconds = parse_duration(raw)
+    if seconds is None:
+        raise fields.error(key, f"time: invalid duration {raw!r}")
+    return seconds
 
 
 def decode_args(fields: Fields) -> DynamicResourcesArgs:

@@ -133,7 +133,7 @@ class NodeResourcesBalancedAllocation:
         self._resources = args.resources
 
     def _requests(self, pod: PodInfo) -> tuple[int, ...]:
-        return pod_request_list(pod, self._resources, use_requested=True)
+        return pod_request_list(pod, self._resources, use_requested=True, pod_level=True)
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
         requests = self._requests(pod)

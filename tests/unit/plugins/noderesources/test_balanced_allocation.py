@@ -43,6 +43,7 @@ def cpu_only(cpu: str) -> dict[str, str]:
 
 CPU_AND_MEMORY = [cpu_and_memory("1000m", "2000"), cpu_and_memory("2000m", "3000")]
 CPU_ONLY = [cpu_only("1000m"), cpu_only("2000m")]
+CPU_AND_MEMORY_SUM = cpu_and_memory("3000m", "5000")
 
 
 def pod(*containers: Mapping[str, str], name: str = "p", node: str = "") -> PodInfo:
@@ -138,6 +139,27 @@ def test_node_resources_balanced_allocation(
     if pre_score:
         assert p.pre_score(state, incoming, infos) == SUCCESS
     assert [p.score(state, incoming, n) for n in infos] == want
+
+
+def test_pod_level_requests_are_balanced_unlike_fits_scorer() -> None:
+    # BalancedAllocation is built with pod-level resources upstream: the
+    # pod-level requests replace the container sums.
+    infos = nodes([(4000, 10000), (6000, 10000)])
+    pod_level = make_pod(
+        "p", containers=[cpu_and_memory("100m", "100")], pod_requests=CPU_AND_MEMORY_SUM
+    )
+    same = pod(*CPU_AND_MEMORY)
+    p = plugin(DEFAULT)
+    for incoming in (pod_level, same):
+        state = CycleState()
+        assert p.pre_score(state, incoming, infos) == SUCCESS
+        assert [p.score(state, incoming, n) for n in infos] == [87, 100]
+
+
+def test_a_pod_requesting_only_at_the_pod_level_is_not_best_effort() -> None:
+    infos = nodes([(4000, 10000)])
+    incoming = make_pod("p", containers=[{}], pod_requests=CPU_AND_MEMORY_SUM)
+    assert plugin(DEFAULT).pre_score(CycleState(), incoming, infos) == SUCCESS
 
 
 @pytest.mark.parametrize(
