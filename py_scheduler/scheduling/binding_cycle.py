@@ -13,7 +13,8 @@ The Cluster adapter raises Conflict or NotFound on a bind only once it found
 the pod bound or gone (an API server whose storage is down also answers 409);
 otherwise the failure is Unavailable, and retried here like any error.
 PreBind and Bind run only while ``leading`` holds: a replica whose lease went
-stale rolls the pod back rather than writing on a lease it may have lost.
+stale rolls the pod back rather than writing on a lease it may have lost; a
+wait at Permit that ends then is rolled back without a status write too.
 """
 
 from __future__ import annotations
@@ -180,7 +181,9 @@ class BindingCycle:
             result, reason = "error", "SchedulerError"
             log.warning("waiting on permit failed", pod=current.key, error=message)
         self._recorder.schedule_attempt(result, fwk.profile_name, time.perf_counter() - start)
-        self._writer.failure(fwk, written, message, reason=reason, nominated="")
+        # No API write on a lease that may be lost: the next leader decides.
+        if self._leading():
+            self._writer.failure(fwk, written, message, reason=reason, nominated="")
         self._on_permit_failed(current, message, not status.is_rejected)
 
     def _failed(

@@ -254,6 +254,46 @@ async def test_stopping_releases_waiting_pods() -> None:
     assert binds(core) == []
 
 
+# -- leadership -------------------------------------------------------------------------------
+
+
+async def test_a_pod_allowed_after_the_lease_went_stale_is_rolled_back_unbound() -> None:
+    hold = Hold()
+    core = core_with(hold, "n1")
+    leading = [True]
+    core.scheduler.leading = lambda: leading[0]
+    pod = held("a")
+    await _schedule(core, pod)
+    leading[0] = False
+    waiting = core.frameworks["py-scheduler"].get_waiting_pod(pod.uid)
+    assert waiting is not None
+    waiting.allow(HOLD)
+    await core.settle()
+    # Only the nomination, written while this replica led.
+    assert core.cluster.calls == [nominated("default/a")]
+    assert hold.calls == ["reserve a n1", "unreserve a n1"]
+    assert not core.cache.is_assumed(pod.uid)
+    assert core.queue.where(pod.uid) == BACKOFF
+
+
+async def test_a_wait_that_times_out_after_the_lease_went_stale_writes_nothing() -> None:
+    hold = Hold(timeout=10.0)
+    outcomes: list[CycleOutcome] = []
+    core = core_with(hold, "n1", listeners=[outcomes.append])
+    leading = [True]
+    core.scheduler.leading = lambda: leading[0]
+    pod = held("a")
+    await _schedule(core, pod)
+    leading[0] = False
+    assert core.timers.advance(10.0) == 1
+    await core.settle()
+    assert core.cluster.calls == [nominated("default/a")]
+    assert hold.calls == ["reserve a n1", "unreserve a n1"]
+    assert not core.cache.is_assumed(pod.uid)
+    assert core.queue.where(pod.uid) == UNSCHEDULABLE
+    assert (outcomes[-1].pod.name, outcomes[-1].node) == ("a", None)
+
+
 async def test_activate_moves_unschedulable_pods_through_the_handle() -> None:
     core = core_with(Hold(), "n1")
     await _schedule(core, make_pod("big", requests={"cpu": "2"}))
