@@ -8,7 +8,8 @@ We test these aspects:
   (nominated to their node, not bound) and bind within seconds of it opening;
 - a Permit timeout rejects the pod with upstream's message, event and condition;
 - a plugin that raises fails only the pods it raises for: others bind;
-- each broken entry point stops start-up with exit code 2 and one line;
+- each broken entry point, and a plugin that fails to build, stops start-up
+  with exit code 2 and one line;
 - ``simulate --config`` with the same plugins decides as the live run did.
 """
 
@@ -353,18 +354,90 @@ def test_a_broken_entry_point_exits_2_with_one_line(
 ) -> None:
     package = "zz-other" if "CheapestNode" in entry_points else "broken"
     make_distribution(tmp_path, package, entry_points=entry_points, modules=modules)
-    args = ["--config", str(tmp_path / "none.yaml")]
+    code, lines = _start(command, tmp_path, tmp_path / "none.yaml", kubeconfig)
+    assert code == 2, lines
+    assert_fatal_line(command, "unusable plugin", line, lines)
+
+
+BUILD_FAILS = """
+from typing import ClassVar
+
+from py_scheduler.framework import PluginSpec, no_args
+
+
+class Unlicensed:
+    name: ClassVar[str] = "Unlicensed"
+
+    def __init__(self, args: object, handle: object) -> None:
+        raise RuntimeError("no licence key")
+
+
+SPEC = PluginSpec("Unlicensed", no_args, Unlicensed)
+"""
+
+
+@pytest.mark.parametrize("command", ["run", "simulate"])
+def test_a_plugin_that_fails_to_build_exits_2_with_one_line(
+    command: str, tmp_path: Path, kubeconfig: Path
+) -> None:
+    make_distribution(
+        tmp_path,
+        "unlicensed",
+        entry_points={"Unlicensed": "unlicensed_mod:SPEC"},
+        modules={"unlicensed_mod": BUILD_FAILS},
+    )
+    config = tmp_path / "config.yaml"
+    profile = {"plugins": {"filter": {"enabled": [{"name": "Unlicensed"}]}}}
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kubescheduler.config.k8s.io/v1",
+                "kind": "KubeSchedulerConfiguration",
+                "leaderElection": {"leaderElect": False},
+                "profiles": [profile],
+            }
+        )
+    )
+    snapshot = tmp_path / "snapshot.yaml"
+    snapshot.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": []}))
+    code, lines = _start(command, tmp_path, config, kubeconfig, snapshot=snapshot)
+    assert code == 2, lines
+    message = (
+        "error: profile 'py-scheduler': plugin 'Unlicensed' failed to build:"
+        " RuntimeError: no licence key"
+    )
+    assert_fatal_line(command, "invalid profile", message, lines)
+
+
+def _start(
+    command: str, path: Path, config: Path, kubeconfig: Path, *, snapshot: Path | None = None
+) -> tuple[int, list[str]]:
+    """Run ``command`` with ``path`` on PYTHONPATH; its exit code and stderr lines."""
+    args = ["--config", str(config)]
     if command == "simulate":
-        args += ["--snapshot", str(tmp_path / "none.yaml")]
+        args += ["--snapshot", str(snapshot or path / "none.yaml")]
+    else:
+        args += ["--log-format", "json"]
     done = subprocess.run(
         [sys.executable, "-m", "py_scheduler", command, *args],
-        env={**os.environ, "PYTHONPATH": str(tmp_path), "KUBECONFIG": str(kubeconfig)},
+        env={**os.environ, "PYTHONPATH": str(path), "KUBECONFIG": str(kubeconfig)},
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.splitlines() == [line]
+    return done.returncode, done.stderr.splitlines()
+
+
+def assert_fatal_line(command: str, event: str, line: str, lines: list[str]) -> None:
+    """stderr holds the one line: ``run`` logs a fatal error as one structured
+    line; ``simulate`` prints it."""
+    if command == "simulate":
+        assert lines == [line]
+        return
+    assert len(lines) == 1, lines
+    fields = json.loads(lines[0])
+    got = (fields["event"], fields["level"], fields["error"])
+    assert got == (event, "error", line.removeprefix("error: "))
 
 
 async def test_simulate_decides_as_the_live_run(
