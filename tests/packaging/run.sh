@@ -184,7 +184,7 @@ with_plugins() {
 			--priority-class system-cluster-critical \
 			--image registry.example.com/platform/py-scheduler-with-plugins:0.1.0 \
 			--plugin-reads maintenance.example.com/maintenancewindows \
-			--kinds PodDisruptionBudget,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
+			--kinds PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
 }
 check "helm template (examples/plugins/values.yaml): a profile naming installed plugins, their RBAC" with_plugins
 
