@@ -1,4 +1,4 @@
-"""Command line: ``python -m py_scheduler run|simulate``."""
+"""Command line: ``python -m py_scheduler run|simulate|plugins``."""
 
 from __future__ import annotations
 
@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="schedule as the kube-scheduler of this Kubernetes release does (1.35 to 1.37, "
         "e.g. 1.36 or v1.36.3; default: the newest)",
     )
+
+    listed = sub.add_parser(
+        "plugins",
+        help="list the plugins a configuration may name: in-tree and installed packages'",
+    )
+    listed.add_argument("--output", choices=("json", "text"), default="text")
     return parser
 
 
@@ -84,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         from py_scheduler.simulation import cli as simulate_cli
 
         return simulate_cli.main(args)
+    if args.command == "plugins":
+        from py_scheduler.app import plugins_cli
+
+        return plugins_cli.main(args)
     from py_scheduler.app import main as app_main
 
     return app_main.main(args)

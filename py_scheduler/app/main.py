@@ -18,7 +18,7 @@ import socket
 import ssl
 import time
 import uuid
-from typing import Any, Final
+from typing import Final
 
 import structlog
 from aiohttp import web
@@ -26,7 +26,9 @@ from aiohttp import web
 from py_scheduler import config, logs, metrics
 from py_scheduler.app import tls
 from py_scheduler.app.server import KEEPALIVE_TIMEOUT, BoundedSite, Health, make_app
-from py_scheduler.kube import discovery
+from py_scheduler.framework.runtime import FrameworkError
+from py_scheduler.kube import custom_resources as kube_custom
+from py_scheduler.kube import discovery as server_discovery
 from py_scheduler.kube import objects as kube_objects
 from py_scheduler.kube import sweep as sweep_mod
 from py_scheduler.kube.adapter import KubeCluster
@@ -34,8 +36,9 @@ from py_scheduler.kube.client import CredentialsError, KubeClient, Settings, loa
 from py_scheduler.kube.delegation import Delegation
 from py_scheduler.kube.election import ElectionConfig, LeaderElector
 from py_scheduler.kube.sweep import PendingSweep
-from py_scheduler.kube.watches import Handlers, Reflector
+from py_scheduler.kube.watches import Handlers, Reflector, Watch
 from py_scheduler.model import Node, PodInfo, decode_node, decode_pod
+from py_scheduler.plugins import discovery as plugin_discovery
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.object_store import ObjectStore
 from py_scheduler.scheduling.scheduler import NotLeading, Scheduler
@@ -50,7 +53,12 @@ def main(args: argparse.Namespace) -> int:
     fatal error is one structured log line."""
     logs.configure(level=args.log_level, fmt=args.log_format)
     try:
-        cfg = config.load(args.config)
+        registry = plugin_discovery.registry()
+    except plugin_discovery.DiscoveryError as exc:
+        log.error("unusable plugin", error=str(exc))
+        return 2
+    try:
+        cfg = config.load(args.config, registry=registry)
         if args.kubeconfig:
             _readable(args.kubeconfig)
     except config.ConfigError as exc:
@@ -123,16 +131,20 @@ async def run(
     ):
         # Read once, before anything depends on an API version: where releases differ,
         # the scheduler follows this server (docs/releases.md).
-        server = await discovery.discover(kube)
+        server = await server_discovery.discover(kube)
         objects = ObjectStore()
         cluster = KubeCluster(kube)
-        scheduler = build_scheduler(
-            cfg,
-            cluster=cluster,
-            objects=objects,
-            recorder=metrics.PrometheusRecorder(),
-            server=server,
-        )
+        try:
+            scheduler = build_scheduler(
+                cfg,
+                cluster=cluster,
+                objects=objects,
+                recorder=metrics.PrometheusRecorder(),
+                server=server,
+            )
+        except FrameworkError as exc:
+            log.error("invalid profile", error=str(exc))
+            return 2
         elector = _elector(lease, cfg) if cfg.leader_election.leader_elect else None
         sweep = PendingSweep(
             kube,
@@ -148,10 +160,12 @@ async def run(
             field_selector="status.phase!=Succeeded,status.phase!=Failed",
         )
         nodes = Reflector(kube, "/api/v1/nodes", _node_handlers(scheduler), name="nodes")
-        watched: list[Reflector[Any]] = [
+        # Plugins judge by the custom objects they asked for: waited for like the rest.
+        watched: list[Watch] = [
             pods,
             nodes,
             *kube_objects.reflectors(kube, objects, scheduler.on_object),
+            *kube_custom.watches(kube, scheduler.custom_objects, scheduler.on_custom_objects),
         ]
         if elector is None:
             metrics.LEADER.set(1)  # a single replica without election always leads
@@ -245,7 +259,7 @@ def _elector(kube: KubeClient, cfg: config.SchedulerConfig) -> LeaderElector:
 
 async def _lead_and_schedule(
     scheduler: Scheduler,
-    watched: list[Reflector[Any]],
+    watched: list[Watch],
     elector: LeaderElector | None,
     sweep: PendingSweep,
 ) -> None:
@@ -262,10 +276,10 @@ async def _lead_and_schedule(
 
 
 async def _schedule_when_synced(
-    scheduler: Scheduler, watched: list[Reflector[Any]], sweep: PendingSweep
+    scheduler: Scheduler, watched: list[Watch], sweep: PendingSweep
 ) -> None:
     # As kube-scheduler waits for its informers: scheduling before the caches are
-    # full would overcommit nodes or miss budgets and claims.
+    # full would overcommit nodes or miss budgets, claims and plugins' objects.
     for reflector in watched:
         await reflector.synced.wait()
     log.info(

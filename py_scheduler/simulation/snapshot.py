@@ -91,7 +91,13 @@ class Snapshot:
     # (kind, namespace, name) -> selector of Services, ReplicationControllers,
     # ReplicaSets and StatefulSets (and a Deployment's ReplicaSet)
     owner_selectors: dict[tuple[str, str, str], LabelSelector] = field(default_factory=dict)
-    ignored: list[str] = field(default_factory=list)
+    # Documents of other kinds, by label: custom resources if a plugin watches
+    # their kind (``simulate`` loads those), else ignored.
+    others: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ignored(self) -> list[str]:
+        return list(self.others)
 
 
 def _documents(text: str, source: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -185,7 +191,7 @@ def parse(text: str, source: str = "snapshot") -> Snapshot:
             elif kind in OWNER_KINDS or kind == "Deployment":
                 _owner(snap, doc)
             else:
-                snap.ignored.append(label)
+                snap.others[label] = doc
         except DecodeError as exc:
             raise SnapshotError(f"{label}: {exc}") from None
     for label, doc in raw_pods:
