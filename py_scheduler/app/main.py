@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import ssl
 import time
 import uuid
-from typing import Final
+from collections.abc import Awaitable
+from typing import Final, TypeVar
 
 import structlog
 from aiohttp import web
@@ -42,6 +44,8 @@ from py_scheduler.plugins import discovery as plugin_discovery
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.object_store import ObjectStore
 from py_scheduler.scheduling.scheduler import NotLeading, Scheduler
+
+T = TypeVar("T")
 
 log = structlog.get_logger("py_scheduler.app")
 
@@ -129,23 +133,51 @@ async def run(
         KubeClient(configuration, limits) as kube,
         KubeClient(configuration, Settings(user_agent="py-scheduler/leader-election")) as lease,
     ):
-        # Read once, before anything depends on an API version: where releases differ,
-        # the scheduler follows this server (docs/releases.md).
-        server = await server_discovery.discover(kube)
-        objects = ObjectStore()
-        cluster = KubeCluster(kube)
-        try:
-            scheduler = build_scheduler(
-                cfg,
-                cluster=cluster,
-                objects=objects,
-                recorder=metrics.PrometheusRecorder(),
-                server=server,
-            )
-        except FrameworkError as exc:
-            log.error("invalid profile", error=str(exc))
-            return 2
         elector = _elector(lease, cfg) if cfg.leader_election.leader_elect else None
+        # Filled once discovery has answered. The probes are served from the start: an
+        # outage at start-up reads as not ready, and /livez watches the API's silence.
+        watched: list[Watch] = []
+        health = Health(
+            synced=lambda: bool(watched) and all(r.synced.is_set() for r in watched),
+            leader_ok=elector.healthy if elector is not None else lambda: True,
+            api_silence=lambda: time.monotonic() - max(kube.last_contact, lease.last_contact),
+            api_timeout=api_timeout,
+        )
+        auth = None if plain_http else Delegation(kube)
+        runner = web.AppRunner(
+            make_app(health, auth), access_log=None, keepalive_timeout=KEEPALIVE_TIMEOUT
+        )
+        await runner.setup()
+        await BoundedSite(runner, address, port, ssl_context=tls_context).start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            # Read once, before anything depends on an API version: where releases
+            # differ, the scheduler follows this server (docs/releases.md).
+            server = await _unless_stopped(server_discovery.discover(kube), stop)
+            if server is None:
+                await runner.cleanup()
+                log.info("stopped before the API server answered")
+                return 0
+            objects = ObjectStore()
+            cluster = KubeCluster(kube)
+            try:
+                scheduler = build_scheduler(
+                    cfg,
+                    cluster=cluster,
+                    objects=objects,
+                    recorder=metrics.PrometheusRecorder(),
+                    server=server,
+                )
+            except FrameworkError as exc:
+                await runner.cleanup()
+                log.error("invalid profile", error=str(exc))
+                return 2
+        except BaseException:
+            await runner.cleanup()
+            raise
         sweep = PendingSweep(
             kube,
             scheduler,
@@ -161,22 +193,18 @@ async def run(
         )
         nodes = Reflector(kube, "/api/v1/nodes", _node_handlers(scheduler), name="nodes")
         # Plugins judge by the custom objects they asked for: waited for like the rest.
-        watched: list[Watch] = [
-            pods,
-            nodes,
-            *kube_objects.reflectors(kube, objects, scheduler.on_object),
-            *kube_custom.watches(kube, scheduler.custom_objects, scheduler.on_custom_objects),
-        ]
+        watched.extend(
+            [
+                pods,
+                nodes,
+                *kube_objects.reflectors(kube, objects, scheduler.on_object),
+                *kube_custom.watches(kube, scheduler.custom_objects, scheduler.on_custom_objects),
+            ]
+        )
         if elector is None:
             metrics.LEADER.set(1)  # a single replica without election always leads
         else:
             scheduler.leading = elector.leading
-        health = Health(
-            synced=lambda: all(r.synced.is_set() for r in watched),
-            leader_ok=elector.healthy if elector is not None else lambda: True,
-            api_silence=lambda: time.monotonic() - max(kube.last_contact, lease.last_contact),
-            api_timeout=api_timeout,
-        )
         metrics.initialise(cfg.scheduler_names)
         metrics.SIZES.queue_sizes = scheduler.queue.lengths
         metrics.SIZES.unschedulable = scheduler.queue.unschedulable_by_plugin
@@ -186,16 +214,6 @@ async def run(
             "pods": scheduler.cache.pod_count(),
             "assumed_pods": scheduler.cache.assumed_count(),
         }
-        auth = None if plain_http else Delegation(kube)
-        runner = web.AppRunner(
-            make_app(health, auth), access_log=None, keepalive_timeout=KEEPALIVE_TIMEOUT
-        )
-        await runner.setup()
-        await BoundedSite(runner, address, port, ssl_context=tls_context).start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         log.info(
             "starting",
             profiles=sorted(cfg.scheduler_names),
@@ -230,6 +248,22 @@ async def run(
             await runner.cleanup()
     log.info("stopped")
     return 1 if lost else 0
+
+
+async def _unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """``work``'s result, or None if ``stop`` is set first (``work`` is then cancelled)."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
 
 
 class _Shutdown(Exception):
