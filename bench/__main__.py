@@ -60,8 +60,8 @@ def write_report(out: Path, results: JSON) -> None:
     (out / "report.md").write_text(report.render(results))
     report.plot(results, out)
     repo = Path(__file__).resolve().parents[1]
-    if out.resolve() == repo / "bench" / "results":  # only the committed results feed the README
-        report.update_readme(repo / "README.md", results)
+    if out.resolve() == repo / "bench" / "results":  # only the committed results feed the page
+        report.update_page(repo / "docs" / "benchmarks.md", results)
 
 
 async def bench(args: argparse.Namespace, results: JSON) -> None:

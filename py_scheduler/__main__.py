@@ -1,4 +1,4 @@
-"""Command line: ``python -m py_scheduler run|simulate|explain``."""
+"""Command line: ``python -m py_scheduler run|simulate|explain|plugins``."""
 
 from __future__ import annotations
 
@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     from py_scheduler.explain import cli as explain_cli
 
     explain_cli.add_arguments(explain)
+
+    listed = sub.add_parser(
+        "plugins",
+        help="list the plugins a configuration may name: in-tree and installed packages'",
+    )
+    listed.add_argument("--output", choices=("json", "text"), default="text")
     return parser
 
 
@@ -129,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         from py_scheduler.explain import cli as explain_cli
 
         return explain_cli.main(args)
+    if args.command == "plugins":
+        from py_scheduler.app import plugins_cli
+
+        return plugins_cli.main(args)
     from py_scheduler.app import main as app_main
 
     return app_main.main(args)

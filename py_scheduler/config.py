@@ -18,13 +18,13 @@ file again for the API server's release (``for_release``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from py_scheduler import plugins, yamlinput
-from py_scheduler.framework.registry import ArgsError
+from py_scheduler.framework.registry import ArgsError, PluginSpec
 from py_scheduler.framework.runtime import POINTS, PluginRef, PluginSet, ProfileSpec
 from py_scheduler.model.durations import parse_duration
 from py_scheduler.model.raw import DecodeError, Fields, brief
@@ -121,6 +121,8 @@ class SchedulerConfig:
     release: ServerVersion = NEWEST
     document: object = field(default=None, compare=False, repr=False)
     source: str = field(default="configuration", compare=False, repr=False)
+    # The plugins the profiles were checked against, and are built from.
+    registry: Mapping[str, PluginSpec[Any]] = field(default_factory=lambda: plugins.IN_TREE)
 
     def profile(self, scheduler_name: str) -> Profile | None:
         return next((p for p in self.profiles if p.scheduler_name == scheduler_name), None)
@@ -186,7 +188,12 @@ def _merge(defaults: Sequence[PluginRef], custom: PluginSet) -> tuple[PluginRef,
     return tuple(merged)
 
 
-def _profile(fields: Fields, default_name: str | None, release: ServerVersion) -> Profile:
+def _profile(
+    fields: Fields,
+    default_name: str | None,
+    release: ServerVersion,
+    registry: Mapping[str, PluginSpec[Any]],
+) -> Profile:
     _check_fields(fields, _PROFILE_FIELDS)
     name = fields.string("schedulerName") or default_name
     if not name:
@@ -208,23 +215,23 @@ def _profile(fields: Fields, default_name: str | None, release: ServerVersion) -
     for point, plugin_set in points.items():
         for ref in plugin_set.enabled:
             used.add(ref.name)
-            if ref.name not in plugins.IN_TREE:
+            if ref.name not in registry:
                 raise ConfigError(
                     f"{plugin_fields.path}.{point}: unknown plugin {ref.name!r} "
-                    f"(known: {', '.join(sorted(plugins.IN_TREE))})"
+                    f"(known: {', '.join(sorted(registry))})"
                 )
     for ref in multi:
-        if ref.name not in plugins.IN_TREE:
+        if ref.name not in registry:
             raise ConfigError(
                 f"{plugin_fields.path}.multiPoint: unknown plugin {ref.name!r} "
-                f"(known: {', '.join(sorted(plugins.IN_TREE))})"
+                f"(known: {', '.join(sorted(registry))})"
             )
 
     args: dict[str, object] = {}
     for item in fields.objects("pluginConfig"):
         _check_fields(item, frozenset({"name", "args"}))
         plugin_name = item.string("name")
-        spec = plugins.IN_TREE.get(plugin_name)
+        spec = registry.get(plugin_name)
         if spec is None:
             raise item.error("name", f"unknown plugin {plugin_name!r}")
         if plugin_name in args:
@@ -239,7 +246,7 @@ def _profile(fields: Fields, default_name: str | None, release: ServerVersion) -
     # Every plugin gets decoded args, so defaults are validated the same way.
     for plugin_name in used:
         if plugin_name not in args:
-            args[plugin_name] = plugins.IN_TREE[plugin_name].args(None)
+            args[plugin_name] = registry[plugin_name].args(None)
 
     pct = fields.opt_integer("percentageOfNodesToScore", bits=32)
     if pct is not None and not 0 <= pct <= 100:
@@ -248,14 +255,23 @@ def _profile(fields: Fields, default_name: str | None, release: ServerVersion) -
 
 
 def parse(
-    raw: object, *, source: str = "configuration", release: ServerVersion = NEWEST
+    raw: object,
+    *,
+    source: str = "configuration",
+    release: ServerVersion = NEWEST,
+    registry: Mapping[str, PluginSpec[Any]] | None = None,
 ) -> SchedulerConfig:
     """Decode a configuration object (already parsed from YAML), with ``release``'s
-    default plugins."""
+    default plugins, against ``registry`` (the in-tree plugins by default)."""
     document = raw if raw is not None else {}
+    known = registry or plugins.IN_TREE
     try:
         return replace(
-            _parse(Fields(document), release), release=release, document=document, source=source
+            _parse(Fields(document), release, known),
+            release=release,
+            document=document,
+            source=source,
+            registry=known,
         )
     except DecodeError as exc:
         raise ConfigError(f"{source}: {exc}") from None
@@ -263,7 +279,9 @@ def parse(
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def _parse(root: Fields, release: ServerVersion) -> SchedulerConfig:
+def _parse(
+    root: Fields, release: ServerVersion, registry: Mapping[str, PluginSpec[Any]]
+) -> SchedulerConfig:
     _check_fields(root, _TOP_LEVEL)
     if root.raw:
         if root.string("apiVersion") != API_VERSION:
@@ -275,11 +293,11 @@ def _parse(root: Fields, release: ServerVersion) -> SchedulerConfig:
     profile_fields = list(root.objects("profiles"))
     if not profile_fields:
         profiles: tuple[Profile, ...] = (
-            _profile(Fields({}, "profiles[0]"), DEFAULT_SCHEDULER_NAME, release),
+            _profile(Fields({}, "profiles[0]"), DEFAULT_SCHEDULER_NAME, release, registry),
         )
     else:
         default_name = DEFAULT_SCHEDULER_NAME if len(profile_fields) == 1 else None
-        profiles = tuple(_profile(f, default_name, release) for f in profile_fields)
+        profiles = tuple(_profile(f, default_name, release, registry) for f in profile_fields)
     names = [p.scheduler_name for p in profiles]
     if len(set(names)) != len(names):
         raise root.error("profiles", f"duplicate schedulerName in {names}")
@@ -348,6 +366,7 @@ def _parse(root: Fields, release: ServerVersion) -> SchedulerConfig:
         parallelism=parallelism,
         leader_election=election,
         client_connection=connection,
+        registry=registry,
     )
 
 
@@ -359,18 +378,24 @@ def for_release(cfg: SchedulerConfig, release: ServerVersion) -> SchedulerConfig
         cfg.release
     ):
         return cfg
-    return parse(cfg.document, source=cfg.source, release=release)
+    return parse(cfg.document, source=cfg.source, release=release, registry=cfg.registry)
 
 
-def load(path: Path | None, *, release: ServerVersion = NEWEST) -> SchedulerConfig:
-    """Read and decode a configuration file; ``None`` gives the defaults."""
+def load(
+    path: Path | None,
+    *,
+    release: ServerVersion = NEWEST,
+    registry: Mapping[str, PluginSpec[Any]] | None = None,
+) -> SchedulerConfig:
+    """Read and decode a configuration file; ``None`` gives the defaults.
+    ``registry`` holds the plugins it may name (the in-tree ones by default)."""
     if path is None:
-        return parse({}, release=release)
+        return parse({}, release=release, registry=registry)
     try:
         raw = yamlinput.load(yamlinput.read_text(path), str(path))
     except yamlinput.YamlInputError as exc:
         raise ConfigError(str(exc)) from None
-    cfg = parse(raw, source=str(path), release=release)
+    cfg = parse(raw, source=str(path), release=release, registry=registry)
     kubeconfig = cfg.client_connection.kubeconfig
     if kubeconfig:
         try:

@@ -90,6 +90,12 @@ PLUGIN_EXECUTION_DURATION: Final = Histogram(
     ["plugin", "extension_point", "status"],
     buckets=exponential(0.00001, 1.5, 20),
 )
+PERMIT_WAIT_DURATION: Final = Histogram(
+    "scheduler_permit_wait_duration_seconds",
+    "Duration of waiting on permit.",
+    ["result"],
+    buckets=exponential(0.001, 2, 15),
+)
 GOROUTINES: Final = Gauge(
     "scheduler_goroutines",
     "Number of running asyncio tasks split by the work they do such as binding.",
@@ -324,6 +330,9 @@ class PrometheusRecorder:
     def binding_tasks(self, delta: int) -> None:
         GOROUTINES.labels("binding").inc(delta)
 
+    def permit_wait(self, result: str, seconds: float) -> None:
+        PERMIT_WAIT_DURATION.labels(result).observe(seconds)
+
 
 def initialise(profiles: Iterable[str]) -> None:
     """Create every known label set at zero, so dashboards and alerts see a
@@ -337,6 +346,8 @@ def initialise(profiles: Iterable[str]) -> None:
     for reason in ("Conflict", "NotFound", "Error", "Unschedulable"):
         BIND_FAILURES.labels(reason)
     GOROUTINES.labels("binding")
+    for result in ("Success", "Unschedulable", "Error"):
+        PERMIT_WAIT_DURATION.labels(result)
     for kind in ("event", "pod_status"):
         for result in ("ok", "not_found", "error"):
             API_WRITES.labels(kind, result)

@@ -137,6 +137,7 @@ def raw_node(
     taints: Iterable[Raw] = (),
     unschedulable: bool = False,
     images: Iterable[tuple[Iterable[str], int]] = (),
+    annotations: Mapping[str, str] | None = None,
 ) -> Raw:
     """A node; ``allocatable`` defaults to 4 CPU, 32Gi, 110 pods (scheduler_perf)."""
     alloc = (
@@ -163,6 +164,7 @@ def raw_node(
             "name": name,
             "labels": {"kubernetes.io/hostname": name, **(labels or {})},
             "resourceVersion": "1",
+            **({"annotations": dict(annotations)} if annotations else {}),
         },
         "spec": spec,
         "status": status,

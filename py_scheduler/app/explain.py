@@ -38,7 +38,8 @@ class ExplainSettings:
 
 
 class Explain:
-    """The parts, built before the scheduler; ``attach`` once it exists."""
+    """The parts, built before the scheduler (the routes too: the server
+    starts first); ``attach`` once the scheduler exists."""
 
     def __init__(self, settings: ExplainSettings, kube: KubeClient) -> None:
         self.settings = settings
@@ -67,8 +68,20 @@ class Explain:
         assert self._scheduler is not None, "attach() comes before the first cycle"
         self._scheduler.tasks.spawn(coro, name)
 
-    def attach(self, scheduler: Scheduler) -> list[web.RouteDef]:
-        """Hook the metrics to ``scheduler``; returns the HTTP routes to serve."""
+    def routes(self) -> list[web.RouteDef]:
+        """The HTTP routes to serve, from start-up on (the server starts before
+        the scheduler is built): until ``attach``, no pod is pending here."""
+        store = self.store
+        if store is None:
+            return []
+
+        def pending(uid: str) -> bool:
+            return self._scheduler is not None and uid in self._scheduler.pending
+
+        return debug.routes(store, pending)
+
+    def attach(self, scheduler: Scheduler) -> None:
+        """Hook the observers' task spawner and the metrics to ``scheduler``."""
         self._scheduler = scheduler
         capacity = Capacity(scheduler.cache, self.settings.shapes, scheduler.pending.values)
 
@@ -78,8 +91,5 @@ class Explain:
 
         metrics.EXPLAIN.capacity = figures
         store = self.store
-        if store is None:
-            return []
-        metrics.EXPLAIN.diagnoses = lambda: (len(store), store.bytes)
-        pending = scheduler.pending
-        return debug.routes(store, lambda uid: uid in pending)
+        if store is not None:
+            metrics.EXPLAIN.diagnoses = lambda: (len(store), store.bytes)

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import ssl
 import time
 import uuid
-from typing import Any, Final
+from collections.abc import Awaitable
+from typing import Final, TypeVar
 
 import structlog
 from aiohttp import web
@@ -28,7 +30,9 @@ from py_scheduler.app import tls
 from py_scheduler.app.explain import Explain, ExplainSettings
 from py_scheduler.app.server import KEEPALIVE_TIMEOUT, BoundedSite, Health, make_app
 from py_scheduler.explain.capacity import ShapeError, parse_shapes
-from py_scheduler.kube import discovery
+from py_scheduler.framework.runtime import FrameworkError
+from py_scheduler.kube import custom_resources as kube_custom
+from py_scheduler.kube import discovery as server_discovery
 from py_scheduler.kube import objects as kube_objects
 from py_scheduler.kube import sweep as sweep_mod
 from py_scheduler.kube.adapter import KubeCluster
@@ -36,11 +40,14 @@ from py_scheduler.kube.client import CredentialsError, KubeClient, Settings, loa
 from py_scheduler.kube.delegation import Delegation
 from py_scheduler.kube.election import ElectionConfig, LeaderElector
 from py_scheduler.kube.sweep import PendingSweep
-from py_scheduler.kube.watches import Handlers, Reflector
+from py_scheduler.kube.watches import Handlers, Reflector, Watch
 from py_scheduler.model import Node, PodInfo, decode_node, decode_pod
+from py_scheduler.plugins import discovery as plugin_discovery
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.object_store import ObjectStore
 from py_scheduler.scheduling.scheduler import NotLeading, Scheduler
+
+T = TypeVar("T")
 
 log = structlog.get_logger("py_scheduler.app")
 
@@ -52,7 +59,12 @@ def main(args: argparse.Namespace) -> int:
     fatal error is one structured log line."""
     logs.configure(level=args.log_level, fmt=args.log_format)
     try:
-        cfg = config.load(args.config)
+        registry = plugin_discovery.registry()
+    except plugin_discovery.DiscoveryError as exc:
+        log.error("unusable plugin", error=str(exc))
+        return 2
+    try:
+        cfg = config.load(args.config, registry=registry)
         if args.kubeconfig:
             _readable(args.kubeconfig)
     except config.ConfigError as exc:
@@ -146,22 +158,58 @@ async def run(
         KubeClient(configuration, limits) as kube,
         KubeClient(configuration, Settings(user_agent="py-scheduler/leader-election")) as lease,
     ):
-        # Read once, before anything depends on an API version: where releases differ,
-        # the scheduler follows this server (docs/releases.md).
-        server = await discovery.discover(kube)
-        objects = ObjectStore()
-        explained = Explain(explain or ExplainSettings(), kube)
-        cluster = KubeCluster(kube)
-        scheduler = build_scheduler(
-            cfg,
-            cluster=cluster,
-            objects=objects,
-            recorder=metrics.PrometheusRecorder(),
-            server=server,
-            evaluator=explained.evaluator,
-            observer=explained.observer,
-        )
         elector = _elector(lease, cfg) if cfg.leader_election.leader_elect else None
+        # Filled once discovery has answered. The probes are served from the start: an
+        # outage at start-up reads as not ready, and /livez watches the API's silence.
+        watched: list[Watch] = []
+        health = Health(
+            synced=lambda: bool(watched) and all(r.synced.is_set() for r in watched),
+            leader_ok=elector.healthy if elector is not None else lambda: True,
+            api_silence=lambda: time.monotonic() - max(kube.last_contact, lease.last_contact),
+            api_timeout=api_timeout,
+        )
+        auth = None if plain_http else Delegation(kube)
+        # explain's routes are served from the start too; its scheduler comes after build.
+        explained = Explain(explain or ExplainSettings(), kube)
+        runner = web.AppRunner(
+            make_app(health, auth, explained.routes()),
+            access_log=None,
+            keepalive_timeout=KEEPALIVE_TIMEOUT,
+        )
+        await runner.setup()
+        await BoundedSite(runner, address, port, ssl_context=tls_context).start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            # Read once, before anything depends on an API version: where releases
+            # differ, the scheduler follows this server (docs/releases.md).
+            server = await _unless_stopped(server_discovery.discover(kube), stop)
+            if server is None:
+                await runner.cleanup()
+                log.info("stopped before the API server answered")
+                return 0
+            objects = ObjectStore()
+            cluster = KubeCluster(kube)
+            try:
+                scheduler = build_scheduler(
+                    cfg,
+                    cluster=cluster,
+                    objects=objects,
+                    recorder=metrics.PrometheusRecorder(),
+                    server=server,
+                    evaluator=explained.evaluator,
+                    observer=explained.observer,
+                )
+            except FrameworkError as exc:
+                await runner.cleanup()
+                log.error("invalid profile", error=str(exc))
+                return 2
+        except BaseException:
+            await runner.cleanup()
+            raise
+        explained.attach(scheduler)
         sweep = PendingSweep(
             kube,
             scheduler,
@@ -176,21 +224,19 @@ async def run(
             field_selector="status.phase!=Succeeded,status.phase!=Failed",
         )
         nodes = Reflector(kube, "/api/v1/nodes", _node_handlers(scheduler), name="nodes")
-        watched: list[Reflector[Any]] = [
-            pods,
-            nodes,
-            *kube_objects.reflectors(kube, objects, scheduler.on_object),
-        ]
+        # Plugins judge by the custom objects they asked for: waited for like the rest.
+        watched.extend(
+            [
+                pods,
+                nodes,
+                *kube_objects.reflectors(kube, objects, scheduler.on_object),
+                *kube_custom.watches(kube, scheduler.custom_objects, scheduler.on_custom_objects),
+            ]
+        )
         if elector is None:
             metrics.LEADER.set(1)  # a single replica without election always leads
         else:
             scheduler.leading = elector.leading
-        health = Health(
-            synced=lambda: all(r.synced.is_set() for r in watched),
-            leader_ok=elector.healthy if elector is not None else lambda: True,
-            api_silence=lambda: time.monotonic() - max(kube.last_contact, lease.last_contact),
-            api_timeout=api_timeout,
-        )
         metrics.initialise(cfg.scheduler_names)
         metrics.SIZES.queue_sizes = scheduler.queue.lengths
         metrics.SIZES.unschedulable = scheduler.queue.unschedulable_by_plugin
@@ -200,18 +246,6 @@ async def run(
             "pods": scheduler.cache.pod_count(),
             "assumed_pods": scheduler.cache.assumed_count(),
         }
-        auth = None if plain_http else Delegation(kube)
-        runner = web.AppRunner(
-            make_app(health, auth, explained.attach(scheduler)),
-            access_log=None,
-            keepalive_timeout=KEEPALIVE_TIMEOUT,
-        )
-        await runner.setup()
-        await BoundedSite(runner, address, port, ssl_context=tls_context).start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         log.info(
             "starting",
             profiles=sorted(cfg.scheduler_names),
@@ -248,6 +282,22 @@ async def run(
     return 1 if lost else 0
 
 
+async def _unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """``work``'s result, or None if ``stop`` is set first (``work`` is then cancelled)."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
+
+
 class _Shutdown(Exception):
     """Raised inside the TaskGroup to cancel the remaining root tasks."""
 
@@ -275,7 +325,7 @@ def _elector(kube: KubeClient, cfg: config.SchedulerConfig) -> LeaderElector:
 
 async def _lead_and_schedule(
     scheduler: Scheduler,
-    watched: list[Reflector[Any]],
+    watched: list[Watch],
     elector: LeaderElector | None,
     sweep: PendingSweep,
 ) -> None:
@@ -292,10 +342,10 @@ async def _lead_and_schedule(
 
 
 async def _schedule_when_synced(
-    scheduler: Scheduler, watched: list[Reflector[Any]], sweep: PendingSweep
+    scheduler: Scheduler, watched: list[Watch], sweep: PendingSweep
 ) -> None:
     # As kube-scheduler waits for its informers: scheduling before the caches are
-    # full would overcommit nodes or miss budgets and claims.
+    # full would overcommit nodes or miss budgets, claims and plugins' objects.
     for reflector in watched:
         await reflector.synced.wait()
     log.info(

@@ -18,9 +18,11 @@ from py_scheduler.framework.batch import (
     BatchFilterPlugin,
     BatchScorePlugin,
     Bools,
+    Column,
     Int64s,
     NodeColumns,
 )
+from py_scheduler.framework.custom_resources import CustomObjectLister, CustomResource
 from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import (
     MAX_NODE_SCORE,
@@ -61,11 +63,14 @@ from py_scheduler.framework.types import (
     Resource,
     event,
 )
-from py_scheduler.model import NodeInfo, PodInfo
+from py_scheduler.framework.waiting_pods import MAX_PERMIT_WAIT, WaitingPod
+from py_scheduler.model import Node, NodeInfo, PodInfo
+from py_scheduler.model.raw import DecodeError, Fields
 from py_scheduler.model.server import ServerInfo, ServerVersion
 
 __all__ = [
     "MAX_NODE_SCORE",
+    "MAX_PERMIT_WAIT",
     "MIN_NODE_SCORE",
     "SKIP",
     "SUCCESS",
@@ -79,12 +84,18 @@ __all__ = [
     "ClusterEvent",
     "ClusterEventWithHint",
     "Code",
+    "Column",
+    "CustomObjectLister",
+    "CustomResource",
     "CycleState",
+    "DecodeError",
     "EnqueueExtensions",
+    "Fields",
     "FilterPlugin",
     "Handle",
     "Int64s",
     "NoArgs",
+    "Node",
     "NodeColumns",
     "NodeInfo",
     "NodeToStatus",
@@ -115,6 +126,7 @@ __all__ = [
     "SharedLister",
     "StateKey",
     "Status",
+    "WaitingPod",
     "event",
     "no_args",
 ]

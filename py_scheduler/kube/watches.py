@@ -15,7 +15,7 @@ import asyncio
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import orjson
 import structlog
@@ -55,6 +55,16 @@ class Handlers(Generic[T]):
     on_delete: Callable[[T], None]
     # Objects the decoder refused (after on_replace, for those of a relist).
     on_invalid: OnInvalid | None = None
+
+
+class Watch(Protocol):
+    """What the app runs and waits for: a reflector, or a watch wrapping one
+    (:mod:`py_scheduler.kube.custom_resources`)."""
+
+    name: str
+    synced: asyncio.Event
+
+    async def run(self) -> None: ...
 
 
 class Reflector(Generic[T]):

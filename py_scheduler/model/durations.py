@@ -1,6 +1,7 @@
 """Go durations (``time.ParseDuration``), as kube-scheduler's configuration
 and plugin arguments spell them: ``15s``, ``1m30s``, ``250ms``, ``1.5h``,
-``0``. Read by :mod:`py_scheduler.config` and by plugin arguments."""
+``0``. Read by :mod:`py_scheduler.config` and by plugin arguments (DynamicResources',
+and ``Fields.duration`` in :mod:`py_scheduler.model.raw` for out-of-tree plugins)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Final
 
+from py_scheduler.model.durations import parse_duration
+
 RawObject = Mapping[str, object]
 EMPTY: Final[RawObject] = {}
 
@@ -124,6 +126,20 @@ class Fields:
         if not isinstance(value, Mapping):
             raise DecodeError(self._at(key), "expected an object")
         return dict(value)
+
+    def duration(self, key: str, default: float) -> float:
+        """A Go duration string ("10s", "1m30s"), in seconds."""
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise DecodeError(
+                self._at(key), f"expected a duration such as '10s', got {brief(value)}"
+            )
+        seconds = parse_duration(value)
+        if seconds is None:
+            raise DecodeError(self._at(key), f"time: invalid duration {brief(value)}")
+        return seconds
 
     def error(self, key: str, problem: str) -> DecodeError:
         return DecodeError(self._at(key), problem)

@@ -178,6 +178,8 @@ class Algorithm:
         feasible, rows = self._filter(fwk, state, pod, snapshot, nodes, diagnosis, len(all_nodes))
         filtered = Status() if feasible else Status(Code.UNSCHEDULABLE)
         self._timed("Filter", filtered, fwk, start)
+        if state.plugin_seconds:
+            fwk.filter_time(state, pod)
         return feasible, rows, diagnosis
 
     def _filter(

@@ -1,6 +1,10 @@
 """The binding cycle (upstream's ``bindingCycle`` in ``schedule_one.go``):
 PreBind, Bind, PostBind for a pod the scheduling cycle assumed, as its own
-task with bounded concurrency.
+task with bounded concurrency. A pod held at Permit starts it only once it
+is allowed or rejected (:mod:`py_scheduler.framework.waiting_pods`), so a
+waiting pod holds no binding slot; a rejection ends here, as upstream's
+``WaitOnPermit`` failure does: the pod is unschedulable with the rejecting
+plugin's reason.
 
 On failure everything the scheduling cycle did is undone in reverse order:
 unreserve, forget the assumed pod, requeue with backoff. A pod that is already
@@ -9,7 +13,8 @@ The Cluster adapter raises Conflict or NotFound on a bind only once it found
 the pod bound or gone (an API server whose storage is down also answers 409);
 otherwise the failure is Unavailable, and retried here like any error.
 PreBind and Bind run only while ``leading`` holds: a replica whose lease went
-stale rolls the pod back rather than writing on a lease it may have lost.
+stale rolls the pod back rather than writing on a lease it may have lost; a
+wait at Permit that ends then is rolled back without a status write too.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Final
 
 import structlog
@@ -25,8 +31,15 @@ from py_scheduler.cluster import ClusterError, Conflict, NotFound
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.recorder import MetricsRecorder
 from py_scheduler.framework.runtime import Framework
-from py_scheduler.framework.status import Status
-from py_scheduler.framework.types import ActionType, QueuedPodInfo, Resource, event
+from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.framework.types import (
+    ActionType,
+    Diagnosis,
+    FitError,
+    QueuedPodInfo,
+    Resource,
+    event,
+)
 from py_scheduler.model import NodeName, PodInfo, PodUID
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.observer import CycleObserver
@@ -37,6 +50,10 @@ log = structlog.get_logger("py_scheduler.scheduler")
 
 ASSIGNED_POD_DELETE: Final = event(Resource.ASSIGNED_POD, ActionType.DELETE, "AssignedPodDelete")
 _NOT_LEADING: Final = Status.error("not bound: this replica no longer leads")
+
+# Told when a pod's binding cycle ends its attempt without a bind (a Permit
+# rejection): the pod, the FailedScheduling message, and whether it was an error.
+PermitFailed = Callable[[PodInfo, str, bool], None]
 
 
 class BindingCycle:
@@ -50,6 +67,7 @@ class BindingCycle:
         recorder: MetricsRecorder,
         concurrency: int,
         observer: CycleObserver | None = None,
+        on_permit_failed: PermitFailed = lambda pod, message, error: None,
         leading: Callable[[], bool] = lambda: True,
     ) -> None:
         self._cache = cache
@@ -59,6 +77,7 @@ class BindingCycle:
         self._recorder = recorder
         self._slots = asyncio.Semaphore(concurrency)
         self._observer = observer
+        self._on_permit_failed = on_permit_failed
         self._leading = leading
 
     async def run(
@@ -69,7 +88,14 @@ class BindingCycle:
         assumed: PodInfo,
         node: NodeName,
         start: float,
+        *,
+        permit: Status = SUCCESS,
     ) -> None:
+        """Bind ``assumed``; ``permit`` is how its wait at Permit ended (Success
+        when it did not wait)."""
+        if not permit.is_success:
+            self._permit_failed(fwk, state, queued, assumed, node, permit, start)
+            return
         recorder = self._recorder
         recorder.binding_tasks(+1)
         try:
@@ -125,6 +151,55 @@ class BindingCycle:
             except Exception:
                 log.exception("cycle observer failed", pod=assumed.key)
         await self._writer.scheduled(fwk, assumed, node)
+
+    def _permit_failed(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        queued: QueuedPodInfo,
+        assumed: PodInfo,
+        node: NodeName,
+        status: Status,
+        start: float,
+    ) -> None:
+        fwk.run_unreserve(state, assumed, node)
+        self._cache.forget(assumed)
+        # The room it held may fit others; the pod itself is not queued yet, so
+        # this cannot move it (upstream excludes it explicitly).
+        self._queue.move_all(ASSIGNED_POD_DELETE, assumed, None)
+        current = self._pending.get(queued.pod.uid)
+        if current is None:
+            return  # deleted (the "removed" rejection) or bound meanwhile
+        queued.pod = current
+        # It was nominated to the node while it waited; the watch may not show
+        # that yet, and the nomination must go either way.
+        written = replace(current, nominated_node=node)
+        if status.is_rejected:
+            diagnosis = Diagnosis()
+            diagnosis.node_to_status[node] = status
+            if status.plugin:
+                diagnosis.unschedulable_plugins.add(status.plugin)
+            fit = FitError(current, 1, diagnosis)
+            message = str(fit)
+            if self._observer is not None:
+                try:
+                    # As for a rejection at Permit without a wait (schedule_one).
+                    self._observer.unschedulable(fwk, state, current, fit, None)
+                except Exception:
+                    log.exception("cycle observer failed", pod=current.key)
+            self._queue.add_unschedulable(queued, rejectors=diagnosis.unschedulable_plugins)
+            result, reason = "unschedulable", "Unschedulable"
+            log.info("pod rejected while waiting on permit", pod=current.key, reason=message)
+        else:
+            message = f"waiting on permit for pod: {status.message}"
+            self._queue.requeue_after_error(queued)
+            result, reason = "error", "SchedulerError"
+            log.warning("waiting on permit failed", pod=current.key, error=message)
+        self._recorder.schedule_attempt(result, fwk.profile_name, time.perf_counter() - start)
+        # No API write on a lease that may be lost: the next leader decides.
+        if self._leading():
+            self._writer.failure(fwk, written, message, reason=reason, nominated="")
+        self._on_permit_failed(current, message, not status.is_rejected)
 
     def _failed(
         self,

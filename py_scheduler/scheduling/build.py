@@ -14,14 +14,15 @@ from collections.abc import Sequence
 from py_scheduler import config
 from py_scheduler.cluster import Cluster
 from py_scheduler.config import SchedulerConfig
+from py_scheduler.framework.custom_resources import CustomObjects
 from py_scheduler.framework.interface import ObjectLister
 from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import Status
 from py_scheduler.framework.types import ClusterEventWithHint
+from py_scheduler.framework.waiting_pods import Timers, WaitingPods
 from py_scheduler.model import PodInfo
 from py_scheduler.model.server import OFFLINE, ServerInfo
-from py_scheduler.plugins import IN_TREE
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.evaluation import Evaluator
@@ -44,21 +45,27 @@ def build_scheduler(
     evaluator: Evaluator | None = None,
     observer: CycleObserver | None = None,
     server: ServerInfo = OFFLINE,
+    timers: Timers | None = None,
 ) -> Scheduler:
+    """``timers`` runs the timeouts of pods held at Permit (the event loop's by default)."""
     rng = rng or random.Random()
     cfg = config.for_release(cfg, server.version)
     cache = Cache()
     nominator = Nominator()
+    waiting = WaitingPods(timers)
+    custom = CustomObjects()
     frameworks = {
         profile.scheduler_name: Framework(
             profile,
-            IN_TREE,
+            cfg.registry,
             snapshot=cache,
             objects=objects,
             cluster=cluster,
             nominator=nominator,
             recorder=recorder,
             server=server,
+            waiting_pods=waiting,
+            custom_objects=custom,
         )
         for profile in cfg.profiles
     }

@@ -1,8 +1,9 @@
 """``CycleObserver``: what a cycle judged, for whoever reports on it.
 
 The scheduling cycle (:mod:`.schedule_one`) calls ``unschedulable`` once a pod
-that fits nowhere has been through PostFilter; the binding cycle
-(:mod:`.binding_cycle`) calls ``bound`` once a pod is bound. ``explain``'s live
+that fits nowhere has been through PostFilter, or Permit rejected it; the
+binding cycle (:mod:`.binding_cycle`) calls ``unschedulable`` when a pod held
+at Permit is rejected, and ``bound`` once a pod is bound. ``explain``'s live
 diagnoses and result annotations are built on it. An observer decides
 nothing; the cycles log and swallow what it raises.
 """

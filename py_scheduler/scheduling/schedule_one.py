@@ -21,7 +21,7 @@ import structlog
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.recorder import MetricsRecorder
 from py_scheduler.framework.runtime import Framework
-from py_scheduler.framework.status import Code, Status
+from py_scheduler.framework.status import SUCCESS, Code, Status
 from py_scheduler.framework.types import Diagnosis, FitError, PostFilterResult, QueuedPodInfo
 from py_scheduler.model import NodeName, PodInfo, PodUID
 from py_scheduler.scheduling.algorithm import Algorithm, SchedulingError
@@ -119,6 +119,8 @@ class SchedulingCycle:
         # without leaving a quiet scheduler with no samples at all.
         self._cycles += 1
         state.record_plugin_metrics = self._cycles % PLUGIN_METRICS_EVERY == 1
+        if state.record_plugin_metrics:
+            state.plugin_seconds = {}
         try:
             result = self._algorithm.schedule(fwk, state, pod, self._cache)
         except FitError as fit:
@@ -130,12 +132,15 @@ class SchedulingCycle:
         node = result.node
         assumed = self._cache.assume(pod, node)
         self._nominator.remove(pod)
+        waits: dict[str, float] = {}
         status = fwk.run_reserve(state, assumed, node)
         if status.is_success:
-            status, _wait = fwk.run_permit(state, assumed, node)
-            if status.code is Code.WAIT:
-                status = Status.error("Permit plugins that wait are not supported")
-        if not status.is_success:
+            began = time.perf_counter()
+            status, waits = fwk.run_permit(state, assumed, node)
+            self._recorder.extension_point(
+                "Permit", status.code.value, fwk.profile_name, time.perf_counter() - began
+            )
+        if not status.is_success and status.code is not Code.WAIT:
             fwk.run_unreserve(state, assumed, node)
             self._cache.forget(assumed)
             if status.is_rejected:
@@ -145,9 +150,25 @@ class SchedulingCycle:
                 return self._unschedulable(fwk, state, queued, FitError(pod, 1, diagnosis), start)
             return self._failed(fwk, queued, status, start)
         self._queue.done(pod.uid)
-        self._tasks.spawn(
-            self._binding.run(fwk, state, queued, assumed, node, start), name=f"bind {pod.key}"
-        )
+
+        def bind(permit: Status = SUCCESS) -> None:
+            self._tasks.spawn(
+                self._binding.run(fwk, state, queued, assumed, node, start, permit=permit),
+                name=f"bind {pod.key}",
+            )
+
+        if status.code is Code.WAIT:
+            log.debug("pod waiting on permit", pod=pod.key, node=node, plugins=sorted(waits))
+
+            def permitted(permit: Status, waited: float) -> None:
+                self._recorder.permit_wait(permit.code.value, waited)
+                bind(permit)
+
+            fwk.add_waiting_pod(assumed, waits, permitted)
+            if pod.nominated_node != node:
+                self._writer.nominate(fwk, pod, node)
+        else:
+            bind()
         return self._emit(CycleOutcome(pod, node=node))
 
     # -- failures -------------------------------------------------------------------
@@ -162,6 +183,7 @@ class SchedulingCycle:
     ) -> CycleOutcome:
         pod = queued.pod
         result: PostFilterResult | None = None
+        preempting = ""
         if fwk.post_filter:
             self._recorder.preemption_attempt()
             began = time.perf_counter()
@@ -169,6 +191,7 @@ class SchedulingCycle:
             self._recorder.extension_point(
                 "PostFilter", status.code.value, fwk.profile_name, time.perf_counter() - began
             )
+            preempting = status.plugin
             if status.code is Code.ERROR:
                 log.error("post-filter failed", pod=pod.key, error=status.message)
             elif status.message:
@@ -195,7 +218,8 @@ class SchedulingCycle:
             self._nominator.remove(pod)
         if result is not None and nominated and result.victims:
             self._tasks.spawn(
-                self._preempt(fwk, pod, nominated, result), name=f"preempt for {pod.key}"
+                self._preempt(fwk, pod, nominated, result, preempting),
+                name=f"preempt for {pod.key}",
             )
         self._recorder.schedule_attempt(
             "unschedulable", fwk.profile_name, time.perf_counter() - start
@@ -241,9 +265,16 @@ class SchedulingCycle:
             log.exception("cycle observer failed", pod=pod.key)
 
     async def _preempt(
-        self, fwk: Framework, pod: PodInfo, node: NodeName, result: PostFilterResult
+        self,
+        fwk: Framework,
+        pod: PodInfo,
+        node: NodeName,
+        result: PostFilterResult,
+        plugin: str,
     ) -> None:
-        if await self.preemptor.execute(fwk, pod, node, result.victims, mode=result.eviction_mode):
+        if await self.preemptor.execute(
+            fwk, pod, node, result.victims, mode=result.eviction_mode, plugin=plugin
+        ):
             # Let the victims be seen terminating, so the next attempt waits
             # for them rather than planning anew.
             await self._settle()

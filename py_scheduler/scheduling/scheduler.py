@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
+from py_scheduler.framework.custom_resources import CustomObjects
 from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.types import QueuedPodInfo
@@ -40,6 +41,7 @@ from py_scheduler.scheduling.schedule_one import (
 from py_scheduler.scheduling.status_writer import StatusWriter
 from py_scheduler.scheduling.tasks import Tasks
 
+SCHEDULER_STOPPING: Final = "the scheduler is stopping"
 # How long a preemptor waits, once its victims are evicted, before its next
 # attempt: the watch should show them terminating by then.
 PREEMPTION_SETTLE: Final = 0.5
@@ -76,6 +78,11 @@ class Scheduler(EventHandlers):
         self.leading: Callable[[], bool] = lambda: True
         writer = StatusWriter(tasks=self.tasks, recorder=recorder)
         self._writer = writer
+
+        def permit_failed(pod: PodInfo, message: str, error: bool) -> None:
+            for listener in listeners:
+                listener(CycleOutcome(pod, message=message, error=error))
+
         binding = BindingCycle(
             cache=cache,
             queue=queue,
@@ -84,8 +91,11 @@ class Scheduler(EventHandlers):
             recorder=recorder,
             concurrency=bind_concurrency,
             observer=observer,
+            on_permit_failed=permit_failed,
             leading=lambda: self.leading(),
         )
+        for fwk in profiles.values():
+            fwk.set_activator(queue.activate)
         self._cycle = SchedulingCycle(
             profiles=profiles,
             cache=cache,
@@ -102,6 +112,11 @@ class Scheduler(EventHandlers):
             observer=observer,
         )
         self._stopping = False
+
+    @property
+    def custom_objects(self) -> CustomObjects:
+        """The kinds plugins watch and their objects (one store for all profiles)."""
+        return next(iter(self.profiles.values())).custom
 
     @property
     def preemptor(self) -> Preemptor:
@@ -131,8 +146,17 @@ class Scheduler(EventHandlers):
             self._writer.failure(fwk, pod, message, reason="SchedulerError", nominated=None)
 
     def stop(self) -> None:
+        """Stop taking pods. Pods held at Permit go back to the queue (as after
+        an error), so that their reservations are released and the next
+        leader schedules them, instead of holding shutdown for their timeouts."""
         self._stopping = True
         self.queue.close()
+        released: set[int] = set()
+        for fwk in self.profiles.values():
+            for waiting in fwk.waiting_pods():
+                if id(waiting) not in released:
+                    released.add(id(waiting))
+                    waiting.preempt("", SCHEDULER_STOPPING)
 
     async def drain(self, timeout: float) -> None:
         """Wait for in-flight binds, evictions and writes (graceful shutdown),

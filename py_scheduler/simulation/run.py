@@ -11,19 +11,21 @@ requested size. The Eviction API refuses what a PodDisruptionBudget protects
 (``model.budgets.protects``, the rule preemption plans with) and spends one
 disruption per eviction, as the disruption controller would record. Through
 :mod:`~py_scheduler.simulation.dra` it takes ResourceClaim writes and plays
-the resourceclaim controller.
+the resourceclaim controller. The snapshot's objects of kinds plugins
+watch (custom resources) are loaded as the live watches would list them.
 """
 
 from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from py_scheduler.cluster import PodCondition, TooManyRequests
 from py_scheduler.config import SchedulerConfig
 from py_scheduler.framework.types import ActionType, Resource
+from py_scheduler.framework.waiting_pods import ManualTimers
 from py_scheduler.model import PodInfo
 from py_scheduler.model import volumes as vol
 from py_scheduler.model.budgets import protects
@@ -33,8 +35,9 @@ from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.eventhandlers import EventHandlers
 from py_scheduler.scheduling.object_store import ObjectStore
 from py_scheduler.scheduling.schedule_one import CycleOutcome
+from py_scheduler.scheduling.scheduler import Scheduler
 from py_scheduler.simulation.dra import ClaimController, chosen_devices, expand_templates
-from py_scheduler.simulation.snapshot import Snapshot
+from py_scheduler.simulation.snapshot import Snapshot, SnapshotError
 
 
 @dataclass
@@ -230,11 +233,34 @@ async def _at_once() -> None:
     """Victims are gone the moment they are evicted: nothing to wait for."""
 
 
+def load_custom_objects(scheduler: Scheduler, snapshot: Snapshot) -> list[str]:
+    """Hand the plugins the snapshot's objects of the kinds they watch, as a
+    first list would; returns the labels of the documents no plugin watches."""
+    store = scheduler.custom_objects
+    unused = dict(snapshot.others)
+    for resource in store.resources():
+        mine = {label: doc for label, doc in unused.items() if resource.describes(doc)}
+        for label in mine:
+            del unused[label]
+        try:
+            store.replace(resource, mine.values())
+        except ValueError as exc:
+            raise SnapshotError(f"{resource.value}: {exc}") from None
+        store.set_served(resource, True)
+    return list(unused)
+
+
 async def simulate(
-    snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0, server: ServerInfo = OFFLINE
+    snapshot: Snapshot,
+    cfg: SchedulerConfig,
+    *,
+    seed: int = 0,
+    notes: Callable[[str], None] | None = None,
+    server: ServerInfo = OFFLINE,
 ) -> list[Result]:
     """Schedule the snapshot's pending pods as the kube-scheduler of ``server``'s release
-    would: its messages, and its default plugins where ``cfg`` keeps the defaults."""
+    would: its messages, and its default plugins where ``cfg`` keeps the defaults.
+    ``notes`` hears of each snapshot document no one uses."""
     objects = ObjectStore()
     objects.load(snapshot)
     pods, generated = expand_templates(snapshot.pods, snapshot.claim_templates)
@@ -256,21 +282,44 @@ async def simulate(
         outcomes[key] = outcome
 
     watch: deque[WatchEvent] = deque()
+    # Pods held at Permit wait on a virtual clock: a timeout passes only once
+    # no pod is left to try, so the outcome never depends on the machine's speed.
+    timers = ManualTimers()
+    cluster = SimulatedCluster(objects, watch)
     scheduler = build_scheduler(
         cfg,
-        cluster=SimulatedCluster(objects, watch),
+        cluster=cluster,
         objects=objects,
         rng=random.Random(seed),
         listeners=(remember,),
         settle=_at_once,
         server=server,
+        timers=timers,
     )
+    for label in load_custom_objects(scheduler, snapshot):
+        if notes is not None:
+            notes(f"ignoring {label}")
     scheduler.replace_nodes(snapshot.nodes)
     scheduler.replace_pods(pods)
-    while (queued := scheduler.queue.pop_nowait()) is not None:
-        scheduler.schedule_one(queued)
+    # A timeout requeues the pods its rejection may help, which may wait and time
+    # out in turn: once every pod could have timed out with no bind in between,
+    # the rest of the waits end as timeouts and the run stops.
+    stalled, binds = 0, 0
+    while True:
+        queued = scheduler.queue.pop_nowait()
+        if queued is not None:
+            scheduler.schedule_one(queued)
+        elif stalled > len(pods) or not timers.fire_next():
+            break
+        else:
+            stalled += 1
         # Binds, evictions and claim writes complete, and are seen, before the
         # next pod is considered.
+        await scheduler.drain(timeout=30)
+        deliver(watch, scheduler)
+        if len(cluster.bound) > binds:
+            stalled, binds = 0, len(cluster.bound)
+    while timers.fire_next():
         await scheduler.drain(timeout=30)
         deliver(watch, scheduler)
     results = []

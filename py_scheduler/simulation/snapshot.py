@@ -96,12 +96,18 @@ class Snapshot:
     # (kind, namespace, name) -> selector of Services, ReplicationControllers,
     # ReplicaSets and StatefulSets (and a Deployment's ReplicaSet)
     owner_selectors: dict[tuple[str, str, str], LabelSelector] = field(default_factory=dict)
-    ignored: list[str] = field(default_factory=list)
     # Namespace labels (namespaceSelector).
     namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
     # Each pod's document as decoded (priority resolved), by "namespace/name":
     # what ``explain`` edits to try a change to a pod.
     raw_pods: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Documents of other kinds, by label: custom resources if a plugin watches
+    # their kind (``simulate`` loads those), else ignored.
+    others: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ignored(self) -> list[str]:
+        return list(self.others)
 
 
 def _load_all(text: str, source: str) -> list[Any]:
@@ -220,7 +226,7 @@ def _parse(docs: Iterable[tuple[str, Mapping[str, Any]]]) -> Snapshot:
             elif kind in OWNER_KINDS or kind == "Deployment":
                 _owner(snap, doc)
             else:
-                snap.ignored.append(label)
+                snap.others[label] = doc
         except DecodeError as exc:
             raise SnapshotError(f"{label}: {exc}") from None
     for label, doc in raw_pods:

@@ -334,14 +334,18 @@ def check_deployment(
 def check_scheduler_config(
     docs: list[dict[str, Any]], args: argparse.Namespace, problems: Problems
 ) -> None:
-    """The rendered KubeSchedulerConfiguration: the scheduler itself must accept it."""
+    """The rendered KubeSchedulerConfiguration: the scheduler itself must accept it,
+    with the plugins installed here (the example packages, in the dev venv)."""
     from py_scheduler import config as scheduler_config
+    from py_scheduler.plugins import discovery
 
     config_maps = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"] == args.fullname]
     problems.check(len(config_maps) == 1, "no ConfigMap named after the release")
     raw = yaml.safe_load(config_maps[0]["data"]["config.yaml"]) if config_maps else {}
     try:
-        parsed = scheduler_config.parse(raw, source="rendered ConfigMap")
+        parsed = scheduler_config.parse(
+            raw, source="rendered ConfigMap", registry=discovery.registry()
+        )
     except scheduler_config.ConfigError as exc:
         problems.check(False, f"the scheduler rejects the rendered config: {exc}")
     else:
@@ -372,6 +376,20 @@ def check_scheduler_config(
     problems.check(modes == expected, f"evictionMode {modes} != {expected}")
 
 
+def plugin_grants(reads: str, rules: str) -> dict[tuple[str, str], set[str]]:
+    """``group/resource,...`` (plugins.watch: get, list, watch) and
+    ``group/resource=verb+verb,...`` (plugins.extraRules) as (group, resource) -> verbs."""
+    grants: dict[tuple[str, str], set[str]] = {}
+    for item in filter(None, reads.split(",")):
+        group, resource = item.split("/", 1)
+        grants.setdefault((group, resource), set()).update(READ)
+    for item in filter(None, rules.split(",")):
+        target, verbs = item.split("=", 1)
+        group, resource = target.split("/", 1)
+        grants.setdefault((group, resource), set()).update(verbs.split("+"))
+    return grants
+
+
 def check_rbac(docs: list[dict[str, Any]], args: argparse.Namespace, problems: Problems) -> None:
     """The ClusterRole grants exactly what the kube layer's requests need
     (py_scheduler.kube.rbac), for the eviction mode rendered."""
@@ -384,6 +402,10 @@ def check_rbac(docs: list[dict[str, Any]], args: argparse.Namespace, problems: P
         wanted.setdefault(key, set()).update(verbs)
     for key, verbs in (rbac.ANNOTATIONS if args.explain_annotations else {}).items():
         wanted.setdefault(key, set()).update(verbs)
+    # Plugins' kinds are the user's extras (plugins.watch, plugins.extraRules): the
+    # code cannot know them, so the run names what the values file grants.
+    for key, extra in plugin_grants(args.plugin_reads, args.plugin_rules).items():
+        wanted.setdefault(key, set()).update(extra)
     for key in sorted(set(granted) | set(wanted)):
         got, want = granted.get(key, set()), wanted.get(key, set())
         problems.check(not want - got, f"ClusterRole: {key} lacks {sorted(want - got)}")
@@ -777,6 +799,14 @@ def main(argv: list[str] | None = None) -> int:
     chart.add_argument("--profiles", required=True, help="comma-separated scheduler names")
     chart.add_argument("--eviction-mode", choices=("Evict", "Delete", "none"), required=True)
     chart.add_argument("--kinds", required=True, help="comma-separated kinds, repeated per object")
+    chart.add_argument(
+        "--plugin-reads", default="", help="comma-separated group/resource plugins.watch grants"
+    )
+    chart.add_argument(
+        "--plugin-rules",
+        default="",
+        help="comma-separated group/resource=verb+verb plugins.extraRules grants",
+    )
     chart.add_argument("--priority-class", default="")
     chart.add_argument("--image", required=True, help="the scheduler container's image")
     chart.add_argument("--job", default="", help="the Prometheus job (default: the fullname)")

@@ -124,6 +124,8 @@ chart_checks() { # <rendered file> <checks.py chart args...>
 # ---- Dockerfile ---------------------------------------------------------------------
 
 check "hadolint Dockerfile" "$HADOLINT" Dockerfile
+check "hadolint examples/plugins/Dockerfile (an image with plugin packages)" \
+	"$HADOLINT" examples/plugins/Dockerfile
 check "Dockerfile: the image/ packages, locked deps, trimmed venv, numeric USER, exec ENTRYPOINT, labels" \
 	"$PY" tests/packaging/checks.py dockerfile
 
@@ -159,6 +161,8 @@ all_on() {
 			--eviction-mode Delete --explain-annotations --priority-class system-cluster-critical \
 			--monitor-labels \
 			--disabled-alerts PySchedulerPendingPodsGrowing --job scheduler-platform --extras \
+			--plugin-reads maintenance.example.com/maintenancewindows \
+			--plugin-rules maintenance.example.com/maintenancewindows/status=patch \
 			--common-labels example.com/cost-center=42 \
 			--image registry.example.com/platform/py-scheduler@sha256:0000000000000000000000000000000000000000000000000000000000000000 \
 			--kinds NetworkPolicy,PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,PrometheusRule,ServiceMonitor,Pod
@@ -177,6 +181,18 @@ single() {
 			--kinds NetworkPolicy,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Service,Deployment,PrometheusRule,PodMonitor,Pod
 }
 check "helm template (one replica, no election, no preemption, PodMonitor, no priority class, local image): no PDB, lease Role or eviction rights" single
+
+with_plugins() {
+	helm_template "$work/plugins.yaml" -f examples/plugins/values.yaml &&
+		chart_checks "$work/plugins.yaml" --label plugins --namespace "$NS" \
+			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
+			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
+			--priority-class system-cluster-critical \
+			--image registry.example.com/platform/py-scheduler-with-plugins:0.1.0 \
+			--plugin-reads maintenance.example.com/maintenancewindows \
+			--kinds PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
+}
+check "helm template (examples/plugins/values.yaml): a profile naming installed plugins, their RBAC" with_plugins
 
 check "chart refuses an unknown top-level value (strict schema)" \
 	refuses "'replicaCount' not allowed" helm_template "$work/x" --set replicaCount=3

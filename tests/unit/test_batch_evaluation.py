@@ -371,6 +371,51 @@ def test_columns_refresh_only_what_the_cache_touched_and_stay_equal_to_a_rebuild
         assert np.array_equal(gpu[1], fresh_gpu[1])
 
 
+def _label_number(node_info: NodeInfo) -> int:
+    return int(node_info.node.labels.get("price", "0"))
+
+
+def test_a_derived_column_follows_node_changes_as_a_rebuild_would() -> None:
+    cache = Cache()
+    for i in range(5):
+        cache.add_node(make_node(f"n{i}", labels={"price": str(10 * i)}))
+    columns = NodeColumns()
+    columns.sync(cache.node_infos(), cache)
+    prices = columns.derived("price", _label_number)
+    assert prices is not None
+    assert prices.tolist() == [0, 10, 20, 30, 40]
+    cache.update_node(make_node("n2", labels={"price": "99"}))
+    cache.assume(make_pod("p", requests={"cpu": "1m"}), NodeName("n4"))
+    columns.sync(cache.node_infos(), cache)
+    assert columns.derived("price", _label_number) is prices  # kept, refreshed in place
+    assert prices.tolist() == [0, 10, 99, 30, 40]
+    cache.add_node(make_node("n5", labels={"price": "7"}))  # a new node: rebuilt
+    columns.sync(cache.node_infos(), cache)
+    again = columns.derived("price", _label_number)
+    assert again is not None
+    assert sorted(again.tolist()) == [0, 7, 10, 30, 40, 99]
+
+
+def test_a_derived_column_that_raises_on_refresh_raises_on_its_next_use() -> None:
+    cache = Cache()
+    cache.add_node(make_node("a", labels={"price": "1"}))
+    columns = NodeColumns()
+    columns.sync(cache.node_infos(), cache)
+    assert columns.derived("price", _label_number) is not None
+    cache.update_node(make_node("a", labels={"price": "not a number"}))
+    columns.sync(cache.node_infos(), cache)  # the refresh itself does not raise
+    with pytest.raises(ValueError, match="not a number"):
+        columns.derived("price", _label_number)
+
+
+def test_a_derived_value_beyond_the_exact_range_means_per_node() -> None:
+    cache = Cache()
+    cache.add_node(make_node("a", labels={"price": str(2**60)}))
+    columns = NodeColumns()
+    columns.sync(cache.node_infos(), cache)
+    assert columns.derived("price", _label_number) is None
+
+
 def test_a_reader_the_change_log_no_longer_reaches_rebuilds() -> None:
     cache = Cache()
     cache.add_node(make_node("a"))
@@ -582,10 +627,42 @@ def test_a_raising_batch_form_is_logged_with_its_plugin_and_judged_per_node() ->
         result = batched_or_not(True).schedule(fwk, CycleState(), make_pod("p"), snapshot)
     assert result.node == "c"
     assert scorer.calls == 2
-    raised = [(e["event"], e["plugin"]) for e in logs if e["log_level"] == "error"]
+    raised = [(e["event"], e["plugin"], e["error"]) for e in logs if e["log_level"] == "error"]
     assert raised == [
-        ("batch filter raised", "BrokenBatchFilter"),
-        ("batch score raised", "BrokenBatchScore"),
+        ("batch filter failed", "BrokenBatchFilter", "RuntimeError('batch form broken')"),
+        ("batch score failed", "BrokenBatchScore", "RuntimeError('batch score broken')"),
+    ]
+
+
+class WrongBatchFilter(FakeFilter):
+    name = "WrongBatchFilter"
+
+    def filter_batch(self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Any) -> Any:
+        return [True] * len(rows)  # a list, not a numpy bool array
+
+
+class WrongBatchScore(FakeScore):
+    name = "WrongBatchScore"
+    batch_normalizes = False
+
+    def score_batch(self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Any) -> Any:
+        return np.zeros(len(rows) + 1, dtype=np.int64)  # one score too many
+
+
+def test_a_batch_form_returning_the_wrong_shape_or_type_is_judged_per_node() -> None:
+    nodes = [node_info(n) for n in ("a", "b", "c")]
+    snapshot = FakeSnapshot(nodes)
+    wrong = WrongBatchFilter(per_node={"b": Status.unschedulable("no b")})
+    scorer = WrongBatchScore({"a": 10, "c": 70})
+    fwk = framework(wrong, scorer, snapshot=snapshot)
+    with structlog.testing.capture_logs() as logs:
+        result = batched_or_not(True).schedule(fwk, CycleState(), make_pod("p"), snapshot)
+    assert (result.node, result.feasible) == ("c", 2)
+    assert wrong.calls == ["a", "b", "c"]
+    failed = [(e["event"], e["error"]) for e in logs if e["log_level"] == "error"]
+    assert failed == [
+        ("batch filter failed", "PluginContractError('returned list, not 3 bools')"),
+        ("batch score failed", "PluginContractError('returned an array of 3 int64, not 2 ints')"),
     ]
 
 

@@ -199,6 +199,11 @@ NODE_UPDATES = [
         ActionType.UPDATE_NODE_LABEL | ActionType.UPDATE_NODE_TAINT,
         id="a label change and a cordon are both reported",
     ),
+    pytest.param(
+        make_node("n", annotations={"example.com/price": "0.5"}),
+        ActionType.UPDATE_NODE_ANNOTATION,
+        id="an annotation change is an annotation update",
+    ),
 ]
 
 

@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import pytest
 import yaml
 from prometheus_client.registry import REGISTRY
 
-from py_scheduler import config, metrics
+from py_scheduler import config, metrics, plugins
 from py_scheduler.__main__ import main
+from py_scheduler.framework import CycleState, Handle, NoArgs, PluginSpec, PodInfo, Status, no_args
+from py_scheduler.model import NodeName
 from py_scheduler.simulation.run import Result, simulate
-from py_scheduler.simulation.snapshot import SnapshotError, load, parse
-from tests.builders import raw_node, raw_pod
+from py_scheduler.simulation.snapshot import Snapshot, SnapshotError, load, parse
+from tests.builders import make_node, make_pod, raw_node, raw_pod
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 ZONE = "topology.kubernetes.io/zone"
@@ -72,6 +74,88 @@ def test_json_too_deep_for_orjson_gets_the_yaml_bounds() -> None:
     deep = '{"kind": "List", "items": [' + "[" * 2000 + "]" * 2000 + "]}"
     with pytest.raises(SnapshotError, match=r"^deep\.json: nested deeper than 64 levels$"):
         parse(deep, "deep.json")
+
+
+class Pair:
+    """Out of tree: holds pods labelled ``pair`` at Permit until two of the
+    same pair wait, then lets both go."""
+
+    name: ClassVar[str] = "Pair"
+
+    def __init__(self, args: NoArgs, handle: Handle) -> None:
+        self.handle = handle
+
+    def permit(self, state: CycleState, pod: PodInfo, node: NodeName) -> tuple[Status, float]:
+        pair = pod.labels.get("pair")
+        if pair is None:
+            return Status(), 0.0
+        partners = [w for w in self.handle.waiting_pods() if w.pod.labels.get("pair") == pair]
+        if not partners:
+            return Status.wait(), 30.0
+        for waiting in partners:
+            waiting.allow(self.name)
+        return Status(), 0.0
+
+
+PAIR_CONFIG = {
+    "apiVersion": "kubescheduler.config.k8s.io/v1",
+    "kind": "KubeSchedulerConfiguration",
+    "profiles": [{"plugins": {"multiPoint": {"enabled": [{"name": "Pair"}]}}}],
+}
+
+
+async def test_pods_held_at_permit_bind_once_allowed_and_time_out_on_a_virtual_clock() -> None:
+    registry = {**plugins.IN_TREE, "Pair": PluginSpec("Pair", no_args, Pair)}
+    cfg = config.parse(PAIR_CONFIG, registry=registry)
+    snapshot = Snapshot(
+        nodes=[make_node("n1")],
+        pods=[
+            make_pod("a1", labels={"pair": "a"}),
+            make_pod("b1", labels={"pair": "b"}),
+            make_pod("a2", labels={"pair": "a"}),
+            make_pod("solo"),
+        ],
+    )
+    results = {r.pod: (r.node, r.message) for r in await simulate(snapshot, cfg)}
+    assert results == {
+        "default/a1": ("n1", ""),
+        "default/a2": ("n1", ""),
+        "default/solo": ("n1", ""),
+        "default/b1": (
+            None,
+            "0/1 nodes are available: 1 rejected due to timeout after waiting 30s at plugin Pair.",
+        ),
+    }
+
+
+class AlwaysWaits:
+    """Holds every pod, and registers no events: any event may help the pods
+    it rejected, so each timeout requeues the others."""
+
+    name: ClassVar[str] = "AlwaysWaits"
+
+    def __init__(self, args: NoArgs, handle: Handle) -> None:
+        del args, handle
+
+    def permit(self, state: CycleState, pod: PodInfo, node: NodeName) -> tuple[Status, float]:
+        return Status.wait(), 5.0
+
+
+async def test_pods_that_keep_waiting_end_as_timeouts_and_the_run_stops() -> None:
+    registry = {**plugins.IN_TREE, "AlwaysWaits": PluginSpec("AlwaysWaits", no_args, AlwaysWaits)}
+    raw = {
+        **PAIR_CONFIG,
+        "profiles": [{"plugins": {"multiPoint": {"enabled": [{"name": "AlwaysWaits"}]}}}],
+    }
+    cfg = config.parse(raw, registry=registry)
+    snapshot = Snapshot(nodes=[make_node("n1")], pods=[make_pod(f"p{i}") for i in range(3)])
+    results = await simulate(snapshot, cfg)
+    message = (
+        "0/1 nodes are available: 1 rejected due to timeout after waiting 5s at plugin AlwaysWaits."
+    )
+    assert [(r.pod, r.node, r.message) for r in results] == [
+        (f"default/p{i}", None, message) for i in range(3)
+    ]
 
 
 async def run(*docs: dict[str, Any]) -> dict[str, Result]:
