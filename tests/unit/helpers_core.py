@@ -35,6 +35,7 @@ from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.observer import CycleObserver
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.schedule_one import CycleListener, Settle
 from py_scheduler.scheduling.scheduler import Scheduler
@@ -353,6 +354,7 @@ def build_core(
     listeners: Sequence[CycleListener] = (),
     registry: Mapping[str, PluginSpec[Any]] | None = None,
     server: ServerInfo = OFFLINE,
+    observer: CycleObserver | None = None,
 ) -> Core:
     """The scheduler as build.py wires it, on fakes and a fake clock, following the
     release of ``server`` (the newest without one).
@@ -417,6 +419,7 @@ def build_core(
         recorder=recorder,
         settle=settle or _settled,
         listeners=listeners,
+        observer=observer,
     )
     for node in nodes:
         scheduler.on_node(node)

@@ -20,6 +20,8 @@ from py_scheduler.framework import (
     event,
 )
 from py_scheduler.framework.recorder import NoMetrics
+from py_scheduler.framework.runtime import Framework
+from py_scheduler.framework.types import FitError, PostFilterResult
 from py_scheduler.model import NodeName
 from py_scheduler.scheduling.queue import BACKOFF, UNSCHEDULABLE
 from py_scheduler.scheduling.schedule_one import CycleOutcome
@@ -172,6 +174,44 @@ async def test_a_timeout_unreserves_forgets_and_requeues_with_upstreams_message(
     # Rejected by Hold: an event Hold registered brings it back.
     core.scheduler.on_node(small("n2"))
     assert core.queue.where(pod.uid) != UNSCHEDULABLE
+
+
+class Heard:
+    """A cycle observer (explain's diagnoses and annotations hear the same)."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, str, str]] = []
+
+    def unschedulable(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        fit: FitError,
+        result: PostFilterResult | None,
+    ) -> None:
+        self.heard.append(("unschedulable", pod.name, str(fit)))
+
+    def bound(self, fwk: Framework, state: CycleState, pod: PodInfo, node: NodeName) -> None:
+        self.heard.append(("bound", pod.name, node))
+
+
+async def test_the_observer_hears_a_rejection_after_a_wait_as_the_event_tells_it() -> None:
+    heard = Heard()
+    core = core_with(Hold(timeout=10.0), "n1", observer=heard)
+    await _schedule(core, held("a"))
+    assert heard.heard == []  # held, neither bound nor pending yet
+    assert core.timers.advance(10.0) == 1
+    await core.settle()
+    message = "0/1 nodes are available: 1 rejected due to timeout after waiting 10s at plugin Hold."
+    assert core.cluster.calls == [nominated("default/a"), *rejected("default/a", message)]
+    assert heard.heard == [("unschedulable", "a", message)]
+    await _schedule(core, held("b", cpu="500m"))
+    waiting = core.frameworks["py-scheduler"].get_waiting_pod(held("b").uid)
+    assert waiting is not None
+    waiting.allow(HOLD)
+    await core.settle()
+    assert heard.heard[1:] == [("bound", "b", "n1")]
 
 
 async def test_a_plugin_rejects_a_waiting_pod_through_the_handle() -> None:
