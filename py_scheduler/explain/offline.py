@@ -183,12 +183,28 @@ async def explain_pod(
         if queued is None:
             raise ExplainError(f"pod {key} never left the scheduling queue")
         scheduler.schedule_one(queued)
+        _allow_at_permit(fwk, uid, target)
         if capture.outcome is not None and capture.outcome.node:
             await scheduler.drain(DRAIN_TIMEOUT)  # the bind: the observer hears it
         out = _explained(scheduler, target, capture)
     out.warnings[:0] = target.warnings
     out.bound_node = target.bound_node
     return out
+
+
+def _allow_at_permit(fwk: Framework, uid: str, target: Target) -> None:
+    """A pod held at Permit binds only once its plugins allow it, which no
+    snapshot tells: it is explained as allowed, and the warning says who holds it."""
+    waiting = fwk.get_waiting_pod(uid)
+    if waiting is None:
+        return
+    plugins = waiting.pending_plugins()
+    target.warnings.append(
+        f"Permit plugin(s) {', '.join(plugins)} hold the pod at node {waiting.pod.node_name} "
+        "until they allow it (or it times out); explained as if allowed"
+    )
+    for plugin in plugins:
+        waiting.allow(plugin)
 
 
 def _explained(scheduler: Scheduler, target: Target, capture: _Capture) -> Explanation:

@@ -7,8 +7,8 @@ We test these aspects:
 - scores: weighted = normalized x weight, the total their sum, the winner the
   best total with its margin, and a tie reported with every tied node;
 - preemption: candidates, victims, and the budgets that block, by how much;
-- a bound pod, a pod of another scheduler, a gated pod and a PreFilter
-  rejection are each explained as such;
+- a bound pod, a pod of another scheduler, a gated pod, a PreFilter
+  rejection and a pod held at Permit are each explained as such;
 - the JSON reads back as it was written, and the text stays short for
   hundreds of nodes.
 """
@@ -16,14 +16,16 @@ We test these aspects:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
-from py_scheduler import config
+from py_scheduler import config, plugins
 from py_scheduler.explain import text
 from py_scheduler.explain.offline import ExplainError, explain_pod
 from py_scheduler.explain.report import Explanation
+from py_scheduler.framework import CycleState, Handle, NoArgs, PluginSpec, PodInfo, Status, no_args
+from py_scheduler.model import NodeName
 from py_scheduler.simulation.run import simulate
 from py_scheduler.simulation.snapshot import from_documents, load
 from tests.builders import raw_node, raw_pod
@@ -211,3 +213,33 @@ async def test_the_text_stays_short_for_hundreds_of_nodes() -> None:
 async def test_a_finished_pod_is_an_error() -> None:
     with pytest.raises(ExplainError, match=r"has finished \(phase Succeeded\)"):
         await explain([node("n1"), pod(node_name="n1", phase="Succeeded")])
+
+
+class Holds:
+    """An out-of-tree Permit plugin that holds every pod for a minute."""
+
+    name: ClassVar[str] = "Holds"
+
+    def __init__(self, args: NoArgs, handle: Handle) -> None:
+        del args, handle
+
+    def permit(self, state: CycleState, pod: PodInfo, node: NodeName) -> tuple[Status, float]:
+        return Status.wait(), 60.0
+
+
+async def test_a_pod_held_at_permit_is_explained_as_allowed_and_says_who_holds_it() -> None:
+    registry = {**plugins.IN_TREE, "Holds": PluginSpec("Holds", no_args, Holds)}
+    cfg = config.parse(
+        {
+            "apiVersion": "kubescheduler.config.k8s.io/v1",
+            "kind": "KubeSchedulerConfiguration",
+            "profiles": [{"plugins": {"multiPoint": {"enabled": [{"name": "Holds"}]}}}],
+        },
+        registry=registry,
+    )
+    ex = await explain_pod(from_documents([node("n1"), pod()]), cfg, "default/incoming")
+    assert ex.node == "n1"
+    assert ex.warnings == [
+        "Permit plugin(s) Holds hold the pod at node n1 until they allow it (or it times "
+        "out); explained as if allowed"
+    ]
