@@ -25,7 +25,9 @@ from py_scheduler.model.server import NEWEST, OLDEST, ServerInfo, decode_server_
 log = structlog.get_logger("py_scheduler.discovery")
 
 BACKOFF_START: Final = 0.5
-BACKOFF_MAX: Final = 30.0
+# As the watches' (kube/watches.py): a scheduler started during an outage is
+# up within seconds of the API server answering again.
+BACKOFF_MAX: Final = 5.0
 
 
 class DiscoveryError(ClusterError):
