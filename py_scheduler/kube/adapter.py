@@ -3,9 +3,10 @@
 Lean requests with exactly the bodies kube-scheduler sends: a Binding
 carrying the pod UID, a strategic-merge status patch, an events.k8s.io/v1
 Event (repeats folded into a series, see :mod:`py_scheduler.kube.events`),
-and a policy/v1 Eviction with a UID precondition. A 409 or 404 on a bind is
-passed on as final only once a re-read shows the pod bound or gone;
-otherwise it is Unavailable, and the pod is retried. Volume binding writes
+and a policy/v1 Eviction with a UID precondition. A failure condition is
+written only onto a pod still unassigned (``_patch_while_unassigned``).
+A 409 or 404 on a bind is passed on as final only once a re-read shows
+the pod bound or gone; otherwise it is Unavailable, and the pod is retried. Volume binding writes
 only the fields kube-scheduler's binder changes (a volume's claimRef, a
 claim's selected-node annotation), as merge patches carrying the
 resourceVersion that was judged, so a concurrent change is a Conflict as it
@@ -29,6 +30,10 @@ from py_scheduler.kube.events import EventRecorder
 from py_scheduler.model import PodInfo
 from py_scheduler.model import volumes as vol
 from py_scheduler.model.dra import objects as dra
+
+# A pod that changes this often between a re-read and the write is left for
+# the next attempt, which writes its own failure.
+_STATUS_CONFLICT_RETRIES = 3
 
 
 def _now(micro: bool = False) -> str:
@@ -100,8 +105,37 @@ class KubeCluster:
             status["nominatedNodeName"] = nominated_node or None
         if not status:
             return
-        body = {"metadata": {"uid": pod.uid}, "status": status}
-        await self.kube.patch(f"{_pod_path(pod)}/status", body, kind="strategic")
+        if condition is None or condition.status != "False" or not pod.resource_version:
+            body = {"metadata": {"uid": pod.uid}, "status": status}
+            await self.kube.patch(f"{_pod_path(pod)}/status", body, kind="strategic")
+            return
+        await self._patch_while_unassigned(pod, status)
+
+    async def _patch_while_unassigned(self, pod: PodInfo, status: JSON) -> None:
+        """Write a failure only onto the pod that failed, still unassigned.
+
+        The failure is judged on the copy the cycle saw; meanwhile another
+        actor may have bound the pod (a person, another scheduler, a bind that
+        timed out but landed). Upstream's patch would then mark a bound pod
+        PodScheduled=False until its kubelet rewrites the condition; carrying
+        the judged resourceVersion turns that race into a 409, and a re-read
+        tells a harmless change (write again) from a binding (write nothing).
+        """
+        version = pod.resource_version
+        for _ in range(_STATUS_CONFLICT_RETRIES):
+            body = {"metadata": {"uid": pod.uid, "resourceVersion": version}, "status": status}
+            try:
+                await self.kube.patch(f"{_pod_path(pod)}/status", body, kind="strategic")
+                return
+            except Conflict:
+                current = await self.kube.get(_pod_path(pod))
+            meta, spec = current.get("metadata") or {}, current.get("spec") or {}
+            if meta.get("uid") != pod.uid:
+                raise NotFound(f"pod {pod.key} was replaced by a namesake", status=404)
+            if spec.get("nodeName"):
+                return
+            version = str(meta.get("resourceVersion") or "")
+        raise Conflict(f"pod {pod.key} kept changing while its failure was written", status=409)
 
     async def evict(self, pod: PodInfo) -> None:
         await self.kube.post(
