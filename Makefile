@@ -3,13 +3,14 @@
 #   make test   every check and test (lint, types, layers, unit, integration)
 #   make bench  py-scheduler against kube-scheduler (ARGS="--quick --reps 5 ...")
 #   make image  the OCI image, without Docker (dist/py-scheduler_<version>_<arch>.oci.tar)
+#   make test-matrix  the integration suite on every supported Kubernetes release
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv lock image-tools image image-test controlplane lint unit integration deploy-test packaging-test manifests test demo bench clean
+.PHONY: all venv lock image-tools image image-test controlplane lint unit integration deploy-test packaging-test manifests test test-matrix demo bench clean
 
 all: test
 
@@ -33,8 +34,9 @@ lock:
 	$(UV_COMPILE) --extra dev -o requirements-dev.lock
 	$(UV_COMPILE) --extra bench -o requirements-bench.lock
 
-# Builds kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok
-# and helm from Go modules into ~/.cache/py-scheduler (once; reused after).
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok and helm
+# of the selected Kubernetes release (controlplane/versions.env) from Go modules into
+# ~/.cache/py-scheduler/k8s-<release> (once; reused after).
 controlplane:
 	bash controlplane/build.sh >/dev/null
 
@@ -57,8 +59,8 @@ image-test: image controlplane
 	PY_SCHEDULER_REQUIRE_CONTROLPLANE=1 $(BIN)/pytest tests/image -q
 
 lint: venv
-	$(BIN)/ruff check py_scheduler tests bench
-	$(BIN)/ruff format --check py_scheduler tests bench
+	$(BIN)/ruff check py_scheduler controlplane tests bench
+	$(BIN)/ruff format --check py_scheduler controlplane tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -82,8 +84,12 @@ manifests: controlplane
 test: venv controlplane image lint deploy-test packaging-test
 	PY_SCHEDULER_REQUIRE_CONTROLPLANE=1 $(BIN)/pytest tests -q
 
+# The integration suite on each supported release (KUBE_RELEASES), each built on first use.
+test-matrix: venv
+	bash controlplane/matrix.sh
+
 demo: venv controlplane
-	$(BIN)/python -m py_scheduler.devcluster demo examples/
+	$(BIN)/python -m controlplane demo examples/
 
 # Side-by-side benchmark; never part of `make test`. Results go to bench/results.
 bench: venv controlplane

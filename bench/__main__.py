@@ -21,7 +21,8 @@ import uvloop
 
 from bench import contenders, machine, procstat, profile, report, runner, templates
 from bench.workloads import Workload, select
-from py_scheduler.devcluster.controlplane import LocalControlPlane, Options, default_bin_dir
+from controlplane.launcher import LocalControlPlane, Options
+from controlplane.releases import default_bin_dir
 from py_scheduler.kube.client import KubeClient, Settings, load_configuration
 
 JSON = dict[str, Any]

@@ -39,6 +39,7 @@ from py_scheduler.model import (
     decode_pod,
 )
 from py_scheduler.model.selectors import LabelSelector
+from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.plugins.interpodaffinity.args import InterPodAffinityArgs
 from py_scheduler.plugins.interpodaffinity.plugin import InterPodAffinity
 from py_scheduler.plugins.podtopologyspread.args import PodTopologySpreadArgs
@@ -77,6 +78,10 @@ class _Handle:
     @property
     def nominator(self) -> Nominator:
         return self._nominator
+
+    @property
+    def server(self) -> ServerInfo:
+        return OFFLINE
 
     def run_filters_with_nominated(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         raise NotImplementedError

@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--config", type=Path, help="KubeSchedulerConfiguration file")
     sim.add_argument("--output", choices=("json", "table"), default="table")
     sim.add_argument("--seed", type=int, default=0, help="seed for the random tie-break")
+    sim.add_argument(
+        "--kube-version",
+        help="schedule as the kube-scheduler of this Kubernetes release does (1.35 to 1.37, "
+        "e.g. 1.36 or v1.36.3; default: the newest)",
+    )
 
     listed = sub.add_parser(
         "plugins",

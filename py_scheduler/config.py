@@ -10,12 +10,16 @@ Merge rules follow upstream's ``mergePluginSet``: the default plugins stay in
 order unless disabled (``"*"`` disables all of them at that point); a default
 plugin enabled again is replaced in place, so its weight can change; other
 plugins are appended. A specific extension point overrides ``multiPoint``.
+
+The default plugins are a Kubernetes release's (their order changed in 1.37):
+the newest supported release's unless told, and the live scheduler decodes the
+file again for the API server's release (``for_release``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,6 +29,7 @@ from py_scheduler import plugins
 from py_scheduler.framework.registry import ArgsError, PluginSpec
 from py_scheduler.framework.runtime import POINTS, PluginRef, PluginSet, ProfileSpec
 from py_scheduler.model.raw import DecodeError, Fields
+from py_scheduler.model.server import NEWEST, ServerVersion
 
 API_VERSION: Final = "kubescheduler.config.k8s.io/v1"
 KIND: Final = "KubeSchedulerConfiguration"
@@ -52,7 +57,12 @@ _TOP_LEVEL: Final = frozenset(
 _PROFILE_FIELDS: Final = frozenset(
     {"schedulerName", "percentageOfNodesToScore", "plugins", "pluginConfig"}
 )
-_ALL_POINTS: Final = ("multiPoint", *POINTS)
+# Pod-group (workload) scheduling's extension points: placementGenerate and
+# placementScore joined the v1 API in 1.36, podGroupPostFilter in 1.37. A file written
+# for those releases may name them, to disable plugins there; py-scheduler has no
+# plugin for them, so enabling one is refused.
+POD_GROUP_POINTS: Final = ("placementGenerate", "placementScore", "podGroupPostFilter")
+_ALL_POINTS: Final = ("multiPoint", *POINTS, *POD_GROUP_POINTS)
 
 
 class ConfigError(ValueError):
@@ -90,6 +100,11 @@ class SchedulerConfig:
     client_connection: ClientConnection = field(default_factory=ClientConnection)
     # The plugins the profiles were checked against, and are built from.
     registry: Mapping[str, PluginSpec[Any]] = field(default_factory=lambda: plugins.IN_TREE)
+    # The release whose default plugins the profiles were merged with, and the decoded
+    # document with its name, to merge it again for another release (for_release).
+    release: ServerVersion = NEWEST
+    document: object = field(default=None, compare=False, repr=False)
+    source: str = field(default="configuration", compare=False, repr=False)
 
     def profile(self, scheduler_name: str) -> Profile | None:
         return next((p for p in self.profiles if p.scheduler_name == scheduler_name), None)
@@ -160,7 +175,10 @@ def _merge(defaults: Sequence[PluginRef], custom: PluginSet) -> tuple[PluginRef,
 
 
 def _profile(
-    fields: Fields, default_name: str | None, registry: Mapping[str, PluginSpec[Any]]
+    fields: Fields,
+    default_name: str | None,
+    registry: Mapping[str, PluginSpec[Any]],
+    release: ServerVersion,
 ) -> Profile:
     _check_fields(fields, _PROFILE_FIELDS)
     name = fields.string("schedulerName") or default_name
@@ -168,8 +186,16 @@ def _profile(
         raise fields.error("schedulerName", "must be set when there are several profiles")
     plugin_fields = fields.obj("plugins")
     _check_fields(plugin_fields, frozenset(_ALL_POINTS))
-    multi = _merge(plugins.DEFAULT_MULTI_POINT, _plugin_set(plugin_fields.obj("multiPoint")))
+    multi = _merge(
+        plugins.default_multi_point(release), _plugin_set(plugin_fields.obj("multiPoint"))
+    )
     points = {point: _plugin_set(plugin_fields.obj(point)) for point in POINTS}
+    for point in POD_GROUP_POINTS:
+        for ref in _plugin_set(plugin_fields.obj(point)).enabled:
+            raise ConfigError(
+                f"{plugin_fields.path}.{point}: cannot enable {ref.name!r}: py-scheduler does "
+                "not schedule pod groups, so no plugin serves this extension point"
+            )
 
     used = {ref.name for ref in multi}
     for point, plugin_set in points.items():
@@ -219,18 +245,28 @@ def parse(
     *,
     source: str = "configuration",
     registry: Mapping[str, PluginSpec[Any]] | None = None,
+    release: ServerVersion = NEWEST,
 ) -> SchedulerConfig:
     """Decode a configuration object (already parsed from YAML) against
-    ``registry`` (the in-tree plugins by default)."""
+    ``registry`` (the in-tree plugins by default), with ``release``'s default
+    plugins."""
+    document = raw if raw is not None else {}
     try:
-        return _parse(Fields(raw if raw is not None else {}), registry or plugins.IN_TREE)
+        return replace(
+            _parse(Fields(document), registry or plugins.IN_TREE, release),
+            release=release,
+            document=document,
+            source=source,
+        )
     except DecodeError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     except (ConfigError, ArgsError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def _parse(root: Fields, registry: Mapping[str, PluginSpec[Any]]) -> SchedulerConfig:
+def _parse(
+    root: Fields, registry: Mapping[str, PluginSpec[Any]], release: ServerVersion
+) -> SchedulerConfig:
     _check_fields(root, _TOP_LEVEL)
     if root.raw:
         if root.string("apiVersion") != API_VERSION:
@@ -242,11 +278,11 @@ def _parse(root: Fields, registry: Mapping[str, PluginSpec[Any]]) -> SchedulerCo
     profile_fields = list(root.objects("profiles"))
     if not profile_fields:
         profiles: tuple[Profile, ...] = (
-            _profile(Fields({}, "profiles[0]"), DEFAULT_SCHEDULER_NAME, registry),
+            _profile(Fields({}, "profiles[0]"), DEFAULT_SCHEDULER_NAME, registry, release),
         )
     else:
         default_name = DEFAULT_SCHEDULER_NAME if len(profile_fields) == 1 else None
-        profiles = tuple(_profile(f, default_name, registry) for f in profile_fields)
+        profiles = tuple(_profile(f, default_name, registry, release) for f in profile_fields)
     names = [p.scheduler_name for p in profiles]
     if len(set(names)) != len(names):
         raise root.error("profiles", f"duplicate schedulerName in {names}")
@@ -301,13 +337,27 @@ def _parse(root: Fields, registry: Mapping[str, PluginSpec[Any]]) -> SchedulerCo
     )
 
 
+def for_release(cfg: SchedulerConfig, release: ServerVersion) -> SchedulerConfig:
+    """``cfg`` with the default plugins of ``release``'s kube-scheduler. The document
+    decoded once already, and releases differ only in the defaults' order, so this
+    cannot fail. A configuration built in code, not decoded, is kept as it is."""
+    if cfg.document is None or plugins.default_multi_point(release) == plugins.default_multi_point(
+        cfg.release
+    ):
+        return cfg
+    return parse(cfg.document, source=cfg.source, registry=cfg.registry, release=release)
+
+
 def load(
-    path: Path | None, *, registry: Mapping[str, PluginSpec[Any]] | None = None
+    path: Path | None,
+    *,
+    registry: Mapping[str, PluginSpec[Any]] | None = None,
+    release: ServerVersion = NEWEST,
 ) -> SchedulerConfig:
     """Read and decode a configuration file; ``None`` gives the defaults.
     ``registry`` holds the plugins it may name (the in-tree ones by default)."""
     if path is None:
-        return parse({}, registry=registry)
+        return parse({}, registry=registry, release=release)
     try:
         text = path.read_text()
     except OSError as exc:
@@ -316,4 +366,4 @@ def load(
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse(raw, source=str(path), registry=registry)
+    return parse(raw, source=str(path), registry=registry, release=release)

@@ -57,12 +57,22 @@ QUEUE_INCOMING_PODS: Final = Counter(
     "Number of pods added to scheduling queues by event and queue type.",
     ["queue", "event"],
 )
+# kube-scheduler 1.37 counts scheduling entities besides pods; every entity of
+# py-scheduler is a pod on its own (type "pod"), never a pod group.
+QUEUE_INCOMING_ENTITIES: Final = Counter(
+    "scheduler_queue_incoming_entities",
+    "Number of scheduling entities added to scheduling queues by event, queue type, and entity "
+    "type. Entity types are either 'pod' (for individual pods that are not members of any "
+    "podgroup) or 'podgroup'.",
+    ["queue", "event", "type"],
+)
+ENTITY_POD: Final = "pod"
 PREEMPTION_ATTEMPTS: Final = Counter(
     "scheduler_preemption_attempts", "Total preemption attempts in the cluster till now"
 )
 PREEMPTION_VICTIMS: Final = Histogram(
     "scheduler_preemption_victims",
-    "Number of selected preemption victims",
+    "Number of selected preemption victims for preemption initiated by a single pod",
     buckets=exponential(1, 2, 7),
 )
 FRAMEWORK_EXTENSION_POINT_DURATION: Final = Histogram(
@@ -142,9 +152,22 @@ class _SizeCollector(Collector):
             "schedule because they are gated.",
             labels=["queue"],
         )
+        entities = GaugeMetricFamily(
+            "scheduler_queued_entities",
+            "Number of queued scheduling entities ('pod' or 'podgroup'; 'pod' stands for "
+            "individual pods that are not members of any podgroup) by the queue type. 'active' "
+            "means number of entities in activeQ; 'backoff' means number of entities in "
+            "backoffQ; 'unschedulable' means number of entities in unschedulableEntities that "
+            "the scheduler attempted to schedule and failed; 'gated' is the number of "
+            "unschedulable entities that the scheduler never attempted to schedule because they "
+            "are gated.",
+            labels=["queue", "type"],
+        )
         for queue, size in (self.queue_sizes() if self.queue_sizes else {}).items():
             pending.add_metric([queue], size)
+            entities.add_metric([queue, ENTITY_POD], size)
         yield pending
+        yield entities
         cache = GaugeMetricFamily(
             "scheduler_cache_size",
             "Number of nodes, pods, and assumed (bound) pods in the scheduler cache.",
@@ -200,7 +223,10 @@ class PrometheusRecorder:
             POD_SCHEDULING_SLI_DURATION.labels(label).observe(since_first_attempt)
 
     def queue_incoming(self, queue: str, event: str) -> None:
+        # Every py-scheduler entity is a pod, and every push changes its queue, which is
+        # when kube-scheduler 1.37 counts an incoming entity.
         QUEUE_INCOMING_PODS.labels(queue, event).inc()
+        QUEUE_INCOMING_ENTITIES.labels(queue, event, ENTITY_POD).inc()
 
     def preemption_attempt(self) -> None:
         PREEMPTION_ATTEMPTS.inc()

@@ -22,8 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from py_scheduler.devcluster import controlplane
+from controlplane import launcher, releases
+from py_scheduler.kube import discovery
 from py_scheduler.kube.client import KubeClient, load_configuration
+from py_scheduler.model.server import ServerInfo
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,17 +35,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def control_plane() -> Iterator[controlplane.LocalControlPlane]:
-    if not controlplane.binaries_present():
+def control_plane() -> Iterator[launcher.LocalControlPlane]:
+    if not launcher.binaries_present():
         message = (
-            f"control-plane binaries missing in {controlplane.default_bin_dir()}; "
+            f"control-plane binaries missing in {releases.default_bin_dir()}; "
             "run `make controlplane`"
         )
         if os.environ.get("PY_SCHEDULER_REQUIRE_CONTROLPLANE") == "1":
             pytest.fail(message)
         pytest.skip(message)
     workdir = Path(tempfile.mkdtemp(prefix="py-scheduler-test-"))
-    plane = controlplane.LocalControlPlane(workdir=workdir, bin_dir=controlplane.default_bin_dir())
+    plane = launcher.LocalControlPlane(workdir=workdir, bin_dir=releases.default_bin_dir())
     plane.start()
     try:
         yield plane
@@ -53,7 +55,7 @@ def control_plane() -> Iterator[controlplane.LocalControlPlane]:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig(control_plane: controlplane.LocalControlPlane) -> Path:
+def kubeconfig(control_plane: launcher.LocalControlPlane) -> Path:
     return control_plane.kubeconfig
 
 
@@ -62,6 +64,13 @@ async def api(kubeconfig: Path) -> AsyncIterator[KubeClient]:
     """The scheduler's own JSON client, as admin."""
     async with KubeClient(await load_configuration(str(kubeconfig))) as kube:
         yield kube
+
+
+@pytest.fixture(scope="session")
+async def server(api: KubeClient) -> ServerInfo:
+    """The control plane's release, discovered as py-scheduler discovers it: where
+    releases differ, the messages the tests expect follow it."""
+    return await discovery.discover(api)
 
 
 @dataclass
@@ -81,7 +90,7 @@ class SchedulerProcess:
 
 
 def start_scheduler(
-    plane: controlplane.LocalControlPlane,
+    plane: launcher.LocalControlPlane,
     config_path: Path,
     *,
     name: str = "py-scheduler",
@@ -89,7 +98,7 @@ def start_scheduler(
     wait_ready: bool = True,
 ) -> SchedulerProcess:
     """Run ``python -m py_scheduler run`` against the control plane."""
-    port = controlplane.free_port()
+    port = launcher.free_port()
     log_path = plane.logs / f"{name}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -132,7 +141,7 @@ def start_scheduler(
 
 
 @pytest.fixture(scope="session")
-def scheduler_process(control_plane: controlplane.LocalControlPlane) -> Iterator[str]:
+def scheduler_process(control_plane: launcher.LocalControlPlane) -> Iterator[str]:
     """The session's scheduler (profile py-scheduler); yields its base URL.
     Stopped with SIGTERM, which must exit 0."""
     config_path = Path(__file__).parent / "integration" / "scheduler-config.yaml"

@@ -32,6 +32,7 @@ from py_scheduler.model.dra.objects import (
 from py_scheduler.model.dra.tables import held_devices
 from py_scheduler.model.pod import WeightedPodAffinityTerm
 from py_scheduler.model.selectors import LabelSelector
+from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.model.volumes import (
     ANN_SELECTED_NODE,
     ClaimRef,
@@ -303,8 +304,10 @@ class FakeHandle:
         objects: FakeObjects | None = None,
         cluster: FakeCluster | None = None,
         nominator: FakeNominator | None = None,
+        server: ServerInfo = OFFLINE,
     ) -> None:
         self._snapshot = snapshot if snapshot is not None else FakeSnapshot(nodes)
+        self._server = server
         self._objects = objects or FakeObjects()
         self._cluster = cluster or FakeCluster()
         self._nominator = nominator or FakeNominator()
@@ -349,6 +352,10 @@ class FakeHandle:
     @property
     def nominator(self) -> FakeNominator:
         return self._nominator
+
+    @property
+    def server(self) -> ServerInfo:
+        return self._server
 
     def run_filters_with_nominated(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         raise NotImplementedError("use a real Framework for preemption tests")

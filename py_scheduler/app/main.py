@@ -27,13 +27,14 @@ from py_scheduler import config, logs, metrics
 from py_scheduler.app.server import Health, make_app
 from py_scheduler.framework.runtime import FrameworkError
 from py_scheduler.kube import custom_resources as kube_custom
+from py_scheduler.kube import discovery as server_discovery
 from py_scheduler.kube import objects as kube_objects
 from py_scheduler.kube.adapter import KubeCluster
 from py_scheduler.kube.client import KubeClient, Settings, load_configuration
 from py_scheduler.kube.election import ElectionConfig, LeaderElector
 from py_scheduler.kube.watches import Handlers, Reflector
 from py_scheduler.model import Node, PodInfo, decode_node, decode_pod
-from py_scheduler.plugins import discovery
+from py_scheduler.plugins import discovery as plugin_discovery
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.object_store import ObjectStore
 from py_scheduler.scheduling.scheduler import Scheduler
@@ -50,8 +51,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        registry = discovery.registry()
-    except discovery.DiscoveryError as exc:
+        registry = plugin_discovery.registry()
+    except plugin_discovery.DiscoveryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
@@ -78,6 +79,9 @@ async def run(
         KubeClient(configuration, limits) as kube,
         KubeClient(configuration, Settings(user_agent="py-scheduler/leader-election")) as lease,
     ):
+        # Read once, before anything depends on an API version: where releases differ,
+        # the scheduler follows this server (docs/releases.md).
+        server = await server_discovery.discover(kube)
         objects = ObjectStore()
         try:
             scheduler = build_scheduler(
@@ -85,6 +89,7 @@ async def run(
                 cluster=KubeCluster(kube),
                 objects=objects,
                 recorder=metrics.PrometheusRecorder(),
+                server=server,
             )
         except FrameworkError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -123,7 +128,12 @@ async def run(
         stop = asyncio.Event()
         kopf_ready = asyncio.Event()
         loop = asyncio.get_running_loop()
-        log.info("starting", profiles=sorted(cfg.scheduler_names), address=f"{address}:{port}")
+        log.info(
+            "starting",
+            profiles=sorted(cfg.scheduler_names),
+            address=f"{address}:{port}",
+            server=str(server.version),
+        )
         lost = False
         try:
             async with asyncio.TaskGroup() as group:

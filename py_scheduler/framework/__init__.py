@@ -3,10 +3,11 @@
 Everything exported here (``__all__``) is py-scheduler's public face: the
 extension-point protocols, the optional columnar (batch) protocols, the
 plugin registry types, statuses, cycle state, the ``Handle`` and listers a
-plugin receives, the pod and node views it judges, and the cluster events
-that requeue the pods it rejected. Everything else in ``py_scheduler``,
-including the submodules of this package, is internal and may change
-between releases: import from ``py_scheduler.framework`` only.
+plugin receives (with ``ServerInfo``, the API server's release), the pod and
+node views it judges, and the cluster events that requeue the pods it
+rejected. Everything else in ``py_scheduler``, including the submodules of
+this package, is internal and may change between releases: import from
+``py_scheduler.framework`` only.
 
 Layering (checked by import-linter): ``framework`` depends only on ``model``
 and the ``cluster`` port; plugins depend on ``framework`` and ``model``, never
@@ -64,6 +65,7 @@ from py_scheduler.framework.types import (
 )
 from py_scheduler.framework.waiting_pods import MAX_PERMIT_WAIT, WaitingPod
 from py_scheduler.model import NodeInfo, PodInfo
+from py_scheduler.model.server import ServerInfo, ServerVersion
 
 __all__ = [
     "MAX_NODE_SCORE",
@@ -115,6 +117,8 @@ __all__ = [
     "Resource",
     "ScoreNormalizer",
     "ScorePlugin",
+    "ServerInfo",
+    "ServerVersion",
     "SharedLister",
     "StateKey",
     "Status",

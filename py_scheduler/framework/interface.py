@@ -29,6 +29,7 @@ from py_scheduler.model import NodeInfo, NodeName, PodInfo
 from py_scheduler.model.budgets import DisruptionBudget
 from py_scheduler.model.dra.objects import DeviceClass, DeviceID, ResourceClaim, ResourceSlice
 from py_scheduler.model.selectors import LabelSelector
+from py_scheduler.model.server import ServerInfo
 from py_scheduler.model.volumes import (
     CSINode,
     PersistentVolume,
@@ -125,6 +126,11 @@ class Handle(Protocol):
 
     @property
     def nominator(self) -> Nominator: ...
+
+    @property
+    def server(self) -> ServerInfo:
+        """The API server's release and served API versions, read once at start-up.
+        Where kube-scheduler releases differ, a plugin behaves as this release's."""
 
     def run_filters_with_nominated(
         self, state: CycleState, pod: PodInfo, node: NodeInfo

@@ -74,6 +74,7 @@ from py_scheduler.framework.waiting_pods import (
     WaitingPods,
 )
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model.server import OFFLINE, ServerInfo
 
 log = structlog.get_logger("py_scheduler.framework")
 
@@ -245,8 +246,10 @@ class Framework(Handle):
         recorder: MetricsRecorder = NO_METRICS,
         waiting_pods: WaitingPods | None = None,
         custom_objects: CustomObjects | None = None,
+        server: ServerInfo = OFFLINE,
     ) -> None:
         self.spec = spec
+        self._server = server
         self._snapshot = snapshot
         self._objects = objects
         self._cluster = cluster
@@ -396,6 +399,10 @@ class Framework(Handle):
     def set_activator(self, activate: Callable[[Iterable[PodInfo]], None]) -> None:
         """What ``activate`` calls: the scheduling queue, once it exists."""
         self._activate = activate
+
+    @property
+    def server(self) -> ServerInfo:
+        return self._server
 
     async def drain(self) -> None:
         """Wait for the API writes plugins run from tasks of their own."""

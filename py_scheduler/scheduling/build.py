@@ -2,13 +2,15 @@
 over one shared cache, queue and nominator. Used by the live scheduler and
 the simulator alike, so both schedule with the same code; they differ only
 in what they pass: the Cluster adapter, the metrics recorder, the outcome
-listeners and how a preemptor settles."""
+listeners, how a preemptor settles, and the API server whose release the
+plugins follow (the newest supported release offline)."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
 
+from py_scheduler import config
 from py_scheduler.cluster import Cluster
 from py_scheduler.config import SchedulerConfig
 from py_scheduler.framework.custom_resources import CustomObjects
@@ -19,6 +21,7 @@ from py_scheduler.framework.status import Status
 from py_scheduler.framework.types import ClusterEventWithHint
 from py_scheduler.framework.waiting_pods import Timers, WaitingPods
 from py_scheduler.model import PodInfo
+from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
@@ -37,9 +40,11 @@ def build_scheduler(
     listeners: Sequence[CycleListener] = (),
     settle: Settle = settle_for_watch,
     timers: Timers | None = None,
+    server: ServerInfo = OFFLINE,
 ) -> Scheduler:
     """``timers`` runs the timeouts of pods held at Permit (the event loop's by default)."""
     rng = rng or random.Random()
+    cfg = config.for_release(cfg, server.version)
     cache = Cache()
     nominator = Nominator()
     waiting = WaitingPods(timers)
@@ -55,6 +60,7 @@ def build_scheduler(
             recorder=recorder,
             waiting_pods=waiting,
             custom_objects=custom,
+            server=server,
         )
         for profile in cfg.profiles
     }

@@ -189,7 +189,9 @@ class SchedulingCycle:
             preempting = status.plugin
             if status.code is Code.ERROR:
                 log.error("post-filter failed", pod=pod.key, error=status.message)
-            elif not status.is_success and status.message:
+            elif status.message:
+                # A nomination is silent up to Kubernetes 1.36; from 1.37 DefaultPreemption
+                # says where, and that ends the message as a rejection's words do.
                 fit.diagnosis.post_filter_msg = status.message
         message = str(fit)
         nominated = result.nominated_node if result is not None else None

@@ -10,6 +10,7 @@ import orjson
 
 from py_scheduler import config, logs
 from py_scheduler.framework.runtime import FrameworkError
+from py_scheduler.model.server import OFFLINE, offline, parse_release
 from py_scheduler.plugins import discovery
 from py_scheduler.simulation import snapshot as snapshots
 from py_scheduler.simulation.run import Result, simulate
@@ -18,7 +19,12 @@ from py_scheduler.simulation.run import Result, simulate
 def main(args: argparse.Namespace) -> int:
     logs.configure(level="warning", fmt="console")
     try:
-        cfg = config.load(args.config, registry=discovery.registry())
+        server = OFFLINE if args.kube_version is None else offline(parse_release(args.kube_version))
+    except ValueError as exc:
+        print(f"error: --kube-version: {exc}", file=sys.stderr)
+        return 2
+    try:
+        cfg = config.load(args.config, registry=discovery.registry(), release=server.version)
         snap = snapshots.load(args.snapshot)
     except (discovery.DiscoveryError, config.ConfigError, snapshots.SnapshotError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -30,6 +36,7 @@ def main(args: argparse.Namespace) -> int:
                 cfg,
                 seed=args.seed,
                 notes=lambda note: print(f"note: {note}", file=sys.stderr),
+                server=server,
             )
         )
     except (snapshots.SnapshotError, FrameworkError) as exc:

@@ -30,6 +30,7 @@ from py_scheduler.model import PodInfo
 from py_scheduler.model import volumes as vol
 from py_scheduler.model.budgets import protects
 from py_scheduler.model.dra.objects import Consumer, ResourceClaim
+from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.eventhandlers import EventHandlers
 from py_scheduler.scheduling.object_store import ObjectStore
@@ -245,8 +246,11 @@ async def simulate(
     *,
     seed: int = 0,
     notes: Callable[[str], None] | None = None,
+    server: ServerInfo = OFFLINE,
 ) -> list[Result]:
-    """``notes`` hears of each snapshot document no one uses."""
+    """Schedule the snapshot's pending pods as the kube-scheduler of ``server``'s release
+    would: its messages, and its default plugins where ``cfg`` keeps the defaults.
+    ``notes`` hears of each snapshot document no one uses."""
     objects = ObjectStore()
     objects.load(snapshot)
     pods, generated = expand_templates(snapshot.pods, snapshot.claim_templates)
@@ -279,6 +283,7 @@ async def simulate(
         listeners=(remember,),
         settle=_at_once,
         timers=timers,
+        server=server,
     )
     for label in load_custom_objects(scheduler, snapshot):
         if notes is not None:

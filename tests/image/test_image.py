@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from py_scheduler.devcluster import controlplane
+from controlplane import launcher, releases
 from py_scheduler.kube.client import KubeClient
 from tests.integration.kube import create_node, create_pod, eventually, read_pod, unique
 
@@ -130,13 +130,13 @@ def test_image_config(image: tuple[Path, dict[str, Any]]) -> None:
 async def test_image_schedules_read_only_as_its_user(
     image: tuple[Path, dict[str, Any]],
     api: KubeClient,
-    control_plane: controlplane.LocalControlPlane,
+    control_plane: launcher.LocalControlPlane,
     tmp_path: Path,
 ) -> None:
     rootfs, config = image
     ns, release = unique("img"), unique("psch")
-    profile, port = unique("py-scheduler-image"), controlplane.free_port()
-    helm = controlplane.default_bin_dir() / "helm"
+    profile, port = unique("py-scheduler-image"), launcher.free_port()
+    helm = releases.default_bin_dir() / "helm"
     installed = await asyncio.to_thread(
         subprocess.run,
         [

@@ -32,7 +32,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from py_scheduler.devcluster.controlplane import free_port
+from controlplane.launcher import free_port
 
 JSON = dict[str, Any]
 Resource = Literal["pods", "nodes"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from py_scheduler.devcluster import controlplane
+from controlplane import launcher, releases
 from py_scheduler.kube.client import KubeClient
 from tests.conftest import start_scheduler
 from tests.integration.kube import create_node, create_pod, eventually, read_pod, unique
@@ -26,10 +26,10 @@ CHART = Path(__file__).resolve().parents[2] / "charts" / "py-scheduler"
 
 
 async def test_helm_install_and_schedule_with_the_charts_rbac(
-    api: KubeClient, control_plane: controlplane.LocalControlPlane, tmp_path: Path
+    api: KubeClient, control_plane: launcher.LocalControlPlane, tmp_path: Path
 ) -> None:
     ns, release, profile = unique("chart"), unique("psch"), unique("py-scheduler-chart")
-    helm = controlplane.default_bin_dir() / "helm"
+    helm = releases.default_bin_dir() / "helm"
     done = await asyncio.to_thread(
         subprocess.run,
         [

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from py_scheduler.devcluster import controlplane
+from controlplane import launcher
 from py_scheduler.kube.client import KubeClient
 from tests.conftest import start_scheduler
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique
@@ -67,7 +67,7 @@ def _query(base: str, expr: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def elected_scheduler(control_plane: controlplane.LocalControlPlane) -> Iterator[str]:
+def elected_scheduler(control_plane: launcher.LocalControlPlane) -> Iterator[str]:
     """A second replica of the release, with leader election on its own lease."""
     workdir = Path(tempfile.mkdtemp(prefix="dashboard-"))
     config = workdir / "config.yaml"
@@ -93,7 +93,7 @@ def elected_scheduler(control_plane: controlplane.LocalControlPlane) -> Iterator
 
 @pytest.fixture(scope="module")
 def prometheus(
-    control_plane: controlplane.LocalControlPlane, scheduler_process: str, elected_scheduler: str
+    control_plane: launcher.LocalControlPlane, scheduler_process: str, elected_scheduler: str
 ) -> Iterator[str]:
     binary = _prometheus_binary()
     workdir = Path(tempfile.mkdtemp(prefix="prometheus-"))
@@ -108,7 +108,7 @@ def prometheus(
         f"  static_configs: [{{targets: {json.dumps(targets)}, "
         f"labels: {{cluster: {RELEASE['cluster']}, namespace: {RELEASE['namespace']}}}}}]\n"
     )
-    port = controlplane.free_port()
+    port = launcher.free_port()
     log = (control_plane.logs / "prometheus.log").open("wb")
     proc = subprocess.Popen(
         [

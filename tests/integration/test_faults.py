@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 import pytest
 
-from py_scheduler.devcluster.controlplane import LocalControlPlane
+from controlplane.launcher import LocalControlPlane
 from py_scheduler.kube.client import JSON, KubeClient
 from tests.builders import raw_node, raw_pod
 from tests.conftest import SchedulerProcess, start_scheduler

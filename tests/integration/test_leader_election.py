@@ -20,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from py_scheduler.devcluster.controlplane import LocalControlPlane
+from controlplane.launcher import LocalControlPlane
 from py_scheduler.kube.client import JSON, KubeClient
 from tests.conftest import SchedulerProcess, start_scheduler
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique

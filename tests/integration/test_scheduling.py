@@ -20,10 +20,12 @@ import urllib.request
 from typing import Any
 
 from py_scheduler.kube.client import JSON, KubeClient
+from py_scheduler.model.server import ServerInfo
 from tests.integration.kube import (
     create_namespace,
     create_node,
     create_pod,
+    dra_words,
     eventually,
     read_pod,
     unique,
@@ -79,7 +81,7 @@ async def test_our_pods_are_bound_and_other_schedulers_pods_are_not(
 
 
 async def test_capacity_counts_pods_placed_by_other_schedulers(
-    api: KubeClient, scheduler_process: str
+    api: KubeClient, scheduler_process: str, server: ServerInfo
 ) -> None:
     ns, group, (node,) = await _setup(api, 1)
     # Bound directly, as another scheduler would: 3 of the node's 4 CPUs.
@@ -98,7 +100,7 @@ async def test_capacity_counts_pods_placed_by_other_schedulers(
     assert condition["reason"] == "Unschedulable"
     assert re.fullmatch(
         r"0/(\d+) nodes are available: 1 Insufficient cpu, \d+ node\(s\) didn't match "
-        r"Pod's node affinity/selector\. no new claims to deallocate, preemption: 0/\1 nodes "
+        rf"Pod's node affinity/selector\. {dra_words(server)}preemption: 0/\1 nodes "
         r"are available: 1 No "
         r"preemption victims found for incoming pod, \d+ Preemption is not helpful for "
         r"scheduling\.",

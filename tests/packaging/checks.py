@@ -24,6 +24,8 @@ from typing import Any, Final
 import yaml
 
 ROOT: Final = Path(__file__).resolve().parents[2]
+# Importable from the repository root for tests, the demo and benchmarks; never shipped.
+DEVELOPMENT_PACKAGES: Final = ("controlplane", "bench", "tests")
 CHART: Final = ROOT / "charts" / "py-scheduler"
 RULES_FILE: Final = CHART / "files" / "prometheus-rules.yaml"
 DASHBOARD_FILE: Final = CHART / "files" / "dashboard.json"
@@ -762,6 +764,10 @@ def check_dockerfile(_: argparse.Namespace) -> int:
             problems.check(
                 f"!{needed}" in ignore, f".dockerignore drops {needed}, which the image copies"
             )
+    # ...and only that: the development packages stay out of the image.
+    admitted = {line[1:].strip("/") for line in ignore if line.startswith("!")}
+    leaked = sorted(admitted & set(DEVELOPMENT_PACKAGES))
+    problems.check(not leaked, f".dockerignore admits development packages: {leaked}")
     return problems.report("Dockerfile")
 
 

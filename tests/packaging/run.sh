@@ -31,8 +31,6 @@ if [[ ! -x $PY ]]; then
 	echo "run.sh: $PY missing; run \`make venv\` first" >&2
 	exit 2
 fi
-# shellcheck source=controlplane/versions.env
-. controlplane/versions.env
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -116,7 +114,7 @@ fi
 helm_template() { # <output> <helm template args...>
 	local out=$1
 	shift
-	"$HELM" template py-scheduler "$CHART" --namespace "$NS" --kube-version "$KUBE_VERSION" "$@" >"$out"
+	"$HELM" template py-scheduler "$CHART" --namespace "$NS" "$@" >"$out"
 }
 
 chart_checks() { # <rendered file> <checks.py chart args...>
@@ -131,10 +129,17 @@ check "Dockerfile: the image/ packages, locked deps, trimmed venv, numeric USER,
 
 # ---- Helm chart ---------------------------------------------------------------------
 
-check "helm lint --strict (defaults)" \
-	"$HELM" lint --strict --kube-version "$KUBE_VERSION" "$CHART"
-check "helm lint --strict (every option on)" \
-	"$HELM" lint --strict --kube-version "$KUBE_VERSION" "$CHART" -f "$ALL_ON"
+check "helm lint --strict (defaults)" "$HELM" lint --strict "$CHART"
+check "helm lint --strict (every option on)" "$HELM" lint --strict "$CHART" -f "$ALL_ON"
+# helm is built with its release ldflags, so without --kube-version it assumes the
+# Kubernetes of its client libraries, not v1.20; the chart's floor is the oldest release
+# py-scheduler supports.
+check "helm template without --kube-version assumes a current Kubernetes (>= 1.35)" \
+	helm_template "$work/x"
+check "chart renders for the oldest supported release (v1.35.0)" \
+	helm_template "$work/x" --kube-version v1.35.0
+check "chart refuses a release below the supported range (v1.34.9)" \
+	refuses "incompatible with Kubernetes v1.34.9" helm_template "$work/x" --kube-version v1.34.9
 
 defaults() {
 	helm_template "$work/defaults.yaml" &&
@@ -234,6 +239,8 @@ check "versions agree: pyproject, --version, chart version and appVersion, Docke
 
 check "shellcheck tests/packaging/*.sh image/*.sh" \
 	"$SHELLCHECK" -x tests/packaging/run.sh tests/packaging/generate-manifests.sh image/*.sh
+check "shellcheck controlplane/*.sh .ci/run (release build, pinning, matrix, CI)" \
+	"$SHELLCHECK" -x controlplane/build.sh controlplane/pin-release.sh controlplane/matrix.sh .ci/run
 
 echo "# took $((SECONDS - started)) s"
 echo "packaging: $passed passed, $failed failed"

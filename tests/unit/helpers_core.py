@@ -31,6 +31,7 @@ from py_scheduler.framework.types import (
 )
 from py_scheduler.framework.waiting_pods import ManualTimers, WaitingPods
 from py_scheduler.model import Node, NodeInfo, NodeName, PodInfo, decode_pod
+from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
@@ -351,8 +352,10 @@ def build_core(
     extra: Sequence[object] = (),
     listeners: Sequence[CycleListener] = (),
     registry: Mapping[str, PluginSpec[Any]] | None = None,
+    server: ServerInfo = OFFLINE,
 ) -> Core:
-    """The scheduler as build.py wires it, on fakes and a fake clock.
+    """The scheduler as build.py wires it, on fakes and a fake clock, following the
+    release of ``server`` (the newest without one).
 
     ``extra`` are plugin instances registered besides the in-tree ones (or
     those of ``registry``), for a ``raw_config`` to enable by name."""
@@ -360,7 +363,7 @@ def build_core(
     for plugin in extra:
         name = cast(Plugin, plugin).name
         registry[name] = PluginSpec(name, no_args, _returning(plugin))
-    cfg = config.parse(dict(raw_config or {}), registry=registry)
+    cfg = config.parse(dict(raw_config or {}), registry=registry, release=server.version)
     clock = clock or FakeClock()
     cluster = FakeCluster()
     cache = Cache()
@@ -379,6 +382,7 @@ def build_core(
             recorder=recorder,
             waiting_pods=waiting,
             custom_objects=custom,
+            server=server,
         )
         for profile in cfg.profiles
     }

@@ -13,11 +13,12 @@ import pytest
 from py_scheduler import config, plugins
 from py_scheduler.config import ConfigError, LeaderElection, parse
 from py_scheduler.framework.cycle_state import CycleState
-from py_scheduler.framework.runtime import FrameworkError, PluginRef, PluginSet
+from py_scheduler.framework.runtime import Framework, FrameworkError, PluginRef, PluginSet
 from py_scheduler.framework.status import SUCCESS
+from py_scheduler.model.server import NEWEST, ServerVersion, offline
 from py_scheduler.plugins.noderesources.fit import NodeResourcesFitArgs
 from tests.builders import make_pod, node_info
-from tests.fakes import FakeSnapshot
+from tests.fakes import FakeCluster, FakeNominator, FakeObjects, FakeSnapshot
 from tests.unit.helpers_core import default_framework
 
 HEADER: dict[str, Any] = {"apiVersion": config.API_VERSION, "kind": config.KIND}
@@ -103,8 +104,8 @@ def test_the_default_profile_builds_every_extension_point() -> None:
     fwk = default_framework(FakeSnapshot())
     names = {point: [p.name for p in plugins_at] for point, plugins_at in fwk.refs.items()}
     assert [p.name for p in fwk.filter] == [
-        "NodeUnschedulable",
         "NodeName",
+        "NodeUnschedulable",
         "TaintToleration",
         "NodeAffinity",
         "NodePorts",
@@ -572,3 +573,164 @@ def test_a_point_with_every_default_disabled_runs_only_its_own_plugins() -> None
     assert [p.name for p in fwk.filter] == ["NodeName"]
     tiny = node_info("n", allocatable={"cpu": "1m", "memory": "1", "pods": "1"})
     assert fwk.run_filters(CycleState(), make_pod("p", requests={"cpu": "8"}), tiny) == SUCCESS
+
+
+# -- pod-group extension points (v1 API: 1.36 placementGenerate/placementScore, 1.37
+# podGroupPostFilter) ------------------------------------------------------------------------
+
+
+def test_pod_group_points_may_disable_plugins_and_change_nothing() -> None:
+    written_for_137 = one_profile(
+        plugins={
+            "placementGenerate": {"disabled": refs("*")},
+            "placementScore": {"disabled": refs("NodeResourcesFit")},
+            "podGroupPostFilter": {},
+        }
+    )
+    got = parse(written_for_137).profiles[0]
+    default = parse(with_header()).profiles[0]
+    assert [ref.name for ref in got.multi_point] == DEFAULT_NAMES
+    assert got.points == default.points
+
+
+@pytest.mark.parametrize("point", config.POD_GROUP_POINTS)
+def test_enabling_a_plugin_at_a_pod_group_point_is_refused(point: str) -> None:
+    raw = one_profile(plugins={point: {"enabled": refs(("NodeResourcesFit", 1))}})
+    with pytest.raises(ConfigError) as caught:
+        parse(raw)
+    assert str(caught.value) == (
+        f"configuration: profiles[0].plugins.{point}: cannot enable 'NodeResourcesFit': "
+        "py-scheduler does not schedule pod groups, so no plugin serves this extension point"
+    )
+
+
+def test_a_misspelt_pod_group_point_is_still_an_unknown_field() -> None:
+    with pytest.raises(ConfigError, match=r"plugins\.placementScores: unknown field"):
+        parse(one_profile(plugins={"placementScores": {}}))
+
+
+# -- defaults by Kubernetes release ---------------------------------------------------------
+
+V1_35, V1_36, V1_37 = ServerVersion(1, 35), ServerVersion(1, 36), ServerVersion(1, 37)
+
+
+@pytest.mark.parametrize(
+    ("release", "first_filters"),
+    [
+        pytest.param(V1_35, ["NodeUnschedulable", "NodeName"], id="1.35"),
+        pytest.param(V1_36, ["NodeUnschedulable", "NodeName"], id="1.36"),
+        pytest.param(V1_37, ["NodeName", "NodeUnschedulable"], id="1.37"),
+        pytest.param(ServerVersion(1, 38), ["NodeName", "NodeUnschedulable"], id="1.38 as 1.37"),
+    ],
+)
+def test_the_default_plugins_are_in_the_order_of_the_release(
+    release: ServerVersion, first_filters: list[str]
+) -> None:
+    cfg = parse({}, release=release)
+    (profile,) = cfg.profiles
+    names = [ref.name for ref in profile.multi_point]
+    assert names[:4] == ["SchedulingGates", "PrioritySort", *first_filters]
+    # The same plugins with the same weights; only the order differs.
+    assert sorted(profile.multi_point, key=lambda r: r.name) == sorted(
+        plugins.DEFAULT_MULTI_POINT, key=lambda r: r.name
+    )
+    assert cfg.release == release
+
+
+def test_without_a_release_the_defaults_are_the_newest_releases() -> None:
+    assert NEWEST == V1_37
+    assert parse({}).profiles[0].multi_point == plugins.default_multi_point(V1_37)
+    assert config.load(None).release == NEWEST
+
+
+def test_for_release_merges_the_same_file_with_that_releases_defaults() -> None:
+    raw = {
+        "apiVersion": "kubescheduler.config.k8s.io/v1",
+        "kind": "KubeSchedulerConfiguration",
+        "percentageOfNodesToScore": 40,
+        "profiles": [
+            {
+                "schedulerName": "custom",
+                "plugins": {
+                    "multiPoint": {
+                        "enabled": [{"name": "NodeResourcesFit", "weight": 5}],
+                        "disabled": [{"name": "ImageLocality"}],
+                    }
+                },
+            }
+        ],
+    }
+    newest = parse(raw, source="custom.yaml")
+    older = config.for_release(newest, V1_36)
+    assert older == parse(raw, source="custom.yaml", release=V1_36)
+    (profile,) = older.profiles
+    names = [ref.name for ref in profile.multi_point]
+    assert names.index("NodeUnschedulable") < names.index("NodeName")
+    assert "ImageLocality" not in names
+    assert {ref.name: ref.weight for ref in profile.multi_point}["NodeResourcesFit"] == 5
+    assert older.percentage_of_nodes_to_score == 40
+    assert older.release == V1_36
+    # Back to a release with the same defaults: nothing to decode again.
+    assert config.for_release(older, V1_35) is older
+    assert config.for_release(newest, V1_37) is newest
+
+
+def test_for_release_keeps_an_order_the_file_sets_itself() -> None:
+    raw = {
+        "apiVersion": "kubescheduler.config.k8s.io/v1",
+        "kind": "KubeSchedulerConfiguration",
+        "profiles": [
+            {
+                "plugins": {
+                    "multiPoint": {
+                        "enabled": [
+                            {"name": "PrioritySort"},
+                            {"name": "NodeName"},
+                            {"name": "NodeUnschedulable"},
+                            {"name": "DefaultBinder"},
+                        ],
+                        "disabled": [{"name": "*"}],
+                    }
+                }
+            }
+        ],
+    }
+    for release in (V1_35, V1_37):
+        (profile,) = config.for_release(parse(raw), release).profiles
+        assert [ref.name for ref in profile.multi_point] == [
+            "PrioritySort",
+            "NodeName",
+            "NodeUnschedulable",
+            "DefaultBinder",
+        ]
+
+
+def test_for_release_keeps_a_configuration_built_in_code() -> None:
+    built = config.SchedulerConfig(profiles=parse({}).profiles)
+    assert config.for_release(built, V1_35) is built
+
+
+@pytest.mark.parametrize(
+    ("release", "reason"),
+    [
+        pytest.param(V1_36, "node(s) were unschedulable", id="1.36"),
+        pytest.param(V1_37, "node(s) didn't match the requested node name", id="1.37"),
+    ],
+)
+def test_a_node_both_plugins_reject_gets_the_reason_of_the_releases_first(
+    release: ServerVersion, reason: str
+) -> None:
+    """A pod naming another node, judged on a cordoned node: NodeUnschedulable and NodeName
+    both reject it; which of them runs first is the release's."""
+    fwk = Framework(
+        parse({}, release=release).profiles[0],
+        plugins.IN_TREE,
+        snapshot=FakeSnapshot(),
+        objects=FakeObjects(),
+        cluster=FakeCluster(),
+        nominator=FakeNominator(),
+        server=offline(release),
+    )
+    pod = make_pod("p", node_name="elsewhere")
+    status = fwk.run_filters(CycleState(), pod, node_info("cordoned", unschedulable=True))
+    assert status.reasons == (reason,)

@@ -316,7 +316,7 @@ async def test_simulate_hands_plugins_the_snapshots_objects_of_their_kinds() -> 
     assert {r.pod: (r.node, r.message) for r in results} == {
         "closed/held": (
             None,
-            "0/1 nodes are available: 1 maintenance window closed. no new claims to deallocate,"
+            "0/1 nodes are available: 1 maintenance window closed."
             " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
         ),
         "open/free": ("n1", ""),

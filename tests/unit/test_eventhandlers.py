@@ -106,7 +106,6 @@ async def test_a_pod_pinned_to_a_missing_node_waits_for_that_node() -> None:
             "Warning",
             "FailedScheduling",
             "0/1 nodes are available: 1 node(s) didn't satisfy plugin(s) [NodeAffinity]."
-            " no new claims to deallocate,"
             " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
         ),
     )

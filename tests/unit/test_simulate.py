@@ -1,15 +1,18 @@
 """simulate is an offline adapter of the scheduling core: it leaves no trace in
-the process's Prometheus registry, and its preemptions do not depend on a
-wall clock."""
+the process's Prometheus registry, its preemptions do not depend on a wall
+clock, and it schedules as the kube-scheduler of the release it is given."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import ClassVar
 
+import pytest
 from prometheus_client.registry import REGISTRY
 
 from py_scheduler import config, metrics, plugins
+from py_scheduler.__main__ import main
 from py_scheduler.framework import CycleState, Handle, NoArgs, PluginSpec, PodInfo, Status, no_args
 from py_scheduler.model import NodeName
 from py_scheduler.simulation.run import simulate
@@ -93,3 +96,37 @@ async def test_pods_held_at_permit_bind_once_allowed_and_time_out_on_a_virtual_c
             "0/1 nodes are available: 1 rejected due to timeout after waiting 30s at plugin Pair.",
         ),
     }
+
+
+@pytest.mark.parametrize(
+    ("argv", "post_filter_words"),
+    [
+        pytest.param([], "", id="the newest release by default"),
+        pytest.param(["--kube-version", "1.37"], "", id="1.37"),
+        pytest.param(["--kube-version", "v1.36.3"], "no new claims to deallocate, ", id="1.36"),
+        pytest.param(["--kube-version", "1.35"], "no new claims to deallocate, ", id="1.35"),
+    ],
+)
+def test_the_command_line_simulates_the_release_it_is_given(
+    argv: list[str], post_filter_words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["simulate", "--snapshot", str(EXAMPLES / "02-no-room.yaml"), "--output", "json", *argv]
+    )
+    assert code == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert [r["message"] for r in results if not r["node"]] == [
+        f"0/3 nodes are available: 3 Insufficient cpu. {post_filter_words}"
+        "preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+    ]
+
+
+@pytest.mark.parametrize("release", ["1.34", "1.38", "one.two", ""])
+def test_the_command_line_refuses_a_release_it_does_not_follow(
+    release: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshot = str(EXAMPLES / "02-no-room.yaml")
+    assert main(["simulate", "--snapshot", snapshot, "--kube-version", release]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --kube-version: ")
+    assert "1.35 to 1.37" in err or "is not a Kubernetes release" in err

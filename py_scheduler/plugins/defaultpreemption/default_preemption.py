@@ -18,7 +18,10 @@ Steps, as upstream:
 4. On each node every lower-priority pod is removed; if the pod then fits,
    victims are reprieved one by one (PDB-violating ones first, each group
    in importance order) while the pod still fits.
-5. The best candidate is chosen by ``candidates.pick_one_node``.
+5. The best candidate is chosen by ``candidates.pick_one_node``. From
+   Kubernetes 1.37 the success says so ("found a potential placement..."),
+   and those words end the pod's FailedScheduling message; up to 1.36 it is
+   silent (docs/releases.md).
 
 The dry run is sequential: upstream's parallel search returns the same
 candidates when run with parallelism 1, which is what its tables pin.
@@ -72,6 +75,10 @@ REASON_NO_NODES: Final = "no nodes available"
 REASON_WOULD_VIOLATE_PDB: Final = "Preemption would violate a PodDisruptionBudget"
 INELIGIBLE_NEVER: Final = "not eligible due to preemptionPolicy=Never."
 INELIGIBLE_TERMINATING: Final = "not eligible due to a terminating pod on the nominated node."
+# 1.37's words for a nomination (kubernetes framework/preemption Preempt).
+FOUND_PLACEMENT: Final = (
+    "found a potential placement for pod on node {node}, preempting {count} victims"
+)
 
 _ARG_FIELDS: Final = frozenset(
     {
@@ -188,6 +195,7 @@ class DefaultPreemption:
     def __init__(self, args: DefaultPreemptionArgs, handle: Handle) -> None:
         self.args = args
         self.handle = handle
+        self._says_placement = handle.server.version.at_least(1, 37)
         # Replaceable in tests, for a fixed starting offset and a fixed "now".
         self.rng = random.Random()
         self.clock: Callable[[], float] = time.time
@@ -242,9 +250,13 @@ class DefaultPreemption:
                 tried[candidate.node] = Status.unschedulable(REASON_WOULD_VIOLATE_PDB)
             message = fit_message(len(all_nodes), Diagnosis(node_to_status=tried))
             return PostFilterResult(NodeName("")), Status.unschedulable(message)
+        placed = SUCCESS
+        if self._says_placement:
+            words = FOUND_PLACEMENT.format(node=best.node, count=len(best.victims))
+            placed = Status(Code.SUCCESS, (words,))
         return (
             PostFilterResult(best.node, best.victims, eviction_mode=self.args.eviction_mode),
-            SUCCESS,
+            placed,
         )
 
     # -- eligibility -------------------------------------------------------------------
