@@ -25,6 +25,7 @@ from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.pod_groups import PodGroupIndex
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.schedule_one import PREEMPTION_IN_FLIGHT, CycleListener, Settle
 from py_scheduler.scheduling.scheduler import Scheduler, settle_for_watch
@@ -46,6 +47,7 @@ def build_scheduler(
     rng = rng or random.Random()
     cfg = config.for_release(cfg, server.version)
     cache = Cache()
+    pod_groups = PodGroupIndex(cache)
     nominator = Nominator()
     waiting = WaitingPods(timers)
     custom = CustomObjects()
@@ -61,6 +63,7 @@ def build_scheduler(
             waiting_pods=waiting,
             custom_objects=custom,
             server=server,
+            pod_groups=pod_groups,
         )
         for profile in cfg.profiles
     }
@@ -94,4 +97,5 @@ def build_scheduler(
         recorder=recorder,
         listeners=listeners,
         settle=settle,
+        pod_groups=pod_groups,
     )

@@ -18,11 +18,16 @@ from py_scheduler.model import Node, PodInfo, PodUID
 from py_scheduler.scheduling.binding_cycle import ASSIGNED_POD_DELETE
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.pod_groups import PodGroupIndex
 from py_scheduler.scheduling.queue import SchedulingQueue
 
 NODE_ADD: Final = event(Resource.NODE, ActionType.ADD, "NodeAdd")
 NODE_DELETE: Final = event(Resource.NODE, ActionType.DELETE, "NodeDelete")
 ASSIGNED_POD_ADD: Final = event(Resource.ASSIGNED_POD, ActionType.ADD, "AssignedPodAdd")
+# Fired only for pods that name a pod group: the members a gang waits for are the
+# only pods a plugin registers this event for, and every pod add would otherwise
+# scan the whole unschedulable pool.
+UNSCHEDULED_POD_ADD: Final = event(Resource.POD, ActionType.ADD, "UnscheduledPodAdd")
 # Event labels as upstream's ClusterEvent.Label(): resource, then action.
 _VERBS: Final = {ActionType.ADD: "Add", ActionType.UPDATE: "Update", ActionType.DELETE: "Delete"}
 
@@ -48,11 +53,13 @@ class EventHandlers:
         cache: Cache,
         queue: SchedulingQueue,
         nominator: Nominator,
+        pod_groups: PodGroupIndex | None = None,
     ) -> None:
         self.profiles = profiles
         self.cache = cache
         self.queue = queue
         self.nominator = nominator
+        self.pod_groups = pod_groups if pod_groups is not None else PodGroupIndex(cache)
         # Unassigned pods of ours as the watch last showed them (None: deleted).
         self.pending: dict[PodUID, PodInfo] = {}
 
@@ -64,10 +71,15 @@ class EventHandlers:
         if pod.scheduler_name not in self.profiles:
             return
         if pod.is_terminal:
-            self.on_pod_deleted(pod)
+            self.pod_groups.upsert(pod)  # a finished member is still counted
+            self._drop(pod)
             return
         self.pending[pod.uid] = pod
         self.nominator.update(pod)
+        new_member = False
+        if pod.pod_group.key is not None:
+            new_member = pod.uid not in self.pod_groups
+            self.pod_groups.upsert(pod)
         if self.cache.is_assumed(pod.uid):
             return  # binding in flight; the watch will show where it went
         if pod.deleting:
@@ -77,8 +89,12 @@ class EventHandlers:
             self.queue.add(pod)
         else:
             self.queue.update(pod)
+        if new_member:
+            # The member a gang's other pods may be waiting for.
+            self.queue.move_all(UNSCHEDULED_POD_ADD, None, pod)
 
     def _on_assigned_pod(self, pod: PodInfo) -> None:
+        self.pod_groups.upsert(pod)
         if self.pending.pop(pod.uid, None) is not None:
             self.queue.delete(pod)
         self.nominator.remove(pod)
@@ -104,6 +120,10 @@ class EventHandlers:
             self.queue.move_all(event(Resource.ASSIGNED_POD, action), old, pod)
 
     def on_pod_deleted(self, pod: PodInfo) -> None:
+        self.pod_groups.remove(pod)
+        self._drop(pod)
+
+    def _drop(self, pod: PodInfo) -> None:
         self.pending.pop(pod.uid, None)
         self.queue.delete(pod)
         self.nominator.remove(pod)
@@ -126,6 +146,7 @@ class EventHandlers:
         """A full relist: rebuild without losing assumed pods or double-counting."""
         assigned = [p for p in pods if p.node_name and not p.is_terminal]
         self.cache.replace_pods(assigned)
+        self.pod_groups.replace(p for p in pods if p.node_name or p.scheduler_name in self.profiles)
         fresh = {
             p.uid: p
             for p in pods

@@ -35,6 +35,7 @@ from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.pod_groups import PodGroupIndex
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.schedule_one import CycleListener, Settle
 from py_scheduler.scheduling.scheduler import Scheduler
@@ -367,6 +368,7 @@ def build_core(
     clock = clock or FakeClock()
     cluster = FakeCluster()
     cache = Cache()
+    pod_groups = PodGroupIndex(cache, clock=clock.read)
     nominator = Nominator()
     timers = ManualTimers()
     waiting = WaitingPods(timers)
@@ -383,6 +385,7 @@ def build_core(
             waiting_pods=waiting,
             custom_objects=custom,
             server=server,
+            pod_groups=pod_groups,
         )
         for profile in cfg.profiles
     }
@@ -417,6 +420,7 @@ def build_core(
         recorder=recorder,
         settle=settle or _settled,
         listeners=listeners,
+        pod_groups=pod_groups,
     )
     for node in nodes:
         scheduler.on_node(node)
