@@ -143,18 +143,27 @@ def registry(
             private_key_path=configuration.key_file,
         )
 
+    # async, as the storage handlers: a budget's change requeues pods (a gang whose
+    # preemption a budget stopped), and requeueing happens on the scheduler's loop.
     @kopf.on.event("policy", "v1", "poddisruptionbudgets", registry=reg)
-    def on_budget(type: str | None, body: Mapping[str, Any], **_: Any) -> None:
+    async def on_budget(type: str | None, body: Mapping[str, Any], **_: Any) -> None:
         key = (body["metadata"].get("namespace", ""), body["metadata"]["name"])
+        old = store.budgets.get(key)
         if type == "DELETED":
             store.budgets.pop(key, None)
+            if on_change is not None and old is not None:
+                on_change(Resource.PDB, ActionType.DELETE, old, None)
             return
         try:
-            store.budgets[key] = decode_budget(body)
+            new = store.budgets[key] = decode_budget(body)
         except DecodeError as exc:
             log.warning(
                 "malformed PodDisruptionBudget skipped", budget="/".join(key), reason=str(exc)
             )
+            return
+        if on_change is not None and new != old:
+            action = ActionType.ADD if old is None else ActionType.UPDATE
+            on_change(Resource.PDB, action, old, new)
 
     @kopf.on.event("", "v1", "namespaces", registry=reg)
     def on_namespace(type: str | None, body: Mapping[str, Any], **_: Any) -> None:
