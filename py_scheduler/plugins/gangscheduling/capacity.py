@@ -1,7 +1,7 @@
 """Whether the cluster's free capacity can hold a gang at all.
 
-Free capacity is what every node has left (allocatable minus requested, and
-pod slots); the walk stops as soon as the need is covered, so the check is
+Free capacity is what the nodes the gang may use have left (allocatable
+minus requested, and pod slots); the walk stops as soon as the need is covered, so the check is
 cheap when there is room and thorough only when there is not. It is a
 necessary condition, not a placement: a gang that passes may still fail its
 filters, and then its round is released (PostFilter).
@@ -9,7 +9,7 @@ filters, and then its round is released (PostFilter).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from py_scheduler.model import NodeInfo, PodInfo, Resources
 from py_scheduler.model.resources import CPU, MEMORY
@@ -28,7 +28,32 @@ def smallest(pods: Sequence[PodInfo], count: int) -> list[PodInfo]:
     return ordered[: max(count, 0)]
 
 
-def shortfall(nodes: Iterable[NodeInfo], need: Resources, pods: int) -> list[str]:
+def may_host(pod: PodInfo) -> Callable[[NodeInfo], bool]:
+    """Whether a node is one the gang may use at all: schedulable, and matching the
+    pod's nodeSelector and required node affinity (a gang confined to one pool
+    is weighed against that pool's room, not the cluster's)."""
+    selector = tuple(pod.node_selector.items())
+    affinity = pod.required_node_affinity
+
+    def eligible(node_info: NodeInfo) -> bool:
+        node = node_info.node
+        if node.unschedulable:
+            return False
+        labels = node.labels
+        if any(labels.get(key) != value for key, value in selector):
+            return False
+        return affinity is None or affinity.matches(node.name, labels)
+
+    return eligible
+
+
+def shortfall(
+    nodes: Iterable[NodeInfo],
+    need: Resources,
+    pods: int,
+    *,
+    eligible: Callable[[NodeInfo], bool] = lambda node_info: True,
+) -> list[str]:
     """The resources (and ``pods``) free capacity lacks to hold ``need``; [] when it can."""
     left: dict[str, int] = {}
     for name in need.names():
@@ -39,6 +64,8 @@ def shortfall(nodes: Iterable[NodeInfo], need: Resources, pods: int) -> list[str
     if not left and pods_left <= 0:
         return []
     for node_info in nodes:
+        if not eligible(node_info):
+            continue
         alloc = node_info.node.allocatable
         used = node_info.requested
         for name in list(left):

@@ -183,24 +183,26 @@ class GangScheduling:
         if members.scheduled >= policy.min_member or members.assumed:
             # The quorum is met, or this round already passed the check.
             return None, SUCCESS
-        short = self._shortfall(members, policy)
+        short = self._shortfall(pod, members, policy)
         if short:
             # Unschedulable, not unresolvable: evicting lower-priority pods may make room.
             return None, Status.unschedulable(short, describe(members, policy))
         return None, SUCCESS
 
-    def _shortfall(self, members: GroupMembers, policy: GroupPolicy) -> str:
+    def _shortfall(self, pod: PodInfo, members: GroupMembers, policy: GroupPolicy) -> str:
         nodes = self.handle.snapshot.node_infos()
+        eligible = capacity.may_host(pod)
         bound = [p for p in members.pods if p.uid in members.bound]
         wanted = capacity.smallest(members.unscheduled(), policy.min_member - len(bound))
-        short = capacity.shortfall(nodes, capacity.total_requests(wanted), len(wanted))
+        need = capacity.total_requests(wanted)
+        short = capacity.shortfall(nodes, need, len(wanted), eligible=eligible)
         if short:
             return NO_ROOM.format(short=", ".join(short))
         if policy.min_resources is not None or policy.min_pods:
             need = policy.min_resources.copy() if policy.min_resources else Resources()
             need.subtract(capacity.total_requests(bound))
             pods = max(policy.min_pods or policy.min_member, policy.min_member) - len(bound)
-            short = capacity.shortfall(nodes, need, pods)
+            short = capacity.shortfall(nodes, need, pods, eligible=eligible)
             if short:
                 return NO_ROOM_MIN_RESOURCES.format(short=", ".join(short))
         return ""
@@ -359,6 +361,11 @@ class GangScheduling:
             ClusterEventWithHint(
                 event(Resource.NODE, ActionType.ADD | ActionType.UPDATE_NODE_ALLOCATABLE)
             ),
+            # A budget that stopped the gang's preemption may let it through now.
+            ClusterEventWithHint(
+                event(Resource.PDB, ActionType.ADD | ActionType.UPDATE | ActionType.DELETE),
+                self._after_budget_change,
+            ),
             *group_events,
         )
 
@@ -372,6 +379,13 @@ class GangScheduling:
         if key is None or new.pod_group.key != key or new.uid == pod.uid:
             return QueueingHint.SKIP
         return QueueingHint.QUEUE
+
+    def _after_budget_change(
+        self, pod: PodInfo, old: object | None, new: object | None
+    ) -> QueueingHint:
+        # Victims may be in any namespace, so any budget may have been the one.
+        del old, new
+        return QueueingHint.SKIP if pod.pod_group.key is None else QueueingHint.QUEUE
 
     def _after_group_change(
         self, pod: PodInfo, old: object | None, new: object | None
