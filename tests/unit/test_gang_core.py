@@ -13,6 +13,7 @@ import pytest
 from py_scheduler.cluster import PodCondition
 from py_scheduler.framework.custom_resources import CustomResource
 from py_scheduler.model import PodInfo
+from py_scheduler.model.budgets import DisruptionBudget, decode_budget
 from py_scheduler.model.podgroups import POD_GROUP_LABEL
 from py_scheduler.plugins.gangscheduling import GangScheduling
 from py_scheduler.plugins.gangscheduling import messages as words
@@ -79,6 +80,13 @@ async def run(core: Core) -> None:
         core.scheduler.schedule_one(queued)
         await core.settle()
     raise AssertionError("the queue never emptied")
+
+
+async def one_cycle(core: Core) -> None:
+    queued = core.queue.pop_nowait()
+    assert queued is not None
+    core.scheduler.schedule_one(queued)
+    await core.settle()
 
 
 def bound(core: Core) -> dict[str, str]:
@@ -185,3 +193,84 @@ async def test_a_gang_waiting_when_its_timeout_passes_releases_every_member(api:
     assert core.cache.assumed_count() == 0
     assert bound(core) == {}
     assert gang(core).pod_group_rounds() == {"released": 1}
+
+
+# -- preemption ------------------------------------------------------------------------
+
+
+def budget(min_disruptions: int, app: str) -> DisruptionBudget:
+    return decode_budget(
+        {
+            "metadata": {"name": "keep", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": app}}},
+            "status": {"disruptionsAllowed": min_disruptions},
+        }
+    )
+
+
+def evicted(core: Core) -> list[str]:
+    return sorted(call[1] for call in core.cluster.calls if call[0] == "evict")
+
+
+async def fill(core: Core, count: int, **kwargs: Any) -> None:
+    for i in range(count):
+        core.scheduler.on_pod(
+            make_pod(f"filler{i}", requests={"cpu": "1"}, node_name=f"n{i}", priority=1, **kwargs)
+        )
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_high_priority_gang_evicts_what_the_whole_gang_needs_and_no_more(
+    api: str,
+) -> None:
+    core = build_core([node(f"n{i}") for i in range(3)])
+    await fill(core, 3)
+    add_group(core, api, "vip", 2)
+    for i in range(2):
+        core.scheduler.on_pod(member(api, f"v{i}", "vip", priority=100))
+    await run(core)
+    assert len(evicted(core)) == 2
+    assert set(evicted(core)) <= {"default/filler0", "default/filler1", "default/filler2"}
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_gang_that_fits_only_by_breaking_a_budget_evicts_nothing(api: str) -> None:
+    core = build_core([node(f"n{i}") for i in range(3)])
+    core.frameworks["py-scheduler"].objects.budgets.append(budget(1, "kept"))  # type: ignore[attr-defined]
+    await fill(core, 3, labels={"app": "kept"})
+    add_group(core, api, "vip", 2)
+    for i in range(2):
+        core.scheduler.on_pod(member(api, f"v{i}", "vip", priority=100))
+    await run(core)
+    assert evicted(core) == []
+    assert bound(core) == {}
+    messages = [
+        call[2][2]
+        for call in core.cluster.calls
+        if call[0] == "record_event" and isinstance(call[2], tuple)
+    ]
+    assert any(
+        "preemption: pod group default/vip fits only if pods a PodDisruptionBudget protects "
+        "are evicted" in str(m)
+        for m in messages
+    ), messages
+
+
+async def test_a_single_pod_preempting_a_gang_member_evicts_its_whole_gang() -> None:
+    core = build_core([node("n0"), node("n1")])
+    add_group(core, PLUGINS, "low", 2)
+    for i in range(2):
+        core.scheduler.on_pod(member(PLUGINS, f"low{i}", "low", node_name=f"n{i}", priority=1))
+    core.scheduler.on_pod(make_pod("vip", requests={"cpu": "1"}, priority=100))
+    await one_cycle(core)  # the fake never deletes victims: one attempt says it all
+    assert evicted(core) == ["default/low0", "default/low1"]
+
+
+async def test_a_gang_with_a_member_not_lower_in_priority_is_no_victim() -> None:
+    core = build_core([node("n0"), node("n1")])
+    add_group(core, PLUGINS, "mixed", 2)
+    core.scheduler.on_pod(member(PLUGINS, "low", "mixed", node_name="n0", priority=1))
+    core.scheduler.on_pod(member(PLUGINS, "high", "mixed", node_name="n1", priority=500))
+    core.scheduler.on_pod(make_pod("vip", requests={"cpu": "1"}, priority=100))
+    await one_cycle(core)
+    assert evicted(core) == []

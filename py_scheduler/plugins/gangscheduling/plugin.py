@@ -29,7 +29,8 @@ PodGroup status) are :mod:`.reporting`'s.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Final
 
@@ -76,6 +77,8 @@ from py_scheduler.plugins.gangscheduling.reporting import Reporter
 log = structlog.get_logger("py_scheduler.plugins.gangscheduling")
 
 NAME: Final = "GangScheduling"
+# How long a gang waits for the victims of its preemption before planning again.
+VICTIMS_GRACE: Final = 30.0
 
 
 @dataclass(slots=True)
@@ -110,8 +113,8 @@ class GangScheduling:
         self._members = handle.pod_groups
         self.waiting_words = WAITING if handle.server.version.at_least(1, 36) else WAITING_135
         self._rounds: dict[PodUID, Round] = {}
-        # Groups whose preemption victims are still leaving: victim UIDs.
-        self._preempting: dict[GroupKey, set[PodUID]] = {}
+        # Groups whose preemption victims are still leaving: victim UIDs, and since when.
+        self._preempting: dict[GroupKey, tuple[set[PodUID], float]] = {}
         self._planning = False
         self.reporter = Reporter(handle, self)
         for lister in self.groups.listers():
@@ -225,12 +228,15 @@ class GangScheduling:
             return None, Status(Code.UNSCHEDULABLE)
         pending = self._preempting.get(key)
         if pending is not None:
-            if self._victims_left(pending):
+            victims, since = pending
+            fresh = time.monotonic() - since < VICTIMS_GRACE
+            if fresh and self._victims_left(victims):
                 return None, Status.unresolvable(messages.WAITING_FOR_VICTIMS.format(group=key))
+            # Gone, or still there long after (an eviction refused): plan anew.
             del self._preempting[key]
         plan, why = self._plan(state, pod, members, policy, statuses)
         if plan is not None:
-            self._preempting[key] = {v.uid for v in plan.victims}
+            self._preempting[key] = ({v.uid for v in plan.victims}, time.monotonic())
             words = messages.FOUND.format(
                 group=key, pods=len(plan.placements), count=len(plan.victims)
             )
@@ -420,9 +426,6 @@ class GangScheduling:
 
     async def drain(self) -> None:
         await self.reporter.drain()
-
-    def _keys(self, pods: Iterable[PodInfo]) -> set[GroupKey]:
-        return {p.pod_group.key for p in pods if p.pod_group.key is not None}
 
 
 SPEC: Final = PluginSpec(NAME, decode_args, GangScheduling)
