@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import uuid
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 import kopf
@@ -25,6 +26,7 @@ from kubernetes_asyncio import client as k8s_client
 
 from py_scheduler import config, logs, metrics
 from py_scheduler.app.server import Health, make_app
+from py_scheduler.framework.pod_groups import PodGroupReporter
 from py_scheduler.framework.runtime import FrameworkError
 from py_scheduler.kube import custom_resources as kube_custom
 from py_scheduler.kube import discovery as server_discovery
@@ -117,6 +119,14 @@ async def run(
         metrics.initialise(cfg.scheduler_names)
         metrics.SIZES.queue_sizes = scheduler.queue.lengths
         metrics.SIZES.unschedulable = scheduler.queue.unschedulable_by_plugin
+        reporters = [
+            plugin
+            for fwk in scheduler.profiles.values()
+            for plugin in fwk.plugins.values()
+            if isinstance(plugin, PodGroupReporter)
+        ]
+        metrics.SIZES.pod_groups = lambda: _summed(r.pod_group_states() for r in reporters)
+        metrics.SIZES.pod_group_rounds = lambda: _summed(r.pod_group_rounds() for r in reporters)
         metrics.SIZES.cache_sizes = lambda: {
             "nodes": len(scheduler.cache),
             "pods": scheduler.cache.pod_count(),
@@ -269,3 +279,12 @@ def _node_handlers(scheduler: Scheduler) -> Handlers[Node]:
         on_upsert=scheduler.on_node,
         on_delete=lambda node: scheduler.on_node_deleted(node.name),
     )
+
+
+def _summed(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Per-key totals over several plugins' (one per profile) counts."""
+    total: dict[str, int] = {}
+    for one in counts:
+        for key, count in one.items():
+            total[key] = total.get(key, 0) + count
+    return total

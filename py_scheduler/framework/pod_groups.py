@@ -11,9 +11,9 @@ never changed by plugins.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 from py_scheduler.model import PodInfo, PodUID
 from py_scheduler.model.podgroups import GroupKey
@@ -68,6 +68,18 @@ class PodGroupLister(Protocol):
     def subscribe(self, changed: Callable[[GroupKey], None]) -> None:
         """Call ``changed(key)`` whenever a member of ``key`` is added, changes or
         goes (on the event loop, between cycles)."""
+
+
+@runtime_checkable
+class PodGroupReporter(Protocol):
+    """A plugin that schedules pod groups and says how they fare (the scheduler
+    exports it as ``py_scheduler_pod_groups`` and ``..._rounds_total``)."""
+
+    def pod_group_states(self) -> Mapping[str, int]:
+        """How many groups are in each state now."""
+
+    def pod_group_rounds(self) -> Mapping[str, int]:
+        """How many admission rounds ended with each result so far."""
 
 
 class NoPodGroups:

@@ -274,3 +274,25 @@ async def test_a_gang_with_a_member_not_lower_in_priority_is_no_victim() -> None
     core.scheduler.on_pod(make_pod("vip", requests={"cpu": "1"}, priority=100))
     await one_cycle(core)
     assert evicted(core) == []
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_group_states_follow_a_gang_from_incomplete_to_scheduled(api: str) -> None:
+    core = build_core([node(f"n{i}") for i in range(2)])
+    add_group(core, api, "train", 2)
+    states = gang(core).pod_group_states
+    first = member(api, "w0", "train")
+    core.scheduler.on_pod(first)
+    assert states() == {"incomplete": 1, "pending": 0, "waiting": 0, "scheduled": 0}
+    second = member(api, "w1", "train", gates=["later"])
+    core.scheduler.on_pod(second)
+    assert states()["pending"] == 1
+    await run(core)
+    assert states()["waiting"] == 1
+    core.scheduler.on_pod(member(api, "w1", "train"))  # the gate is gone
+    await run(core)
+    # The watch shows both bound.
+    for pod in (first, second):
+        core.scheduler.on_pod(member(api, pod.name, "train", node_name=bound(core)[pod.key]))
+    assert states() == {"incomplete": 0, "pending": 0, "waiting": 0, "scheduled": 1}
+    assert gang(core).pod_group_rounds() == {"allowed": 1, "released": 0}

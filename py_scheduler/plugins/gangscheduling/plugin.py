@@ -72,7 +72,7 @@ from py_scheduler.plugins.gangscheduling.messages import (
     WAITING_135,
     describe,
 )
-from py_scheduler.plugins.gangscheduling.reporting import Reporter
+from py_scheduler.plugins.gangscheduling.reporting import ROUND_RESULTS, Reporter
 
 log = structlog.get_logger("py_scheduler.plugins.gangscheduling")
 
@@ -422,7 +422,7 @@ class GangScheduling:
         return self.reporter.states()
 
     def pod_group_rounds(self) -> dict[str, int]:
-        return dict(self.reporter.rounds)
+        return {result: self.reporter.rounds[result] for result in ROUND_RESULTS}
 
     async def drain(self) -> None:
         await self.reporter.drain()
