@@ -192,7 +192,7 @@ async def test_a_gang_waiting_when_its_timeout_passes_releases_every_member(api:
     assert fwk.waiting_pods() == []
     assert core.cache.assumed_count() == 0
     assert bound(core) == {}
-    assert gang(core).pod_group_rounds() == {"released": 1}
+    assert gang(core).pod_group_rounds() == {"allowed": 0, "released": 1}
 
 
 # -- preemption ------------------------------------------------------------------------
@@ -296,3 +296,82 @@ async def test_group_states_follow_a_gang_from_incomplete_to_scheduled(api: str)
         core.scheduler.on_pod(member(api, pod.name, "train", node_name=bound(core)[pod.key]))
     assert states() == {"incomplete": 0, "pending": 0, "waiting": 0, "scheduled": 1}
     assert gang(core).pod_group_rounds() == {"allowed": 1, "released": 0}
+
+
+# -- group status ------------------------------------------------------------------------
+
+
+def status_patches(core: Core) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for call in core.cluster.calls:
+        if call[0] == "patch_object_status":
+            detail = call[2]
+            assert isinstance(detail, dict)
+            out.append((str(call[1]), detail))
+    return out
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_bound_gang_gets_its_group_status_written(api: str) -> None:
+    core = build_core([node("n0"), node("n1")])
+    add_group(core, api, "train", 2)
+    pods = [member(api, f"w{i}", "train") for i in range(2)]
+    for pod in pods:
+        core.scheduler.on_pod(pod)
+    await run(core)
+    where = bound(core)
+    for pod in pods:  # the watch shows them bound and running
+        core.scheduler.on_pod(
+            member(api, pod.name, "train", node_name=where[pod.key], phase="Running")
+        )
+    await core.scheduler.drain(5)
+    path, status = status_patches(core)[-1]
+    if api == PLUGINS:
+        assert path == "/apis/scheduling.x-k8s.io/v1alpha1/namespaces/default/podgroups/train"
+        assert {k: status[k] for k in ("phase", "running", "scheduled", "succeeded", "failed")} == {
+            "phase": "Running",
+            "running": 2,
+            "scheduled": 2,
+            "succeeded": 0,
+            "failed": 0,
+        }
+        assert "scheduleStartTime" in status
+    else:
+        assert path == "/apis/scheduling.k8s.io/v1beta1/namespaces/default/podgroups/train"
+        (condition,) = status["conditions"]
+        assert (condition["type"], condition["status"], condition["reason"]) == (
+            "PodGroupInitiallyScheduled",
+            "True",
+            "Scheduled",
+        )
+
+
+async def test_a_released_workload_pod_group_says_why_in_its_condition() -> None:
+    core = build_core([node("n0"), node("n1")])
+    add_group(core, WORKLOAD, "train", 2)
+    for i, gates in ((0, ()), (1, ("later",))):
+        core.scheduler.on_pod(member(WORKLOAD, f"w{i}", "train", gates=gates))
+    await run(core)
+    assert core.timers.fire_next()
+    await core.settle()
+    await core.scheduler.drain(5)
+    _, status = status_patches(core)[-1]
+    (condition,) = status["conditions"]
+    assert (condition["status"], condition["reason"]) == ("False", "Unschedulable")
+    assert condition["message"].startswith("pod default/w0 left the gang's scheduling attempt")
+
+
+async def test_a_workload_pod_group_that_does_not_fit_says_so_in_its_condition() -> None:
+    core = build_core([node("n0")])
+    add_group(core, WORKLOAD, "train", 2)
+    for i in range(2):
+        core.scheduler.on_pod(member(WORKLOAD, f"w{i}", "train"))
+    await run(core)
+    await core.scheduler.drain(5)
+    _, status = status_patches(core)[-1]
+    (condition,) = status["conditions"]
+    assert (condition["status"], condition["reason"], condition["message"]) == (
+        "False",
+        "Unschedulable",
+        "preemption: pod group default/train does not fit even if lower-priority pods are evicted",
+    )

@@ -245,6 +245,7 @@ class GangScheduling:
                 Status(Code.SUCCESS, (words,)),
             )
         released = self.release(key, MEMBER_UNSCHEDULABLE.format(pod=pod.key))
+        self.reporter.failed(key, why)
         if released:
             why += RELEASED_WAITING.format(released=released)
         return None, Status.unresolvable(why)
@@ -284,7 +285,9 @@ class GangScheduling:
         current = self._rounds.pop(pod.uid, None)
         if current is not None and not current.complete:
             current.finish(BARRIER_FAILED.format(group=key, pod=pod.key))
-        self.release(key, MEMBER_LEFT.format(pod=pod.key))
+        why = MEMBER_LEFT.format(pod=pod.key)
+        self.release(key, why)
+        self.reporter.failed(key, why)
 
     # -- Permit --------------------------------------------------------------------
 

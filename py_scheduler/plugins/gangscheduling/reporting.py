@@ -124,6 +124,10 @@ class Reporter:
 
     def released(self, key: GroupKey, why: str) -> None:
         self.rounds["released"] += 1
+        self.failed(key, why)
+
+    def failed(self, key: GroupKey, why: str) -> None:
+        """An attempt of the group failed: its Workload API condition says why."""
         self._last_failure[key] = why
         self._mark(key)
 
