@@ -51,6 +51,8 @@ log = structlog.get_logger("py_scheduler.plugins.gangscheduling")
 HELD: Final = "SchedulingGated"
 WAITING: Final = "WaitingForGang"
 FLUSH_DELAY: Final = 1.0
+# Pods outside any group whose last message is remembered, at most.
+MAX_REMEMBERED: Final = 10_000
 # upstream's PodGroup condition (scheduling.k8s.io PodGroupStatus).
 INITIALLY_SCHEDULED: Final = "PodGroupInitiallyScheduled"
 
@@ -91,8 +93,10 @@ class Reporter:
         self._since: dict[GroupKey, float] = {}
         self._pod_since: dict[PodUID, float] = {}
         self._last_failure: dict[GroupKey, str] = {}
-        # Per pod, the (reason, message) written last, so a message is written once.
+        # Per pod, the (reason, message) written last, so a message is written once;
+        # forgotten with the pod's group (pods outside groups: past a bound).
         self._written: dict[PodUID, tuple[str, str]] = {}
+        self._written_by_group: dict[GroupKey | None, set[PodUID]] = {}
         self._status_written: dict[GroupKey, dict[str, object]] = {}
         self._task: asyncio.Task[None] | None = None
         self._now = asyncio.Event()
@@ -103,6 +107,8 @@ class Reporter:
 
     def held(self, pod: PodInfo, message: str) -> None:
         """A pod held for a reason of its own (two groups named, its group missing)."""
+        if len(self._pod_since) > MAX_REMEMBERED:
+            self._pod_since.clear()
         self._pod_since.setdefault(pod.uid, time.time())
         self._held[pod.uid] = (pod, message)
         self._schedule()
@@ -172,6 +178,8 @@ class Reporter:
             self._mark(key)
 
     def _forget(self, key: GroupKey) -> None:
+        for uid in self._written_by_group.pop(key, set()):
+            self._written.pop(uid, None)
         self._status_written.pop(key, None)
         self._refs.pop(key, None)
         self._since.pop(key, None)
@@ -248,6 +256,12 @@ class Reporter:
         if pod.scheduled_condition == ("False", reason, message):
             return
         self._written[pod.uid] = (reason, message)
+        mine = self._written_by_group.setdefault(pod.pod_group.key, set())
+        mine.add(pod.uid)
+        if pod.pod_group.key is None and len(mine) > MAX_REMEMBERED:
+            for uid in mine:
+                self._written.pop(uid, None)  # at worst, one message written twice
+            mine.clear()
         cluster = self._handle.cluster
         try:
             await cluster.record_event(
