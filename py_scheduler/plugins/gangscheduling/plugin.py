@@ -130,9 +130,6 @@ class GangScheduling:
             return None, found
         return policy, found
 
-    def waiting_members(self, key: GroupKey) -> list[PodInfo]:
-        return [w.pod for w in self.handle.waiting_pods() if w.pod.pod_group.key == key]
-
     def release(self, key: GroupKey, why: str) -> int:
         """Reject every member of ``key`` held at Permit; how many there were."""
         released = 0
