@@ -130,6 +130,14 @@ def _load(runs: Sequence[JSON]) -> str:
     )
 
 
+def _gang_figure(key: str) -> Callable[[JSON], float | None]:
+    def get(run: JSON) -> float | None:
+        value = run["gang_done_s"].get(key)
+        return float(value) if value is not None else None
+
+    return get
+
+
 def gangs(runs: Sequence[JSON]) -> list[str]:
     """Per gang workload: when gangs became whole (every member bound), medians."""
     rows = []
@@ -140,7 +148,7 @@ def gangs(runs: Sequence[JSON]) -> list[str]:
                 continue
             row = [size, workload, scheduler]
             for key in ("p50", "p99", "all"):
-                row.append(_fmt(_median(done, lambda r, k=key: r["gang_done_s"].get(k)), 2))
+                row.append(_fmt(_median(done, _gang_figure(key)), 2))
             row.append(_fmt(_median(done, lambda r: r.get("gangs_complete")), 0))
             rows.append("| " + " | ".join(row) + " |")
     if not rows:
