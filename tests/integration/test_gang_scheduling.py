@@ -356,6 +356,13 @@ async def test_a_high_priority_gang_preempts_only_when_the_whole_gang_fits_honou
     ns, gang = await setup(api, server, which)
     pool, nodes = await pool_of(api, 4)
     low, high = await _priority_class(api, 10), await _priority_class(api, 1000)
+    # Only 4 of the 8 fillers may go: a gang of 6 must not evict anything. The budget
+    # comes first, so the scheduler knows it by the time the gang arrives.
+    budget = {
+        "metadata": {"name": "keep"},
+        "spec": {"minAvailable": 4, "selector": {"matchLabels": {"app": "protected"}}},
+    }
+    await api.post(f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", budget)
     fillers = []
     for i, node in enumerate(nodes * 2):
         name = f"filler-{i}"
@@ -376,22 +383,23 @@ async def test_a_high_priority_gang_preempts_only_when_the_whole_gang_fits_honou
         lambda p: all(p.get(n, {}).get("status", {}).get("phase") == "Running" for n in fillers),
         what="fillers running",
     )
-    # Only 4 of the 8 fillers may go: a gang of 6 must not evict anything.
-    budget = {
-        "metadata": {"name": "keep"},
-        "spec": {"minAvailable": 4, "selector": {"matchLabels": {"app": "protected"}}},
-    }
-    await api.post(f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", budget)
     await eventually(
         lambda: api.get(f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/keep"),
-        lambda b: b.get("status", {}).get("observedGeneration") == b["metadata"]["generation"],
-        what="the budget observed",
+        lambda b: (
+            b.get("status", {}).get("currentHealthy") == 4
+            and b["status"].get("observedGeneration") == b["metadata"]["generation"]
+        ),
+        what="the budget observed with its four healthy pods",
     )
     await gang.create(6)
     names = await gang.pods(6, pool, priority_class=high)
     pods = await eventually(
         lambda: pods_of(api, ns),
-        lambda p: any("PodDisruptionBudget" in condition(p.get(n, {}))[2] for n in names),
+        lambda p: any(
+            "PodDisruptionBudget" in condition(p.get(n, {}))[2]
+            or "disruption budget" in condition(p.get(n, {}))[2]
+            for n in names
+        ),
         within=60,
         what="a member saying a budget stops the preemption",
     )

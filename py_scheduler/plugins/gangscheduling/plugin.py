@@ -77,8 +77,11 @@ from py_scheduler.plugins.gangscheduling.reporting import ROUND_RESULTS, Reporte
 log = structlog.get_logger("py_scheduler.plugins.gangscheduling")
 
 NAME: Final = "GangScheduling"
-# How long a gang waits for the victims of its preemption before planning again.
+# How long a gang waits for the victims of its preemption before planning again, and
+# how long its evictions get to show in the watch before a victim still unmarked
+# counts as refused.
 VICTIMS_GRACE: Final = 30.0
+EVICTION_SETTLE: Final = 5.0
 
 
 @dataclass(slots=True)
@@ -226,10 +229,12 @@ class GangScheduling:
         pending = self._preempting.get(key)
         if pending is not None:
             victims, since = pending
-            fresh = time.monotonic() - since < VICTIMS_GRACE
-            if fresh and self._victims_left(victims):
+            age = time.monotonic() - since
+            if age < VICTIMS_GRACE and self._victims_leaving(
+                victims, settled=age > EVICTION_SETTLE
+            ):
                 return None, Status.unresolvable(messages.WAITING_FOR_VICTIMS.format(group=key))
-            # Gone, or still there long after (an eviction refused): plan anew.
+            # Gone, an eviction refused, or still there long after: plan anew.
             del self._preempting[key]
         plan, why = self._plan(state, pod, members, policy, statuses)
         if plan is not None:
@@ -261,12 +266,19 @@ class GangScheduling:
         finally:
             self._planning = False
 
-    def _victims_left(self, victims: set[PodUID]) -> bool:
+    def _victims_leaving(self, victims: set[PodUID], *, settled: bool) -> bool:
+        """Whether the plan's victims are still on their way out. Once the evictions
+        had time to show (``settled``), a victim neither terminating nor marked for
+        preemption had its eviction refused: the plan is void."""
+        left = False
         for node_info in self.handle.snapshot.node_infos():
             for uid, pod in node_info.pods.items():
-                if uid in victims and not pod.deleting:
-                    return True
-        return False
+                if uid not in victims or pod.deleting:
+                    continue
+                if settled and not pod.preempted_by_scheduler:
+                    return False
+                left = True
+        return left
 
     # -- Reserve -------------------------------------------------------------------
 

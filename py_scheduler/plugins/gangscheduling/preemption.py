@@ -103,6 +103,10 @@ class _Planner:
                     return True
         return False
 
+    def covered(self, pod: PodInfo) -> bool:
+        """Whether any budget protects ``pod``."""
+        return bool(pod.labels) and any(protects(b, pod) for b in self._budgets(pod.namespace))
+
     def spend(self, pods: Sequence[PodInfo]) -> None:
         for pod in pods:
             if not pod.labels:
@@ -235,4 +239,7 @@ def plan(
     if not planner.victims:
         # Everything fits without eviction: nothing to preempt, the members just retry.
         return None, NOT_HELPFUL.format(group=policy.key)
-    return Plan(placements[pod.uid], tuple(planner.victims.values()), placements), ""
+    # Victims a budget covers first: if the API server refuses one (a budget this
+    # scheduler has not seen yet), the evictions stop before any other went for nothing.
+    victims = sorted(planner.victims.values(), key=lambda v: not planner.covered(v))
+    return Plan(placements[pod.uid], tuple(victims), placements), ""
