@@ -37,8 +37,8 @@ class GangSort:
         if pa != pb:
             return pa > pb
         ka, kb = a.pod.pod_group.key, b.pod.pod_group.key
-        ta = a.timestamp if ka is None else (self._groups.since(ka) or a.timestamp)
-        tb = b.timestamp if kb is None else (self._groups.since(kb) or b.timestamp)
+        ta = self._time(a) if ka is not None else a.timestamp
+        tb = self._time(b) if kb is not None else b.timestamp
         if ta != tb:
             return ta < tb
         if ka != kb:
@@ -47,6 +47,11 @@ class GangSort:
             nb = (kb.api, kb.namespace, kb.name) if kb is not None else ("", *b.pod.key.split("/"))
             return na < nb
         return (a.pod.created, a.pod.name) < (b.pod.created, b.pod.name)
+
+    def _time(self, queued: QueuedPodInfo) -> float:
+        key = queued.pod.pod_group.key
+        since = self._groups.since(key) if key is not None else None
+        return queued.timestamp if since is None else since
 
 
 SPEC: Final = PluginSpec(NAME, no_args, GangSort)
