@@ -48,13 +48,6 @@ class GroupKey:
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
 
-    @property
-    def kind(self) -> str:
-        """How people name the object: ``PodGroup`` of which API."""
-        if self.api == PLUGINS_API:
-            return f"PodGroup ({PLUGINS_API})"
-        return f"PodGroup ({WORKLOAD_API})" if "/" not in self.name else "Workload pod group"
-
 
 @dataclass(frozen=True, slots=True)
 class PodGroupRef:
