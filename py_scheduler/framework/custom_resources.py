@@ -134,15 +134,8 @@ class CustomObjectLister(Generic[T]):
         self._table = table
         self._decode = decode
         self._objects: dict[Key, T] = {}
-        self._subscribers: list[Callable[[T | None, T | None], None]] = []
         for key, raw in table.raw.items():
             self._put(key, raw)
-
-    def subscribe(self, changed: Callable[[T | None, T | None], None]) -> None:
-        """Call ``changed(old, new)`` after each change this lister sees (None:
-        absent), on the scheduler's event loop between cycles: for state a
-        plugin keeps outside the queue, such as pods it holds at Permit."""
-        self._subscribers.append(changed)
 
     @property
     def resource(self) -> CustomResource:
@@ -169,12 +162,10 @@ class CustomObjectLister(Generic[T]):
         return len(self._objects)
 
     def _put(self, key: Key, raw: Raw) -> None:
-        old = self._objects.get(key)
         try:
-            new = self._objects[key] = self._decode(raw)
+            self._objects[key] = self._decode(raw)
         except DECODE_ERRORS as exc:
             self._objects.pop(key, None)
-            self._notify(old, None)
             log.warning(
                 "custom object left out: it does not decode",
                 resource=self._table.resource.value,
@@ -182,20 +173,9 @@ class CustomObjectLister(Generic[T]):
                 decoder=getattr(self._decode, "__qualname__", repr(self._decode)),
                 reason=repr(exc),
             )
-        else:
-            self._notify(old, new)
 
     def _drop(self, key: Key) -> None:
-        self._notify(self._objects.pop(key, None), None)
-
-    def _notify(self, old: T | None, new: T | None) -> None:
-        if old is None and new is None:
-            return
-        for changed in self._subscribers:
-            try:
-                changed(old, new)
-            except Exception:
-                log.exception("custom object subscriber failed", resource=self.resource.value)
+        self._objects.pop(key, None)
 
 
 def _as_is(raw: Raw) -> Raw:
