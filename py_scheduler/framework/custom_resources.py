@@ -134,8 +134,17 @@ class CustomObjectLister(Generic[T]):
         self._table = table
         self._decode = decode
         self._objects: dict[Key, T] = {}
+        self._handlers: list[Callable[[ActionType, T | None, T | None], None]] = []
         for key, raw in table.raw.items():
             self._put(key, raw)
+
+    def on_change(self, handler: Callable[[ActionType, T | None, T | None], None]) -> None:
+        """Call ``handler(action, old, new)`` after each change this lister
+        sees (ADD, UPDATE, DELETE; decoded objects), as an informer's event
+        handler: e.g. to allow pods a Permit plugin holds once an object
+        says so. It runs on the scheduler's loop between cycles; an
+        exception is logged and does not stop the watch."""
+        self._handlers.append(handler)
 
     @property
     def resource(self) -> CustomResource:
@@ -162,10 +171,13 @@ class CustomObjectLister(Generic[T]):
         return len(self._objects)
 
     def _put(self, key: Key, raw: Raw) -> None:
+        old = self._objects.get(key)
         try:
-            self._objects[key] = self._decode(raw)
+            new = self._objects[key] = self._decode(raw)
         except DECODE_ERRORS as exc:
             self._objects.pop(key, None)
+            if old is not None:
+                self._tell(ActionType.DELETE, old, None)
             log.warning(
                 "custom object left out: it does not decode",
                 resource=self._table.resource.value,
@@ -173,9 +185,24 @@ class CustomObjectLister(Generic[T]):
                 decoder=getattr(self._decode, "__qualname__", repr(self._decode)),
                 reason=repr(exc),
             )
+            return
+        self._tell(ActionType.ADD if old is None else ActionType.UPDATE, old, new)
 
     def _drop(self, key: Key) -> None:
-        self._objects.pop(key, None)
+        old = self._objects.pop(key, None)
+        if old is not None:
+            self._tell(ActionType.DELETE, old, None)
+
+    def _tell(self, action: ActionType, old: T | None, new: T | None) -> None:
+        for handler in self._handlers:
+            try:
+                handler(action, old, new)
+            except Exception:
+                log.exception(
+                    "custom object handler raised",
+                    resource=self._table.resource.value,
+                    handler=getattr(handler, "__qualname__", repr(handler)),
+                )
 
 
 def _as_is(raw: Raw) -> Raw:

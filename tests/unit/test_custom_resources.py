@@ -167,6 +167,30 @@ def test_an_object_that_does_not_decode_is_left_out_of_that_lister_only() -> Non
     assert decoded.list() == []
 
 
+def test_handlers_hear_each_change_of_their_listers_view() -> None:
+    store = CustomObjects()
+    lister = store.lister(WINDOWS, is_open)
+    heard: list[tuple[ActionType, bool | None, bool | None]] = []
+    lister.on_change(lambda action, old, new: heard.append((action, old, new)))
+
+    def broken(action: ActionType, old: bool | None, new: bool | None) -> None:
+        raise RuntimeError("handler bug")
+
+    lister.on_change(broken)  # logged; the others still hear every change
+    store.upsert(WINDOWS, window("w", open_=False))
+    store.upsert(WINDOWS, window("w", open_=True, rv="2"))
+    store.upsert(WINDOWS, {**window("w", open_=True, rv="3"), "spec": None})  # stops decoding
+    store.upsert(WINDOWS, window("w", open_=False, rv="4"))
+    store.delete(WINDOWS, window("w", open_=False))
+    assert heard == [
+        (ActionType.ADD, None, False),
+        (ActionType.UPDATE, False, True),
+        (ActionType.DELETE, True, None),
+        (ActionType.ADD, None, False),
+        (ActionType.DELETE, False, None),
+    ]
+
+
 def test_an_object_without_a_name_is_refused() -> None:
     with pytest.raises(ValueError, match="metadata"):
         CustomObjects().upsert(WINDOWS, {"apiVersion": "example.com/v1", "metadata": {}})
