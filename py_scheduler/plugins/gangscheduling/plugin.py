@@ -121,7 +121,7 @@ class GangScheduling:
         self._planning = False
         self.reporter = Reporter(handle, self)
         for lister in self.groups.listers():
-            lister.subscribe(self._group_changed)
+            lister.on_change(self._group_changed)
 
     # -- lookups -------------------------------------------------------------------
 
@@ -421,7 +421,10 @@ class GangScheduling:
                     return QueueingHint.QUEUE
         return QueueingHint.SKIP
 
-    def _group_changed(self, old: GroupPolicy | None, new: GroupPolicy | None) -> None:
+    def _group_changed(
+        self, action: ActionType, old: GroupPolicy | None, new: GroupPolicy | None
+    ) -> None:
+        del action
         if old is not None and new is None:
             # Held members of a deleted group give their room back at once.
             self.release(old.key, GROUP_DELETED)
