@@ -17,6 +17,7 @@ WAITING: Final = "waiting for minCount pods from a gang to be scheduled"  # 1.36
 WAITING_135: Final = "waiting for minCount pods from a gang to be waiting on permit"
 
 # Ours.
+PRESENT: Final = "pod group {group}: {count} present, {need} needed"
 NO_ROOM: Final = "the cluster's free capacity cannot hold the pod group ({short} short)"
 NO_ROOM_MIN_RESOURCES: Final = (
     "the cluster's free capacity cannot hold the pod group's minResources ({short} short)"

@@ -66,6 +66,7 @@ from py_scheduler.plugins.gangscheduling.messages import (
     MEMBER_UNSCHEDULABLE,
     NO_ROOM,
     NO_ROOM_MIN_RESOURCES,
+    PRESENT,
     RELEASED,
     RELEASED_WAITING,
     WAITING,
@@ -162,9 +163,11 @@ class GangScheduling:
             return SUCCESS
         count = self._members.count(ref.key)
         if count < policy.min_member:
-            members = self._members.members(ref.key)
-            self.reporter.gated(members, policy)
-            return Status.unresolvable(GATED, describe(members, policy))
+            # Counts only: a big gang's held members are checked again and again.
+            self.reporter.gated(pod)
+            return Status.unresolvable(
+                GATED, PRESENT.format(group=ref.key, count=count, need=policy.min_member)
+            )
         return SUCCESS
 
     # -- PreFilter -----------------------------------------------------------------
@@ -395,6 +398,13 @@ class GangScheduling:
             return QueueingHint.QUEUE
         key = pod.pod_group.key
         if key is None or new.pod_group.key != key or new.uid == pod.uid:
+            return QueueingHint.SKIP
+        policy, found = self.gang_of(pod)
+        if found.missing:
+            return QueueingHint.SKIP  # the group's own arrival lets it in
+        # Only the member that completes the gang lets the others in: requeueing
+        # every held member on every arrival would cost a big gang n² checks.
+        if policy is not None and self._members.count(key) < policy.min_member:
             return QueueingHint.SKIP
         return QueueingHint.QUEUE
 

@@ -113,9 +113,14 @@ class Reporter:
         self._held[pod.uid] = (pod, message)
         self._schedule()
 
-    def gated(self, members: GroupMembers, policy: GroupPolicy) -> None:
-        self._since.setdefault(members.key, time.time())
-        self._mark(members.key, members)
+    def gated(self, pod: PodInfo) -> None:
+        """A member held at PreEnqueue: its group has too few members."""
+        key = pod.pod_group.key
+        if key is None:
+            return
+        self._since.setdefault(key, time.time())
+        self._refs.setdefault(key, pod.pod_group)
+        self._mark(key)
 
     def waiting(self, members: GroupMembers, policy: GroupPolicy) -> None:
         del policy

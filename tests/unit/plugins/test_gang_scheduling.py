@@ -166,9 +166,7 @@ def test_a_gang_pod_is_held_until_min_member_pods_exist(api: str) -> None:
     p1, p2, p3 = (member(api, f"p{i}") for i in (1, 2, 3))
     h.add(p1, p2)
     status = h.plugin.pre_enqueue(p1)
-    assert status == Status.unresolvable(
-        words.GATED, "pod group default/g: 2 present, 0 assumed, 0 bound, 3 needed"
-    )
+    assert status == Status.unresolvable(words.GATED, "pod group default/g: 2 present, 3 needed")
     h.add(p3)
     assert h.plugin.pre_enqueue(p1) == SUCCESS
 
@@ -511,19 +509,24 @@ async def test_a_pod_outside_any_round_passes_pre_bind() -> None:
 @pytest.mark.parametrize(
     ("added", "want"),
     [
-        pytest.param(("p2", "g", "default"), QueueingHint.QUEUE, id="a member of its group"),
-        pytest.param(("p2", "other", "default"), QueueingHint.SKIP, id="a member of another"),
-        pytest.param(("p2", "g", "elsewhere"), QueueingHint.SKIP, id="same name, other ns"),
+        pytest.param(("p3", "g", "default"), QueueingHint.QUEUE, id="the member completing it"),
+        pytest.param(("p3", "other", "default"), QueueingHint.SKIP, id="a member of another"),
+        pytest.param(("p3", "g", "elsewhere"), QueueingHint.SKIP, id="same name, other ns"),
     ],
 )
-def test_a_new_pod_requeues_only_members_of_its_own_group(
+def test_a_new_pod_requeues_only_members_of_its_own_group_once_it_is_complete(
     api: str, added: tuple[str, str, str], want: QueueingHint
 ) -> None:
     h = Harness()
+    h.add_group(group_object(api, min_member=3))
     name, group, namespace = added
-    held = member(api, "p1")
+    held, second = member(api, "p1"), member(api, "p2")
+    h.add(held, second)
     new = member(api, name, group=group, namespace=namespace)
     hint = h.plugin._after_member_added
+    # Two of three: an arrival that does not complete the gang requeues no one.
+    assert hint(held, None, member(api, "p2")) is QueueingHint.SKIP
+    h.add(new)
     assert hint(held, None, new) is want
     assert hint(make_pod("plain"), None, new) is QueueingHint.SKIP
 
