@@ -24,10 +24,6 @@ from py_scheduler.scheduling.queue import SchedulingQueue
 NODE_ADD: Final = event(Resource.NODE, ActionType.ADD, "NodeAdd")
 NODE_DELETE: Final = event(Resource.NODE, ActionType.DELETE, "NodeDelete")
 ASSIGNED_POD_ADD: Final = event(Resource.ASSIGNED_POD, ActionType.ADD, "AssignedPodAdd")
-# Fired only for pods that name a pod group: the members a gang waits for are the
-# only pods a plugin registers this event for, and every pod add would otherwise
-# scan the whole unschedulable pool.
-UNSCHEDULED_POD_ADD: Final = event(Resource.POD, ActionType.ADD, "UnscheduledPodAdd")
 # Event labels as upstream's ClusterEvent.Label(): resource, then action.
 _VERBS: Final = {ActionType.ADD: "Add", ActionType.UPDATE: "Update", ActionType.DELETE: "Delete"}
 
@@ -76,9 +72,7 @@ class EventHandlers:
             return
         self.pending[pod.uid] = pod
         self.nominator.update(pod)
-        new_member = False
         if pod.pod_group.key is not None:
-            new_member = pod.uid not in self.pod_groups
             self.pod_groups.upsert(pod)
         if self.cache.is_assumed(pod.uid):
             return  # binding in flight; the watch will show where it went
@@ -89,9 +83,6 @@ class EventHandlers:
             self.queue.add(pod)
         else:
             self.queue.update(pod)
-        if new_member:
-            # The member a gang's other pods may be waiting for.
-            self.queue.move_all(UNSCHEDULED_POD_ADD, None, pod)
 
     def _on_assigned_pod(self, pod: PodInfo) -> None:
         self.pod_groups.upsert(pod)

@@ -53,7 +53,7 @@ from py_scheduler.framework.types import (
     event,
 )
 from py_scheduler.model import NodeInfo, NodeName, PodInfo, PodUID, Resources
-from py_scheduler.model.podgroups import GroupKey, GroupPolicy
+from py_scheduler.model.podgroups import GroupKey, GroupPolicy, PodGroupRef
 from py_scheduler.plugins.gangscheduling import capacity, messages, preemption
 from py_scheduler.plugins.gangscheduling.args import GangSchedulingArgs, decode_args
 from py_scheduler.plugins.gangscheduling.groups import Found, GroupDirectory
@@ -123,6 +123,9 @@ class GangScheduling:
         self.reporter = Reporter(handle, self)
         for lister in self.groups.listers():
             lister.on_change(self._group_changed)
+        # Groups with members held at PreEnqueue for too few members: their reference.
+        self._incomplete: dict[GroupKey, PodGroupRef] = {}
+        handle.pod_groups.subscribe(self._members_changed)
 
     # -- lookups -------------------------------------------------------------------
 
@@ -163,7 +166,7 @@ class GangScheduling:
             return SUCCESS
         count = self._members.count(ref.key)
         if count < policy.min_member:
-            # Counts only: a big gang's held members are checked again and again.
+            self._incomplete[ref.key] = ref
             self.reporter.gated(pod)
             return Status.unresolvable(
                 GATED, PRESENT.format(group=ref.key, count=count, need=policy.min_member)
@@ -372,8 +375,8 @@ class GangScheduling:
             for kind in kinds
         ]
         return (
-            # A new member may complete the gang.
-            ClusterEventWithHint(event(Resource.POD, ActionType.ADD), self._after_member_added),
+            # A member bound (by an earlier leader, say) may complete the quorum. A new
+            # unbound member that completes the gang activates the rest itself.
             ClusterEventWithHint(
                 event(Resource.ASSIGNED_POD, ActionType.ADD), self._after_member_added
             ),
@@ -407,6 +410,21 @@ class GangScheduling:
         if policy is not None and self._members.count(key) < policy.min_member:
             return QueueingHint.SKIP
         return QueueingHint.QUEUE
+
+    def _members_changed(self, key: GroupKey) -> None:
+        """A member came or went: the one that completes a held gang lets the rest in
+        at once (one activation per gang, where a cluster event would make every
+        arrival look at every held member: n² for a big gang)."""
+        ref = self._incomplete.get(key)
+        if ref is None:
+            return
+        policy = self.groups.find(ref).policy
+        count = self._members.count(key)
+        if count == 0:
+            del self._incomplete[key]
+        elif policy is None or count >= policy.min_member:
+            del self._incomplete[key]
+            self.handle.activate(self._members.members(key).unscheduled())
 
     def _after_budget_change(
         self, pod: PodInfo, old: object | None, new: object | None
