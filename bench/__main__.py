@@ -10,6 +10,7 @@ from all runs at the end.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import tempfile
 import time
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import uvloop
 
 from bench import contenders, machine, procstat, profile, report, runner, templates
 from bench.workloads import Workload, select
@@ -60,8 +60,8 @@ def write_report(out: Path, results: JSON) -> None:
     (out / "report.md").write_text(report.render(results))
     report.plot(results, out)
     repo = Path(__file__).resolve().parents[1]
-    if out.resolve() == repo / "bench" / "results":  # only the committed results feed the README
-        report.update_readme(repo / "README.md", results)
+    if out.resolve() == repo / "bench" / "results":  # only the committed results feed the page
+        report.update_page(repo / "docs" / "benchmarks.md", results)
 
 
 async def bench(args: argparse.Namespace, results: JSON) -> None:
@@ -150,7 +150,7 @@ def main(argv: list[str]) -> int:
     results["machine"] = machine.describe()
     if not args.report_only:
         try:
-            uvloop.run(bench(args, results))
+            asyncio.run(bench(args, results))
         finally:
             save_results(args.out, results)
             write_report(args.out, results)

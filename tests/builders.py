@@ -25,6 +25,7 @@ def raw_pod(
     containers: Iterable[Mapping[str, str]] | None = None,
     init_containers: Iterable[tuple[Mapping[str, str], bool]] = (),
     overhead: Mapping[str, str] | None = None,
+    pod_requests: Mapping[str, str] | None = None,
     node_name: str = "",
     scheduler_name: str = "py-scheduler",
     priority: int | None = None,
@@ -50,7 +51,8 @@ def raw_pod(
     workload_ref: Mapping[str, str] | None = None,
 ) -> Raw:
     """A pod as the API returns it. ``requests`` is one container's requests;
-    ``containers`` gives several; ``host_ports`` are (ip, protocol, port)."""
+    ``containers`` gives several; ``pod_requests`` are pod-level
+    (``spec.resources.requests``); ``host_ports`` are (ip, protocol, port)."""
     container_requests = list(containers) if containers is not None else [requests or {}]
     image_list = list(images) or ["pause"] * len(container_requests)
     spec_containers: list[Raw] = []
@@ -78,6 +80,8 @@ def raw_pod(
         ]
     if overhead:
         spec["overhead"] = dict(overhead)
+    if pod_requests is not None:
+        spec["resources"] = {"requests": dict(pod_requests)}
     if node_name:
         spec["nodeName"] = node_name
     if priority is not None:

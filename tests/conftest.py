@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,11 @@ from controlplane import launcher, releases
 from py_scheduler.kube import discovery
 from py_scheduler.kube.client import KubeClient, load_configuration
 from py_scheduler.model.server import ServerInfo
+
+# The secure port's certificate is self-signed, as kube-scheduler's is by default.
+UNVERIFIED = ssl.create_default_context()
+UNVERIFIED.check_hostname = False
+UNVERIFIED.verify_mode = ssl.CERT_NONE
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -96,8 +102,11 @@ def start_scheduler(
     name: str = "py-scheduler",
     env: dict[str, str] | None = None,
     wait_ready: bool = True,
+    extra_args: Sequence[str] = (),
+    secure: bool = False,
 ) -> SchedulerProcess:
-    """Run ``python -m py_scheduler run`` against the control plane."""
+    """Run ``python -m py_scheduler run`` against the control plane; on plain
+    HTTP unless ``secure`` (HTTPS, self-signed, delegated authorization)."""
     port = launcher.free_port()
     log_path = plane.logs / f"{name}.log"
     with log_path.open("wb") as log:
@@ -117,18 +126,23 @@ def start_scheduler(
                 "json",
                 "--log-level",
                 "debug",
+                *(() if secure else ("--plain-http",)),
+                *extra_args,
             ],
             env={**os.environ, "KUBECONFIG": str(plane.kubeconfig), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    running = SchedulerProcess(proc, f"http://127.0.0.1:{port}", log_path)
+    scheme = "https" if secure else "http"
+    running = SchedulerProcess(proc, f"{scheme}://127.0.0.1:{port}", log_path)
     deadline = time.monotonic() + 30
     while wait_ready:
         if proc.poll() is not None:
             pytest.fail(f"py-scheduler exited with {proc.returncode}; see {log_path}")
         try:
-            with urllib.request.urlopen(f"{running.base}/readyz", timeout=1) as resp:
+            with urllib.request.urlopen(
+                f"{running.base}/readyz", timeout=1, context=UNVERIFIED
+            ) as resp:
                 if resp.status == 200:
                     break
         except OSError:

@@ -64,7 +64,8 @@ from py_scheduler.framework.types import (
     event,
 )
 from py_scheduler.framework.waiting_pods import MAX_PERMIT_WAIT, WaitingPod
-from py_scheduler.model import NodeInfo, PodInfo
+from py_scheduler.model import Node, NodeInfo, PodInfo
+from py_scheduler.model.raw import DecodeError, Fields
 from py_scheduler.model.server import ServerInfo, ServerVersion
 
 __all__ = [
@@ -87,11 +88,14 @@ __all__ = [
     "CustomObjectLister",
     "CustomResource",
     "CycleState",
+    "DecodeError",
     "EnqueueExtensions",
+    "Fields",
     "FilterPlugin",
     "Handle",
     "Int64s",
     "NoArgs",
+    "Node",
     "NodeColumns",
     "NodeInfo",
     "NodeToStatus",

@@ -31,6 +31,10 @@ class StateKey(Generic[T]):
 
 
 class CycleState:
+    """One scheduling cycle's scratch space, shared by the plugins: what
+    PreFilter computes for Filter, PreScore for Score. Cloned (with values
+    that are ``Clonable``) for preemption's dry runs."""
+
     __slots__ = (
         "_data",
         "plugin_seconds",

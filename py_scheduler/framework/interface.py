@@ -104,6 +104,8 @@ class ObjectLister(Protocol):
 
 
 class Nominator(Protocol):
+    """Pods nominated to nodes by preemption, which a Filter dry run must count."""
+
     def nominated_pods_for(self, node: NodeName) -> Sequence[PodInfo]: ...
 
     def __len__(self) -> int:
@@ -190,20 +192,37 @@ class Handle(Protocol):
 
 @runtime_checkable
 class Plugin(Protocol):
+    """Every plugin: a class attribute ``name``, the name configurations use.
+    A plugin implements any number of the protocols below; the framework
+    calls it at each extension point it implements and is enabled at."""
+
     name: ClassVar[str]
 
 
 @runtime_checkable
 class PreEnqueuePlugin(Plugin, Protocol):
-    def pre_enqueue(self, pod: PodInfo) -> Status: ...
+    """The PreEnqueue extension point."""
+
+    def pre_enqueue(self, pod: PodInfo) -> Status:
+        """Before a pod enters the active queue: Success lets it in; anything
+        else keeps it out (gated) until this plugin's registered events, or
+        an update of the pod, let it in. Runs on every queue move: be cheap."""
 
 
 @runtime_checkable
 class QueueSortPlugin(Plugin, Protocol):
-    def less(self, a: QueuedPodInfo, b: QueuedPodInfo) -> bool: ...
+    """The QueueSort extension point."""
+
+    def less(self, a: QueuedPodInfo, b: QueuedPodInfo) -> bool:
+        """Whether ``a`` is tried before ``b``. Exactly one per profile; one
+        that raises is replaced by PrioritySort's order (and logged)."""
 
 
 class PreFilterExtensions(Protocol):
+    """Keep what PreFilter wrote in the CycleState right when preemption's
+    dry run, or the nominated-pod pass, adds or removes a pod on ``node``
+    (in a cloned state: mutate it, it is not the cycle's)."""
+
     def add_pod(
         self, state: CycleState, pod: PodInfo, added: PodInfo, node: NodeInfo
     ) -> Status: ...
@@ -215,33 +234,62 @@ class PreFilterExtensions(Protocol):
 
 @runtime_checkable
 class PreFilterPlugin(Plugin, Protocol):
+    """The PreFilter extension point."""
+
     def pre_filter(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
-    ) -> tuple[PreFilterResult | None, Status]: ...
+    ) -> tuple[PreFilterResult | None, Status]:
+        """Once per cycle, before Filter: compute what Filter needs (write
+        it to ``state``) and optionally narrow the candidates
+        (``PreFilterResult(node_names)``, intersected across plugins). Skip:
+        this plugin's Filter is skipped for the pod. Unschedulable /
+        UnschedulableAndUnresolvable: no node fits."""
 
-    def pre_filter_extensions(self) -> PreFilterExtensions | None: ...
+    def pre_filter_extensions(self) -> PreFilterExtensions | None:
+        """None unless the plugin's state depends on the pods on a node."""
 
 
 @runtime_checkable
 class FilterPlugin(Plugin, Protocol):
-    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status: ...
+    """The Filter extension point."""
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        """Whether the pod fits ``node``: Success, Unschedulable (preemption
+        may help) or UnschedulableAndUnresolvable (it cannot), with reasons
+        that become the FailedScheduling message. Called per node, the hot
+        path: see ``BatchFilterPlugin`` for the columnar form."""
 
 
 @runtime_checkable
 class PostFilterPlugin(Plugin, Protocol):
+    """The PostFilter extension point."""
+
     def post_filter(
         self, state: CycleState, pod: PodInfo, statuses: NodeToStatus
-    ) -> tuple[PostFilterResult | None, Status]: ...
+    ) -> tuple[PostFilterResult | None, Status]:
+        """When no node fits (``statuses``: each node's rejection): make the
+        pod schedulable later, e.g. preemption (a ``PostFilterResult``
+        nominating a node and naming victims). Success or
+        UnschedulableAndUnresolvable stops the other PostFilter plugins."""
 
 
 @runtime_checkable
 class PreScorePlugin(Plugin, Protocol):
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status: ...
+    """The PreScore extension point."""
+
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        """Once per cycle over the feasible ``nodes``, before Score; Skip:
+        this plugin's Score is skipped for the pod."""
 
 
 @runtime_checkable
 class ScorePlugin(Plugin, Protocol):
-    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int: ...
+    """The Score extension point."""
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        """A feasible node's score, an int in 0..100 after normalising
+        (see ``ScoreNormalizer``), multiplied by the plugin's weight. Scoring
+        runs only when more than one node is feasible."""
 
 
 @runtime_checkable
@@ -253,7 +301,11 @@ class ScoreNormalizer(Protocol):
 
 @runtime_checkable
 class ReservePlugin(Plugin, Protocol):
-    def reserve(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status: ...
+    """The Reserve and Unreserve extension point."""
+
+    def reserve(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status:
+        """The pod is assumed on ``node``: claim what the plugin tracks.
+        Anything but Success undoes the cycle (Unreserve of every plugin)."""
 
     def unreserve(self, state: CycleState, pod: PodInfo, node: NodeName) -> None:
         """Must be idempotent: it may run without a matching reserve."""
@@ -261,6 +313,8 @@ class ReservePlugin(Plugin, Protocol):
 
 @runtime_checkable
 class PermitPlugin(Plugin, Protocol):
+    """The Permit extension point."""
+
     def permit(self, state: CycleState, pod: PodInfo, node: NodeName) -> tuple[Status, float]:
         """Success, a rejection, or ``Status.wait()`` with a timeout in seconds
         (at most 15 minutes; longer is cut to that). A waiting pod stays
@@ -271,17 +325,28 @@ class PermitPlugin(Plugin, Protocol):
 
 @runtime_checkable
 class PreBindPlugin(Plugin, Protocol):
-    async def pre_bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status: ...
+    """The PreBind extension point."""
+
+    async def pre_bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status:
+        """In the binding cycle (its own task), before Bind: API writes the
+        pod needs first, through ``Handle.cluster``. Skip: nothing to do."""
 
 
 @runtime_checkable
 class BindPlugin(Plugin, Protocol):
-    async def bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status: ...
+    """The Bind extension point."""
+
+    async def bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status:
+        """Bind the pod; Skip hands it to the next Bind plugin (DefaultBinder
+        last). A failure unreserves, forgets and retries the pod."""
 
 
 @runtime_checkable
 class PostBindPlugin(Plugin, Protocol):
-    def post_bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> None: ...
+    """The PostBind extension point."""
+
+    def post_bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> None:
+        """Informational, after a successful bind (clean up, count)."""
 
 
 @runtime_checkable
@@ -299,4 +364,9 @@ class BackgroundWriter(Plugin, Protocol):
 class EnqueueExtensions(Protocol):
     """Which cluster events may make a pod this plugin rejected schedulable."""
 
-    def events_to_register(self) -> Sequence[ClusterEventWithHint]: ...
+    def events_to_register(self) -> Sequence[ClusterEventWithHint]:
+        """Called once, when the profile is built. A pod this plugin rejected
+        (at PreEnqueue, PreFilter, Filter, Reserve or Permit) leaves the
+        unschedulable pool on one of these events whose hint says Queue (no
+        hint: always). A plugin without this method is retried on any event.
+        An event on a ``CustomResource`` makes the scheduler watch that kind."""

@@ -227,6 +227,11 @@ class FilterBatch:
     rows: Int64s
 
 
+# Hears one Score plugin's results: (plugin, raw scores, normalised scores, weight),
+# the score lists in the order of the nodes scored.
+ScoreRecord = Callable[[str, Sequence[int], Sequence[int], int], None]
+
+
 def _invalid_score(plugin: str, score: int) -> Status:
     return Status.error(
         f"plugin {plugin!r} returns an invalid score {score}, it should "
@@ -245,9 +250,9 @@ class Framework(Handle):
         cluster: Cluster,
         nominator: Nominator,
         recorder: MetricsRecorder = NO_METRICS,
+        server: ServerInfo = OFFLINE,
         waiting_pods: WaitingPods | None = None,
         custom_objects: CustomObjects | None = None,
-        server: ServerInfo = OFFLINE,
         pod_groups: PodGroupLister = NO_POD_GROUPS,
     ) -> None:
         self.spec = spec
@@ -306,6 +311,7 @@ class Framework(Handle):
         self.post_bind: list[PostBindPlugin] = at("postBind")  # type: ignore[assignment]
         self._columns = NodeColumns()
         self._batch_filters = [p for p in self.filter if isinstance(p, BatchFilterPlugin)]
+        self._filter_index = {p.name: i for i, p in enumerate(self.filter)}
         # A normalised score needs every node's raw score first: per node only,
         # unless the plugin's batch form returns normalised scores itself.
         self._batch_scores = {
@@ -376,6 +382,14 @@ class Framework(Handle):
     def nominator(self) -> Nominator:
         return self._nominator
 
+    @property
+    def server(self) -> ServerInfo:
+        return self._server
+
+    @property
+    def pod_groups(self) -> PodGroupLister:
+        return self._pod_groups
+
     def waiting_pods(self) -> Sequence[WaitingPod]:
         return list(self._waiting)
 
@@ -402,14 +416,6 @@ class Framework(Handle):
     def set_activator(self, activate: Callable[[Iterable[PodInfo]], None]) -> None:
         """What ``activate`` calls: the scheduling queue, once it exists."""
         self._activate = activate
-
-    @property
-    def server(self) -> ServerInfo:
-        return self._server
-
-    @property
-    def pod_groups(self) -> PodGroupLister:
-        return self._pod_groups
 
     async def drain(self) -> None:
         """Wait for the API writes plugins run from tasks of their own."""
@@ -518,42 +524,51 @@ class Framework(Handle):
     def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         """Filter plugins in order; the first rejection decides the node."""
         skip = state.skip_filter
-        return self._filters(state, pod, node, [p for p in self.filter if p.name not in skip])
-
-    def _filters(
-        self, state: CycleState, pod: PodInfo, node: NodeInfo, plugins: Sequence[FilterPlugin]
-    ) -> Status:
         if state.plugin_seconds is not None:
-            return self._filters_timed(state, pod, node, plugins)
-        for plugin in plugins:
-            status: object = _UNSET
+            return self._filters_timed(state, pod, node, self.filter, skip)
+        # The loop is inlined here and in filter_node: it runs per node and plugin.
+        for plugin in self.filter:
+            if plugin.name in skip:
+                continue
             try:
                 status = plugin.filter(state, pod, node)
+            except Exception as exc:
+                return self._crashed(plugin.name, "Filter", exc)
+            try:
                 if status.code is Code.SUCCESS:
                     continue
-            except Exception as exc:
+            except AttributeError as exc:
                 return self._crashed(plugin.name, "Filter", exc, status)
             return self._rejected(plugin.name, status)
         return SUCCESS
 
     def _filters_timed(
-        self, state: CycleState, pod: PodInfo, node: NodeInfo, plugins: Sequence[FilterPlugin]
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        node: NodeInfo,
+        plugins: Sequence[FilterPlugin],
+        skip: frozenset[str],
     ) -> Status:
-        """As ``_filters``, adding each plugin's time to ``state.plugin_seconds``
+        """As ``run_filters``, adding each plugin's time to ``state.plugin_seconds``
         (sampled cycles), so that a slow Filter plugin is named."""
         seconds = cast(dict[str, float], state.plugin_seconds)
         for plugin in plugins:
-            status: object = _UNSET
+            if plugin.name in skip:
+                continue
             start = time.perf_counter()
             try:
                 status = plugin.filter(state, pod, node)
-                passed = status.code is Code.SUCCESS
             except Exception as exc:
-                return self._crashed(plugin.name, "Filter", exc, status)
+                return self._crashed(plugin.name, "Filter", exc)
             finally:
                 seconds[plugin.name] = seconds.get(plugin.name, 0.0) + (time.perf_counter() - start)
-            if not passed:
-                return self._rejected(plugin.name, status)
+            try:
+                if status.code is Code.SUCCESS:
+                    continue
+            except AttributeError as exc:
+                return self._crashed(plugin.name, "Filter", exc, status)
+            return self._rejected(plugin.name, status)
         return SUCCESS
 
     def filter_time(self, state: CycleState, pod: PodInfo) -> None:
@@ -581,7 +596,57 @@ class Framework(Handle):
             return self.run_filters_with_nominated(state, pod, node)
         if plugins is None:
             return self.run_filters(state, pod, node)
-        return self._filters(state, pod, node, plugins)
+        if state.plugin_seconds is not None:
+            return self._filters_timed(state, pod, node, plugins, frozenset())
+        for plugin in plugins:
+            try:
+                status = plugin.filter(state, pod, node)
+            except Exception as exc:
+                return self._crashed(plugin.name, "Filter", exc)
+            try:
+                if status.code is Code.SUCCESS:
+                    continue
+            except AttributeError as exc:
+                return self._crashed(plugin.name, "Filter", exc, status)
+            return self._rejected(plugin.name, status)
+        return SUCCESS
+
+    def filter_verdicts(
+        self, state: CycleState, pod: PodInfo, node: NodeInfo, *, after: str = ""
+    ) -> list[Status]:
+        """Every Filter plugin's verdict on ``node``, each tagged with its
+        plugin, in order; the run does not stop at the first rejection, so
+        ``explain`` can say all that keeps a node out. Pods nominated to the
+        node count, as in the first pass of ``run_filters_with_nominated``.
+        ``after`` names the plugin ``filter_node`` stopped at: only the
+        plugins after it run (those before it passed). The scheduling
+        decision never reads this: ``filter_node`` does."""
+        nominated = self.nominated_for(pod, node) if len(self._nominator) else []
+        plugins: Sequence[FilterPlugin] = self.filter
+        if after in self._filter_index and not nominated:
+            plugins = plugins[self._filter_index[after] + 1 :]
+        if nominated:
+            node = node.clone()
+            state = state.clone()
+            for other in nominated:
+                node.add_pod(other)
+                status = self.run_pre_filter_add_pod(state, pod, other, node)
+                if not status.is_success:
+                    return [status]
+        verdicts: list[Status] = []
+        for plugin in plugins:
+            if plugin.name in state.skip_filter:
+                continue
+            try:
+                status = _expect_status(plugin.filter(state, pod, node))
+            except Exception as exc:
+                status = self._crashed(plugin.name, "Filter", exc)
+            verdicts.append(
+                status.with_plugin(plugin.name)
+                if status.code is Code.SUCCESS
+                else self._rejected(plugin.name, status)
+            )
+        return verdicts
 
     @staticmethod
     def _rejected(plugin: str, status: Status) -> Status:
@@ -742,7 +807,7 @@ class Framework(Handle):
                 skipped.add(plugin.name)
             elif not status.is_success:
                 return Status.error(
-                    f"running PreScore plugin {plugin.name!r}: {status.message}"
+                    f'running PreScore plugin "{plugin.name}": {status.message}'
                 ).with_plugin(plugin.name)
         state.skip_score = frozenset(skipped)
         return SUCCESS
@@ -755,10 +820,15 @@ class Framework(Handle):
         rows: Int64s | None = None,
         *,
         each: Callable[[Callable[[NodeInfo], int]], list[int]] | None = None,
+        record: ScoreRecord | None = None,
+        per_plugin: dict[str, list[int]] | None = None,
     ) -> tuple[list[int], Status]:
         """Weighted total per node (same order as ``nodes``). Given ``rows``
         (``batch_rows``), plugins with a batch form score all nodes at once;
-        ``each`` maps a per-node score over ``nodes`` (a parallel map, say)."""
+        ``each`` maps a per-node score over ``nodes`` (a parallel map, say).
+        ``record`` hears each plugin's raw and normalised scores and weight;
+        it scores per node, where both are known (batch forms agree with it).
+        ``per_plugin`` receives each plugin's normalised scores, unweighted."""
         totals = np.zeros(len(nodes), dtype=np.int64)
         for plugin in self.score:
             if plugin.name in state.skip_score:
@@ -766,7 +836,7 @@ class Framework(Handle):
             start = time.perf_counter()
             batch: Int64s | None = None
             batch_plugin = self._batch_scores.get(plugin.name)
-            if batch_plugin is not None and rows is not None:
+            if batch_plugin is not None and rows is not None and record is None:
                 batch = self._score_batch(batch_plugin, state, pod, rows)
             if batch is None:
                 try:
@@ -774,6 +844,7 @@ class Framework(Handle):
                         scores = [plugin.score(state, pod, node) for node in nodes]
                     else:
                         scores = each(functools.partial(plugin.score, state, pod))
+                    raw = list(scores) if record is not None else scores
                     if isinstance(plugin, ScoreNormalizer):
                         plugin.normalize_scores(state, pod, scores)
                 except Exception as exc:
@@ -784,12 +855,16 @@ class Framework(Handle):
                         "plugin broke its contract", plugin=plugin.name, error=checked.message
                     )
                     return totals.tolist(), checked
+                if record is not None:
+                    record(plugin.name, raw, scores, self.weights[plugin.name])
                 batch = checked
             elif len(batch) and not MIN_NODE_SCORE <= batch.min() <= batch.max() <= MAX_NODE_SCORE:
                 bad = (batch < MIN_NODE_SCORE) | (batch > MAX_NODE_SCORE)
                 return totals.tolist(), _invalid_score(plugin.name, int(batch[bad.argmax()]))
             self._observe(state, "Score", plugin.name, SUCCESS, start, pod)
             totals += batch * self.weights[plugin.name]
+            if per_plugin is not None:
+                per_plugin[plugin.name] = batch.tolist()
         return totals.tolist(), SUCCESS
 
     def _score_batch(

@@ -6,7 +6,7 @@ becomes a :class:`py_scheduler.model.server.ServerInfo`, plain data that the res
 of the scheduler consults where Kubernetes releases differ (docs/releases.md).
 An unreachable or overloaded server is retried with a capped backoff, like the
 watches in :mod:`py_scheduler.kube.watches`; an answer that cannot be decoded, or
-a refusal, is an error for the caller.
+a refusal, is an error for the caller; :func:`read` is one attempt.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from py_scheduler.model.server import NEWEST, OLDEST, ServerInfo, decode_server_
 log = structlog.get_logger("py_scheduler.discovery")
 
 BACKOFF_START: Final = 0.5
-BACKOFF_MAX: Final = 30.0
+# As the watches' (kube/watches.py): a scheduler started during an outage is
+# up within seconds of the API server answering again.
+BACKOFF_MAX: Final = 5.0
 
 
 class DiscoveryError(ClusterError):
@@ -37,7 +39,7 @@ async def discover(kube: KubeClient) -> ServerInfo:
     delay = BACKOFF_START
     while True:
         try:
-            info = await _read(kube)
+            info = await read(kube)
         except (Unavailable, TooManyRequests) as exc:
             log.warning("discovery failed; retrying", error=str(exc), delay=delay)
             await asyncio.sleep(delay * (0.5 + random.random()))
@@ -58,7 +60,9 @@ async def discover(kube: KubeClient) -> ServerInfo:
         return info
 
 
-async def _read(kube: KubeClient) -> ServerInfo:
+async def read(kube: KubeClient) -> ServerInfo:
+    """One attempt, for a command that reports an unreachable server rather than
+    waiting for it (``py-scheduler explain``)."""
     version, core, groups = await asyncio.gather(
         kube.get("/version"), kube.get("/api"), kube.get("/apis")
     )

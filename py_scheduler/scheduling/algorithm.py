@@ -22,12 +22,17 @@ from dataclasses import dataclass
 from typing import Final
 
 from py_scheduler.framework.batch import Int64s
-from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import SharedLister
 from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import Code, Status
-from py_scheduler.framework.types import NO_NODES_AVAILABLE, Diagnosis, FitError
+from py_scheduler.framework.types import (
+    NO_NODES_AVAILABLE,
+    Diagnosis,
+    FitError,
+    PreFilterResult,
+)
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
 from py_scheduler.scheduling.evaluation import Columnar, Evaluator, rows_of
 
@@ -35,6 +40,11 @@ MIN_FEASIBLE_NODES_TO_FIND: Final = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: Final = 5
 # The rejector recorded when there are no nodes at all: any node event helps.
 NO_NODES_REJECTOR: Final = "NoNodesAvailable"
+# The cycle's diagnosis (rejected nodes and their statuses), kept in the
+# cycle state for ``explain`` whether or not a node fits.
+DIAGNOSIS_KEY: Final[StateKey[Diagnosis]] = StateKey("algorithm/diagnosis")
+# The PreFilter plugins' narrowing of the candidate nodes, when they narrowed it.
+PRE_FILTER_RESULT_KEY: Final[StateKey[PreFilterResult]] = StateKey("algorithm/preFilterResult")
 
 
 class SchedulingError(Exception):
@@ -129,6 +139,7 @@ class Algorithm:
         """Feasible nodes, their rows in the framework's columns (when batch
         filters ran) and the diagnosis."""
         diagnosis = Diagnosis()
+        state.write(DIAGNOSIS_KEY, diagnosis)
         start = time.perf_counter()
         result, status, rejectors = fwk.run_pre_filter(state, pod, all_nodes)
         self._timed("PreFilter", status, fwk, start)
@@ -157,6 +168,7 @@ class Algorithm:
 
         nodes: Sequence[NodeInfo] = all_nodes
         if result is not None and result.node_names is not None:
+            state.write(PRE_FILTER_RESULT_KEY, result)
             nodes = [n for n in all_nodes if n.name in result.node_names]
             names = " ".join(result.plugins)
             diagnosis.node_to_status.absent = Status.unresolvable(

@@ -2,8 +2,9 @@
 over one shared cache, queue and nominator. Used by the live scheduler and
 the simulator alike, so both schedule with the same code; they differ only
 in what they pass: the Cluster adapter, the metrics recorder, the outcome
-listeners, how a preemptor settles, and the API server whose release the
-plugins follow (the newest supported release offline)."""
+listeners, how a preemptor settles, the API server whose release the plugins
+follow (the newest supported release offline), and for ``explain`` the
+evaluator and an observer of what each cycle judged."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from py_scheduler.model import PodInfo
 from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
+from py_scheduler.scheduling.evaluation import Evaluator
 from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.observer import CycleObserver
 from py_scheduler.scheduling.pod_groups import PodGroupIndex
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.schedule_one import PREEMPTION_IN_FLIGHT, CycleListener, Settle
@@ -40,8 +43,10 @@ def build_scheduler(
     recorder: MetricsRecorder = NO_METRICS,
     listeners: Sequence[CycleListener] = (),
     settle: Settle = settle_for_watch,
-    timers: Timers | None = None,
+    evaluator: Evaluator | None = None,
+    observer: CycleObserver | None = None,
     server: ServerInfo = OFFLINE,
+    timers: Timers | None = None,
 ) -> Scheduler:
     """``timers`` runs the timeouts of pods held at Permit (the event loop's by default)."""
     rng = rng or random.Random()
@@ -60,9 +65,9 @@ def build_scheduler(
             cluster=cluster,
             nominator=nominator,
             recorder=recorder,
+            server=server,
             waiting_pods=waiting,
             custom_objects=custom,
-            server=server,
             pod_groups=pod_groups,
         )
         for profile in cfg.profiles
@@ -86,7 +91,10 @@ def build_scheduler(
         recorder=recorder,
     )
     algorithm = Algorithm(
-        percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score, rng=rng, recorder=recorder
+        percentage_of_nodes_to_score=cfg.percentage_of_nodes_to_score,
+        rng=rng,
+        evaluator=evaluator,
+        recorder=recorder,
     )
     return Scheduler(
         profiles=frameworks,
@@ -98,4 +106,5 @@ def build_scheduler(
         listeners=listeners,
         settle=settle,
         pod_groups=pod_groups,
+        observer=observer,
     )

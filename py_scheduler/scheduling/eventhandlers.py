@@ -59,6 +59,12 @@ class EventHandlers:
         # Unassigned pods of ours as the watch last showed them (None: deleted).
         self.pending: dict[PodUID, PodInfo] = {}
 
+    def holds(self, uid: PodUID) -> bool:
+        """Whether a pending pod is in hand: queued (active, backoff,
+        unschedulable or gated) or assumed by a binding cycle. A pending pod of
+        ours that is neither was lost (the pending-pod sweep looks for them)."""
+        return self.queue.where(uid) is not None or self.cache.is_assumed(uid)
+
     def on_pod(self, pod: PodInfo) -> None:
         """A pod was added or changed."""
         if pod.node_name:
@@ -71,11 +77,13 @@ class EventHandlers:
             self._drop(pod)
             return
         self.pending[pod.uid] = pod
-        self.nominator.update(pod)
         if pod.pod_group.key is not None:
             self.pod_groups.upsert(pod)
         if self.cache.is_assumed(pod.uid):
-            return  # binding in flight; the watch will show where it went
+            # Binding in flight, or held at Permit (nominated to its node, which it
+            # already takes as assumed): the watch will show where it went.
+            return
+        self.nominator.update(pod)
         if pod.deleting:
             self.queue.delete(pod)
             return

@@ -28,6 +28,7 @@ from py_scheduler.scheduling.algorithm import Algorithm, SchedulingError
 from py_scheduler.scheduling.binding_cycle import BindingCycle
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.observer import CycleObserver
 from py_scheduler.scheduling.preemption import Preemptor
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.status_writer import StatusWriter
@@ -77,6 +78,7 @@ class SchedulingCycle:
         recorder: MetricsRecorder,
         listeners: Sequence[CycleListener],
         settle: Settle,
+        observer: CycleObserver | None = None,
     ) -> None:
         self._profiles = profiles
         self._cache = cache
@@ -90,6 +92,7 @@ class SchedulingCycle:
         self._recorder = recorder
         self._listeners = tuple(listeners)
         self._settle = settle
+        self._observer = observer
         self.preemptor = Preemptor(
             nominator=nominator,
             recorder=recorder,
@@ -162,6 +165,8 @@ class SchedulingCycle:
                 bind(permit)
 
             fwk.add_waiting_pod(assumed, waits, permitted)
+            if pod.nominated_node != node:
+                self._writer.nominate(fwk, pod, node)
         else:
             bind()
         return self._emit(CycleOutcome(pod, node=node))
@@ -194,6 +199,8 @@ class SchedulingCycle:
                 # says where, and that ends the message as a rejection's words do.
                 fit.diagnosis.post_filter_msg = status.message
         message = str(fit)
+        if self._observer is not None:
+            self._observe(fwk, state, pod, fit, result)
         nominated = result.nominated_node if result is not None else None
         rejectors = fit.diagnosis.unschedulable_plugins
         self._queue.add_unschedulable(
@@ -241,6 +248,21 @@ class SchedulingCycle:
                 victims=result.victims if result is not None else (),
             )
         )
+
+    def _observe(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        fit: FitError,
+        result: PostFilterResult | None,
+    ) -> None:
+        assert self._observer is not None
+        try:
+            self._observer.unschedulable(fwk, state, pod, fit, result)
+        except Exception:
+            # A diagnosis is a report: losing one must not cost the pod its retry.
+            log.exception("cycle observer failed", pod=pod.key)
 
     async def _preempt(
         self,

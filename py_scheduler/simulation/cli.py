@@ -24,7 +24,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: --kube-version: {exc}", file=sys.stderr)
         return 2
     try:
-        cfg = config.load(args.config, registry=discovery.registry(), release=server.version)
+        cfg = config.load(args.config, release=server.version, registry=discovery.registry())
         snap = snapshots.load(args.snapshot)
     except (discovery.DiscoveryError, config.ConfigError, snapshots.SnapshotError) as exc:
         print(f"error: {exc}", file=sys.stderr)

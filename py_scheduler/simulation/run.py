@@ -1,10 +1,10 @@
 """Schedule a snapshot one pod at a time, in queue order, with the live code.
 
 ``SimulatedCluster`` is the simulator's adapter of the ``Cluster`` port: it
-plays the API server. A bind or an eviction takes effect at once and is
-appended to its watch stream (a queue given at construction), which the loop
-hands to the scheduler's event handlers as the live watches would, so each
-result updates the snapshot the next pod sees. It also plays the PV
+plays the API server. A bind, an eviction or a status patch (a nomination)
+takes effect at once and is appended to its watch stream (a queue given at
+construction), which the loop hands to the scheduler's event handlers as the
+live watches would, so each result updates the snapshot the next pod sees. It also plays the PV
 controller and an ideal provisioner: a pre-bound volume binds its claim at
 once, and a claim given a selected node is bound to a new volume of the
 requested size. The Eviction API refuses what a PodDisruptionBudget protects
@@ -121,7 +121,17 @@ class SimulatedCluster:
     async def patch_pod_status(
         self, pod: PodInfo, *, condition: PodCondition | None, nominated_node: str | None
     ) -> None:
-        del pod, condition, nominated_node
+        # Fed back as the watch would: a preemptor's nomination must reach its
+        # next attempt, which tries the nominated node first (evaluateNominatedNode).
+        if pod.key in self.bound or pod.key in self.evicted:
+            return  # the watch shows the bind or the deletion instead
+        updated = pod
+        if nominated_node is not None:
+            updated = replace(updated, nominated_node=nominated_node)
+        if condition is not None:
+            scheduled = (condition.status, condition.reason, condition.message)
+            updated = replace(updated, scheduled_condition=scheduled)
+        self.watch.append(PodChanged(updated))
 
     async def evict(self, pod: PodInfo) -> None:
         budgets = [b for b in self.objects.pdbs(pod.namespace) if protects(b, pod)]
@@ -280,29 +290,41 @@ async def simulate(
     # Pods held at Permit wait on a virtual clock: a timeout passes only once
     # no pod is left to try, so the outcome never depends on the machine's speed.
     timers = ManualTimers()
+    cluster = SimulatedCluster(objects, watch)
     scheduler = build_scheduler(
         cfg,
-        cluster=SimulatedCluster(objects, watch),
+        cluster=cluster,
         objects=objects,
         rng=random.Random(seed),
         listeners=(remember,),
         settle=_at_once,
-        timers=timers,
         server=server,
+        timers=timers,
     )
     for label in load_custom_objects(scheduler, snapshot):
         if notes is not None:
             notes(f"ignoring {label}")
     scheduler.replace_nodes(snapshot.nodes)
     scheduler.replace_pods(pods)
+    # A timeout requeues the pods its rejection may help, which may wait and time
+    # out in turn: once every pod could have timed out with no bind in between,
+    # the rest of the waits end as timeouts and the run stops.
+    stalled, binds = 0, 0
     while True:
         queued = scheduler.queue.pop_nowait()
         if queued is not None:
             scheduler.schedule_one(queued)
-        elif not timers.fire_next():
+        elif stalled > len(pods) or not timers.fire_next():
             break
+        else:
+            stalled += 1
         # Binds, evictions and claim writes complete, and are seen, before the
         # next pod is considered.
+        await scheduler.drain(timeout=30)
+        deliver(watch, scheduler)
+        if len(cluster.bound) > binds:
+            stalled, binds = 0, len(cluster.bound)
+    while timers.fire_next():
         await scheduler.drain(timeout=30)
         deliver(watch, scheduler)
     results = []

@@ -35,6 +35,7 @@ from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.observer import CycleObserver
 from py_scheduler.scheduling.pod_groups import PodGroupIndex
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.schedule_one import CycleListener, Settle
@@ -354,6 +355,7 @@ def build_core(
     listeners: Sequence[CycleListener] = (),
     registry: Mapping[str, PluginSpec[Any]] | None = None,
     server: ServerInfo = OFFLINE,
+    observer: CycleObserver | None = None,
 ) -> Core:
     """The scheduler as build.py wires it, on fakes and a fake clock, following the
     release of ``server`` (the newest without one).
@@ -364,7 +366,7 @@ def build_core(
     for plugin in extra:
         name = cast(Plugin, plugin).name
         registry[name] = PluginSpec(name, no_args, _returning(plugin))
-    cfg = config.parse(dict(raw_config or {}), registry=registry, release=server.version)
+    cfg = config.parse(dict(raw_config or {}), release=server.version, registry=registry)
     clock = clock or FakeClock()
     cluster = FakeCluster()
     cache = Cache()
@@ -382,9 +384,9 @@ def build_core(
             cluster=cluster,
             nominator=nominator,
             recorder=recorder,
+            server=server,
             waiting_pods=waiting,
             custom_objects=custom,
-            server=server,
             pod_groups=pod_groups,
         )
         for profile in cfg.profiles
@@ -421,6 +423,7 @@ def build_core(
         settle=settle or _settled,
         listeners=listeners,
         pod_groups=pod_groups,
+        observer=observer,
     )
     for node in nodes:
         scheduler.on_node(node)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import evaluation, gates, profile, stats
+from bench import evaluation, explain, gates, profile, stats
 
 
 class TestThroughputSamples:
@@ -138,3 +138,12 @@ def test_the_benchmark_ways_agree_cycle_by_cycle() -> None:
     for per_way in medians.values():
         assert set(per_way) == {"sequential", "thread pool", "vectorised"}
         assert all(value > 0 for value in per_way.values())
+
+
+def test_the_explain_benchmark_runs_every_measurement(capsys: pytest.CaptureFixture[str]) -> None:
+    assert explain.main(["--nodes", "40", "--pods-per-node", "2", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    for kind in explain.PODS:
+        assert kind in out
+    assert "suggestions for default/huge-x: 1 tried, 1 verified" in out
+    assert "capacity gauges, one computation:" in out

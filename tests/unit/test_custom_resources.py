@@ -346,6 +346,7 @@ async def test_simulate_hands_plugins_the_snapshots_objects_of_their_kinds() -> 
     assert {r.pod: (r.node, r.message) for r in results} == {
         "closed/held": (
             None,
+            # The newest release's words: DynamicResources adds none from 1.37.
             "0/1 nodes are available: 1 maintenance window closed."
             " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
         ),

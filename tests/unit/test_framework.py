@@ -692,7 +692,7 @@ def test_a_plugin_that_skips_pre_score_is_not_scored() -> None:
 def test_a_failing_pre_score_is_an_error() -> None:
     fwk = framework(named(FakePreScore, "ps")(U("nope")))
     assert fwk.run_pre_score(CycleState(), POD, NODES) == tagged(
-        Status.error("running PreScore plugin 'ps': nope"), "ps"
+        Status.error('running PreScore plugin "ps": nope'), "ps"
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from py_scheduler.cluster import PodCondition
 from py_scheduler.framework import (
     ActionType,
     ClusterEventWithHint,
@@ -19,11 +20,27 @@ from py_scheduler.framework import (
     event,
 )
 from py_scheduler.framework.recorder import NoMetrics
+from py_scheduler.framework.runtime import Framework
+from py_scheduler.framework.types import FitError, PostFilterResult
 from py_scheduler.model import NodeName
 from py_scheduler.scheduling.queue import BACKOFF, UNSCHEDULABLE
 from py_scheduler.scheduling.schedule_one import CycleOutcome
 from tests.builders import make_pod
-from tests.unit.helpers_core import Core, build_core, failed_scheduling, small
+from tests.unit.helpers_core import Core, build_core, small
+
+
+def nominated(pod: str, node: str = "n1") -> tuple[str, str, object]:
+    """The nomination a pod held at Permit gets (NominatedNodeNameForExpectation)."""
+    return ("patch_pod_status", pod, (None, node))
+
+
+def rejected(pod: str, message: str, reason: str = "Unschedulable") -> list[object]:
+    """FailedScheduling after a wait: the event, and the condition with the nomination cleared."""
+    return [
+        ("record_event", pod, ("Warning", "FailedScheduling", message)),
+        ("patch_pod_status", pod, (PodCondition("PodScheduled", "False", reason, message), "")),
+    ]
+
 
 HOLD = "Hold"
 
@@ -99,8 +116,21 @@ async def test_a_waiting_pod_stays_assumed_and_binds_once_allowed() -> None:
     waiting.allow(HOLD)
     await core.settle()
     assert binds(core) == [("default/a", "n1")]
+    assert core.cluster.calls[0] == nominated("default/a")
     assert fwk.get_waiting_pod(pod.uid) is None
     assert hold.calls == ["reserve a n1"]
+
+
+async def test_the_nomination_of_a_waiting_pod_does_not_count_it_twice() -> None:
+    core = core_with(Hold(), "n1")
+    pod = held("a", cpu="600m")
+    await _schedule(core, pod)
+    # The watch shows the nomination written while it waits.
+    core.scheduler.on_pod(held("a", cpu="600m", nominated_node="n1"))
+    assert core.scheduler.nominator.node_of(pod.uid) is None
+    outcome = await _schedule(core, make_pod("b", requests={"cpu": "400m"}))
+    assert outcome is not None
+    assert outcome.node == "n1"
 
 
 async def test_the_loop_keeps_scheduling_while_a_pod_waits() -> None:
@@ -132,7 +162,7 @@ async def test_a_timeout_unreserves_forgets_and_requeues_with_upstreams_message(
     await core.settle()
     message = "0/1 nodes are available: 1 rejected due to timeout after waiting 10s at plugin Hold."
     assert binds(core) == []
-    assert core.cluster.calls == failed_scheduling("default/a", message)
+    assert core.cluster.calls == [nominated("default/a"), *rejected("default/a", message)]
     assert hold.calls == ["reserve a n1", "unreserve a n1"]
     assert not core.cache.is_assumed(pod.uid)
     node = core.cache.get("n1")
@@ -146,6 +176,44 @@ async def test_a_timeout_unreserves_forgets_and_requeues_with_upstreams_message(
     assert core.queue.where(pod.uid) != UNSCHEDULABLE
 
 
+class Heard:
+    """A cycle observer (explain's diagnoses and annotations hear the same)."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, str, str]] = []
+
+    def unschedulable(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        fit: FitError,
+        result: PostFilterResult | None,
+    ) -> None:
+        self.heard.append(("unschedulable", pod.name, str(fit)))
+
+    def bound(self, fwk: Framework, state: CycleState, pod: PodInfo, node: NodeName) -> None:
+        self.heard.append(("bound", pod.name, node))
+
+
+async def test_the_observer_hears_a_rejection_after_a_wait_as_the_event_tells_it() -> None:
+    heard = Heard()
+    core = core_with(Hold(timeout=10.0), "n1", observer=heard)
+    await _schedule(core, held("a"))
+    assert heard.heard == []  # held, neither bound nor pending yet
+    assert core.timers.advance(10.0) == 1
+    await core.settle()
+    message = "0/1 nodes are available: 1 rejected due to timeout after waiting 10s at plugin Hold."
+    assert core.cluster.calls == [nominated("default/a"), *rejected("default/a", message)]
+    assert heard.heard == [("unschedulable", "a", message)]
+    await _schedule(core, held("b", cpu="500m"))
+    waiting = core.frameworks["py-scheduler"].get_waiting_pod(held("b").uid)
+    assert waiting is not None
+    waiting.allow(HOLD)
+    await core.settle()
+    assert heard.heard[1:] == [("bound", "b", "n1")]
+
+
 async def test_a_plugin_rejects_a_waiting_pod_through_the_handle() -> None:
     # upstream's TestPermitPlugin "waitAndRejectPermit": another pod's Permit rejects it.
     core = core_with(Hold(), "n1", "n2")
@@ -156,7 +224,7 @@ async def test_a_plugin_rejects_a_waiting_pod_through_the_handle() -> None:
         assert waiting.reject(HOLD, f"reject pod {waiting.pod.name}")
     await core.settle()
     message = "0/1 nodes are available: 1 reject pod a."
-    assert core.cluster.calls == failed_scheduling("default/a", message)
+    assert core.cluster.calls == [nominated("default/a"), *rejected("default/a", message)]
     assert core.queue.where(pod.uid) == UNSCHEDULABLE
 
 
@@ -171,7 +239,8 @@ async def test_a_pod_deleted_while_waiting_is_rejected_as_removed_and_forgotten(
     assert hold.calls == ["reserve a n1", "unreserve a n1"]
     assert core.cache.pod(pod.uid) is None
     assert core.queue.where(pod.uid) is None
-    assert core.cluster.calls == []  # nothing to tell about a pod that is gone
+    # Nothing more to tell about a pod that is gone.
+    assert core.cluster.calls == [nominated("default/a")]
     node = core.cache.get("n1")
     assert node is not None
     assert node.requested.milli_cpu == 0
@@ -185,9 +254,10 @@ async def test_reject_waiting_pod_by_uid() -> None:
     assert fwk.reject_waiting_pod(pod.uid)
     assert not fwk.reject_waiting_pod(pod.uid)
     await core.settle()
-    assert core.cluster.calls == failed_scheduling(
-        "default/a", "0/1 nodes are available: 1 removed."
-    )
+    assert core.cluster.calls == [
+        nominated("default/a"),
+        *rejected("default/a", "0/1 nodes are available: 1 removed."),
+    ]
 
 
 async def test_a_waiting_victim_is_preempted_in_memory_not_evicted() -> None:
@@ -222,6 +292,46 @@ async def test_stopping_releases_waiting_pods() -> None:
     assert hold.calls == ["reserve a n1", "unreserve a n1"]
     assert not core.cache.is_assumed(pod.uid)
     assert binds(core) == []
+
+
+# -- leadership -------------------------------------------------------------------------------
+
+
+async def test_a_pod_allowed_after_the_lease_went_stale_is_rolled_back_unbound() -> None:
+    hold = Hold()
+    core = core_with(hold, "n1")
+    leading = [True]
+    core.scheduler.leading = lambda: leading[0]
+    pod = held("a")
+    await _schedule(core, pod)
+    leading[0] = False
+    waiting = core.frameworks["py-scheduler"].get_waiting_pod(pod.uid)
+    assert waiting is not None
+    waiting.allow(HOLD)
+    await core.settle()
+    # Only the nomination, written while this replica led.
+    assert core.cluster.calls == [nominated("default/a")]
+    assert hold.calls == ["reserve a n1", "unreserve a n1"]
+    assert not core.cache.is_assumed(pod.uid)
+    assert core.queue.where(pod.uid) == BACKOFF
+
+
+async def test_a_wait_that_times_out_after_the_lease_went_stale_writes_nothing() -> None:
+    hold = Hold(timeout=10.0)
+    outcomes: list[CycleOutcome] = []
+    core = core_with(hold, "n1", listeners=[outcomes.append])
+    leading = [True]
+    core.scheduler.leading = lambda: leading[0]
+    pod = held("a")
+    await _schedule(core, pod)
+    leading[0] = False
+    assert core.timers.advance(10.0) == 1
+    await core.settle()
+    assert core.cluster.calls == [nominated("default/a")]
+    assert hold.calls == ["reserve a n1", "unreserve a n1"]
+    assert not core.cache.is_assumed(pod.uid)
+    assert core.queue.where(pod.uid) == UNSCHEDULABLE
+    assert (outcomes[-1].pod.name, outcomes[-1].node) == ("a", None)
 
 
 async def test_activate_moves_unschedulable_pods_through_the_handle() -> None:

@@ -14,7 +14,8 @@ from py_scheduler.framework import BackgroundWriter
 from py_scheduler.model import Node, decode_pod
 from py_scheduler.model.server import ServerInfo, ServerVersion, offline
 from py_scheduler.plugins.dynamicresources import DynamicResources
-from py_scheduler.scheduling.queue import ACTIVE, UNSCHEDULABLE
+from py_scheduler.scheduling.queue import ACTIVE, BACKOFF, UNSCHEDULABLE
+from py_scheduler.scheduling.scheduler import NotLeading
 from tests.builders import make_node, make_pod, raw_pod
 from tests.unit.helpers_core import build_core, failed_scheduling, schedule, small
 
@@ -218,3 +219,19 @@ async def test_drain_waits_for_the_writes_a_plugin_runs_as_its_own_tasks() -> No
     released.set()
     await drained
     assert written == ["unreserved"]
+
+
+# -- leadership -------------------------------------------------------------------------------
+
+
+async def test_a_replica_whose_lease_went_stale_runs_no_cycle() -> None:
+    core = build_core([make_node("n1")])
+    core.scheduler.leading = lambda: False
+    pod = make_pod("p")
+    core.scheduler.on_pod(pod)
+    with pytest.raises(NotLeading):
+        await core.scheduler.run()
+    await core.settle()
+    assert core.cluster.calls == []
+    assert not core.cache.is_assumed(pod.uid)
+    assert core.queue.where(pod.uid) == BACKOFF  # kept, should this replica lead again

@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import Handle
 from py_scheduler.framework.registry import ArgsError, PluginSpec
 from py_scheduler.framework.status import SUCCESS, Code, Status
@@ -141,10 +141,10 @@ def decode_args(fields: Fields) -> DefaultPreemptionArgs:
         if key not in _ARG_FIELDS:
             raise fields.error(key, "unknown field")
     return DefaultPreemptionArgs(
-        min_candidate_nodes_percentage=fields.integer(
+        min_candidate_nodes_percentage=fields.int32(
             "minCandidateNodesPercentage", DEFAULT_MIN_CANDIDATE_NODES_PERCENTAGE
         ),
-        min_candidate_nodes_absolute=fields.integer(
+        min_candidate_nodes_absolute=fields.int32(
             "minCandidateNodesAbsolute", DEFAULT_MIN_CANDIDATE_NODES_ABSOLUTE
         ),
         eviction_mode=fields.string("evictionMode") or EVICT,
@@ -187,6 +187,11 @@ class DryRun:
     candidates: list[Candidate]
     statuses: dict[NodeName, Status]
     errors: list[str]
+
+
+# What the last dry run found, kept in the cycle state for ``explain``; the
+# decision never reads it back.
+DRY_RUN_KEY: Final[StateKey[DryRun]] = StateKey("DefaultPreemption/dry-run")
 
 
 # -- plugin ----------------------------------------------------------------------------
@@ -233,6 +238,7 @@ class DefaultPreemption:
         if potential:
             offset, count = self.offset_and_num_candidates(len(potential))
             found = self.dry_run(state, pod, potential, offset, count, now=now)
+        state.write(DRY_RUN_KEY, found)
 
         if not found.candidates:
             if found.errors:
