@@ -149,7 +149,7 @@ defaults() {
 			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
 			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
 			--priority-class system-cluster-critical --image "$IMAGE" \
-			--kinds CustomResourceDefinition,PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
+			--kinds PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
 }
 check "helm template (defaults): objects, restricted pods, RBAC, lease, config the scheduler accepts" defaults
 
@@ -190,7 +190,7 @@ with_plugins() {
 			--priority-class system-cluster-critical \
 			--image registry.example.com/platform/py-scheduler-with-plugins:0.1.0 \
 			--plugin-reads maintenance.example.com/maintenancewindows \
-			--kinds CustomResourceDefinition,PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
+			--kinds PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
 }
 check "helm template (examples/plugins/values.yaml): a profile naming installed plugins, their RBAC" with_plugins
 
