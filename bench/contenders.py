@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Final
 
 from controlplane.launcher import LocalControlPlane, free_port
+from controlplane.releases import scheduler_feature_gates
 
 SCHEDULER_NAME: Final = "bench-scheduler"
 KUBE: Final = "kube-scheduler"
@@ -62,10 +63,15 @@ class Running:
             return self.proc.wait()
 
 
-def command(name: str, plane: LocalControlPlane, workdir: Path, py_log_level: str) -> list[str]:
+def command(
+    name: str, plane: LocalControlPlane, workdir: Path, py_log_level: str, *, gangs: bool = False
+) -> list[str]:
+    """``gangs``: kube-scheduler with its gang scheduling on (the Workload API's feature
+    gates; py-scheduler has it on by default)."""
     config = workdir / f"{name}-config.yaml"
     config.write_text(_config(plane))
     if name == KUBE:
+        gates = [f"--feature-gates={scheduler_feature_gates(plane.release())}"] if gangs else []
         return [
             str(plane.bin_dir / "kube-scheduler"),
             f"--config={config}",
@@ -74,6 +80,7 @@ def command(name: str, plane: LocalControlPlane, workdir: Path, py_log_level: st
             f"--authentication-kubeconfig={plane.kubeconfig}",
             f"--authorization-kubeconfig={plane.kubeconfig}",
             "--v=1",
+            *gates,
         ]
     if name == PY:
         return [
@@ -104,13 +111,19 @@ def command(name: str, plane: LocalControlPlane, workdir: Path, py_log_level: st
 
 
 def start(
-    name: str, plane: LocalControlPlane, workdir: Path, tag: str, py_log_level: str = "warning"
+    name: str,
+    plane: LocalControlPlane,
+    workdir: Path,
+    tag: str,
+    py_log_level: str = "warning",
+    *,
+    gangs: bool = False,
 ) -> Running:
     log = workdir / "logs" / f"{tag}-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            command(name, plane, workdir, py_log_level),
+            command(name, plane, workdir, py_log_level, gangs=gangs),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -105,3 +105,17 @@ def within_capacity(
         if over
         else []
     )
+
+
+def whole_groups(
+    placements: Mapping[str, str | None], groups: Mapping[str, str], size: int
+) -> list[str]:
+    """Every group has all ``size`` of its pods bound, or none: no partial gang."""
+    bound: Counter[str] = Counter()
+    for pod, group in groups.items():
+        if placements.get(pod):
+            bound[group] += 1
+    partial = sorted(g for g, n in bound.items() if n != size)
+    if not partial:
+        return []
+    return [f"{len(partial)} gang(s) partly bound, e.g. {', '.join(partial[:3])}"]

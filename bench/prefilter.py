@@ -28,6 +28,7 @@ from py_scheduler.cluster import Cluster
 from py_scheduler.framework.custom_resources import CustomObjectLister, CustomResource
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import Handle, SharedLister
+from py_scheduler.framework.pod_groups import NO_POD_GROUPS, PodGroupLister
 from py_scheduler.framework.status import Status
 from py_scheduler.framework.waiting_pods import WaitingPod
 from py_scheduler.model import (
@@ -82,6 +83,13 @@ class _Handle:
     @property
     def server(self) -> ServerInfo:
         return OFFLINE
+
+    @property
+    def pod_groups(self) -> PodGroupLister:
+        return NO_POD_GROUPS
+
+    def run_pre_filter_plugins(self, state: CycleState, pod: PodInfo) -> Status:
+        raise NotImplementedError
 
     def run_filters_with_nominated(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         raise NotImplementedError

@@ -130,6 +130,42 @@ def _load(runs: Sequence[JSON]) -> str:
     )
 
 
+def _gang_figure(key: str) -> Callable[[JSON], float | None]:
+    def get(run: JSON) -> float | None:
+        value = run["gang_done_s"].get(key)
+        return float(value) if value is not None else None
+
+    return get
+
+
+def gangs(runs: Sequence[JSON]) -> list[str]:
+    """Per gang workload: when gangs became whole (every member bound), medians."""
+    rows = []
+    for (size, workload), by_scheduler in group(runs).items():
+        for scheduler, these in by_scheduler.items():
+            done = [r for r in these if r.get("gang_done_s")]
+            if not done:
+                continue
+            row = [size, workload, scheduler]
+            for key in ("p50", "p99", "all"):
+                row.append(_fmt(_median(done, _gang_figure(key)), 2))
+            row.append(_fmt(_median(done, lambda r: r.get("gangs_complete")), 0))
+            rows.append("| " + " | ".join(row) + " |")
+    if not rows:
+        return []
+    return [
+        "## Gangs",
+        "",
+        "Seconds from the scheduler's start until a gang's last member is bound (time to",
+        "all bound), medians over repetitions; and how many gangs were whole.",
+        "",
+        "| size | workload | scheduler | p50 s | p99 s | all gangs s | gangs whole |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def render(results: JSON) -> str:
     runs: list[JSON] = results["runs"]
     machine = results.get("machine", {})
@@ -161,6 +197,7 @@ def render(results: JSON) -> str:
             "create-to-bound stays within 1 s. A dash: no sample (runs over within about",
             "a second leave none once the first is dropped) or no counterpart.",
             "",
+            *gangs(runs),
             "Plots: `throughput-<size>.png` (binds per second from the scheduler's start,",
             "median run) and `latency-<size>.png` (latency CDF: from the scheduler's start",
             "in drain workloads, create-to-bound in Latency).",

@@ -94,11 +94,21 @@ def _init_bodies(workload: Workload, namespace: str) -> list[JSON]:
     return bodies
 
 
-def _pods(prefix: str, count: int, namespace: str, kind: str) -> list[JSON]:
+def _pods(prefix: str, count: int, namespace: str, kind: str, gang_size: int = 0) -> list[JSON]:
     return [
-        templates.pod(f"{prefix}{i}", namespace, kind, contenders.SCHEDULER_NAME)
+        templates.pod(
+            f"{prefix}{i}",
+            namespace,
+            kind,
+            contenders.SCHEDULER_NAME,
+            group=gang_of(i, gang_size) if gang_size else None,
+        )
         for i in range(count)
     ]
+
+
+def gang_of(index: int, gang_size: int) -> str:
+    return f"gang-{index // gang_size:04d}"
 
 
 async def _wait(
@@ -160,10 +170,19 @@ async def run_once(
             )
             await load.create_all(kube, f"{RESOURCE}/namespaces/{namespace}/resourceclaims", claims)
         await load.create_all(kube, path, _init_bodies(workload, namespace))
-        if workload.mode == "drain":
-            await load.create_all(
-                kube, path, _pods(MEASURED, workload.measured, namespace, workload.measured_kind)
+        if workload.gang_size:
+            groups = (
+                templates.pod_group(gang_of(i, workload.gang_size), namespace, workload.gang_size)
+                for i in range(0, workload.measured, workload.gang_size)
             )
+            await load.create_all(
+                kube, f"/apis/{templates.POD_GROUP_API}/namespaces/{namespace}/podgroups", groups
+            )
+        if workload.mode == "drain":
+            measured = _pods(
+                MEASURED, workload.measured, namespace, workload.measured_kind, workload.gang_size
+            )
+            await load.create_all(kube, path, measured)
         expected = workload.init_pods + workload.measured
         await _wait(observer, lambda: sum(observer.added.values()) >= expected, 120)
 
@@ -182,7 +201,12 @@ async def run_once(
         api_cpu0, etcd_cpu0 = _cpu(ctx.apiserver_pid), _cpu(ctx.etcd_pid)
         t0 = time.monotonic()
         running = contenders.start(
-            scheduler, ctx.plane, settings.workdir, tag, settings.py_log_level
+            scheduler,
+            ctx.plane,
+            settings.workdir,
+            tag,
+            settings.py_log_level,
+            gangs=bool(workload.gang_size),
         )
         spy = _py_spy(running.pid, profile_to) if profile_to else None
         try:
@@ -317,6 +341,20 @@ def _figures(record: JSON, workload: Workload, observer: Observer, t0: float) ->
     pods = record["bound"] or 1
     record["cpu_s_per_1000_pods"] = round(record["scheduler_cpu_s"] / pods * 1000, 2)
     record["apiserver_cpu_s_per_1000_pods"] = round(record["apiserver_cpu_s"] / pods * 1000, 2)
+    if workload.gang_size:
+        # A gang is done when its last member is bound: time-to-all-bound per gang.
+        done_at: dict[str, float] = {}
+        for name, seen in scored.items():
+            if seen.bound_at is None:
+                continue
+            gang = gang_of(int(name.removeprefix(MEASURED)), workload.gang_size)
+            done_at[gang] = max(done_at.get(gang, 0.0), seen.bound_at - t0)
+        record["gangs_complete"] = len(done_at)
+        record["gang_done_s"] = {
+            "p50": round(stats.percentile(list(done_at.values()), 50), 2),
+            "p99": round(stats.percentile(list(done_at.values()), 99), 2),
+            "all": round(max(done_at.values()), 2) if done_at else None,
+        }
     record["gates"] = check_gates(workload, observer, record)
     record["passed"] = record["finished"] and not any(record["gates"].values())
 
@@ -344,6 +382,9 @@ def check_gates(workload: Workload, observer: Observer, record: JSON) -> dict[st
     if workload.devices_per_node:
         capacity = {node: workload.devices_per_node for node in set(placements.values()) if node}
         checks["devices_per_node"] = gates.within_capacity(placements, measured, capacity)
+    if workload.gang_size:
+        groups = {n: gang_of(int(n.removeprefix(MEASURED)), workload.gang_size) for n in measured}
+        checks["whole_gangs"] = gates.whole_groups(placements, groups, workload.gang_size)
     cpu = {n: templates.milli_cpu(_kind_of(workload, n)) for n in placements}
     checks["no_overcommit"] = gates.overcommitted(placements, cpu, templates.NODE_MILLI_CPU)
     return checks

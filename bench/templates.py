@@ -28,7 +28,10 @@ _POD_KINDS: Final[dict[str, tuple[int, str, dict[str, str]]]] = {
     "high": (3000, HIGH_PRIORITY, {"tier": "high"}),
     "large": (9000, HIGH_PRIORITY, {"tier": "large"}),
     "dra": (100, "", {}),
+    "gang": (100, "", {}),
 }
+# The gang workload's PodGroups: the Workload API version kube-scheduler 1.37 reads.
+POD_GROUP_API: Final = "scheduling.k8s.io/v1beta1"
 DRA_DRIVER: Final = "gpu.bench.example.com"
 DRA_CLASS: Final = "bench-gpu"
 DRA_LABEL: Final = "py-scheduler.bench/dra"
@@ -58,7 +61,12 @@ def node(name: str, zone: str | None) -> JSON:
 
 
 def pod(
-    name: str, namespace: str, kind: str, scheduler_name: str, node_name: str | None = None
+    name: str,
+    namespace: str,
+    kind: str,
+    scheduler_name: str,
+    node_name: str | None = None,
+    group: str | None = None,
 ) -> JSON:
     cpu, priority_class, labels = _POD_KINDS[kind]
     resources = {"cpu": f"{cpu}m", "memory": "500Mi"}
@@ -96,6 +104,8 @@ def pod(
     elif kind == "dra":
         spec["resourceClaims"] = [{"name": "gpu", "resourceClaimName": f"{name}-gpu"}]
         spec["containers"][0]["resources"]["claims"] = [{"name": "gpu"}]
+    if group is not None:
+        spec["schedulingGroup"] = {"podGroupName": group}
     if node_name is not None:
         spec["nodeName"] = node_name  # init pods: placed by the runner, not scheduled
     return {
@@ -103,6 +113,16 @@ def pod(
         "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
         "spec": spec,
+    }
+
+
+def pod_group(name: str, namespace: str, min_count: int) -> JSON:
+    """A Workload API PodGroup whose pods are scheduled all together or not at all."""
+    return {
+        "apiVersion": POD_GROUP_API,
+        "kind": "PodGroup",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"schedulingPolicy": {"gang": {"minCount": min_count}}},
     }
 
 

@@ -36,6 +36,9 @@ class Workload:
     # DRA: devices a fake driver publishes per node (ResourceSlices); measured
     # pods of kind "dra" take one each through a ResourceClaimTemplate.
     devices_per_node: int = 0
+    # Gangs: measured pods come in Workload API PodGroups of this many, each needing
+    # all of them (minCount); kube-scheduler runs with its gang scheduling on.
+    gang_size: int = 0
 
     def quick(self) -> Workload:
         """500 nodes (preemption: 50) and a tenth of the pods."""
@@ -103,9 +106,16 @@ WORKLOADS: Final = (
     ),
 )
 
-BY_NAME: Final = {w.name: w for w in WORKLOADS}
+# Gang scheduling (not a scheduler_perf config): 500 gangs of 8 on 5000 nodes,
+# kube-scheduler with GenericWorkload on, both reading the Workload API's PodGroups.
+GANG: Final = Workload(
+    "GangScheduling", nodes=5000, measured=4000, measured_kind="gang", gang_size=8
+)
+
+BY_NAME: Final = {w.name: w for w in (*WORKLOADS, GANG)}
 
 
 def select(names: str | None, *, quick: bool) -> list[Workload]:
+    """The named workloads, or every one (the gang workload only when named)."""
     chosen = list(WORKLOADS) if not names else [BY_NAME[n.strip()] for n in names.split(",")]
     return [w.quick() if quick else w for w in chosen]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -104,6 +105,19 @@ class LocalControlPlane:
 
     def log_of(self, component: str) -> Path:
         return self.logs / f"{component}.log"
+
+    def release(self) -> str:
+        """The Kubernetes release of these binaries (``kube-apiserver --version``)."""
+        out = subprocess.run(
+            [str(self.bin_dir / "kube-apiserver"), "--version"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        match = re.search(r"v1\.\d+\.\d+", out)
+        if match is None:
+            raise ControlPlaneError(f"kube-apiserver --version said {out.strip()!r}")
+        return match.group()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -248,6 +262,9 @@ class LocalControlPlane:
                 "--max-requests-inflight=0",
                 "--max-mutating-requests-inflight=0",
             ]
+        # Gang scheduling's Workload API is alpha or beta in every supported release:
+        # served here, as it must be for both PodGroup APIs to be tested.
+        args += releases.workload_api_flags(self.release())
         args += list(self.options.extra_apiserver_args)
         proc = self._spawn("kube-apiserver", args)
         self._wait_http(proc, f"{self.server}/readyz", expect=b"ok", token=self.token)

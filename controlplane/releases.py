@@ -126,3 +126,23 @@ def etcd_version(release: str) -> str:
     if match is None:
         raise ReleaseError(f"{modfile(release)} does not require go.etcd.io/etcd/server/v3")
     return match.group(1)
+
+
+def workload_api_flags(release: str) -> list[str]:
+    """kube-apiserver (and kube-scheduler) flags that serve the release's Workload API
+    and turn gang scheduling on: its feature gates and the API versions, which
+    are off by default (alpha, and new beta APIs since 1.24)."""
+    version = minor(release)
+    if version <= 35:
+        gates, apis = "GenericWorkload=true,GangScheduling=true", ["v1alpha1"]
+    elif version == 36:
+        gates, apis = "GenericWorkload=true,GangScheduling=true", ["v1alpha2"]
+    else:  # 1.37 folded GangScheduling into GenericWorkload
+        gates, apis = "GenericWorkload=true", ["v1alpha3", "v1beta1"]
+    runtime = ",".join(f"scheduling.k8s.io/{api}=true" for api in apis)
+    return [f"--feature-gates={gates}", f"--runtime-config={runtime}"]
+
+
+def scheduler_feature_gates(release: str) -> str:
+    """The ``--feature-gates`` value that gives kube-scheduler gang scheduling."""
+    return workload_api_flags(release)[0].removeprefix("--feature-gates=")

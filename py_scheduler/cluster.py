@@ -96,6 +96,14 @@ class Cluster(Protocol):
     ) -> None:
         """Write an events.k8s.io/v1 Event about the pod."""
 
+    async def patch_object_status(
+        self, *, path: str, status: Mapping[str, object], resource_version: str = ""
+    ) -> None:
+        """Merge-patch the ``status`` of the object at ``path`` (e.g.
+        ``/apis/scheduling.x-k8s.io/v1alpha1/namespaces/ns/podgroups/pg``) through
+        its status subresource; with ``resource_version``, a Conflict when the
+        object changed since it was read."""
+
     async def bind_volume(
         self, volume: PersistentVolume, claim: PersistentVolumeClaim
     ) -> PersistentVolume:

@@ -188,6 +188,19 @@ def _merge(defaults: Sequence[PluginRef], custom: PluginSet) -> tuple[PluginRef,
     return tuple(merged)
 
 
+def _one_queue_sort(multi: tuple[PluginRef, ...], queue_sort: PluginSet) -> tuple[PluginRef, ...]:
+    """GangSort stands where kube-scheduler's default profile has PrioritySort. A
+    configuration that enables a queue sort itself (at queueSort, or PrioritySort
+    in multiPoint, as one written for kube-scheduler may) gets that one instead:
+    a profile has exactly one."""
+    default = plugins.gangscheduling.SORT_NAME
+    named = {ref.name for ref in queue_sort.enabled}
+    named.update(ref.name for ref in multi if ref.name == plugins.priority_sort.NAME)
+    if named - {default}:
+        return tuple(ref for ref in multi if ref.name != default)
+    return multi
+
+
 def _profile(
     fields: Fields,
     default_name: str | None,
@@ -204,11 +217,13 @@ def _profile(
         plugins.default_multi_point(release), _plugin_set(plugin_fields.obj("multiPoint"))
     )
     points = {point: _plugin_set(plugin_fields.obj(point)) for point in POINTS}
+    multi = _one_queue_sort(multi, points["queueSort"])
     for point in POD_GROUP_POINTS:
         for ref in _plugin_set(plugin_fields.obj(point)).enabled:
             raise ConfigError(
-                f"{plugin_fields.path}.{point}: cannot enable {ref.name!r}: py-scheduler does "
-                "not schedule pod groups, so no plugin serves this extension point"
+                f"{plugin_fields.path}.{point}: cannot enable {ref.name!r}: py-scheduler "
+                "schedules a pod group's pods one by one (GangScheduling), so no plugin "
+                "serves this extension point"
             )
 
     used = {ref.name for ref in multi}

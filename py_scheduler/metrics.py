@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
 
 # kube-scheduler exposes no *_created series; neither do we (halves the counters' lines).
@@ -159,6 +159,9 @@ class _SizeCollector(Collector):
         self.cache_sizes: Callable[[], Mapping[str, int]] | None = None
         # (plugin, profile) -> pods in the unschedulable pool that plugin rejected
         self.unschedulable: Callable[[], Mapping[tuple[str, str], int]] | None = None
+        # Gang scheduling: pod groups by state, and admission rounds by result.
+        self.pod_groups: Callable[[], Mapping[str, int]] | None = None
+        self.pod_group_rounds: Callable[[], Mapping[str, int]] | None = None
 
     def collect(self) -> Iterable[Metric]:
         pending = GaugeMetricFamily(
@@ -206,6 +209,26 @@ class _SizeCollector(Collector):
         ).items():
             unschedulable.add_metric([plugin, profile], count)
         yield unschedulable
+        groups = GaugeMetricFamily(
+            "py_scheduler_pod_groups",
+            "Pod groups (gangs) by state: 'incomplete' has fewer members than its quorum, "
+            "'pending' enough members not yet placed, 'waiting' members held at Permit for "
+            "the rest, 'scheduled' at least its quorum bound.",
+            labels=["state"],
+        )
+        for state, count in (self.pod_groups() if self.pod_groups else {}).items():
+            groups.add_metric([state], count)
+        yield groups
+        rounds = CounterMetricFamily(
+            "py_scheduler_pod_group_rounds",
+            "Gang admission rounds by result: 'allowed' let a quorum of members bind "
+            "together, 'released' gave every waiting member's room back (a member did not "
+            "fit, a timeout, a deleted group).",
+            labels=["result"],
+        )
+        for result, count in (self.pod_group_rounds() if self.pod_group_rounds else {}).items():
+            rounds.add_metric([result], count)
+        yield rounds
 
 
 SIZES: Final = _SizeCollector()

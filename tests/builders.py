@@ -47,6 +47,8 @@ def raw_pod(
     priority_class: str | None = None,
     resource_claims: Iterable[Raw] = (),
     claim_statuses: Iterable[Raw] = (),
+    scheduling_group: str = "",
+    workload_ref: Mapping[str, str] | None = None,
 ) -> Raw:
     """A pod as the API returns it. ``requests`` is one container's requests;
     ``containers`` gives several; ``pod_requests`` are pod-level
@@ -102,6 +104,10 @@ def raw_pod(
         spec["priorityClassName"] = priority_class
     if resource_claims:
         spec["resourceClaims"] = list(resource_claims)
+    if scheduling_group:
+        spec["schedulingGroup"] = {"podGroupName": scheduling_group}
+    if workload_ref:
+        spec["workloadRef"] = dict(workload_ref)
     meta: Raw = {
         "name": name,
         "namespace": namespace,

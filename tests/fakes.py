@@ -16,6 +16,7 @@ from py_scheduler.framework.custom_resources import (
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import SharedLister
 from py_scheduler.framework.pod_counts import PodCounts, TermCounts, TermKind, selected, terms_of
+from py_scheduler.framework.pod_groups import NO_POD_GROUPS, PodGroupLister
 from py_scheduler.framework.status import Status
 from py_scheduler.framework.waiting_pods import ManualTimers, WaitingPod, WaitingPods
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
@@ -193,6 +194,13 @@ class FakeCluster:
     ) -> None:
         await self._record("record_event", pod, (type, reason, note))
 
+    async def patch_object_status(
+        self, *, path: str, status: Mapping[str, object], resource_version: str = ""
+    ) -> None:
+        self.calls.append(("patch_object_status", path, dict(status)))
+        if "patch_object_status" in self.fail:
+            raise self.fail["patch_object_status"]
+
     # Volume binding: ``claims`` and ``volumes`` record what the API server would hold.
 
     async def bind_volume(
@@ -305,9 +313,11 @@ class FakeHandle:
         cluster: FakeCluster | None = None,
         nominator: FakeNominator | None = None,
         server: ServerInfo = OFFLINE,
+        pod_groups: PodGroupLister = NO_POD_GROUPS,
     ) -> None:
         self._snapshot = snapshot if snapshot is not None else FakeSnapshot(nodes)
         self._server = server
+        self._pod_groups = pod_groups
         self._objects = objects or FakeObjects()
         self._cluster = cluster or FakeCluster()
         self._nominator = nominator or FakeNominator()
@@ -356,6 +366,13 @@ class FakeHandle:
     @property
     def server(self) -> ServerInfo:
         return self._server
+
+    @property
+    def pod_groups(self) -> PodGroupLister:
+        return self._pod_groups
+
+    def run_pre_filter_plugins(self, state: CycleState, pod: PodInfo) -> Status:
+        raise NotImplementedError("use a real Framework for preemption tests")
 
     def run_filters_with_nominated(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         raise NotImplementedError("use a real Framework for preemption tests")

@@ -19,7 +19,7 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import Final, TypeVar
 
 import structlog
@@ -30,6 +30,7 @@ from py_scheduler.app import tls
 from py_scheduler.app.explain import Explain, ExplainSettings
 from py_scheduler.app.server import KEEPALIVE_TIMEOUT, BoundedSite, Health, make_app
 from py_scheduler.explain.capacity import ShapeError, parse_shapes
+from py_scheduler.framework.pod_groups import PodGroupReporter
 from py_scheduler.framework.runtime import FrameworkError
 from py_scheduler.kube import custom_resources as kube_custom
 from py_scheduler.kube import discovery as server_discovery
@@ -240,6 +241,14 @@ async def run(
         metrics.initialise(cfg.scheduler_names)
         metrics.SIZES.queue_sizes = scheduler.queue.lengths
         metrics.SIZES.unschedulable = scheduler.queue.unschedulable_by_plugin
+        reporters = [
+            plugin
+            for fwk in scheduler.profiles.values()
+            for plugin in fwk.plugins.values()
+            if isinstance(plugin, PodGroupReporter)
+        ]
+        metrics.SIZES.pod_groups = lambda: _summed(r.pod_group_states() for r in reporters)
+        metrics.SIZES.pod_group_rounds = lambda: _summed(r.pod_group_rounds() for r in reporters)
         metrics.INVALID_PODS.set_function(lambda: len(sweep.invalid))
         metrics.SIZES.cache_sizes = lambda: {
             "nodes": len(scheduler.cache),
@@ -391,3 +400,12 @@ def _node_handlers(scheduler: Scheduler) -> Handlers[Node]:
         on_upsert=scheduler.on_node,
         on_delete=lambda node: scheduler.on_node_deleted(node.name),
     )
+
+
+def _summed(counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Per-key totals over several plugins' (one per profile) counts."""
+    total: dict[str, int] = {}
+    for one in counts:
+        for key, count in one.items():
+            total[key] = total.get(key, 0) + count
+    return total

@@ -16,6 +16,7 @@ from py_scheduler.cluster import Cluster
 from py_scheduler.framework.custom_resources import CustomObjectLister, CustomResource
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.pod_counts import PodCounts, TermCounts, TermKind
+from py_scheduler.framework.pod_groups import PodGroupLister
 from py_scheduler.framework.status import Status
 from py_scheduler.framework.types import (
     ClusterEventWithHint,
@@ -134,9 +135,18 @@ class Handle(Protocol):
         """The API server's release and served API versions, read once at start-up.
         Where kube-scheduler releases differ, a plugin behaves as this release's."""
 
+    @property
+    def pod_groups(self) -> PodGroupLister:
+        """The members of every pod group, as the watches show them."""
+
     def run_filters_with_nominated(
         self, state: CycleState, pod: PodInfo, node: NodeInfo
     ) -> Status: ...
+
+    def run_pre_filter_plugins(self, state: CycleState, pod: PodInfo) -> Status:
+        """Run the profile's PreFilter plugins for ``pod`` into ``state`` (a fresh
+        one), as its own scheduling cycle would: for a plugin that judges pods
+        other than the one it was called for (the rest of a gang)."""
 
     def run_pre_filter_add_pod(
         self, state: CycleState, pod: PodInfo, added: PodInfo, node: NodeInfo

@@ -56,6 +56,7 @@ from py_scheduler.framework.interface import (
     ScorePlugin,
     SharedLister,
 )
+from py_scheduler.framework.pod_groups import NO_POD_GROUPS, PodGroupLister
 from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.registry import PluginSpec, Registry
 from py_scheduler.framework.status import SUCCESS, Code, Status
@@ -252,9 +253,11 @@ class Framework(Handle):
         server: ServerInfo = OFFLINE,
         waiting_pods: WaitingPods | None = None,
         custom_objects: CustomObjects | None = None,
+        pod_groups: PodGroupLister = NO_POD_GROUPS,
     ) -> None:
         self.spec = spec
         self._server = server
+        self._pod_groups = pod_groups
         self._snapshot = snapshot
         self._objects = objects
         self._cluster = cluster
@@ -382,6 +385,10 @@ class Framework(Handle):
     @property
     def server(self) -> ServerInfo:
         return self._server
+
+    @property
+    def pod_groups(self) -> PodGroupLister:
+        return self._pod_groups
 
     def waiting_pods(self) -> Sequence[WaitingPod]:
         return list(self._waiting)
@@ -726,6 +733,10 @@ class Framework(Handle):
         if not status.is_success:
             return status
         return self.run_filters(state, pod, node)
+
+    def run_pre_filter_plugins(self, state: CycleState, pod: PodInfo) -> Status:
+        _, status, _ = self.run_pre_filter(state, pod, self._snapshot.node_infos())
+        return status
 
     def run_pre_filter_add_pod(
         self, state: CycleState, pod: PodInfo, added: PodInfo, node: NodeInfo

@@ -189,6 +189,12 @@ class KubeCluster:
             },
         )
 
+    async def patch_object_status(
+        self, *, path: str, status: Mapping[str, object], resource_version: str = ""
+    ) -> None:
+        meta: JSON = {"resourceVersion": resource_version} if resource_version else {}
+        await self.kube.patch(f"{path}/status", {"metadata": meta, "status": dict(status)})
+
     async def bind_volume(
         self, volume: vol.PersistentVolume, claim: vol.PersistentVolumeClaim
     ) -> vol.PersistentVolume:

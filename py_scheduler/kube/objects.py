@@ -8,8 +8,8 @@ ResourceSlices) are listed and watched by the same
 :class:`~py_scheduler.kube.watches.Reflector` as pods and nodes, and kept in
 the :class:`~py_scheduler.scheduling.object_store.ObjectStore`. Every handler
 runs on the scheduler's event loop, between two scheduling cycles, so the
-store never changes under a cycle. Storage and DRA changes are cluster events
-too: ``on_change`` requeues the pods the volume plugins or DynamicResources
+store never changes under a cycle. Budget, storage and DRA changes are
+cluster events too: ``on_change`` requeues the pods the volume plugins or DynamicResources
 rejected, and a relist reports what it added, changed and removed as such
 events.
 
@@ -103,6 +103,8 @@ KINDS: Final = (
         "/apis/policy/v1/poddisruptionbudgets",
         _namespaced(decode_budget),
         lambda s: s.budgets,
+        # a budget's change requeues pods (a gang whose preemption a budget stopped)
+        Resource.PDB,
     ),
     Kind("namespaces", "/api/v1/namespaces", _namespace_labels, lambda s: s.namespaces),
     Kind("services", "/api/v1/services", _owner("Service"), lambda s: s.selectors),

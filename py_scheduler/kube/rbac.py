@@ -48,6 +48,14 @@ CLUSTER: Final[Permissions] = {
     ("resource.k8s.io", "resourceclaims/status"): frozenset({"patch"}),
     ("resource.k8s.io", "deviceclasses"): READ,
     ("resource.k8s.io", "resourceslices"): READ,
+    # GangScheduling: scheduler-plugins' PodGroups and the Workload API's PodGroups
+    # (1.36+) and Workloads (1.35) are watched; a group's status is merge-patched
+    # (scheduler-plugins' phase and counts, the Workload API's condition).
+    ("scheduling.x-k8s.io", "podgroups"): READ,
+    ("scheduling.x-k8s.io", "podgroups/status"): frozenset({"patch"}),
+    ("scheduling.k8s.io", "podgroups"): READ,
+    ("scheduling.k8s.io", "workloads"): READ,
+    ("scheduling.k8s.io", "podgroups/status"): frozenset({"patch"}),
     # The secure port's delegated authentication and authorization.
     ("authentication.k8s.io", "tokenreviews"): frozenset({"create"}),
     ("authorization.k8s.io", "subjectaccessreviews"): frozenset({"create"}),

@@ -14,6 +14,7 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Final, NewType
 
+from py_scheduler.model.podgroups import NO_GROUP, PodGroupRef, pod_group_ref
 from py_scheduler.model.raw import DecodeError, Fields, RawObject
 from py_scheduler.model.resources import (
     CPU,
@@ -171,6 +172,8 @@ class PodInfo:
     scheduled_condition: tuple[str, str, str] | None = None  # (status, reason, message)
     resource_version: str = ""
     generation: int = 0
+    # The pod group it names (label or spec.schedulingGroup / spec.workloadRef).
+    pod_group: PodGroupRef = NO_GROUP
 
     @property
     def key(self) -> PodKey:
@@ -452,6 +455,7 @@ def decode_pod(raw: RawObject) -> PodInfo:
     )
     priority = spec.opt_integer("priority")
     created = _time(meta, "creationTimestamp")
+    workload_ref = spec.obj("workloadRef")
     return PodInfo(
         uid=PodUID(meta.string("uid") or f"{namespace}/{name}"),
         namespace=namespace,
@@ -504,6 +508,14 @@ def decode_pod(raw: RawObject) -> PodInfo:
         scheduled_condition=scheduled,
         resource_version=meta.string("resourceVersion"),
         generation=meta.integer("generation"),
+        pod_group=pod_group_ref(
+            namespace=namespace,
+            labels=labels,
+            scheduling_group=spec.obj("schedulingGroup").string("podGroupName"),
+            workload=workload_ref.string("name"),
+            workload_group=workload_ref.string("podGroup"),
+            replica_key=workload_ref.string("podGroupReplicaKey"),
+        ),
     )
 
 

@@ -2,7 +2,9 @@
 
 ``IN_TREE`` maps plugin names to their specs; ``DEFAULT_MULTI_POINT`` is the
 default profile, in the newest supported kube-scheduler's order and with its
-score weights; ``default_multi_point`` gives it for any release.
+score weights, with gang scheduling on (GangSort in PrioritySort's place,
+GangScheduling before DefaultPreemption); ``default_multi_point`` gives it for
+any release.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from py_scheduler.plugins import (
     default_binder,
     defaultpreemption,
     dynamicresources,
+    gangscheduling,
     image_locality,
     interpodaffinity,
     node_affinity,
@@ -53,6 +56,8 @@ IN_TREE: Final[dict[str, PluginSpec[Any]]] = {
         balanced_allocation.SPEC,
         image_locality.SPEC,
         dynamicresources.SPEC,
+        gangscheduling.SPEC,
+        gangscheduling.SORT_SPEC,
         defaultpreemption.SPEC,
         default_binder.SPEC,
     )
@@ -60,7 +65,10 @@ IN_TREE: Final[dict[str, PluginSpec[Any]]] = {
 
 DEFAULT_MULTI_POINT: Final = (
     PluginRef(scheduling_gates.NAME),
-    PluginRef(priority_sort.NAME),
+    # kube-scheduler has PrioritySort here: GangSort is its order for pods without
+    # a group, and keeps each group's pods together (config.py: a queueSort
+    # plugin a configuration enables takes its place).
+    PluginRef(gangscheduling.SORT_NAME),
     PluginRef(node_name.NAME),
     PluginRef(node_unschedulable.NAME),
     PluginRef(taint_toleration.NAME, 3),
@@ -74,6 +82,11 @@ DEFAULT_MULTI_POINT: Final = (
     PluginRef(podtopologyspread.NAME, 2),
     PluginRef(interpodaffinity.NAME, 2),
     PluginRef(dynamicresources.NAME, 2),
+    # Upstream appends GangScheduling last (behind the GenericWorkload gate). Here it
+    # is on by default and comes before DefaultPreemption: its PostFilter decides for
+    # a gang's members before a single member could preempt, and its PreBind barrier
+    # comes after every other PreBind.
+    PluginRef(gangscheduling.NAME),
     PluginRef(defaultpreemption.NAME),
     PluginRef(balanced_allocation.NAME, 1),
     PluginRef(image_locality.NAME, 1),

@@ -1,6 +1,6 @@
 """The binding cycle (upstream's ``bindingCycle`` in ``schedule_one.go``):
 PreBind, Bind, PostBind for a pod the scheduling cycle assumed, as its own
-task with bounded concurrency. A pod held at Permit starts it only once it
+task; Bind calls have bounded concurrency. A pod held at Permit starts it only once it
 is allowed or rejected (:mod:`py_scheduler.framework.waiting_pods`), so a
 waiting pod holds no binding slot; a rejection ends here, as upstream's
 ``WaitOnPermit`` failure does: the pod is unschedulable with the rejecting
@@ -99,22 +99,30 @@ class BindingCycle:
         recorder = self._recorder
         recorder.binding_tasks(+1)
         try:
-            async with self._slots:
-                status = _NOT_LEADING
-                if self._leading():
-                    began = time.perf_counter()
-                    status = await fwk.run_pre_bind(state, assumed, node)
-                    recorder.extension_point(
-                        "PreBind", status.code.value, fwk.profile_name, time.perf_counter() - began
-                    )
-                if status.is_success and not self._leading():
-                    status = _NOT_LEADING
-                if status.is_success:
-                    began = time.perf_counter()
-                    status = await fwk.run_bind(state, assumed, node)
-                    recorder.extension_point(
-                        "Bind", status.code.value, fwk.profile_name, time.perf_counter() - began
-                    )
+            # PreBind runs before the pod takes a binding slot: a plugin may wait
+            # there (a volume being provisioned, the rest of a gang), and a pod
+            # that waits must not keep the pods it waits for from their slots.
+            status = _NOT_LEADING
+            if self._leading():
+                began = time.perf_counter()
+                status = await fwk.run_pre_bind(state, assumed, node)
+                recorder.extension_point(
+                    "PreBind", status.code.value, fwk.profile_name, time.perf_counter() - began
+                )
+            if status.is_success:
+                async with self._slots:
+                    # PreBind and the wait for a slot may have outlasted the lease.
+                    if not self._leading():
+                        status = _NOT_LEADING
+                    else:
+                        began = time.perf_counter()
+                        status = await fwk.run_bind(state, assumed, node)
+                        recorder.extension_point(
+                            "Bind",
+                            status.code.value,
+                            fwk.profile_name,
+                            time.perf_counter() - began,
+                        )
         except (Conflict, NotFound) as exc:
             # Already bound elsewhere, or deleted: the watch tells the truth.
             recorder.bind_failure(type(exc).__name__)

@@ -28,6 +28,7 @@ from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.evaluation import Evaluator
 from py_scheduler.scheduling.nominator import Nominator
 from py_scheduler.scheduling.observer import CycleObserver
+from py_scheduler.scheduling.pod_groups import PodGroupIndex
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.schedule_one import PREEMPTION_IN_FLIGHT, CycleListener, Settle
 from py_scheduler.scheduling.scheduler import Scheduler, settle_for_watch
@@ -51,6 +52,7 @@ def build_scheduler(
     rng = rng or random.Random()
     cfg = config.for_release(cfg, server.version)
     cache = Cache()
+    pod_groups = PodGroupIndex(cache)
     nominator = Nominator()
     waiting = WaitingPods(timers)
     custom = CustomObjects()
@@ -66,6 +68,7 @@ def build_scheduler(
             server=server,
             waiting_pods=waiting,
             custom_objects=custom,
+            pod_groups=pod_groups,
         )
         for profile in cfg.profiles
     }
@@ -102,5 +105,6 @@ def build_scheduler(
         recorder=recorder,
         listeners=listeners,
         settle=settle,
+        pod_groups=pod_groups,
         observer=observer,
     )

@@ -18,6 +18,7 @@ from py_scheduler.model import Node, PodInfo, PodUID
 from py_scheduler.scheduling.binding_cycle import ASSIGNED_POD_DELETE
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.pod_groups import PodGroupIndex
 from py_scheduler.scheduling.queue import SchedulingQueue
 
 NODE_ADD: Final = event(Resource.NODE, ActionType.ADD, "NodeAdd")
@@ -48,11 +49,13 @@ class EventHandlers:
         cache: Cache,
         queue: SchedulingQueue,
         nominator: Nominator,
+        pod_groups: PodGroupIndex | None = None,
     ) -> None:
         self.profiles = profiles
         self.cache = cache
         self.queue = queue
         self.nominator = nominator
+        self.pod_groups = pod_groups if pod_groups is not None else PodGroupIndex(cache)
         # Unassigned pods of ours as the watch last showed them (None: deleted).
         self.pending: dict[PodUID, PodInfo] = {}
 
@@ -70,9 +73,12 @@ class EventHandlers:
         if pod.scheduler_name not in self.profiles:
             return
         if pod.is_terminal:
-            self.on_pod_deleted(pod)
+            self.pod_groups.upsert(pod)  # a finished member is still counted
+            self._drop(pod)
             return
         self.pending[pod.uid] = pod
+        if pod.pod_group.key is not None:
+            self.pod_groups.upsert(pod)
         if self.cache.is_assumed(pod.uid):
             # Binding in flight, or held at Permit (nominated to its node, which it
             # already takes as assumed): the watch will show where it went.
@@ -87,6 +93,7 @@ class EventHandlers:
             self.queue.update(pod)
 
     def _on_assigned_pod(self, pod: PodInfo) -> None:
+        self.pod_groups.upsert(pod)
         if self.pending.pop(pod.uid, None) is not None:
             self.queue.delete(pod)
         self.nominator.remove(pod)
@@ -112,6 +119,10 @@ class EventHandlers:
             self.queue.move_all(event(Resource.ASSIGNED_POD, action), old, pod)
 
     def on_pod_deleted(self, pod: PodInfo) -> None:
+        self.pod_groups.remove(pod)
+        self._drop(pod)
+
+    def _drop(self, pod: PodInfo) -> None:
         self.pending.pop(pod.uid, None)
         self.queue.delete(pod)
         self.nominator.remove(pod)
@@ -134,6 +145,7 @@ class EventHandlers:
         """A full relist: rebuild without losing assumed pods or double-counting."""
         assigned = [p for p in pods if p.node_name and not p.is_terminal]
         self.cache.replace_pods(assigned)
+        self.pod_groups.replace(p for p in pods if p.node_name or p.scheduler_name in self.profiles)
         fresh = {
             p.uid: p
             for p in pods

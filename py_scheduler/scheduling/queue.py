@@ -305,9 +305,11 @@ class SchedulingQueue:
             self._push_backoff(where.queued, "PreemptionRefused")
 
     def activate(self, pods: Iterable[PodInfo]) -> None:
+        """Move these pods to activeQ now (upstream's Activate). A gated pod runs
+        PreEnqueue again on the way, as upstream's does, and stays gated if held."""
         for pod in pods:
             where = self._where.get(pod.uid)
-            if where is not None and where.queue in (UNSCHEDULABLE, BACKOFF):
+            if where is not None and where.queue in (UNSCHEDULABLE, BACKOFF, GATED):
                 self._drop(pod.uid)
                 self._push_active(where.queued, FORCE_ACTIVATE.label)
 

@@ -30,6 +30,7 @@ from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.eventhandlers import EventHandlers
 from py_scheduler.scheduling.nominator import Nominator
 from py_scheduler.scheduling.observer import CycleObserver
+from py_scheduler.scheduling.pod_groups import PodGroupIndex
 from py_scheduler.scheduling.preemption import Preemptor
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.schedule_one import (
@@ -68,9 +69,12 @@ class Scheduler(EventHandlers):
         recorder: MetricsRecorder = NO_METRICS,
         listeners: Sequence[CycleListener] = (),
         settle: Settle = settle_for_watch,
+        pod_groups: PodGroupIndex | None = None,
         observer: CycleObserver | None = None,
     ) -> None:
-        super().__init__(profiles=profiles, cache=cache, queue=queue, nominator=nominator)
+        super().__init__(
+            profiles=profiles, cache=cache, queue=queue, nominator=nominator, pod_groups=pod_groups
+        )
         self.algorithm = algorithm
         self.tasks = Tasks()
         # Whether this replica may still schedule and bind (the leader lease is

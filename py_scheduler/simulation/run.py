@@ -160,6 +160,11 @@ class SimulatedCluster:
     ) -> None:
         del pod, type, reason, action, note, reporting_controller
 
+    async def patch_object_status(
+        self, *, path: str, status: Mapping[str, object], resource_version: str = ""
+    ) -> None:
+        del path, status, resource_version
+
     async def bind_volume(
         self, volume: vol.PersistentVolume, claim: vol.PersistentVolumeClaim
     ) -> vol.PersistentVolume:

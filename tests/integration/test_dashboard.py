@@ -163,8 +163,8 @@ def prometheus(
                 up = _query(base, 'up{job="py-scheduler"} == 1')
                 if len(up.get("data", {}).get("result", [])) == 2:
                     break
-            except OSError:
-                pass
+            except (OSError, ValueError):
+                pass  # not listening yet, or starting (a 503 whose body is not JSON)
             if time.monotonic() > deadline or proc.poll() is not None:
                 pytest.fail(f"prometheus did not scrape py-scheduler; see {log.name}")
             time.sleep(0.5)

@@ -31,7 +31,9 @@ RULES_FILE: Final = CHART / "files" / "prometheus-rules.yaml"
 DASHBOARD_FILE: Final = CHART / "files" / "dashboard.json"
 
 # Kinds that live in a namespace (everything the chart renders except the cluster RBAC).
-CLUSTER_SCOPED: Final = frozenset({"ClusterRole", "ClusterRoleBinding", "Namespace"})
+CLUSTER_SCOPED: Final = frozenset(
+    {"ClusterRole", "ClusterRoleBinding", "Namespace", "CustomResourceDefinition"}
+)
 COMMON_LABELS: Final = (
     "helm.sh/chart",
     "app.kubernetes.io/name",
@@ -201,6 +203,10 @@ def check_metadata(
         meta = doc.get("metadata") or {}
         what = f"{doc.get('kind')}/{meta.get('name')}"
         problems.check(doc.get("apiVersion") and meta.get("name"), f"{what}: no apiVersion/name")
+        if doc["kind"] == "CustomResourceDefinition":
+            # Helm installs crds/ as they are, never templated: no release labels.
+            problems.check("namespace" not in meta, f"{what}: cluster-scoped with a namespace")
+            continue
         labels = meta.get("labels") or {}
         for label in COMMON_LABELS:
             problems.check(label in labels, f"{what}: label {label} missing")

@@ -14,7 +14,7 @@ out=${1:-deploy/manifests/py-scheduler.yaml}
 
 helm=${HELM:-$(bash controlplane/build.sh)/bin/helm}
 
-args=(template py-scheduler charts/py-scheduler --namespace py-scheduler --skip-tests)
+args=(template py-scheduler charts/py-scheduler --namespace py-scheduler --skip-tests --include-crds)
 
 render() {
 	cat <<HEADER

@@ -244,7 +244,7 @@ manifests_shape() {
 			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
 			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
 			--priority-class system-cluster-critical --image "$IMAGE" \
-			--kinds PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment
+			--kinds CustomResourceDefinition,PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment
 }
 check "deploy/manifests: restricted namespace; objects as the chart's, without the test hook" manifests_shape
 

@@ -36,6 +36,7 @@ from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
 from py_scheduler.scheduling.observer import CycleObserver
+from py_scheduler.scheduling.pod_groups import PodGroupIndex
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.schedule_one import CycleListener, Settle
 from py_scheduler.scheduling.scheduler import Scheduler
@@ -369,6 +370,7 @@ def build_core(
     clock = clock or FakeClock()
     cluster = FakeCluster()
     cache = Cache()
+    pod_groups = PodGroupIndex(cache, clock=clock.read)
     nominator = Nominator()
     timers = ManualTimers()
     waiting = WaitingPods(timers)
@@ -385,6 +387,7 @@ def build_core(
             server=server,
             waiting_pods=waiting,
             custom_objects=custom,
+            pod_groups=pod_groups,
         )
         for profile in cfg.profiles
     }
@@ -419,6 +422,7 @@ def build_core(
         recorder=recorder,
         settle=settle or _settled,
         listeners=listeners,
+        pod_groups=pod_groups,
         observer=observer,
     )
     for node in nodes:

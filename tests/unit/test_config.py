@@ -129,12 +129,39 @@ def test_the_default_profile_builds_every_extension_point() -> None:
         "NodeResourcesBalancedAllocation": 1,
         "ImageLocality": 1,
     }
-    assert names["queueSort"] == ["PrioritySort"]
-    assert names["preEnqueue"] == ["SchedulingGates", "DynamicResources"]
-    assert names["postFilter"] == ["DynamicResources", "DefaultPreemption"]
+    assert names["queueSort"] == ["GangSort"]
+    assert names["preEnqueue"] == ["SchedulingGates", "DynamicResources", "GangScheduling"]
+    assert names["postFilter"] == ["DynamicResources", "GangScheduling", "DefaultPreemption"]
     assert names["bind"] == ["DefaultBinder"]
-    assert names["reserve"] == ["VolumeBinding", "DynamicResources"]
-    assert names["preBind"] == ["VolumeBinding", "DynamicResources"]
+    assert names["reserve"] == ["VolumeBinding", "DynamicResources", "GangScheduling"]
+    assert names["permit"] == ["GangScheduling"]
+    # The gang's barrier comes after every other PreBind.
+    assert names["preBind"] == ["VolumeBinding", "DynamicResources", "GangScheduling"]
+
+
+@pytest.mark.parametrize(
+    "plugins",
+    [
+        pytest.param({"queueSort": {"enabled": [{"name": "PrioritySort"}]}}, id="at queueSort"),
+        pytest.param({"multiPoint": {"enabled": [{"name": "PrioritySort"}]}}, id="in multiPoint"),
+    ],
+)
+def test_a_queue_sort_the_configuration_enables_takes_gang_sorts_place(
+    plugins: dict[str, object],
+) -> None:
+    cfg = parse(with_header(profiles=[{"plugins": plugins}]))
+    names = [ref.name for ref in cfg.profiles[0].multi_point]
+    assert "GangSort" not in names
+    assert "GangScheduling" in names
+    fwk = Framework(
+        cfg.profiles[0],
+        cfg.registry,
+        snapshot=FakeSnapshot(),
+        objects=FakeObjects(),
+        cluster=FakeCluster(),
+        nominator=FakeNominator(),
+    )
+    assert fwk.queue_sort.name == "PrioritySort"
 
 
 def test_several_profiles_with_their_own_names_and_percentages() -> None:
@@ -861,7 +888,8 @@ def test_enabling_a_plugin_at_a_pod_group_point_is_refused(point: str) -> None:
         parse(raw)
     assert str(caught.value) == (
         f"configuration: profiles[0].plugins.{point}: cannot enable 'NodeResourcesFit': "
-        "py-scheduler does not schedule pod groups, so no plugin serves this extension point"
+        "py-scheduler schedules a pod group's pods one by one (GangScheduling), so no plugin "
+        "serves this extension point"
     )
 
 
@@ -890,7 +918,7 @@ def test_the_default_plugins_are_in_the_order_of_the_release(
     cfg = parse({}, release=release)
     (profile,) = cfg.profiles
     names = [ref.name for ref in profile.multi_point]
-    assert names[:4] == ["SchedulingGates", "PrioritySort", *first_filters]
+    assert names[:4] == ["SchedulingGates", "GangSort", *first_filters]
     # The same plugins with the same weights; only the order differs.
     assert sorted(profile.multi_point, key=lambda r: r.name) == sorted(
         plugins.DEFAULT_MULTI_POINT, key=lambda r: r.name

@@ -262,9 +262,15 @@ def test_kinds_named_by_a_lister_or_an_event_are_watched() -> None:
 
     cfg = config.parse(windows_config("Windows", "Watcher"), registry=REGISTRY)
     scheduler = build_scheduler(cfg, cluster=FakeCluster(), objects=FakeObjects())
+    # GangScheduling (in the default profile) watches both group APIs' kinds first;
+    # a kind two plugins name is watched once.
     assert [r.value for r in scheduler.custom_objects.resources()] == [
-        "maintenancewindows.v1.example.com",
         "podgroups.v1alpha1.scheduling.x-k8s.io",
+        "podgroups.v1beta1.scheduling.k8s.io",
+        "podgroups.v1alpha3.scheduling.k8s.io",
+        "podgroups.v1alpha2.scheduling.k8s.io",
+        "workloads.v1alpha1.scheduling.k8s.io",
+        "maintenancewindows.v1.example.com",
     ]
 
 

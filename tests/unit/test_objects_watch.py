@@ -1,5 +1,5 @@
 """The object watches' handlers (py_scheduler.kube.objects): each kind keeps
-its store table, and every add, change and removal of a storage or DRA
+its store table, and every add, change and removal of a budget, storage or DRA
 object, from a watch event or a relist, reaches the queue as a cluster event."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from py_scheduler.kube import objects
 from py_scheduler.scheduling.object_store import ObjectStore
 from tests.builders import raw_pvc
 from tests.builders_dra import allocation, raw_claim, raw_slice
+from tests.unit.random_clusters import raw_pdb
 
 
 def table(name: str, store: ObjectStore, events: list[Any]) -> Any:
@@ -36,6 +37,23 @@ def test_storage_changes_are_cluster_events_from_watch_events_and_relists() -> N
         (Resource.PVC, ActionType.DELETE),
     ]
     assert list(store.claims) == [("default", "b")]
+
+
+def test_budget_changes_are_cluster_events() -> None:
+    # A budget's change may let a gang preempt where it stopped one before.
+    store, events = ObjectStore(), list[Any]()
+    _, budgets = table("poddisruptionbudgets", store, events)
+    budgets.on_replace([budgets.decode(raw_pdb("b", "web", 0, namespace="ns"))])
+    budgets.on_upsert(budgets.decode(raw_pdb("b", "web", 1, namespace="ns")))
+    budget = store.budgets[("ns", "b")]
+    assert budget.disruptions_allowed == 1
+    budgets.on_delete(budgets.decode(raw_pdb("b", "web", 1, namespace="ns")))
+    assert ("ns", "b") not in store.budgets
+    assert events == [
+        (Resource.PDB, ActionType.ADD),
+        (Resource.PDB, ActionType.UPDATE),
+        (Resource.PDB, ActionType.DELETE),
+    ]
 
 
 def owner(kind: str, name: str, labels: dict[str, str] | None) -> dict[str, Any]:

@@ -544,6 +544,26 @@ async def test_removing_the_last_gate_activates_the_pod(clock: FakeClock) -> Non
     assert recorder.seen[-1] == (ACTIVE, "UpdatePodSchedulingGatesEliminated")
 
 
+async def test_activating_a_gated_pod_runs_pre_enqueue_again(clock: FakeClock) -> None:
+    held = {"p"}
+
+    def pre_enqueue(pod: PodInfo) -> Status:
+        if pod.name in held:
+            return Status.unresolvable("held").with_plugin("Holder")
+        return Status()
+
+    fwk = default_framework(FakeSnapshot())
+    queue = SchedulingQueue(less=fwk.less, pre_enqueue=pre_enqueue, events={}, clock=clock.read)
+    queue.add(make_pod("p"))
+    assert queue.where(make_pod("p").uid) == GATED
+    queue.activate([make_pod("p")])
+    assert queue.where(make_pod("p").uid) == GATED  # still held: PreEnqueue is not skipped
+    held.clear()
+    queue.activate([make_pod("p")])
+    queued = await popped(queue)
+    assert queued.pod.name == "p"
+
+
 def test_a_requeued_pod_that_is_gated_records_the_gate(clock: FakeClock) -> None:
     queue = new_queue(clock)
     queued = QueuedPodInfo(make_pod("p", gates=["x", "y"]), timestamp=clock.now)

@@ -17,7 +17,10 @@ Steps, as upstream:
    candidates and at least one of them violates no PodDisruptionBudget.
 4. On each node every lower-priority pod is removed; if the pod then fits,
    victims are reprieved one by one (PDB-violating ones first, each group
-   in importance order) while the pod still fits.
+   in importance order) while the pod still fits. A victim that belongs to a
+   pod group brings every bound member of its group along (upstream's
+   ``DisruptionMode: All``): a gang is never preempted one member at a time,
+   and a member of a group with a member not lower in priority is no victim.
 5. The best candidate is chosen by ``candidates.pick_one_node``. From
    Kubernetes 1.37 the success says so ("found a potential placement..."),
    and those words end the pod's FailedScheduling message; up to 1.36 it is
@@ -355,7 +358,11 @@ class DefaultPreemption:
         Returns the victims (most important first), how many of them violate
         a PDB, and Success, or the status that rules the node out.
         """
-        potential = [p for p in node.pods.values() if p.priority < pod.priority]
+        potential = [
+            p
+            for p in node.pods.values()
+            if p.priority < pod.priority and self._group_may_go(p, pod.priority)
+        ]
         for victim in potential:
             status = self._remove(state, pod, victim, node)
             if not status.is_success:
@@ -382,7 +389,37 @@ class DefaultPreemption:
                     violations += group_violates
         if violating and non_violating:
             victims = by_importance(victims, now)
+        with_groups = self._with_groups(victims)
+        if len(with_groups) != len(victims):
+            # A member of a pod group takes its group along: recount the budgets.
+            violating, _ = split_by_pdb_violation(by_importance(with_groups, now), budgets_for)
+            return with_groups, len(violating), SUCCESS
         return victims, violations, SUCCESS
+
+    # -- pod groups --------------------------------------------------------------------
+
+    def _bound_members(self, pod: PodInfo) -> list[PodInfo]:
+        key = pod.pod_group.key
+        if key is None:
+            return []
+        members = self.handle.pod_groups.members(key)
+        return [p for p in members.pods if p.uid in members.bound]
+
+    def _group_may_go(self, victim: PodInfo, priority: int) -> bool:
+        """A pod of a group is a victim only if its whole group may be: a gang is
+        never preempted one member at a time."""
+        return all(p.priority < priority for p in self._bound_members(victim))
+
+    def _with_groups(self, victims: list[PodInfo]) -> list[PodInfo]:
+        """``victims`` and every bound member of their groups, on any node."""
+        out = list(victims)
+        seen = {v.uid for v in victims}
+        for victim in victims:
+            for member in self._bound_members(victim):
+                if member.uid not in seen:
+                    seen.add(member.uid)
+                    out.append(member)
+        return out
 
     def _remove(self, state: CycleState, pod: PodInfo, victim: PodInfo, node: NodeInfo) -> Status:
         node.remove_pod(victim)

@@ -209,9 +209,10 @@ async def test_annotations_follow_the_simulators_keys_and_shapes() -> None:
     assert orjson.loads(fits[ann.BIND]) == {"DefaultBinder": "success"}
     assert orjson.loads(fits[ann.RESERVE]) == {
         "DynamicResources": "success",
+        "GangScheduling": "success",
         "VolumeBinding": "success",
     }
-    assert orjson.loads(fits[ann.PERMIT_TIMEOUT]) == {}
+    assert orjson.loads(fits[ann.PERMIT_TIMEOUT]) == {"GangScheduling": "0s"}
     big = got["default/big"]
     assert big[ann.SELECTED_NODE] == ""
     assert orjson.loads(big[ann.FILTER])["n3"]["NodeResourcesFit"] == "Insufficient cpu"
