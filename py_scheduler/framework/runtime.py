@@ -210,11 +210,15 @@ class Framework(Handle):
         self._batch_filters = [p for p in self.filter if isinstance(p, BatchFilterPlugin)]
         # A normalised score needs every node's raw score first: per node only,
         # unless the plugin's batch form returns normalised scores itself.
+        # A Protocol isinstance check walks the class: once here, not per cycle.
+        self._normalizers: dict[str, ScoreNormalizer] = {
+            p.name: p for p in self.score if isinstance(p, ScoreNormalizer)
+        }
         self._batch_scores = {
             p.name: p
             for p in self.score
             if isinstance(p, BatchScorePlugin)
-            and (p.batch_normalizes or not isinstance(p, ScoreNormalizer))
+            and (p.batch_normalizes or p.name not in self._normalizers)
         }
 
     def _resolve(self, point: str) -> list[PluginRef]:
@@ -404,12 +408,33 @@ class Framework(Handle):
         rows = self.batch_rows(nodes, snapshot)
         if rows is None:
             return None
-        columns = self._columns
+        passes, covered = self.batch_verdicts(state, pod, active, rows)
+        if passes is None:
+            return None
+        skip = state.skip_filter
+        rest = tuple(p for p in self.filter if p.name not in covered and p.name not in skip)
+        return FilterBatch(passes.tolist(), rest, rows)
+
+    @property
+    def batch_filters(self) -> Sequence[BatchFilterPlugin]:
+        """The Filter plugins with a batch form, in Filter order."""
+        return self._batch_filters
+
+    def batch_verdicts(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        plugins: Sequence[BatchFilterPlugin],
+        rows: Int64s,
+    ) -> tuple[Bools | None, frozenset[str]]:
+        """Where every one of ``plugins`` that could judge accepts the node at
+        that row (columns brought up to date by ``batch_rows``), and which
+        plugins judged; (None, {}) when none could."""
         passes: Bools | None = None
         covered: set[str] = set()
-        for plugin in active:
+        for plugin in plugins:
             try:
-                got = plugin.filter_batch(state, pod, columns, rows)
+                got = plugin.filter_batch(state, pod, self._columns, rows)
             except Exception as exc:
                 # The per-node form judges instead, and reports its own failure as upstream.
                 log.error("batch filter raised", plugin=plugin.name, pod=pod.key, exc_info=exc)
@@ -418,11 +443,7 @@ class Framework(Handle):
                 continue
             passes = got if passes is None else passes & got
             covered.add(plugin.name)
-        if passes is None:
-            return None
-        skip = state.skip_filter
-        rest = tuple(p for p in self.filter if p.name not in covered and p.name not in skip)
-        return FilterBatch(passes.tolist(), rest, rows)
+        return passes, frozenset(covered)
 
     def batch_rows(self, nodes: Sequence[NodeInfo], snapshot: SharedLister) -> Int64s | None:
         """Where ``nodes`` sit in the columns, brought up to date with
@@ -545,29 +566,44 @@ class Framework(Handle):
         rows: Int64s | None = None,
         *,
         each: Callable[[Callable[[NodeInfo], int]], list[int]] | None = None,
+        kept: Callable[[ScorePlugin], Int64s | None] | None = None,
     ) -> tuple[list[int], Status]:
         """Weighted total per node (same order as ``nodes``). Given ``rows``
         (``batch_rows``), plugins with a batch form score all nodes at once;
-        ``each`` maps a per-node score over ``nodes`` (a parallel map, say)."""
+        ``each`` maps a per-node score over ``nodes`` (a parallel map, say);
+        ``kept`` gives a plugin's raw scores on ``nodes`` when they are
+        already known (None: score them here), before normalisation."""
         totals = np.zeros(len(nodes), dtype=np.int64)
         for plugin in self.score:
             if plugin.name in state.skip_score:
                 continue
             start = time.perf_counter()
+            normalizer = self._normalizers.get(plugin.name)
+            scores: list[int] | None = None
             batch: Int64s | None = None
-            batch_plugin = self._batch_scores.get(plugin.name)
-            if batch_plugin is not None and rows is not None:
-                batch = self._score_batch(batch_plugin, state, pod, rows)
-            if batch is None:
-                try:
-                    if each is None:
-                        scores = [plugin.score(state, pod, node) for node in nodes]
+            try:
+                raw = kept(plugin) if kept is not None else None
+                if raw is not None:
+                    if normalizer is None:
+                        batch = raw
                     else:
-                        scores = each(functools.partial(plugin.score, state, pod))
-                    if isinstance(plugin, ScoreNormalizer):
-                        plugin.normalize_scores(state, pod, scores)
-                except Exception as exc:
-                    return totals.tolist(), self._crashed(plugin.name, "Score", exc)
+                        scores = raw.tolist()
+                        normalizer.normalize_scores(state, pod, scores)
+                else:
+                    batch_plugin = self._batch_scores.get(plugin.name)
+                    if batch_plugin is not None and rows is not None:
+                        batch = self._score_batch(batch_plugin, state, pod, rows)
+                    if batch is None:
+                        if each is None:
+                            scores = [plugin.score(state, pod, node) for node in nodes]
+                        else:
+                            scores = each(functools.partial(plugin.score, state, pod))
+                        if normalizer is not None:
+                            normalizer.normalize_scores(state, pod, scores)
+            except Exception as exc:
+                return totals.tolist(), self._crashed(plugin.name, "Score", exc)
+            if batch is None:  # per-node scores, or normalised kept ones
+                scores = scores or []
                 for score in scores:
                     if not MIN_NODE_SCORE <= score <= MAX_NODE_SCORE:
                         return totals.tolist(), _invalid_score(plugin.name, score)
@@ -578,6 +614,16 @@ class Framework(Handle):
             self._observe(state, "Score", plugin.name, SUCCESS, start)
             totals += batch * self.weights[plugin.name]
         return totals.tolist(), SUCCESS
+
+    def raw_batch_scores(
+        self, state: CycleState, pod: PodInfo, plugin: ScorePlugin, rows: Int64s
+    ) -> Int64s | None:
+        """The plugin's scores before normalisation on ``rows`` of the columns,
+        from its batch form; None when it has none that gives them."""
+        batch = self._batch_scores.get(plugin.name)
+        if batch is None or batch.batch_normalizes:
+            return None
+        return self._score_batch(batch, state, pod, rows)
 
     def _score_batch(
         self, plugin: BatchScorePlugin, state: CycleState, pod: PodInfo, rows: Int64s
