@@ -9,7 +9,7 @@ nominated-pod pass hand it clones with pods added or removed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Collection, Mapping, Sequence, Set
 from typing import ClassVar, Protocol, runtime_checkable
 
 from py_scheduler.cluster import Cluster
@@ -99,6 +99,9 @@ class ObjectLister(Protocol):
 
 class Nominator(Protocol):
     def nominated_pods_for(self, node: NodeName) -> Sequence[PodInfo]: ...
+
+    def nominated_nodes(self) -> Collection[NodeName]:
+        """The nodes some pod is nominated to."""
 
     def __len__(self) -> int:
         """How many pods are nominated anywhere."""
