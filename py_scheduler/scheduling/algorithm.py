@@ -29,7 +29,7 @@ from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import Code, Status
 from py_scheduler.framework.types import NO_NODES_AVAILABLE, Diagnosis, FitError
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
-from py_scheduler.scheduling.evaluation import Columnar, Evaluator, rows_of
+from py_scheduler.scheduling.evaluation import Columnar, Evaluator
 
 MIN_FEASIBLE_NODES_TO_FIND: Final = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: Final = 5
@@ -185,22 +185,15 @@ class Algorithm:
         judged = self.evaluator.filter(
             fwk, state, pod, snapshot, nodes, start=start, want=self.feasible_to_find(fwk, count)
         )
-        self.next_start = (start + len(judged.statuses)) % max(num_all, 1)
-        feasible: list[NodeInfo] = []
-        found_at: list[int] = []
-        statuses = diagnosis.node_to_status
-        for i, status in enumerate(judged.statuses):
-            at = (start + i) % count
-            if status.code is Code.SUCCESS:
-                feasible.append(nodes[at])
-                found_at.append(at)
-            elif status.code is Code.ERROR:
-                raise SchedulingError(status)
-            else:
-                statuses[nodes[at].name] = status
-                if status.plugin:
-                    diagnosis.unschedulable_plugins.add(status.plugin)
-        return feasible, rows_of(judged.rows, found_at)
+        out = judged.outcome(nodes, start)
+        self.next_start = (start + out.judged) % max(num_all, 1)
+        if out.error is not None:
+            raise SchedulingError(out.error)
+        diagnosis.node_to_status.statuses.update(zip(out.rejected, out.statuses, strict=True))
+        plugins = {status.plugin for status in out.statuses}
+        plugins.discard("")
+        diagnosis.unschedulable_plugins |= plugins
+        return out.feasible, out.rows
 
     def _timed(self, point: str, status: Status, fwk: Framework, start: float) -> None:
         self.recorder.extension_point(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 import numpy as np
@@ -33,7 +34,7 @@ from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import SharedLister
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import Code, Status
-from py_scheduler.model import NodeInfo, PodInfo
+from py_scheduler.model import NodeInfo, NodeName, PodInfo
 
 # Below this many candidates numpy's per-call overhead outweighs what the
 # batch forms save (bench.evaluation: the crossover lies between 10 and 50).
@@ -44,16 +45,58 @@ PARALLELISM: Final = 16  # kube-scheduler's default
 CheckNode = Callable[[int], Status]
 
 
+@dataclass(slots=True)
+class Outcome:
+    """What the Filter loop decided: how many candidates it judged (a prefix of
+    the round-robin order), the feasible ones in that order with their rows in
+    the framework's columns (when known), the rejected ones in that order
+    with their statuses, and the Error that ended the loop, if one did."""
+
+    judged: int
+    feasible: list[NodeInfo]
+    rows: Int64s | None
+    rejected: list[NodeName]
+    statuses: list[Status]
+    error: Status | None = None
+
+
 class Judged:
     """The statuses of the first ``len(statuses)`` candidates in round-robin
     order; ``rows`` are every candidate's rows in the framework's columns when
-    batch filters ran (in candidate order, not round-robin order)."""
+    batch filters ran (in candidate order, not round-robin order). An
+    evaluator that has the outcome at hand passes it instead (``decided``)."""
 
-    __slots__ = ("rows", "statuses")
+    __slots__ = ("decided", "rows", "statuses")
 
-    def __init__(self, statuses: list[Status], rows: Int64s | None = None) -> None:
+    def __init__(
+        self,
+        statuses: list[Status],
+        rows: Int64s | None = None,
+        *,
+        decided: Outcome | None = None,
+    ) -> None:
         self.statuses = statuses
         self.rows = rows
+        self.decided = decided
+
+    def outcome(self, nodes: Sequence[NodeInfo], start: int) -> Outcome:
+        if self.decided is not None:
+            return self.decided
+        count = len(nodes)
+        out = Outcome(len(self.statuses), [], None, [], [])
+        found_at: list[int] = []
+        for i, status in enumerate(self.statuses):
+            at = (start + i) % count
+            if status.code is Code.SUCCESS:
+                out.feasible.append(nodes[at])
+                found_at.append(at)
+            elif status.code is Code.ERROR:
+                out.error = status
+            else:
+                out.rejected.append(nodes[at].name)
+                out.statuses.append(status)
+        out.rows = rows_of(self.rows, found_at)
+        return out
 
 
 class Evaluator(Protocol):
