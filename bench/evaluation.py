@@ -52,11 +52,13 @@ from py_scheduler.scheduling.evaluation import (
     NodeByNode,
     Threaded,
 )
+from py_scheduler.scheduling.incremental import Incremental
 from py_scheduler.scheduling.nominator import Nominator
 from py_scheduler.scheduling.object_store import ObjectStore
 
 Raw = dict[str, Any]
 ZONES = 3
+WAYS = ("sequential", "thread pool", "vectorised", "incremental")
 
 
 # -- the cluster ----------------------------------------------------------------------------------
@@ -166,7 +168,7 @@ def build_ways(
 ) -> list[Way]:
     profile: ProfileSpec = config.parse({}).profiles[0]
     ways = []
-    for name in ("sequential", "thread pool", "vectorised"):
+    for name in WAYS:
         cache = Cache()
         for raw in nodes:
             cache.add_node(decode_node(raw))
@@ -186,6 +188,7 @@ def build_ways(
             "sequential": NodeByNode(),
             "thread pool": Threaded(pool, PARALLELISM),
             "vectorised": Columnar(),
+            "incremental": Incremental(),
         }
         evaluator = evaluators[name]
         alg = Algorithm(
@@ -224,7 +227,7 @@ def run_cycles(ways: list[Way], kind: str, make: Callable[[int], Raw], cycles: i
         outcomes = {}
         # A different way first each cycle, so that no way always runs
         # right after another's allocations or a neighbour's burst.
-        for way in ways[i % 3 :] + ways[: i % 3]:
+        for way in ways[i % len(ways) :] + ways[: i % len(ways)]:
             outcome: object
             began = time.perf_counter()
             try:
@@ -271,15 +274,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_snapshot(args.write_snapshot, sizes[-1], args.pods_per_node, args.pending, args.seed)
         return 0
     print(f"median µs per pod (Filter+Score+select), numpy {np.__version__}")
-    print(f"{'nodes':>6}  {'pod':<20} {'sequential':>11} {'thread pool':>12} {'vectorised':>11}")
+    print(f"{'nodes':>6}  {'pod':<20} " + " ".join(f"{way:>12}" for way in WAYS))
     for size in sizes:
         for kind, medians in measure(
             size, args.pods_per_node, args.cycles, args.repeat, args.seed
         ).items():
-            print(
-                f"{size:>6}  {kind:<20} {medians['sequential']:>11.0f} "
-                f"{medians['thread pool']:>12.0f} {medians['vectorised']:>11.0f}"
-            )
+            print(f"{size:>6}  {kind:<20} " + " ".join(f"{medians[w]:>12.0f}" for w in WAYS))
     return 0
 
 

@@ -29,7 +29,8 @@ from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import Code, Status
 from py_scheduler.framework.types import NO_NODES_AVAILABLE, Diagnosis, FitError
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
-from py_scheduler.scheduling.evaluation import Columnar, Evaluator
+from py_scheduler.scheduling.evaluation import Evaluator
+from py_scheduler.scheduling.incremental import Incremental
 
 MIN_FEASIBLE_NODES_TO_FIND: Final = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: Final = 5
@@ -77,7 +78,7 @@ class Algorithm:
         self.recorder = recorder
         self.percentage = percentage_of_nodes_to_score
         self.rng = rng
-        self.evaluator: Evaluator = evaluator if evaluator is not None else Columnar()
+        self.evaluator: Evaluator = evaluator if evaluator is not None else Incremental()
         self.next_start = 0
 
     def schedule(
