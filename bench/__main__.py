@@ -39,6 +39,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="add one py-spy-profiled py-scheduler SchedulingBasic run",
     )
     parser.add_argument("--py-log-level", default="warning", help="py-scheduler's --log-level")
+    parser.add_argument(
+        "--schedulers",
+        default=f"{contenders.KUBE},{contenders.PY}",
+        help="comma-separated contenders to run (default: both)",
+    )
     parser.add_argument("--report-only", action="store_true", help="rewrite report.md and plots")
     return parser.parse_args(argv)
 
@@ -101,7 +106,8 @@ async def _workload(
 ) -> None:
     await runner.create_nodes(ctx.kube, workload)
     try:
-        names = [contenders.CEILING] if workload.ceiling else [contenders.KUBE, contenders.PY]
+        chosen = [name.strip() for name in args.schedulers.split(",")]
+        names = [contenders.CEILING] if workload.ceiling else chosen
         for rep in range(args.reps):
             for name in names:
                 record = await runner.run_once(ctx, workload, name, rep)
