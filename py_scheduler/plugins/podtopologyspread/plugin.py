@@ -22,6 +22,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, Final
 
+import numpy as np
+
+from py_scheduler.framework.batch import Bools, Int64s, NodeColumns, change_log
 from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import MAX_NODE_SCORE, Handle, PreFilterExtensions
 from py_scheduler.framework.registry import PluginSpec
@@ -52,11 +55,14 @@ from py_scheduler.plugins.podtopologyspread.common import (
     has_all_keys,
     merge_selectors,
 )
+from py_scheduler.plugins.podtopologyspread.counting import DomainCounter, DomainCounts
 from py_scheduler.plugins.podtopologyspread.filtering import FilterState
 from py_scheduler.plugins.podtopologyspread.scoring import ScoreState, round_half_up
 
 # PreFilter -> Filter (and the PreFilter extensions): counts per domain.
 _PRE_FILTER: Final = StateKey[FilterState](f"{NAME}/counts")
+# PreFilter -> Filter's batch form: the kept counts the FilterState came from.
+_DOMAINS: Final = StateKey[DomainCounts](f"{NAME}/domains")
 # PreScore -> Score: counts, ignored nodes and weights.
 _PRE_SCORE: Final = StateKey[ScoreState](f"{NAME}/scores")
 
@@ -70,6 +76,7 @@ class PodTopologySpread:
         self._defaults = (
             SYSTEM_DEFAULT_CONSTRAINTS if self._system_defaulted else args.default_constraints
         )
+        self._counter = DomainCounter()
 
     def _constraints(self, pod: PodInfo, action: str) -> tuple[Constraint, ...]:
         if pod.spread_constraints:
@@ -91,7 +98,7 @@ class PodTopologySpread:
     def pre_filter(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
     ) -> tuple[PreFilterResult | None, Status]:
-        counts = self._count(pod, nodes)
+        counts = self._count(pod, nodes, state)
         if not counts.constraints:
             return None, SKIP
         state.write(_PRE_FILTER, counts)
@@ -125,11 +132,21 @@ class PodTopologySpread:
         found = self._handle.snapshot.matching_pods((selector,), terminating=False)
         return found.get(namespace, NO_PODS)
 
-    def _count(self, pod: PodInfo, nodes: Sequence[NodeInfo]) -> FilterState:
+    def _count(
+        self, pod: PodInfo, nodes: Sequence[NodeInfo], state: CycleState | None = None
+    ) -> FilterState:
         constraints = self._constraints(pod, DO_NOT_SCHEDULE)
         counts: list[dict[str, int]] = [{} for _ in constraints]
         if constraints:
             matching = [self._matching(c, pod.namespace) for c in constraints]
+            snapshot = self._handle.snapshot
+            log = change_log(snapshot)
+            if state is not None and log is not None and nodes is snapshot.node_infos():
+                # The whole node list of a snapshot that logs its changes:
+                # bring the kept counts up to date instead of walking it.
+                kept = self._counter.counts(pod, constraints, nodes, matching, log)
+                state.write(_DOMAINS, kept)
+                return kept.state
             for node_info in nodes:
                 node = node_info.node
                 labels = node.labels
@@ -173,6 +190,29 @@ class PodTopologySpread:
             if skew > c.max_skew:
                 return REJECTED
         return SUCCESS
+
+    def filter_batch(
+        self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
+    ) -> Bools | None:
+        """``filter`` on many nodes at once, from the kept domain codes and
+        counts; None (judge per node) when this cycle's counts were walked."""
+        kept = state.get(_DOMAINS)
+        counts = state.get(_PRE_FILTER)
+        if kept is None or counts is None or kept.state is not counts:
+            return None
+        if kept.nodes is not columns.nodes:
+            return None
+        passes = np.ones(len(rows), dtype=np.bool_)
+        for i, c in enumerate(counts.constraints):
+            codes = kept.codes[i][rows]
+            present = codes >= 0
+            if not len(kept.values[i]):
+                return np.zeros(len(rows), dtype=np.bool_)
+            found = kept.by_code[i][np.where(present, codes, 0)]
+            self_match = 1 if c.selects(pod.labels) else 0
+            limit = c.max_skew - self_match + counts.global_minimum(i)
+            passes &= present & (found <= limit)
+        return passes
 
     # -- Score ---------------------------------------------------------------------
 
