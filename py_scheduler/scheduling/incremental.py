@@ -40,7 +40,7 @@ from typing import Final, Protocol, cast, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from py_scheduler.framework.batch import BatchFilterPlugin, ChangeLog, Int64s
+from py_scheduler.framework.batch import BatchFilterPlugin, ChangeLog, Int64s, change_log
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import FilterPlugin, ScorePlugin, SharedLister
 from py_scheduler.framework.runtime import Framework
@@ -94,10 +94,6 @@ def _has(snapshot: object, protocol: type) -> bool:
     if capable is None:
         capable = _CAPABLE[key] = isinstance(snapshot, protocol)
     return capable
-
-
-def _change_log(snapshot: object) -> ChangeLog | None:
-    return cast(ChangeLog, snapshot) if _has(snapshot, ChangeLog) else None
 
 
 class _Table:
@@ -186,7 +182,7 @@ class Incremental:
         want: int,
     ) -> Judged:
         self._cycle = None
-        log = _change_log(snapshot)
+        log = change_log(snapshot)
         if log is None or len(nodes) < self.min_nodes or nodes is not snapshot.node_infos():
             return self.fallback.filter(fwk, state, pod, snapshot, nodes, start=start, want=want)
         table = self._table(nodes)
@@ -367,14 +363,22 @@ class _Walk:
         if self.plan.fresh:
             walk[walk == _ACCEPTED] = _FRESH
         end = count
+        # How far to judge ahead: the shortest prefix that may hold ``want``
+        # feasible nodes grows only as fast as rejections show up, so judge
+        # as far as the acceptance seen so far says it will take.
+        ahead = 0
         while True:
             cum = np.cumsum(walk != _REJECTED)
             end = int(np.searchsorted(cum, want)) + 1 if int(cum[-1]) >= want else count
             end = min(end, self.error_at + 1)
-            pending = np.flatnonzero(walk[:end] < 0)
+            span = min(max(end, ahead), self.error_at + 1)
+            pending = np.flatnonzero(walk[:span] < 0)
             if not len(pending):
                 break
             self._decide(walk, pending)
+            accepted = int(np.count_nonzero(walk[:span] == _ACCEPTED))
+            if accepted < want:
+                ahead = min(count, span * want // max(accepted, 1) + 16)
         judged = end
         if self.error is not None:
             end = self.error_at  # the erring node is judged, but neither feasible nor rejected
@@ -477,6 +481,12 @@ class _Walk:
         if self.batch and plan.fresh_batch and len(rows) >= BATCH_MIN_NODES:
             passes, covered = fwk.batch_verdicts(state, pod, plan.fresh_batch, rows)
             rest = tuple(p for p in plan.fresh if p.name not in covered)
+        if passes is not None and not rest:
+            # The batch forms judged every fresh filter: only their rejections
+            # need the per-node run, for the exact status.
+            walk[positions[passes]] = _ACCEPTED
+            rejected = ~passes
+            rows, positions, passes = rows[rejected], positions[rejected], None
         passed = passes.tolist() if passes is not None else None
         for i, (row, position) in enumerate(zip(rows.tolist(), positions.tolist(), strict=True)):
             # Accepted by the batch forms: only the others can still reject;
