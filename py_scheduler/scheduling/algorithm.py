@@ -31,7 +31,7 @@ from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import Code, Status
 from py_scheduler.framework.types import NO_NODES_AVAILABLE, Diagnosis, FitError
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
-from py_scheduler.scheduling.evaluation import Evaluator
+from py_scheduler.scheduling.evaluation import Evaluator, Outcome
 from py_scheduler.scheduling.incremental import Incremental
 
 MIN_FEASIBLE_NODES_TO_FIND: Final = 100
@@ -92,10 +92,9 @@ class Algorithm:
             diagnosis = Diagnosis(pre_filter_msg=NO_NODES_AVAILABLE)
             diagnosis.unschedulable_plugins.add(NO_NODES_REJECTOR)
             raise FitError(pod, 0, diagnosis)
-        feasible, rows, diagnosis = self._find(fwk, state, pod, snapshot, all_nodes)
+        feasible, rows, diagnosis, evaluated = self._find(fwk, state, pod, snapshot, all_nodes)
         if not feasible:
             raise FitError(pod, len(all_nodes), diagnosis)
-        evaluated = len(feasible) + len(diagnosis.node_to_status)
         if len(feasible) == 1:
             return ScheduleResult(feasible[0].name, evaluated, 1)
         start = time.perf_counter()
@@ -118,7 +117,7 @@ class Algorithm:
         snapshot: SharedLister,
         all_nodes: Sequence[NodeInfo],
     ) -> tuple[list[NodeInfo], Diagnosis]:
-        feasible, _, diagnosis = self._find(fwk, state, pod, snapshot, all_nodes)
+        feasible, _, diagnosis, _ = self._find(fwk, state, pod, snapshot, all_nodes, complete=True)
         return feasible, diagnosis
 
     def _find(
@@ -128,9 +127,14 @@ class Algorithm:
         pod: PodInfo,
         snapshot: SharedLister,
         all_nodes: Sequence[NodeInfo],
-    ) -> tuple[list[NodeInfo], Int64s | None, Diagnosis]:
+        *,
+        complete: bool = False,
+    ) -> tuple[list[NodeInfo], Int64s | None, Diagnosis, int]:
         """Feasible nodes, their rows in the framework's columns (when batch
-        filters ran) and the diagnosis."""
+        filters ran), the diagnosis and how many nodes Filter judged. The
+        rejections reach the diagnosis when no node is feasible (the
+        FailedScheduling message and preemption read them) or ``complete``;
+        a cycle that found a node only counts them."""
         diagnosis = Diagnosis()
         start = time.perf_counter()
         result, status, rejectors = fwk.run_pre_filter(state, pod, all_nodes)
@@ -144,7 +148,7 @@ class Algorithm:
             diagnosis.unschedulable_plugins |= rejectors
             if status.plugin:
                 diagnosis.unschedulable_plugins.add(status.plugin)
-            return [], None, diagnosis
+            return [], None, diagnosis, 0
 
         # A pod nominated by an earlier preemption tries its node first.
         if pod.nominated_node:
@@ -154,7 +158,7 @@ class Algorithm:
             ):
                 status = fwk.run_filters_with_nominated(state, pod, nominated)
                 if status.is_success:
-                    return [nominated], None, diagnosis
+                    return [nominated], None, diagnosis, 1
                 if status.code is Code.ERROR:
                     raise SchedulingError(status)
 
@@ -166,10 +170,15 @@ class Algorithm:
                 f"node(s) didn't satisfy plugin(s) [{names}]"
             )
         start = time.perf_counter()
-        feasible, rows = self._filter(fwk, state, pod, snapshot, nodes, diagnosis, len(all_nodes))
-        filtered = Status() if feasible else Status(Code.UNSCHEDULABLE)
+        out = self._filter(fwk, state, pod, snapshot, nodes, len(all_nodes))
+        if complete or not out.feasible:
+            diagnosis.node_to_status.statuses.update(zip(out.rejected, out.statuses(), strict=True))
+            plugins = {status.plugin for status in out.statuses()}
+            plugins.discard("")
+            diagnosis.unschedulable_plugins |= plugins
+        filtered = Status() if out.feasible else Status(Code.UNSCHEDULABLE)
         self._timed("Filter", filtered, fwk, start)
-        return feasible, rows, diagnosis
+        return out.feasible, out.rows, diagnosis, len(out.feasible) + len(out.rejected)
 
     def _filter(
         self,
@@ -178,12 +187,11 @@ class Algorithm:
         pod: PodInfo,
         snapshot: SharedLister,
         nodes: Sequence[NodeInfo],
-        diagnosis: Diagnosis,
         num_all: int,
-    ) -> tuple[list[NodeInfo], Int64s | None]:
+    ) -> Outcome:
         count = len(nodes)
         if count == 0:
-            return [], None
+            return Outcome(0, [], None, [], [])
         start = self.next_start % count
         judged = self.evaluator.filter(
             fwk, state, pod, snapshot, nodes, start=start, want=self.feasible_to_find(fwk, count)
@@ -192,11 +200,7 @@ class Algorithm:
         self.next_start = (start + out.judged) % max(num_all, 1)
         if out.error is not None:
             raise SchedulingError(out.error)
-        diagnosis.node_to_status.statuses.update(zip(out.rejected, out.statuses, strict=True))
-        plugins = {status.plugin for status in out.statuses}
-        plugins.discard("")
-        diagnosis.unschedulable_plugins |= plugins
-        return out.feasible, out.rows
+        return out
 
     def _timed(self, point: str, status: Status, fwk: Framework, start: float) -> None:
         self.recorder.extension_point(

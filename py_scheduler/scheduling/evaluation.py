@@ -50,14 +50,24 @@ class Outcome:
     """What the Filter loop decided: how many candidates it judged (a prefix of
     the round-robin order), the feasible ones in that order with their rows in
     the framework's columns (when known), the rejected ones in that order
-    with their statuses, and the Error that ended the loop, if one did."""
+    with their statuses, and the Error that ended the loop, if one did.
+
+    The statuses may be given as a function: an evaluator that knows a node
+    is rejected (from a batch form) need not find out why until asked, and
+    a cycle that found a node never asks."""
 
     judged: int
     feasible: list[NodeInfo]
     rows: Int64s | None
     rejected: list[NodeName]
-    statuses: list[Status]
+    why: list[Status] | Callable[[], list[Status]]
     error: Status | None = None
+
+    def statuses(self) -> list[Status]:
+        """The rejected nodes' statuses, in the order of ``rejected``."""
+        if callable(self.why):
+            self.why = self.why()
+        return self.why
 
 
 class Judged:
@@ -83,7 +93,8 @@ class Judged:
         if self.decided is not None:
             return self.decided
         count = len(nodes)
-        out = Outcome(len(self.statuses), [], None, [], [])
+        statuses: list[Status] = []
+        out = Outcome(len(self.statuses), [], None, [], statuses)
         found_at: list[int] = []
         for i, status in enumerate(self.statuses):
             at = (start + i) % count
@@ -94,7 +105,7 @@ class Judged:
                 out.error = status
             else:
                 out.rejected.append(nodes[at].name)
-                out.statuses.append(status)
+                statuses.append(status)
         out.rows = rows_of(self.rows, found_at)
         return out
 

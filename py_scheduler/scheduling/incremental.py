@@ -344,6 +344,8 @@ class _Walk:
         self.count = len(table.nodes)
         # Statuses decided for this cycle only (fresh filters, nominated nodes), by row.
         self.fresh_statuses: dict[int, Status] = {}
+        # Rows a batch form rejected whose status is worked out only when asked.
+        self.unexplained: set[int] = set()
         self.error_at = self.count  # position of the first Error, if any
         self.error: Status | None = None
         self.feasible_rows: Int64s = np.zeros(0, dtype=np.int64)
@@ -393,15 +395,20 @@ class _Walk:
             feasible=self.table.objects[feasible_rows].tolist(),
             rows=feasible_rows,
             rejected=self.table.names[rejected_rows].tolist(),
-            statuses=self._statuses(rejected_rows),
+            why=lambda: self._statuses(rejected_rows),
             error=self.error,
         )
 
     def _statuses(self, rows: Int64s) -> list[Status]:
         kept, fresh, plan = self.entry.statuses, self.fresh_statuses, self.plan
         out: list[Status] = []
+        unexplained = self.unexplained
         for row in rows.tolist():
             status = fresh.get(row)
+            if status is None and row in unexplained:
+                # Rejected by a batch form: every fresh filter in order names the reason.
+                node = self.table.objects[row]
+                status = self.fwk.filter_node(self.state, self.pod, node, plan.fresh)
             if status is None:
                 status = kept[row]
                 assert status is not None
@@ -482,11 +489,11 @@ class _Walk:
             passes, covered = fwk.batch_verdicts(state, pod, plan.fresh_batch, rows)
             rest = tuple(p for p in plan.fresh if p.name not in covered)
         if passes is not None and not rest:
-            # The batch forms judged every fresh filter: only their rejections
-            # need the per-node run, for the exact status.
-            walk[positions[passes]] = _ACCEPTED
-            rejected = ~passes
-            rows, positions, passes = rows[rejected], positions[rejected], None
+            # The batch forms judged every fresh filter: no per-node call at
+            # all; why a node was rejected is asked only if the cycle fails.
+            walk[positions] = np.where(passes, _ACCEPTED, _REJECTED)
+            self.unexplained.update(rows[~passes].tolist())
+            return
         passed = passes.tolist() if passes is not None else None
         for i, (row, position) in enumerate(zip(rows.tolist(), positions.tolist(), strict=True)):
             # Accepted by the batch forms: only the others can still reject;
