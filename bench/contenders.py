@@ -24,7 +24,26 @@ PY: Final = "py-scheduler"
 CEILING: Final = "ceiling"
 
 
-def _config(plane: LocalControlPlane) -> str:
+# Profile settings per workload configuration, the same for every contender.
+# "batching" is scheduler_perf's batching/scheduler-config-no-topology.yaml:
+# no default spreading constraints, so upstream's opportunistic batching applies.
+CONFIGS: Final = {
+    "default": "",
+    "batching": (
+        "  pluginConfig:\n"
+        "  - name: PodTopologySpread\n"
+        "    args:\n"
+        "      defaultingType: List\n"
+        "      defaultConstraints: []\n"
+    ),
+}
+# kube-scheduler's feature gates per configuration. OpportunisticBatching is
+# beta and on by default since v1.35; it is set anyway, so a contender
+# release that ships it off still runs it.
+GATES: Final = {"default": "", "batching": "OpportunisticBatching=true"}
+
+
+def _config(plane: LocalControlPlane, config: str = "default") -> str:
     return (
         "apiVersion: kubescheduler.config.k8s.io/v1\n"
         "kind: KubeSchedulerConfiguration\n"
@@ -36,6 +55,7 @@ def _config(plane: LocalControlPlane) -> str:
         "  leaderElect: false\n"
         "profiles:\n"
         f"- schedulerName: {SCHEDULER_NAME}\n"
+        f"{CONFIGS[config]}"
     )
 
 
@@ -62,18 +82,22 @@ class Running:
             return self.proc.wait()
 
 
-def command(name: str, plane: LocalControlPlane, workdir: Path, py_log_level: str) -> list[str]:
-    config = workdir / f"{name}-config.yaml"
-    config.write_text(_config(plane))
+def command(
+    name: str, plane: LocalControlPlane, workdir: Path, py_log_level: str, config: str = "default"
+) -> list[str]:
+    path = workdir / f"{name}-{config}-config.yaml"
+    path.write_text(_config(plane, config))
     if name == KUBE:
+        gates = [f"--feature-gates={GATES[config]}"] if GATES[config] else []
         return [
             str(plane.bin_dir / "kube-scheduler"),
-            f"--config={config}",
+            f"--config={path}",
             "--bind-address=127.0.0.1",
             f"--secure-port={free_port()}",
             f"--authentication-kubeconfig={plane.kubeconfig}",
             f"--authorization-kubeconfig={plane.kubeconfig}",
             "--v=1",
+            *gates,
         ]
     if name == PY:
         return [
@@ -82,7 +106,7 @@ def command(name: str, plane: LocalControlPlane, workdir: Path, py_log_level: st
             "py_scheduler",
             "run",
             "--config",
-            str(config),
+            str(path),
             "--kubeconfig",
             str(plane.kubeconfig),
             "--bind-address=127.0.0.1",
@@ -104,13 +128,19 @@ def command(name: str, plane: LocalControlPlane, workdir: Path, py_log_level: st
 
 
 def start(
-    name: str, plane: LocalControlPlane, workdir: Path, tag: str, py_log_level: str = "warning"
+    name: str,
+    plane: LocalControlPlane,
+    workdir: Path,
+    tag: str,
+    py_log_level: str = "warning",
+    *,
+    config: str = "default",
 ) -> Running:
     log = workdir / "logs" / f"{tag}-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            command(name, plane, workdir, py_log_level),
+            command(name, plane, workdir, py_log_level, config),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -94,9 +94,12 @@ def _init_bodies(workload: Workload, namespace: str) -> list[JSON]:
     return bodies
 
 
-def _pods(prefix: str, count: int, namespace: str, kind: str) -> list[JSON]:
+def _pods(prefix: str, count: int, namespace: str, kind: str, batch: int = 0) -> list[JSON]:
+    def labels(i: int) -> dict[str, str] | None:
+        return {"signature": f"signature-label-{i // batch}"} if batch else None
+
     return [
-        templates.pod(f"{prefix}{i}", namespace, kind, contenders.SCHEDULER_NAME)
+        templates.pod(f"{prefix}{i}", namespace, kind, contenders.SCHEDULER_NAME, None, labels(i))
         for i in range(count)
     ]
 
@@ -162,13 +165,22 @@ async def run_once(
         await load.create_all(kube, path, _init_bodies(workload, namespace))
         if workload.mode == "drain":
             await load.create_all(
-                kube, path, _pods(MEASURED, workload.measured, namespace, workload.measured_kind)
+                kube,
+                path,
+                _pods(
+                    MEASURED,
+                    workload.measured,
+                    namespace,
+                    workload.measured_kind,
+                    workload.signature_batch,
+                ),
             )
         expected = workload.init_pods + workload.measured
         await _wait(observer, lambda: sum(observer.added.values()) >= expected, 120)
 
         record: JSON = {
             "session": settings.session,
+            "scheduler_config": workload.scheduler_config,
             "size": settings.size,
             "workload": workload.name,
             "scheduler": scheduler,
@@ -182,7 +194,12 @@ async def run_once(
         api_cpu0, etcd_cpu0 = _cpu(ctx.apiserver_pid), _cpu(ctx.etcd_pid)
         t0 = time.monotonic()
         running = contenders.start(
-            scheduler, ctx.plane, settings.workdir, tag, settings.py_log_level
+            scheduler,
+            ctx.plane,
+            settings.workdir,
+            tag,
+            settings.py_log_level,
+            config=workload.scheduler_config,
         )
         spy = _py_spy(running.pid, profile_to) if profile_to else None
         try:

@@ -36,6 +36,13 @@ class Workload:
     # DRA: devices a fake driver publishes per node (ResourceSlices); measured
     # pods of kind "dra" take one each through a ResourceClaimTemplate.
     devices_per_node: int = 0
+    # The schedulers' configuration (contenders.CONFIGS): "default", or
+    # "batching", upstream's for its opportunistic batching (no default
+    # spreading) with the OpportunisticBatching gate set on kube-scheduler.
+    scheduler_config: str = "default"
+    # Measured pods share a "signature" label in runs of this many (0: none),
+    # as scheduler_perf's signatureBatchSize gives them.
+    signature_batch: int = 0
 
     def quick(self) -> Workload:
         """500 nodes (preemption: 50) and a tenth of the pods."""
@@ -52,6 +59,7 @@ class Workload:
             init_pods=self.init_pods // 10,
             measured=self.measured // 10,
             step_seconds=self.step_seconds / 2,
+            signature_batch=self.signature_batch // 10,
         )
 
 
@@ -92,6 +100,16 @@ WORKLOADS: Final = (
         step_seconds=10.0,
     ),
     Workload("Ceiling", nodes=5000, init_pods=1000, measured=10000, ceiling=True),
+    # scheduler_perf's batching/ResourceSaturation: 3-CPU pods on 4-CPU nodes,
+    # one pod fills a node, upstream's batching configuration for both.
+    Workload(
+        "ResourceSaturation",
+        nodes=5000,
+        measured=5000,
+        measured_kind="saturation",
+        scheduler_config="batching",
+        signature_batch=1000,
+    ),
     # scheduler_perf's SchedulingWithResourceClaimTemplateStructured, 500 nodes:
     # one claim per pod from a template, devices of one driver on every node.
     Workload(
