@@ -45,6 +45,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="comma-separated contenders to run (default: both)",
     )
     parser.add_argument("--report-only", action="store_true", help="rewrite report.md and plots")
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        help="node count for every chosen workload (scaling runs: size '<size>-<N>n')",
+    )
     return parser.parse_args(argv)
 
 
@@ -69,7 +74,7 @@ def write_report(out: Path, results: JSON) -> None:
 
 
 async def bench(args: argparse.Namespace, results: JSON) -> None:
-    workloads = select(args.workloads, quick=args.quick)
+    workloads = select(args.workloads, quick=args.quick, nodes=args.nodes)
     session = time.strftime("%H%M%S")
     workdir = Path(tempfile.mkdtemp(prefix="py-scheduler-bench-"))
     options = Options(with_controller_manager=False, with_kwok=False, unlimited_inflight=True)
@@ -82,7 +87,7 @@ async def bench(args: argparse.Namespace, results: JSON) -> None:
         )
         etcd = _etcd_pid(plane, apiserver)
         settings = runner.Settings(
-            size="quick" if args.quick else "full",
+            size=("quick" if args.quick else "full") + (f"-{args.nodes}n" if args.nodes else ""),
             session=session,
             workdir=workdir,
             py_log_level=args.py_log_level,

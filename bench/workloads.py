@@ -124,6 +124,9 @@ WORKLOADS: Final = (
 BY_NAME: Final = {w.name: w for w in WORKLOADS}
 
 
-def select(names: str | None, *, quick: bool) -> list[Workload]:
+def select(names: str | None, *, quick: bool, nodes: int | None = None) -> list[Workload]:
+    """The named workloads (all by default), at quick or full size; ``nodes``
+    replaces every one's node count (the scaling runs)."""
     chosen = list(WORKLOADS) if not names else [BY_NAME[n.strip()] for n in names.split(",")]
-    return [w.quick() if quick else w for w in chosen]
+    sized = [w.quick() if quick else w for w in chosen]
+    return [replace(w, nodes=nodes) for w in sized] if nodes else sized
