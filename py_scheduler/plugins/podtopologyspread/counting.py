@@ -49,9 +49,27 @@ def question(pod: PodInfo, constraints: tuple[Constraint, ...]) -> Hashable:
 
 
 class DomainCounts:
-    """The counts for one question over one node list."""
+    """The counts for one question over one node list.
 
-    __slots__ = ("by_code", "codes", "contrib", "generation", "nodes", "rows", "state", "values")
+    ``require_all`` is Filter's rule (and Score's, for a pod's own
+    constraints): a node missing any constraint's topology key counts
+    nowhere. Without it (Score under the system defaults) such a node counts
+    in the ``""`` domain of the key it lacks, kept apart in ``empty``.
+    """
+
+    __slots__ = (
+        "by_code",
+        "codes",
+        "contrib",
+        "empty",
+        "generation",
+        "matched",
+        "nodes",
+        "require_all",
+        "rows",
+        "state",
+        "values",
+    )
 
     def __init__(
         self,
@@ -60,47 +78,69 @@ class DomainCounts:
         nodes: Sequence[NodeInfo],
         matching: Sequence[Mapping[NodeName, int]],
         generation: int,
+        *,
+        require_all: bool = True,
     ) -> None:
         self.nodes = nodes
         self.generation = generation
+        self.require_all = require_all
         self.rows = {n.name: i for i, n in enumerate(nodes)}
         count = len(nodes)
         # Per constraint: code of each row's topology value (-1: no such label),
-        # the values by code, the matching pods counted per code, and each
-        # row's own contribution (-1: not eligible, so not counted).
+        # the values by code, the matching pods counted per code (and in the ""
+        # domain), each row's own contribution (-1: not eligible, so not
+        # counted), and each row's matching pods whether counted or not.
         self.codes: list[Int64s] = []
         self.values: list[list[str]] = []
         self.by_code: list[Int64s] = []
+        self.empty: list[int] = []
         self.contrib: list[list[int]] = []
+        self.matched: list[Int64s] = []
         counts: list[dict[str, int]] = []
         for i, c in enumerate(constraints):
             index: dict[str, int] = {}
             codes = np.full(count, _MISSING, dtype=np.int64)
             contrib = [_MISSING] * count
+            matched = np.zeros(count, dtype=np.int64)
             by_value: dict[str, int] = {}
+            empty = 0
             for row, node_info in enumerate(nodes):
                 labels = node_info.node.labels
+                found = matching[i].get(node_info.name, 0)
+                matched[row] = found
                 value = labels.get(c.topology_key)
-                if value is None:
+                if value is not None:
+                    codes[row] = index.setdefault(value, len(index))
+                if not self._counts(pod, node_info, constraints, c):
                     continue
-                codes[row] = index.setdefault(value, len(index))
-                if has_all_keys(labels, constraints) and Inclusion.of(
-                    pod, node_info.node, constraints
-                ).admits(c):
-                    found = matching[i].get(node_info.name, 0)
-                    contrib[row] = found
+                contrib[row] = found
+                if value is None:
+                    empty += found
+                else:
                     by_value[value] = by_value.get(value, 0) + found
             values = list(index)
             self.codes.append(codes)
             self.values.append(values)
             self.by_code.append(np.array([by_value.get(v, 0) for v in values], dtype=np.int64))
+            self.empty.append(empty)
             self.contrib.append(contrib)
+            self.matched.append(matched)
             counts.append(by_value)
-        self.state = FilterState.build(constraints, counts)
+        self.state = FilterState.build(constraints, counts) if require_all else None
+
+    def _counts(
+        self, pod: PodInfo, node_info: NodeInfo, constraints: tuple[Constraint, ...], c: Constraint
+    ) -> bool:
+        """Whether the node's matching pods count towards constraint ``c``."""
+        labels = node_info.node.labels
+        if self.require_all and not has_all_keys(labels, constraints):
+            return False
+        return Inclusion.of(pod, node_info.node, constraints).admits(c)
 
     def refresh(
         self,
         pod: PodInfo,
+        constraints: tuple[Constraint, ...],
         changed: Sequence[NodeInfo],
         matching: Sequence[Mapping[NodeName, int]],
         generation: int,
@@ -108,14 +148,11 @@ class DomainCounts:
         """Apply the touched nodes; False when one changed more than its pods
         (its domain or eligibility), which needs a rebuild."""
         state = self.state
-        constraints = state.constraints
         for node_info in changed:
             row = self.rows.get(node_info.name)
             if row is None or self.nodes[row] is not node_info:
                 continue  # a node no longer listed (a ghost)
             labels = node_info.node.labels
-            eligible = has_all_keys(labels, constraints)
-            inclusion = Inclusion.of(pod, node_info.node, constraints) if eligible else None
             for i, c in enumerate(constraints):
                 value = labels.get(c.topology_key)
                 code = int(self.codes[i][row])
@@ -124,15 +161,19 @@ class DomainCounts:
                 ):
                     return False
                 old = self.contrib[i][row]
-                counted = inclusion is not None and inclusion.admits(c)
+                counted = self._counts(pod, node_info, constraints, c)
                 if counted != (old != _MISSING):
                     return False
-                if not counted or value is None:
-                    continue
                 found = matching[i].get(node_info.name, 0)
-                if found != old:
-                    self.contrib[i][row] = found
-                    self.by_code[i][code] += found - old
+                self.matched[i][row] = found
+                if not counted or found == old:
+                    continue
+                self.contrib[i][row] = found
+                if value is None:
+                    self.empty[i] += found - old
+                    continue
+                self.by_code[i][code] += found - old
+                if state is not None:
                     state.update(i, value, found - old)
         self.generation = generation
         return True
@@ -151,15 +192,21 @@ class DomainCounter:
         nodes: Sequence[NodeInfo],
         matching: Sequence[Mapping[NodeName, int]],
         log: ChangeLog,
+        *,
+        require_all: bool = True,
     ) -> DomainCounts:
-        key = question(pod, constraints)
+        key = (question(pod, constraints), require_all)
         kept = self._kept.pop(key, None)
         if kept is not None and kept.nodes is nodes:
             changed = log.changed_since(kept.generation)
-            if changed is not None and kept.refresh(pod, changed, matching, log.generation):
+            if changed is not None and kept.refresh(
+                pod, constraints, changed, matching, log.generation
+            ):
                 self._kept[key] = kept
                 return kept
-        fresh = DomainCounts(pod, constraints, nodes, matching, log.generation)
+        fresh = DomainCounts(
+            pod, constraints, nodes, matching, log.generation, require_all=require_all
+        )
         self._kept[key] = fresh
         if len(self._kept) > KEPT_QUESTIONS:
             del self._kept[next(iter(self._kept))]

@@ -15,9 +15,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from py_scheduler.framework.batch import BatchFilterPlugin, NodeColumns
+from py_scheduler.framework.batch import BatchFilterPlugin, BatchScorePlugin, NodeColumns
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import Handle
+from py_scheduler.framework.status import SUCCESS
 from py_scheduler.model import NodeInfo, PodInfo
 from py_scheduler.plugins.interpodaffinity.args import InterPodAffinityArgs
 from py_scheduler.plugins.interpodaffinity.plugin import InterPodAffinity
@@ -83,6 +84,13 @@ def outcomes(
     out["raw_scores"] = list(scores)
     plugin.normalize_scores(score_state, pod, scores)
     out["scores"] = scores
+    if isinstance(plugin, BatchScorePlugin) and out["pre_score"] == SUCCESS:
+        columns = NodeColumns()
+        columns.sync(nodes, None)
+        rows = np.array(feasible, dtype=np.int64)
+        batch = plugin.score_batch(score_state, pod, columns, rows)
+        if batch is not None:
+            assert batch.tolist() == scores
     return out
 
 
