@@ -370,8 +370,9 @@ class _Walk:
         # as far as the acceptance seen so far says it will take.
         ahead = 0
         while True:
-            cum = np.cumsum(walk != _REJECTED)
-            end = int(np.searchsorted(cum, want)) + 1 if int(cum[-1]) >= want else count
+            # Array methods, not np.* functions: those add a Python wrapper per call.
+            cum = (walk != _REJECTED).cumsum()
+            end = int(cum.searchsorted(want)) + 1 if int(cum[-1]) >= want else count
             end = min(end, self.error_at + 1)
             span = min(max(end, ahead), self.error_at + 1)
             pending = np.flatnonzero(walk[:span] < 0)
