@@ -10,6 +10,7 @@ from all runs at the end.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import tempfile
 import time
@@ -17,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import uvloop
 
 from bench import contenders, machine, procstat, profile, report, runner, templates
 from bench.workloads import Workload, select
-from py_scheduler.devcluster.controlplane import LocalControlPlane, Options, default_bin_dir
+from controlplane.launcher import LocalControlPlane, Options
+from controlplane.releases import default_bin_dir
 from py_scheduler.kube.client import KubeClient, Settings, load_configuration
 
 JSON = dict[str, Any]
@@ -69,8 +70,8 @@ def write_report(out: Path, results: JSON) -> None:
     (out / "report.md").write_text(report.render(results))
     report.plot(results, out)
     repo = Path(__file__).resolve().parents[1]
-    if out.resolve() == repo / "bench" / "results":  # only the committed results feed the README
-        report.update_readme(repo / "README.md", results)
+    if out.resolve() == repo / "bench" / "results":  # only the committed results feed the page
+        report.update_page(repo / "docs" / "benchmarks.md", results)
 
 
 async def bench(args: argparse.Namespace, results: JSON) -> None:
@@ -160,7 +161,7 @@ def main(argv: list[str]) -> int:
     results["machine"] = machine.describe()
     if not args.report_only:
         try:
-            uvloop.run(bench(args, results))
+            asyncio.run(bench(args, results))
         finally:
             save_results(args.out, results)
             write_report(args.out, results)

@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import uvloop
 
 from bench import load, procstat, templates
+from controlplane.launcher import LocalControlPlane, Options
+from controlplane.releases import default_bin_dir
 from py_scheduler.cluster import PodCondition
-from py_scheduler.devcluster.controlplane import LocalControlPlane, Options, default_bin_dir
 from py_scheduler.kube.adapter import KubeCluster
 from py_scheduler.kube.client import KubeClient, Settings, load_configuration
 from py_scheduler.model import PodInfo, decode_pod
@@ -194,7 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--max-connections", type=int, default=Settings().max_connections)
     args = parser.parse_args(argv)
-    uvloop.run(main_async(args))
+    # asyncio's own loop, as the scheduler runs on.
+    asyncio.run(main_async(args))
     return 0
 
 

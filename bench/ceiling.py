@@ -18,7 +18,6 @@ import signal
 from typing import Final
 
 import orjson
-import uvloop
 
 from bench.templates import BENCH_LABEL
 from py_scheduler.cluster import ClusterError
@@ -88,4 +87,4 @@ if __name__ == "__main__":
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--scheduler-name", required=True)
     args = parser.parse_args()
-    uvloop.run(main(args.kubeconfig, args.scheduler_name))
+    asyncio.run(main(args.kubeconfig, args.scheduler_name))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from py_scheduler.devcluster.controlplane import LocalControlPlane, free_port
+from controlplane.launcher import LocalControlPlane, free_port
 
 SCHEDULER_NAME: Final = "bench-scheduler"
 KUBE: Final = "kube-scheduler"

@@ -7,7 +7,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from py_scheduler.devcluster.controlplane import kube_version
+from controlplane.releases import kube_version
 
 
 def _first(path: str, key: str) -> str:

@@ -20,14 +20,16 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from py_scheduler.cluster import Cluster
+from py_scheduler.framework.custom_resources import CustomObjectLister, CustomResource
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import Handle, SharedLister
 from py_scheduler.framework.status import Status
+from py_scheduler.framework.waiting_pods import WaitingPod
 from py_scheduler.model import (
     HOSTNAME_LABEL,
     ZONE_LABEL,
@@ -37,6 +39,7 @@ from py_scheduler.model import (
     decode_pod,
 )
 from py_scheduler.model.selectors import LabelSelector
+from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.plugins.interpodaffinity.args import InterPodAffinityArgs
 from py_scheduler.plugins.interpodaffinity.plugin import InterPodAffinity
 from py_scheduler.plugins.podtopologyspread.args import PodTopologySpreadArgs
@@ -76,6 +79,10 @@ class _Handle:
     def nominator(self) -> Nominator:
         return self._nominator
 
+    @property
+    def server(self) -> ServerInfo:
+        return OFFLINE
+
     def run_filters_with_nominated(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         raise NotImplementedError
 
@@ -87,6 +94,23 @@ class _Handle:
     def run_pre_filter_remove_pod(
         self, state: CycleState, pod: PodInfo, removed: PodInfo, node: NodeInfo
     ) -> Status:
+        raise NotImplementedError
+
+    def waiting_pods(self) -> Sequence[WaitingPod]:
+        return ()
+
+    def get_waiting_pod(self, uid: str) -> WaitingPod | None:
+        return None
+
+    def reject_waiting_pod(self, uid: str) -> bool:
+        return False
+
+    def activate(self, pods: Iterable[PodInfo]) -> None:
+        pass
+
+    def custom_objects(
+        self, resource: CustomResource, decode: Callable[[Mapping[str, Any]], Any] | None = None
+    ) -> CustomObjectLister[Any]:
         raise NotImplementedError
 
 

@@ -55,7 +55,7 @@ def _drain(run: JSON) -> float | None:
 
 
 def table(runs: Sequence[JSON]) -> str:
-    """The per-workload medians, one row per scheduler (README shows the same table)."""
+    """The per-workload medians, one row per scheduler (docs/benchmarks.md shows the same table)."""
     lines = [
         "| size | workload | scheduler | runs ok | pods/s avg | p50 | p99 "
         "| first-to-last bind pods/s "
@@ -267,11 +267,11 @@ def plot(results: JSON, out: Path) -> list[Path]:
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
-def update_readme(readme: Path, results: JSON) -> bool:
-    """Replace the text between the README's bench markers with the latest tables."""
-    if not readme.exists():
+def update_page(page: Path, results: JSON) -> bool:
+    """Replace the text between the page's bench markers with the latest tables."""
+    if not page.exists():
         return False
-    text = readme.read_text()
+    text = page.read_text()
     if BEGIN not in text or END not in text:
         return False
     runs = results["runs"]
@@ -282,7 +282,7 @@ def update_readme(readme: Path, results: JSON) -> bool:
             f"Measured on {machine.get('cpu_model')}, {machine.get('cores')} cores, "
             f"Python {machine.get('python')}, Kubernetes {machine.get('kubernetes')}; "
             f"{_load(runs)} (a shared machine). Medians; details, method and plots in "
-            "[bench/results/report.md](bench/results/report.md).",
+            "[bench/results/report.md](../bench/results/report.md).",
             "",
             table(runs),
             "",
@@ -291,5 +291,5 @@ def update_readme(readme: Path, results: JSON) -> bool:
         ]
     )
     head, rest = text.split(BEGIN, 1)
-    readme.write_text(head + body + rest.split(END, 1)[1])
+    page.write_text(head + body + rest.split(END, 1)[1])
     return True

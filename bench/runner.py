@@ -20,7 +20,7 @@ from typing import Any
 from bench import contenders, gates, load, procstat, stats, templates
 from bench.observer import Observer
 from bench.workloads import Workload
-from py_scheduler.devcluster.controlplane import LocalControlPlane
+from controlplane.launcher import LocalControlPlane
 from py_scheduler.kube.client import KubeClient
 
 JSON = dict[str, Any]

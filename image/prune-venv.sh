@@ -19,9 +19,9 @@ rm -rf "$site"/numpy/f2py "$site"/numpy/_pyinstaller "$site"/numpy/_core/include
 	"$site"/numpy/_core/lib "$site"/pip "$site"/pip-* "$site"/setuptools* \
 	"$site"/_distutils_hack "$site"/distutils-precedence.pth \
 	"$venv"/bin/f2py "$venv"/bin/numpy-config "$venv"/include
-# Packages' own test directories elsewhere (kopf and friends ship none today).
+# Packages' own test directories elsewhere (none of the others ship any today).
 find "$site" -depth -mindepth 2 -maxdepth 2 -type d -name tests -exec rm -rf {} +
-# Debug sections of the compiled extensions (mostly uvloop's and numpy's): only debuggers
+# Debug sections of the compiled extensions (mostly numpy's and cryptography's): only debuggers
 # read them; --strip-debug keeps every symbol the loader needs. The libraries auditwheel
 # vendored (*.libs/) are left alone: patchelf rewrote them, and strip breaks their segment
 # alignment. A strip for a foreign architecture may be given as STRIP; without one those

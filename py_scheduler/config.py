@@ -10,25 +10,30 @@ Merge rules follow upstream's ``mergePluginSet``: the default plugins stay in
 order unless disabled (``"*"`` disables all of them at that point); a default
 plugin enabled again is replaced in place, so its weight can change; other
 plugins are appended. A specific extension point overrides ``multiPoint``.
+
+The default plugins are a Kubernetes release's (their order changed in 1.37):
+the newest supported release's unless told, and the live scheduler decodes the
+file again for the API server's release (``for_release``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-import yaml
-
-from py_scheduler import plugins
-from py_scheduler.framework.registry import ArgsError
+from py_scheduler import plugins, yamlinput
+from py_scheduler.framework.registry import ArgsError, PluginSpec
 from py_scheduler.framework.runtime import POINTS, PluginRef, PluginSet, ProfileSpec
-from py_scheduler.model.raw import DecodeError, Fields
+from py_scheduler.model.durations import parse_duration
+from py_scheduler.model.raw import DecodeError, Fields, brief
+from py_scheduler.model.server import NEWEST, ServerVersion
 
 API_VERSION: Final = "kubescheduler.config.k8s.io/v1"
 KIND: Final = "KubeSchedulerConfiguration"
 DEFAULT_SCHEDULER_NAME: Final = "py-scheduler"
+KUBE_SCHEDULER_NAME: Final = "default-scheduler"
 
 _TOP_LEVEL: Final = frozenset(
     {
@@ -49,10 +54,31 @@ _TOP_LEVEL: Final = frozenset(
         "delayCacheUntilActive",
     }
 )
+# component-base's LeaderElectionConfiguration and ClientConnectionConfiguration.
+_LEADER_ELECTION: Final = frozenset(
+    {
+        "leaderElect",
+        "leaseDuration",
+        "renewDeadline",
+        "retryPeriod",
+        "resourceLock",
+        "resourceName",
+        "resourceNamespace",
+    }
+)
+_CLIENT_CONNECTION: Final = frozenset(
+    {"kubeconfig", "acceptContentTypes", "contentType", "qps", "burst"}
+)
+MIN_QPS: Final = 0.1
 _PROFILE_FIELDS: Final = frozenset(
     {"schedulerName", "percentageOfNodesToScore", "plugins", "pluginConfig"}
 )
-_ALL_POINTS: Final = ("multiPoint", *POINTS)
+# Pod-group (workload) scheduling's extension points: placementGenerate and
+# placementScore joined the v1 API in 1.36, podGroupPostFilter in 1.37. A file written
+# for those releases may name them, to disable plugins there; py-scheduler has no
+# plugin for them, so enabling one is refused.
+POD_GROUP_POINTS: Final = ("placementGenerate", "placementScore", "podGroupPostFilter")
+_ALL_POINTS: Final = ("multiPoint", *POINTS, *POD_GROUP_POINTS)
 
 
 class ConfigError(ValueError):
@@ -88,6 +114,15 @@ class SchedulerConfig:
     parallelism: int = 16
     leader_election: LeaderElection = field(default_factory=LeaderElection)
     client_connection: ClientConnection = field(default_factory=ClientConnection)
+    # Accepted, but worth saying at start-up.
+    warnings: tuple[str, ...] = ()
+    # The release whose default plugins the profiles were merged with, and the decoded
+    # document with its name, to merge it again for another release (for_release).
+    release: ServerVersion = NEWEST
+    document: object = field(default=None, compare=False, repr=False)
+    source: str = field(default="configuration", compare=False, repr=False)
+    # The plugins the profiles were checked against, and are built from.
+    registry: Mapping[str, PluginSpec[Any]] = field(default_factory=lambda: plugins.IN_TREE)
 
     def profile(self, scheduler_name: str) -> Profile | None:
         return next((p for p in self.profiles if p.scheduler_name == scheduler_name), None)
@@ -102,15 +137,11 @@ def _duration(fields: Fields, key: str, default: float) -> float:
     if raw is None:
         return default
     if not isinstance(raw, str):
-        raise fields.error(key, f"expected a duration such as '15s', got {raw!r}")
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    for suffix in ("ms", "s", "m", "h"):
-        if raw.endswith(suffix):
-            try:
-                return float(raw[: -len(suffix)]) * units[suffix]
-            except ValueError:
-                break
-    raise fields.error(key, f"invalid duration {raw!r}")
+        raise fields.error(key, f"expected a duration such as '15s', got {brief(raw)}")
+    seconds = parse_duration(raw)
+    if seconds is None:
+        raise fields.error(key, f"invalid duration {brief(raw)}")
+    return seconds
 
 
 def _check_fields(fields: Fields, allowed: frozenset[str]) -> None:
@@ -131,7 +162,7 @@ def _plugin_set(fields: Fields) -> PluginSet:
         if name in seen:
             raise item.error("name", f"plugin {name!r} already registered")
         seen.add(name)
-        weight = item.integer("weight")
+        weight = item.int32("weight")
         if weight < 0:
             raise item.error("weight", f"must not be negative, got {weight}")
         enabled.append(PluginRef(name, weight))
@@ -157,37 +188,50 @@ def _merge(defaults: Sequence[PluginRef], custom: PluginSet) -> tuple[PluginRef,
     return tuple(merged)
 
 
-def _profile(fields: Fields, default_name: str | None) -> Profile:
+def _profile(
+    fields: Fields,
+    default_name: str | None,
+    release: ServerVersion,
+    registry: Mapping[str, PluginSpec[Any]],
+) -> Profile:
     _check_fields(fields, _PROFILE_FIELDS)
     name = fields.string("schedulerName") or default_name
     if not name:
         raise fields.error("schedulerName", "must be set when there are several profiles")
     plugin_fields = fields.obj("plugins")
     _check_fields(plugin_fields, frozenset(_ALL_POINTS))
-    multi = _merge(plugins.DEFAULT_MULTI_POINT, _plugin_set(plugin_fields.obj("multiPoint")))
+    multi = _merge(
+        plugins.default_multi_point(release), _plugin_set(plugin_fields.obj("multiPoint"))
+    )
     points = {point: _plugin_set(plugin_fields.obj(point)) for point in POINTS}
+    for point in POD_GROUP_POINTS:
+        for ref in _plugin_set(plugin_fields.obj(point)).enabled:
+            raise ConfigError(
+                f"{plugin_fields.path}.{point}: cannot enable {ref.name!r}: py-scheduler does "
+                "not schedule pod groups, so no plugin serves this extension point"
+            )
 
     used = {ref.name for ref in multi}
     for point, plugin_set in points.items():
         for ref in plugin_set.enabled:
             used.add(ref.name)
-            if ref.name not in plugins.IN_TREE:
+            if ref.name not in registry:
                 raise ConfigError(
                     f"{plugin_fields.path}.{point}: unknown plugin {ref.name!r} "
-                    f"(known: {', '.join(sorted(plugins.IN_TREE))})"
+                    f"(known: {', '.join(sorted(registry))})"
                 )
     for ref in multi:
-        if ref.name not in plugins.IN_TREE:
+        if ref.name not in registry:
             raise ConfigError(
                 f"{plugin_fields.path}.multiPoint: unknown plugin {ref.name!r} "
-                f"(known: {', '.join(sorted(plugins.IN_TREE))})"
+                f"(known: {', '.join(sorted(registry))})"
             )
 
     args: dict[str, object] = {}
     for item in fields.objects("pluginConfig"):
         _check_fields(item, frozenset({"name", "args"}))
         plugin_name = item.string("name")
-        spec = plugins.IN_TREE.get(plugin_name)
+        spec = registry.get(plugin_name)
         if spec is None:
             raise item.error("name", f"unknown plugin {plugin_name!r}")
         if plugin_name in args:
@@ -202,25 +246,42 @@ def _profile(fields: Fields, default_name: str | None) -> Profile:
     # Every plugin gets decoded args, so defaults are validated the same way.
     for plugin_name in used:
         if plugin_name not in args:
-            args[plugin_name] = plugins.IN_TREE[plugin_name].args(None)
+            args[plugin_name] = registry[plugin_name].args(None)
 
-    pct = fields.opt_integer("percentageOfNodesToScore")
+    pct = fields.opt_integer("percentageOfNodesToScore", bits=32)
     if pct is not None and not 0 <= pct <= 100:
         raise fields.error("percentageOfNodesToScore", f"must be in 0..100, got {pct}")
     return ProfileSpec(name, multi, points, args, pct)
 
 
-def parse(raw: object, *, source: str = "configuration") -> SchedulerConfig:
-    """Decode a configuration object (already parsed from YAML)."""
+def parse(
+    raw: object,
+    *,
+    source: str = "configuration",
+    release: ServerVersion = NEWEST,
+    registry: Mapping[str, PluginSpec[Any]] | None = None,
+) -> SchedulerConfig:
+    """Decode a configuration object (already parsed from YAML), with ``release``'s
+    default plugins, against ``registry`` (the in-tree plugins by default)."""
+    document = raw if raw is not None else {}
+    known = registry or plugins.IN_TREE
     try:
-        return _parse(Fields(raw if raw is not None else {}))
+        return replace(
+            _parse(Fields(document), release, known),
+            release=release,
+            document=document,
+            source=source,
+            registry=known,
+        )
     except DecodeError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     except (ConfigError, ArgsError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def _parse(root: Fields) -> SchedulerConfig:
+def _parse(
+    root: Fields, release: ServerVersion, registry: Mapping[str, PluginSpec[Any]]
+) -> SchedulerConfig:
     _check_fields(root, _TOP_LEVEL)
     if root.raw:
         if root.string("apiVersion") != API_VERSION:
@@ -232,16 +293,16 @@ def _parse(root: Fields) -> SchedulerConfig:
     profile_fields = list(root.objects("profiles"))
     if not profile_fields:
         profiles: tuple[Profile, ...] = (
-            _profile(Fields({}, "profiles[0]"), DEFAULT_SCHEDULER_NAME),
+            _profile(Fields({}, "profiles[0]"), DEFAULT_SCHEDULER_NAME, release, registry),
         )
     else:
         default_name = DEFAULT_SCHEDULER_NAME if len(profile_fields) == 1 else None
-        profiles = tuple(_profile(f, default_name) for f in profile_fields)
+        profiles = tuple(_profile(f, default_name, release, registry) for f in profile_fields)
     names = [p.scheduler_name for p in profiles]
     if len(set(names)) != len(names):
         raise root.error("profiles", f"duplicate schedulerName in {names}")
 
-    pct = root.integer("percentageOfNodesToScore")
+    pct = root.int32("percentageOfNodesToScore")
     if not 0 <= pct <= 100:
         raise root.error("percentageOfNodesToScore", f"must be in 0..100, got {pct}")
     initial = root.integer("podInitialBackoffSeconds", 1)
@@ -250,11 +311,15 @@ def _parse(root: Fields) -> SchedulerConfig:
         raise root.error("podInitialBackoffSeconds", "must be greater than 0")
     if maximum < initial:
         raise root.error("podMaxBackoffSeconds", "must be at least podInitialBackoffSeconds")
-    parallelism = root.integer("parallelism", 16)
+    parallelism = root.int32("parallelism", 16)
     if parallelism <= 0:
         raise root.error("parallelism", "must be greater than 0")
 
     le = root.obj("leaderElection")
+    _check_fields(le, _LEADER_ELECTION)
+    lock = le.string("resourceLock", "leases")
+    if lock != "leases":
+        raise le.error("resourceLock", f"must be 'leases', got {brief(lock)}")
     election = LeaderElection(
         leader_elect=le.boolean("leaderElect", True),
         lease_duration=_duration(le, "leaseDuration", 15.0),
@@ -273,13 +338,27 @@ def _parse(root: Fields) -> SchedulerConfig:
             "kube-system/kube-scheduler is the default scheduler's lease; use our own",
         )
     cc = root.obj("clientConnection")
+    _check_fields(cc, _CLIENT_CONNECTION)
     qps = cc.raw.get("qps", 50)
-    if isinstance(qps, bool) or not isinstance(qps, int | float) or qps < 0:
-        raise cc.error("qps", f"must be a non-negative number, got {qps!r}")
-    connection = ClientConnection(
-        qps=float(qps), burst=cc.integer("burst", 100), kubeconfig=cc.string("kubeconfig")
+    if isinstance(qps, bool) or not isinstance(qps, int | float) or not qps >= 0:
+        raise cc.error("qps", f"must be a non-negative number, got {brief(qps)}")
+    if 0 < qps < MIN_QPS or qps == float("inf"):
+        # One request every ten seconds or less cannot schedule anything.
+        raise cc.error(
+            "qps", f"must be 0 (the client default) or at least {MIN_QPS}, got {brief(qps)}"
+        )
+    burst = cc.int32("burst", 100)
+    if burst < 0:
+        raise cc.error("burst", f"must not be negative, got {burst}")
+    connection = ClientConnection(qps=float(qps), burst=burst, kubeconfig=cc.string("kubeconfig"))
+    warnings = tuple(
+        f"profiles[{i}].schedulerName: {KUBE_SCHEDULER_NAME} is kube-scheduler's name; both "
+        "schedulers would place the same pods"
+        for i, p in enumerate(profiles)
+        if p.scheduler_name == KUBE_SCHEDULER_NAME
     )
     return SchedulerConfig(
+        warnings=warnings,
         profiles=profiles,
         percentage_of_nodes_to_score=pct,
         pod_initial_backoff=float(initial),
@@ -287,19 +366,44 @@ def _parse(root: Fields) -> SchedulerConfig:
         parallelism=parallelism,
         leader_election=election,
         client_connection=connection,
+        registry=registry,
     )
 
 
-def load(path: Path | None) -> SchedulerConfig:
-    """Read and decode a configuration file; ``None`` gives the defaults."""
+def for_release(cfg: SchedulerConfig, release: ServerVersion) -> SchedulerConfig:
+    """``cfg`` with the default plugins of ``release``'s kube-scheduler. The document
+    decoded once already, and releases differ only in the defaults' order, so this
+    cannot fail. A configuration built in code, not decoded, is kept as it is."""
+    if cfg.document is None or plugins.default_multi_point(release) == plugins.default_multi_point(
+        cfg.release
+    ):
+        return cfg
+    return parse(cfg.document, source=cfg.source, release=release, registry=cfg.registry)
+
+
+def load(
+    path: Path | None,
+    *,
+    release: ServerVersion = NEWEST,
+    registry: Mapping[str, PluginSpec[Any]] | None = None,
+) -> SchedulerConfig:
+    """Read and decode a configuration file; ``None`` gives the defaults.
+    ``registry`` holds the plugins it may name (the in-tree ones by default)."""
     if path is None:
-        return parse({})
+        return parse({}, release=release, registry=registry)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse(raw, source=str(path))
+        raw = yamlinput.load(yamlinput.read_text(path), str(path))
+    except yamlinput.YamlInputError as exc:
+        raise ConfigError(str(exc)) from None
+    cfg = parse(raw, source=str(path), release=release, registry=registry)
+    kubeconfig = cfg.client_connection.kubeconfig
+    if kubeconfig:
+        try:
+            with open(kubeconfig, "rb"):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"{path}: clientConnection.kubeconfig: cannot read {kubeconfig}: "
+                f"{exc.strerror or exc}"
+            ) from None
+    return cfg

@@ -1,6 +1,6 @@
 """structlog set-up: JSON lines in production, readable lines on a terminal.
 
-The standard-library loggers of kopf, aiohttp and kubernetes_asyncio go
+The standard-library loggers of aiohttp and kubernetes_asyncio go
 through the same processors, so every line the process prints has one
 format. Context bound with ``structlog.contextvars`` (pod, profile) is merged
 into every event.

@@ -15,9 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
+
+# kube-scheduler exposes no *_created series; neither do we (halves the counters' lines).
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 def exponential(start: float, factor: float, count: int) -> list[float]:
@@ -57,12 +60,22 @@ QUEUE_INCOMING_PODS: Final = Counter(
     "Number of pods added to scheduling queues by event and queue type.",
     ["queue", "event"],
 )
+# kube-scheduler 1.37 counts scheduling entities besides pods; every entity of
+# py-scheduler is a pod on its own (type "pod"), never a pod group.
+QUEUE_INCOMING_ENTITIES: Final = Counter(
+    "scheduler_queue_incoming_entities",
+    "Number of scheduling entities added to scheduling queues by event, queue type, and entity "
+    "type. Entity types are either 'pod' (for individual pods that are not members of any "
+    "podgroup) or 'podgroup'.",
+    ["queue", "event", "type"],
+)
+ENTITY_POD: Final = "pod"
 PREEMPTION_ATTEMPTS: Final = Counter(
     "scheduler_preemption_attempts", "Total preemption attempts in the cluster till now"
 )
 PREEMPTION_VICTIMS: Final = Histogram(
     "scheduler_preemption_victims",
-    "Number of selected preemption victims",
+    "Number of selected preemption victims for preemption initiated by a single pod",
     buckets=exponential(1, 2, 7),
 )
 FRAMEWORK_EXTENSION_POINT_DURATION: Final = Histogram(
@@ -76,6 +89,12 @@ PLUGIN_EXECUTION_DURATION: Final = Histogram(
     "Duration for running a plugin at a specific extension point.",
     ["plugin", "extension_point", "status"],
     buckets=exponential(0.00001, 1.5, 20),
+)
+PERMIT_WAIT_DURATION: Final = Histogram(
+    "scheduler_permit_wait_duration_seconds",
+    "Duration of waiting on permit.",
+    ["result"],
+    buckets=exponential(0.001, 2, 15),
 )
 GOROUTINES: Final = Gauge(
     "scheduler_goroutines",
@@ -110,6 +129,21 @@ EVICTIONS: Final = Counter(
 )
 BIND_FAILURES: Final = Counter("py_scheduler_bind_failures", "Failed binds, by reason.", ["reason"])
 LEADER: Final = Gauge("py_scheduler_leader", "1 while this replica holds the leader lease, else 0.")
+UNQUEUED_PENDING_PODS: Final = Gauge(
+    "py_scheduler_unqueued_pending_pods",
+    "Pending pods of this scheduler that neither the scheduling queue nor the binder knew at "
+    "the last sweep (each was requeued). Non-zero means the scheduler lost track of pods.",
+)
+REQUEUED_BY_SWEEP: Final = Counter(
+    "py_scheduler_requeued_by_sweep",
+    "Pending pods of this scheduler that the periodic sweep found unknown to the queue and "
+    "requeued.",
+)
+INVALID_PODS: Final = Gauge(
+    "py_scheduler_invalid_pods",
+    "Pending pods of this scheduler that cannot be decoded; each carries PodScheduled=False "
+    "(SchedulerError) naming the field.",
+)
 API_WRITES: Final = Counter(
     "py_scheduler_api_writes",
     "API writes the scheduler made besides binds (events, status patches), by kind and result.",
@@ -136,9 +170,22 @@ class _SizeCollector(Collector):
             "schedule because they are gated.",
             labels=["queue"],
         )
+        entities = GaugeMetricFamily(
+            "scheduler_queued_entities",
+            "Number of queued scheduling entities ('pod' or 'podgroup'; 'pod' stands for "
+            "individual pods that are not members of any podgroup) by the queue type. 'active' "
+            "means number of entities in activeQ; 'backoff' means number of entities in "
+            "backoffQ; 'unschedulable' means number of entities in unschedulableEntities that "
+            "the scheduler attempted to schedule and failed; 'gated' is the number of "
+            "unschedulable entities that the scheduler never attempted to schedule because they "
+            "are gated.",
+            labels=["queue", "type"],
+        )
         for queue, size in (self.queue_sizes() if self.queue_sizes else {}).items():
             pending.add_metric([queue], size)
+            entities.add_metric([queue, ENTITY_POD], size)
         yield pending
+        yield entities
         cache = GaugeMetricFamily(
             "scheduler_cache_size",
             "Number of nodes, pods, and assumed (bound) pods in the scheduler cache.",
@@ -163,6 +210,72 @@ class _SizeCollector(Collector):
 
 SIZES: Final = _SizeCollector()
 REGISTRY.register(SIZES)
+
+# (shape, source, requests, pods that fit), free and stranded room per resource.
+CapacityFigures = tuple[
+    Iterable[tuple[str, str, str, int]], Mapping[str, float], Mapping[str, float]
+]
+
+
+class _ExplainCollector(Collector):
+    """The diagnosis store's size and the capacity gauges, read when scraped."""
+
+    def __init__(self) -> None:
+        self.diagnoses: Callable[[], tuple[int, int]] | None = None  # (pods, bytes)
+        self.capacity: Callable[[], CapacityFigures] | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        # Every family always, empty until the app wires its source: the
+        # dashboard checks see what a running scheduler exports.
+        diagnoses = GaugeMetricFamily(
+            "py_scheduler_diagnoses",
+            "Pending pods whose last diagnosis the scheduler keeps (served on /debug/pods).",
+            labels=[],
+        )
+        size = GaugeMetricFamily(
+            "py_scheduler_diagnoses_bytes",
+            "Memory the kept diagnoses take (compressed JSON), bounded by --diagnoses-max-bytes.",
+            labels=[],
+        )
+        if self.diagnoses is not None:
+            count, used = self.diagnoses()
+            diagnoses.add_metric([], count)
+            size.add_metric([], used)
+        yield diagnoses
+        yield size
+        pods = GaugeMetricFamily(
+            "py_scheduler_capacity_pods",
+            "How many more pods of a shape fit on the schedulable nodes now (resources and "
+            "pod slots only), by shape: configured ones (--capacity-shape) and the most "
+            "common among pending pods.",
+            labels=["shape", "source", "requests"],
+        )
+        free_family = GaugeMetricFamily(
+            "py_scheduler_capacity_free",
+            "Free allocatable on schedulable nodes, by resource (cpu in cores, others in units).",
+            labels=["resource"],
+        )
+        stranded_family = GaugeMetricFamily(
+            "py_scheduler_capacity_stranded",
+            "Free allocatable on schedulable nodes where no listed shape fits (fragmentation), "
+            "by resource (cpu in cores, others in units).",
+            labels=["resource"],
+        )
+        if self.capacity is not None:
+            fits, free, stranded = self.capacity()
+            for shape, source, requests, count in fits:
+                pods.add_metric([shape, source, requests], count)
+            for resource, amount in free.items():
+                free_family.add_metric([resource], amount)
+            for resource, amount in stranded.items():
+                stranded_family.add_metric([resource], amount)
+        yield pods
+        yield free_family
+        yield stranded_family
+
+
+EXPLAIN: Final = _ExplainCollector()
+REGISTRY.register(EXPLAIN)
 
 
 def observe_request(method: str, host: str, code: int, seconds: float) -> None:
@@ -194,7 +307,10 @@ class PrometheusRecorder:
             POD_SCHEDULING_SLI_DURATION.labels(label).observe(since_first_attempt)
 
     def queue_incoming(self, queue: str, event: str) -> None:
+        # Every py-scheduler entity is a pod, and every push changes its queue, which is
+        # when kube-scheduler 1.37 counts an incoming entity.
         QUEUE_INCOMING_PODS.labels(queue, event).inc()
+        QUEUE_INCOMING_ENTITIES.labels(queue, event, ENTITY_POD).inc()
 
     def preemption_attempt(self) -> None:
         PREEMPTION_ATTEMPTS.inc()
@@ -214,6 +330,9 @@ class PrometheusRecorder:
     def binding_tasks(self, delta: int) -> None:
         GOROUTINES.labels("binding").inc(delta)
 
+    def permit_wait(self, result: str, seconds: float) -> None:
+        PERMIT_WAIT_DURATION.labels(result).observe(seconds)
+
 
 def initialise(profiles: Iterable[str]) -> None:
     """Create every known label set at zero, so dashboards and alerts see a
@@ -227,6 +346,8 @@ def initialise(profiles: Iterable[str]) -> None:
     for reason in ("Conflict", "NotFound", "Error", "Unschedulable"):
         BIND_FAILURES.labels(reason)
     GOROUTINES.labels("binding")
+    for result in ("Success", "Unschedulable", "Error"):
+        PERMIT_WAIT_DURATION.labels(result)
     for kind in ("event", "pod_status"):
         for result in ("ok", "not_found", "error"):
             API_WRITES.labels(kind, result)

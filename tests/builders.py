@@ -25,6 +25,7 @@ def raw_pod(
     containers: Iterable[Mapping[str, str]] | None = None,
     init_containers: Iterable[tuple[Mapping[str, str], bool]] = (),
     overhead: Mapping[str, str] | None = None,
+    pod_requests: Mapping[str, str] | None = None,
     node_name: str = "",
     scheduler_name: str = "py-scheduler",
     priority: int | None = None,
@@ -48,7 +49,8 @@ def raw_pod(
     claim_statuses: Iterable[Raw] = (),
 ) -> Raw:
     """A pod as the API returns it. ``requests`` is one container's requests;
-    ``containers`` gives several; ``host_ports`` are (ip, protocol, port)."""
+    ``containers`` gives several; ``pod_requests`` are pod-level
+    (``spec.resources.requests``); ``host_ports`` are (ip, protocol, port)."""
     container_requests = list(containers) if containers is not None else [requests or {}]
     image_list = list(images) or ["pause"] * len(container_requests)
     spec_containers: list[Raw] = []
@@ -76,6 +78,8 @@ def raw_pod(
         ]
     if overhead:
         spec["overhead"] = dict(overhead)
+    if pod_requests is not None:
+        spec["resources"] = {"requests": dict(pod_requests)}
     if node_name:
         spec["nodeName"] = node_name
     if priority is not None:
@@ -133,6 +137,7 @@ def raw_node(
     taints: Iterable[Raw] = (),
     unschedulable: bool = False,
     images: Iterable[tuple[Iterable[str], int]] = (),
+    annotations: Mapping[str, str] | None = None,
 ) -> Raw:
     """A node; ``allocatable`` defaults to 4 CPU, 32Gi, 110 pods (scheduler_perf)."""
     alloc = (
@@ -159,6 +164,7 @@ def raw_node(
             "name": name,
             "labels": {"kubernetes.io/hostname": name, **(labels or {})},
             "resourceVersion": "1",
+            **({"annotations": dict(annotations)} if annotations else {}),
         },
         "spec": spec,
         "status": status,

@@ -11,19 +11,27 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from py_scheduler.devcluster import controlplane
+from controlplane import launcher, releases
+from py_scheduler.kube import discovery
 from py_scheduler.kube.client import KubeClient, load_configuration
+from py_scheduler.model.server import ServerInfo
+
+# The secure port's certificate is self-signed, as kube-scheduler's is by default.
+UNVERIFIED = ssl.create_default_context()
+UNVERIFIED.check_hostname = False
+UNVERIFIED.verify_mode = ssl.CERT_NONE
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,17 +41,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def control_plane() -> Iterator[controlplane.LocalControlPlane]:
-    if not controlplane.binaries_present():
+def control_plane() -> Iterator[launcher.LocalControlPlane]:
+    if not launcher.binaries_present():
         message = (
-            f"control-plane binaries missing in {controlplane.default_bin_dir()}; "
+            f"control-plane binaries missing in {releases.default_bin_dir()}; "
             "run `make controlplane`"
         )
         if os.environ.get("PY_SCHEDULER_REQUIRE_CONTROLPLANE") == "1":
             pytest.fail(message)
         pytest.skip(message)
     workdir = Path(tempfile.mkdtemp(prefix="py-scheduler-test-"))
-    plane = controlplane.LocalControlPlane(workdir=workdir, bin_dir=controlplane.default_bin_dir())
+    plane = launcher.LocalControlPlane(workdir=workdir, bin_dir=releases.default_bin_dir())
     plane.start()
     try:
         yield plane
@@ -53,7 +61,7 @@ def control_plane() -> Iterator[controlplane.LocalControlPlane]:
 
 
 @pytest.fixture(scope="session")
-def kubeconfig(control_plane: controlplane.LocalControlPlane) -> Path:
+def kubeconfig(control_plane: launcher.LocalControlPlane) -> Path:
     return control_plane.kubeconfig
 
 
@@ -62,6 +70,13 @@ async def api(kubeconfig: Path) -> AsyncIterator[KubeClient]:
     """The scheduler's own JSON client, as admin."""
     async with KubeClient(await load_configuration(str(kubeconfig))) as kube:
         yield kube
+
+
+@pytest.fixture(scope="session")
+async def server(api: KubeClient) -> ServerInfo:
+    """The control plane's release, discovered as py-scheduler discovers it: where
+    releases differ, the messages the tests expect follow it."""
+    return await discovery.discover(api)
 
 
 @dataclass
@@ -81,15 +96,18 @@ class SchedulerProcess:
 
 
 def start_scheduler(
-    plane: controlplane.LocalControlPlane,
+    plane: launcher.LocalControlPlane,
     config_path: Path,
     *,
     name: str = "py-scheduler",
     env: dict[str, str] | None = None,
     wait_ready: bool = True,
+    extra_args: Sequence[str] = (),
+    secure: bool = False,
 ) -> SchedulerProcess:
-    """Run ``python -m py_scheduler run`` against the control plane."""
-    port = controlplane.free_port()
+    """Run ``python -m py_scheduler run`` against the control plane; on plain
+    HTTP unless ``secure`` (HTTPS, self-signed, delegated authorization)."""
+    port = launcher.free_port()
     log_path = plane.logs / f"{name}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -108,18 +126,23 @@ def start_scheduler(
                 "json",
                 "--log-level",
                 "debug",
+                *(() if secure else ("--plain-http",)),
+                *extra_args,
             ],
             env={**os.environ, "KUBECONFIG": str(plane.kubeconfig), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    running = SchedulerProcess(proc, f"http://127.0.0.1:{port}", log_path)
+    scheme = "https" if secure else "http"
+    running = SchedulerProcess(proc, f"{scheme}://127.0.0.1:{port}", log_path)
     deadline = time.monotonic() + 30
     while wait_ready:
         if proc.poll() is not None:
             pytest.fail(f"py-scheduler exited with {proc.returncode}; see {log_path}")
         try:
-            with urllib.request.urlopen(f"{running.base}/readyz", timeout=1) as resp:
+            with urllib.request.urlopen(
+                f"{running.base}/readyz", timeout=1, context=UNVERIFIED
+            ) as resp:
                 if resp.status == 200:
                     break
         except OSError:
@@ -132,7 +155,7 @@ def start_scheduler(
 
 
 @pytest.fixture(scope="session")
-def scheduler_process(control_plane: controlplane.LocalControlPlane) -> Iterator[str]:
+def scheduler_process(control_plane: launcher.LocalControlPlane) -> Iterator[str]:
     """The session's scheduler (profile py-scheduler); yields its base URL.
     Stopped with SIGTERM, which must exit 0."""
     config_path = Path(__file__).parent / "integration" / "scheduler-config.yaml"

@@ -3,15 +3,21 @@ core. Integration tests use the real control plane instead."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence, Set
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from py_scheduler.cluster import PodCondition
+from py_scheduler.framework.custom_resources import (
+    CustomObjectLister,
+    CustomObjects,
+    CustomResource,
+)
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import SharedLister
 from py_scheduler.framework.pod_counts import PodCounts, TermCounts, TermKind, selected, terms_of
 from py_scheduler.framework.status import Status
+from py_scheduler.framework.waiting_pods import ManualTimers, WaitingPod, WaitingPods
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
 from py_scheduler.model.budgets import DisruptionBudget
 from py_scheduler.model.dra.objects import (
@@ -26,6 +32,7 @@ from py_scheduler.model.dra.objects import (
 from py_scheduler.model.dra.tables import held_devices
 from py_scheduler.model.pod import WeightedPodAffinityTerm
 from py_scheduler.model.selectors import LabelSelector
+from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.model.volumes import (
     ANN_SELECTED_NODE,
     ClaimRef,
@@ -300,15 +307,38 @@ class FakeHandle:
         objects: FakeObjects | None = None,
         cluster: FakeCluster | None = None,
         nominator: FakeNominator | None = None,
+        server: ServerInfo = OFFLINE,
     ) -> None:
         self._snapshot = snapshot if snapshot is not None else FakeSnapshot(nodes)
+        self._server = server
         self._objects = objects or FakeObjects()
         self._cluster = cluster or FakeCluster()
         self._nominator = nominator or FakeNominator()
+        self.waiting = WaitingPods(ManualTimers())
+        self.custom = CustomObjects()
+        self.activated: list[PodInfo] = []
 
     @property
     def profile_name(self) -> str:
         return "py-scheduler"
+
+    def waiting_pods(self) -> Sequence[WaitingPod]:
+        return list(self.waiting)
+
+    def get_waiting_pod(self, uid: str) -> WaitingPod | None:
+        return self.waiting.get(uid)
+
+    def reject_waiting_pod(self, uid: str) -> bool:
+        waiting = self.waiting.get(uid)
+        return waiting is not None and waiting.reject("", "removed")
+
+    def activate(self, pods: Iterable[PodInfo]) -> None:
+        self.activated.extend(pods)
+
+    def custom_objects(
+        self, resource: CustomResource, decode: Callable[[Mapping[str, Any]], Any] | None = None
+    ) -> CustomObjectLister[Any]:
+        return self.custom.lister(resource, decode) if decode else self.custom.lister(resource)
 
     @property
     def snapshot(self) -> SharedLister:
@@ -325,6 +355,10 @@ class FakeHandle:
     @property
     def nominator(self) -> FakeNominator:
         return self._nominator
+
+    @property
+    def server(self) -> ServerInfo:
+        return self._server
 
     def run_filters_with_nominated(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         raise NotImplementedError("use a real Framework for preemption tests")

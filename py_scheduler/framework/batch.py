@@ -18,7 +18,8 @@ assumed pod between cycles; any other snapshot is re-read in full each cycle.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import enum
+from collections.abc import Callable, Iterable, Sequence
 from typing import ClassVar, Final, Protocol, cast, runtime_checkable
 
 import numpy as np
@@ -48,6 +49,25 @@ NON_ZERO_MEMORY: Final = 8
 POD_COUNT: Final = 9
 SOFT_TAINTS: Final = 10  # PreferNoSchedule taints
 _ROWS: Final = 11
+
+
+class Column(enum.IntEnum):
+    """The built-in columns (``NodeColumns.column``): per node, allocatable
+    and requested milli-CPU, memory and ephemeral storage bytes, allowed
+    and current pod counts, requests counted as kube-scheduler's non-zero
+    defaults, and PreferNoSchedule taints."""
+
+    ALLOC_CPU = ALLOC_CPU
+    ALLOC_MEMORY = ALLOC_MEMORY
+    ALLOC_EPHEMERAL = ALLOC_EPHEMERAL
+    ALLOWED_PODS = ALLOWED_PODS
+    REQ_CPU = REQ_CPU
+    REQ_MEMORY = REQ_MEMORY
+    REQ_EPHEMERAL = REQ_EPHEMERAL
+    NON_ZERO_CPU = NON_ZERO_CPU
+    NON_ZERO_MEMORY = NON_ZERO_MEMORY
+    POD_COUNT = POD_COUNT
+    SOFT_TAINTS = SOFT_TAINTS
 
 
 @runtime_checkable
@@ -95,7 +115,7 @@ def _numbers(node_info: NodeInfo) -> tuple[int, ...]:
 class NodeColumns:
     """The per-node numbers of one node list, kept current row by row."""
 
-    __slots__ = ("_generation", "_largest", "_scalars", "data", "nodes", "rows")
+    __slots__ = ("_derived", "_generation", "_largest", "_scalars", "data", "nodes", "rows")
 
     def __init__(self) -> None:
         self.nodes: Sequence[NodeInfo] = ()
@@ -103,6 +123,8 @@ class NodeColumns:
         self.data: Int64s = np.zeros((_ROWS, 0), dtype=np.int64)
         # Scalar resource name -> (allocatable, requested), built on first use.
         self._scalars: dict[str, tuple[Int64s, Int64s]] = {}
+        # A plugin's own columns: key -> (how a node's value is computed, the column).
+        self._derived: dict[str, tuple[Callable[[NodeInfo], int], Int64s]] = {}
         self._generation = -1
         # The largest number seen since the last rebuild; only grows, so a
         # value that once left the exact range keeps batch forms off until then.
@@ -130,6 +152,7 @@ class NodeColumns:
         else:
             self.data = np.zeros((_ROWS, len(nodes)), dtype=np.int64)
         self._scalars = {}
+        self._derived = {}
 
     def _refresh(self, changed: Iterable[NodeInfo]) -> None:
         rows, nodes, data = self.rows, self.nodes, self.data
@@ -147,6 +170,16 @@ class NodeColumns:
                     del self._scalars[name]  # rebuilt, and refused, on next use
                 else:
                     alloc[row], used[row] = pair
+            for key, (value, derived) in list(self._derived.items()):
+                try:
+                    number = value(node_info)
+                    exact = abs(number) < EXACT_LIMIT
+                except Exception:
+                    exact = False  # raised again, inside its plugin's call, on next use
+                if exact:
+                    derived[row] = number
+                else:
+                    del self._derived[key]  # rebuilt on next use
 
     @property
     def exact(self) -> bool:
@@ -173,6 +206,25 @@ class NodeColumns:
             table = np.array(values, dtype=np.int64).reshape(-1, 2).T.copy()
             pair = self._scalars[name] = (table[0], table[1])
         return pair
+
+    def derived(self, key: str, value: Callable[[NodeInfo], int]) -> Int64s | None:
+        """A column of the caller's own making: ``value(node_info)`` for every
+        listed node, computed once and then only for the rows whose NodeInfo
+        changed, as the built-in columns are. ``value`` must depend on the
+        NodeInfo alone (its node's labels, annotations, pods...), and one
+        ``key`` must always come with the same ``value``. None when a value
+        is outside the exact range (then judge per node). A value that
+        raises propagates: a batch form that calls this falls back to its
+        per-node form."""
+        found = self._derived.get(key)
+        if found is not None:
+            return found[1]
+        numbers = [value(node_info) for node_info in self.nodes]
+        if any(abs(n) >= EXACT_LIMIT for n in numbers):
+            return None
+        column = np.array(numbers, dtype=np.int64)
+        self._derived[key] = (value, column)
+        return column
 
     def rows_of(self, nodes: Sequence[NodeInfo]) -> Int64s | None:
         """Row per node of ``nodes``; None if one is not the listed NodeInfo

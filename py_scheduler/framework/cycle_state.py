@@ -44,7 +44,17 @@ class StateKey(Generic[T]):
 
 
 class CycleState:
-    __slots__ = ("_data", "record_plugin_metrics", "skip_filter", "skip_score")
+    """One scheduling cycle's scratch space, shared by the plugins: what
+    PreFilter computes for Filter, PreScore for Score. Cloned (with values
+    that are ``Clonable``) for preemption's dry runs."""
+
+    __slots__ = (
+        "_data",
+        "plugin_seconds",
+        "record_plugin_metrics",
+        "skip_filter",
+        "skip_score",
+    )
 
     def __init__(self) -> None:
         self._data: dict[StateKey[Any], object] = {}
@@ -52,6 +62,8 @@ class CycleState:
         self.skip_filter: frozenset[str] = frozenset()
         self.skip_score: frozenset[str] = frozenset()
         self.record_plugin_metrics = False
+        # Set (to {}) in sampled cycles: each Filter plugin's time for this pod.
+        self.plugin_seconds: dict[str, float] | None = None
 
     def write(self, key: StateKey[T], value: T) -> None:
         self._data[key] = value
@@ -73,4 +85,5 @@ class CycleState:
         copy.skip_filter = self.skip_filter
         copy.skip_score = self.skip_score
         copy.record_plugin_metrics = self.record_plugin_metrics
+        copy.plugin_seconds = self.plugin_seconds
         return copy

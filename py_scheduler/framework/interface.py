@@ -9,10 +9,11 @@ nominated-pod pass hand it clones with pods added or removed.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence, Set
-from typing import ClassVar, Protocol, runtime_checkable
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Set
+from typing import Any, ClassVar, Protocol, TypeVar, overload, runtime_checkable
 
 from py_scheduler.cluster import Cluster
+from py_scheduler.framework.custom_resources import CustomObjectLister, CustomResource
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.pod_counts import PodCounts, TermCounts, TermKind
 from py_scheduler.framework.status import Status
@@ -23,16 +24,20 @@ from py_scheduler.framework.types import (
     PreFilterResult,
     QueuedPodInfo,
 )
+from py_scheduler.framework.waiting_pods import WaitingPod
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
 from py_scheduler.model.budgets import DisruptionBudget
 from py_scheduler.model.dra.objects import DeviceClass, DeviceID, ResourceClaim, ResourceSlice
 from py_scheduler.model.selectors import LabelSelector
+from py_scheduler.model.server import ServerInfo
 from py_scheduler.model.volumes import (
     CSINode,
     PersistentVolume,
     PersistentVolumeClaim,
     StorageClass,
 )
+
+T = TypeVar("T")
 
 MAX_NODE_SCORE = 100
 MIN_NODE_SCORE = 0
@@ -98,6 +103,8 @@ class ObjectLister(Protocol):
 
 
 class Nominator(Protocol):
+    """Pods nominated to nodes by preemption, which a Filter dry run must count."""
+
     def nominated_pods_for(self, node: NodeName) -> Sequence[PodInfo]: ...
 
     def nominated_nodes(self) -> Collection[NodeName]:
@@ -125,6 +132,11 @@ class Handle(Protocol):
     @property
     def nominator(self) -> Nominator: ...
 
+    @property
+    def server(self) -> ServerInfo:
+        """The API server's release and served API versions, read once at start-up.
+        Where kube-scheduler releases differ, a plugin behaves as this release's."""
+
     def run_filters_with_nominated(
         self, state: CycleState, pod: PodInfo, node: NodeInfo
     ) -> Status: ...
@@ -137,23 +149,73 @@ class Handle(Protocol):
         self, state: CycleState, pod: PodInfo, removed: PodInfo, node: NodeInfo
     ) -> Status: ...
 
+    def waiting_pods(self) -> Sequence[WaitingPod]:
+        """Pods held at Permit now, in every profile (upstream's
+        IterateOverWaitingPods); allowing or rejecting them is safe meanwhile."""
+
+    def get_waiting_pod(self, uid: str) -> WaitingPod | None:
+        """The pod with this UID if it is held at Permit."""
+
+    def reject_waiting_pod(self, uid: str) -> bool:
+        """Reject a held pod with upstream's reason ``removed``; False when it
+        is not waiting (any more)."""
+
+    def activate(self, pods: Iterable[PodInfo]) -> None:
+        """Move these pods from the unschedulable pool or backoff to the active
+        queue now (upstream's Handle.Activate), e.g. the rest of a group one
+        pod of which a Permit plugin holds."""
+
+    @overload
+    def custom_objects(self, resource: CustomResource) -> CustomObjectLister[Mapping[str, Any]]: ...
+
+    @overload
+    def custom_objects(
+        self, resource: CustomResource, decode: Callable[[Mapping[str, Any]], T]
+    ) -> CustomObjectLister[T]: ...
+
+    def custom_objects(
+        self, resource: CustomResource, decode: Callable[[Mapping[str, Any]], Any] | None = None
+    ) -> CustomObjectLister[Any]:
+        """A lister of ``resource``'s objects, which the scheduler then watches
+        (upstream's DynInformerFactory().ForResource). Ask for it when the
+        plugin is built; ``decode`` turns each object into the plugin's own
+        type once per change (an object it raises ValueError, KeyError or
+        TypeError on is left out, with a logged reason)."""
+
 
 @runtime_checkable
 class Plugin(Protocol):
+    """Every plugin: a class attribute ``name``, the name configurations use.
+    A plugin implements any number of the protocols below; the framework
+    calls it at each extension point it implements and is enabled at."""
+
     name: ClassVar[str]
 
 
 @runtime_checkable
 class PreEnqueuePlugin(Plugin, Protocol):
-    def pre_enqueue(self, pod: PodInfo) -> Status: ...
+    """The PreEnqueue extension point."""
+
+    def pre_enqueue(self, pod: PodInfo) -> Status:
+        """Before a pod enters the active queue: Success lets it in; anything
+        else keeps it out (gated) until this plugin's registered events, or
+        an update of the pod, let it in. Runs on every queue move: be cheap."""
 
 
 @runtime_checkable
 class QueueSortPlugin(Plugin, Protocol):
-    def less(self, a: QueuedPodInfo, b: QueuedPodInfo) -> bool: ...
+    """The QueueSort extension point."""
+
+    def less(self, a: QueuedPodInfo, b: QueuedPodInfo) -> bool:
+        """Whether ``a`` is tried before ``b``. Exactly one per profile; one
+        that raises is replaced by PrioritySort's order (and logged)."""
 
 
 class PreFilterExtensions(Protocol):
+    """Keep what PreFilter wrote in the CycleState right when preemption's
+    dry run, or the nominated-pod pass, adds or removes a pod on ``node``
+    (in a cloned state: mutate it, it is not the cycle's)."""
+
     def add_pod(
         self, state: CycleState, pod: PodInfo, added: PodInfo, node: NodeInfo
     ) -> Status: ...
@@ -165,33 +227,62 @@ class PreFilterExtensions(Protocol):
 
 @runtime_checkable
 class PreFilterPlugin(Plugin, Protocol):
+    """The PreFilter extension point."""
+
     def pre_filter(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
-    ) -> tuple[PreFilterResult | None, Status]: ...
+    ) -> tuple[PreFilterResult | None, Status]:
+        """Once per cycle, before Filter: compute what Filter needs (write
+        it to ``state``) and optionally narrow the candidates
+        (``PreFilterResult(node_names)``, intersected across plugins). Skip:
+        this plugin's Filter is skipped for the pod. Unschedulable /
+        UnschedulableAndUnresolvable: no node fits."""
 
-    def pre_filter_extensions(self) -> PreFilterExtensions | None: ...
+    def pre_filter_extensions(self) -> PreFilterExtensions | None:
+        """None unless the plugin's state depends on the pods on a node."""
 
 
 @runtime_checkable
 class FilterPlugin(Plugin, Protocol):
-    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status: ...
+    """The Filter extension point."""
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        """Whether the pod fits ``node``: Success, Unschedulable (preemption
+        may help) or UnschedulableAndUnresolvable (it cannot), with reasons
+        that become the FailedScheduling message. Called per node, the hot
+        path: see ``BatchFilterPlugin`` for the columnar form."""
 
 
 @runtime_checkable
 class PostFilterPlugin(Plugin, Protocol):
+    """The PostFilter extension point."""
+
     def post_filter(
         self, state: CycleState, pod: PodInfo, statuses: NodeToStatus
-    ) -> tuple[PostFilterResult | None, Status]: ...
+    ) -> tuple[PostFilterResult | None, Status]:
+        """When no node fits (``statuses``: each node's rejection): make the
+        pod schedulable later, e.g. preemption (a ``PostFilterResult``
+        nominating a node and naming victims). Success or
+        UnschedulableAndUnresolvable stops the other PostFilter plugins."""
 
 
 @runtime_checkable
 class PreScorePlugin(Plugin, Protocol):
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status: ...
+    """The PreScore extension point."""
+
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        """Once per cycle over the feasible ``nodes``, before Score; Skip:
+        this plugin's Score is skipped for the pod."""
 
 
 @runtime_checkable
 class ScorePlugin(Plugin, Protocol):
-    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int: ...
+    """The Score extension point."""
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        """A feasible node's score, an int in 0..100 after normalising
+        (see ``ScoreNormalizer``), multiplied by the plugin's weight. Scoring
+        runs only when more than one node is feasible."""
 
 
 @runtime_checkable
@@ -203,7 +294,11 @@ class ScoreNormalizer(Protocol):
 
 @runtime_checkable
 class ReservePlugin(Plugin, Protocol):
-    def reserve(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status: ...
+    """The Reserve and Unreserve extension point."""
+
+    def reserve(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status:
+        """The pod is assumed on ``node``: claim what the plugin tracks.
+        Anything but Success undoes the cycle (Unreserve of every plugin)."""
 
     def unreserve(self, state: CycleState, pod: PodInfo, node: NodeName) -> None:
         """Must be idempotent: it may run without a matching reserve."""
@@ -211,22 +306,40 @@ class ReservePlugin(Plugin, Protocol):
 
 @runtime_checkable
 class PermitPlugin(Plugin, Protocol):
-    def permit(self, state: CycleState, pod: PodInfo, node: NodeName) -> tuple[Status, float]: ...
+    """The Permit extension point."""
+
+    def permit(self, state: CycleState, pod: PodInfo, node: NodeName) -> tuple[Status, float]:
+        """Success, a rejection, or ``Status.wait()`` with a timeout in seconds
+        (at most 15 minutes; longer is cut to that). A waiting pod stays
+        assumed on ``node`` until every plugin that waited calls
+        ``WaitingPod.allow`` (see ``Handle.get_waiting_pod``), one rejects it,
+        or its timeout passes."""
 
 
 @runtime_checkable
 class PreBindPlugin(Plugin, Protocol):
-    async def pre_bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status: ...
+    """The PreBind extension point."""
+
+    async def pre_bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status:
+        """In the binding cycle (its own task), before Bind: API writes the
+        pod needs first, through ``Handle.cluster``. Skip: nothing to do."""
 
 
 @runtime_checkable
 class BindPlugin(Plugin, Protocol):
-    async def bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status: ...
+    """The Bind extension point."""
+
+    async def bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> Status:
+        """Bind the pod; Skip hands it to the next Bind plugin (DefaultBinder
+        last). A failure unreserves, forgets and retries the pod."""
 
 
 @runtime_checkable
 class PostBindPlugin(Plugin, Protocol):
-    def post_bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> None: ...
+    """The PostBind extension point."""
+
+    def post_bind(self, state: CycleState, pod: PodInfo, node: NodeName) -> None:
+        """Informational, after a successful bind (clean up, count)."""
 
 
 @runtime_checkable
@@ -244,4 +357,9 @@ class BackgroundWriter(Plugin, Protocol):
 class EnqueueExtensions(Protocol):
     """Which cluster events may make a pod this plugin rejected schedulable."""
 
-    def events_to_register(self) -> Sequence[ClusterEventWithHint]: ...
+    def events_to_register(self) -> Sequence[ClusterEventWithHint]:
+        """Called once, when the profile is built. A pod this plugin rejected
+        (at PreEnqueue, PreFilter, Filter, Reserve or Permit) leaves the
+        unschedulable pool on one of these events whose hint says Queue (no
+        hint: always). A plugin without this method is retried on any event.
+        An event on a ``CustomResource`` makes the scheduler watch that kind."""

@@ -46,6 +46,9 @@ class MetricsRecorder(Protocol):
     def binding_tasks(self, delta: int) -> None:
         """Binding cycles started (+1) or ended (-1)."""
 
+    def permit_wait(self, result: str, seconds: float) -> None:
+        """A pod held at Permit was allowed (Success) or rejected (its status code)."""
+
 
 class NoMetrics:
     """A recorder that records nothing."""
@@ -84,6 +87,9 @@ class NoMetrics:
         pass
 
     def binding_tasks(self, delta: int) -> None:
+        pass
+
+    def permit_wait(self, result: str, seconds: float) -> None:
         pass
 
 

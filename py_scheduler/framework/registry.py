@@ -28,12 +28,19 @@ class NoArgs:
 
 
 def no_args(fields: Fields) -> NoArgs:
+    """The args decoder of a plugin without args (any given are ignored)."""
     del fields
     return NoArgs()
 
 
 @dataclass(frozen=True)
 class PluginSpec(Generic[A]):
+    """A plugin as a registry knows it: its ``name``, how its ``pluginConfig``
+    args are decoded and validated (``decode_args``: raise ``ArgsError`` or
+    ``DecodeError`` naming the field), and how it is built (``new(args,
+    handle)``, usually the class itself). An out-of-tree package's entry
+    point names one."""
+
     name: str
     decode_args: Callable[[Fields], A]
     new: Callable[[A, Handle], Plugin]

@@ -13,6 +13,8 @@ from typing import Final, Self
 
 
 class Code(enum.Enum):
+    """A plugin's outcome, as upstream's status codes."""
+
     SUCCESS = "Success"
     # An internal failure: the cycle aborts and the pod backs off.
     ERROR = "Error"
@@ -33,6 +35,9 @@ _REJECTED: Final = frozenset({Code.UNSCHEDULABLE, Code.UNRESOLVABLE, Code.PENDIN
 
 @dataclass(frozen=True, slots=True)
 class Status:
+    """An outcome and its reasons (the words of the FailedScheduling message).
+    Build one with the class methods: ``Status.unschedulable("...")``."""
+
     code: Code = Code.SUCCESS
     reasons: tuple[str, ...] = ()
     plugin: str = ""  # filled in by the runtime, never by plugins

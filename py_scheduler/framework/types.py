@@ -7,10 +7,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from py_scheduler.framework.status import Code, Status
 from py_scheduler.model import NodeName, PodInfo
+
+if TYPE_CHECKING:
+    from py_scheduler.framework.custom_resources import CustomResource
 
 NO_NODES_AVAILABLE: Final = "no nodes available to schedule pods"
 
@@ -127,6 +130,8 @@ def fit_message(num_all_nodes: int, diagnosis: Diagnosis) -> str:
 
 
 class ActionType(enum.Flag):
+    """What happened to a resource; flags combine (``ADD | UPDATE``)."""
+
     ADD = enum.auto()
     DELETE = enum.auto()
     UPDATE_NODE_ALLOCATABLE = enum.auto()
@@ -161,6 +166,8 @@ class ActionType(enum.Flag):
 
 
 class Resource(enum.Enum):
+    """The kinds the scheduler itself watches (custom ones: ``CustomResource``)."""
+
     POD = "Pod"  # an unscheduled pod (the one being retried, or its peers)
     ASSIGNED_POD = "AssignedPod"
     NODE = "Node"
@@ -178,31 +185,43 @@ class Resource(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class ClusterEvent:
-    resource: Resource
+    """A change to one resource: a kind the scheduler knows (``Resource``) or
+    one a plugin had it watch (``CustomResource``)."""
+
+    resource: Resource | CustomResource
     action: ActionType
     label: str
 
     def matches(self, registered: ClusterEvent) -> bool:
         if registered.resource is Resource.WILDCARD:
             return True
-        return registered.resource is self.resource and bool(registered.action & self.action)
+        return registered.resource == self.resource and bool(registered.action & self.action)
 
 
 class QueueingHint(enum.Enum):
+    """A hint's answer: whether the event may make the rejected pod schedulable."""
+
     QUEUE = "Queue"
     SKIP = "QueueSkip"
 
 
+# (rejected pod, old object, new object) -> Queue or Skip. The objects are the
+# scheduler's own types (Node, PodInfo, a volume...), or a custom resource's raw
+# dict; old is None for an ADD, new None for a DELETE. One that raises counts as Queue.
 HintFn = Callable[[PodInfo, object | None, object | None], QueueingHint]
 
 
 @dataclass(frozen=True, slots=True)
 class ClusterEventWithHint:
+    """An event a plugin registers, and the hint that says, per rejected pod,
+    whether this occurrence may help it."""
+
     event: ClusterEvent
     hint: HintFn | None = None  # None: always queue
 
 
-def event(resource: Resource, action: ActionType, label: str = "") -> ClusterEvent:
+def event(resource: Resource | CustomResource, action: ActionType, label: str = "") -> ClusterEvent:
+    """A ClusterEvent, labelled as upstream's (``NodeAdd``...) unless ``label`` says."""
     return ClusterEvent(resource, action, label or f"{resource.value}{action.name or ''}")
 
 

@@ -2,9 +2,12 @@
 
 Lean requests with exactly the bodies kube-scheduler sends: a Binding
 carrying the pod UID, a strategic-merge status patch, an events.k8s.io/v1
-Event, and a policy/v1 Eviction with a UID precondition. Volume binding
-writes only the fields kube-scheduler's binder changes (a volume's claimRef,
-a claim's selected-node annotation), as merge patches carrying the
+Event (repeats folded into a series, see :mod:`py_scheduler.kube.events`),
+and a policy/v1 Eviction with a UID precondition. A 409 or 404 on a bind is
+passed on as final only once a re-read shows the pod bound or gone;
+otherwise it is Unavailable, and the pod is retried. Volume binding writes
+only the fields kube-scheduler's binder changes (a volume's claimRef, a
+claim's selected-node annotation), as merge patches carrying the
 resourceVersion that was judged, so a concurrent change is a Conflict as it
 would be for the binder's Update. ResourceClaims are written the same way
 (status.allocation and status.reservedFor, the finalizer), except removing a
@@ -20,8 +23,9 @@ import socket
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from py_scheduler.cluster import PodCondition
+from py_scheduler.cluster import ClusterError, Conflict, NotFound, PodCondition, Unavailable
 from py_scheduler.kube.client import JSON, KubeClient
+from py_scheduler.kube.events import EventRecorder
 from py_scheduler.model import PodInfo
 from py_scheduler.model import volumes as vol
 from py_scheduler.model.dra import objects as dra
@@ -42,17 +46,38 @@ class KubeCluster:
     def __init__(self, kube: KubeClient, *, instance: str | None = None) -> None:
         self.kube = kube
         self.instance = instance or os.environ.get("POD_NAME") or socket.gethostname()
+        # Repeated events (a pod retried with the same reason) fold into series.
+        self.events = EventRecorder(kube)
 
     async def bind(self, pod: PodInfo, node: str) -> None:
-        await self.kube.post(
-            f"{_pod_path(pod)}/binding",
-            {
-                "apiVersion": "v1",
-                "kind": "Binding",
-                "metadata": {"name": pod.name, "namespace": pod.namespace, "uid": pod.uid},
-                "target": {"apiVersion": "v1", "kind": "Node", "name": node},
-            },
-        )
+        try:
+            await self.kube.post(
+                f"{_pod_path(pod)}/binding",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Binding",
+                    "metadata": {"name": pod.name, "namespace": pod.namespace, "uid": pod.uid},
+                    "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+                },
+            )
+        except (Conflict, NotFound) as exc:
+            await self._confirm_final(pod, exc)
+            raise
+
+    async def _confirm_final(self, pod: PodInfo, exc: Conflict | NotFound) -> None:
+        """A 409 or 404 on a bind is final only if the pod is really bound or
+        gone: during an etcd restart the API server answers binds with 409
+        "rpc error: code = Unavailable". Anything else is worth a retry."""
+        try:
+            current = await self.kube.get(_pod_path(pod))
+        except NotFound:
+            return  # gone
+        except ClusterError as read:
+            raise Unavailable(f"{exc}; and re-reading the pod failed: {read}") from exc
+        meta, spec = current.get("metadata") or {}, current.get("spec") or {}
+        if meta.get("uid") != pod.uid or spec.get("nodeName"):
+            return  # replaced by a namesake, or bound
+        raise Unavailable(f"{exc} (the pod is neither bound nor gone)", status=exc.status) from exc
 
     async def patch_pod_status(
         self, pod: PodInfo, *, condition: PodCondition | None, nominated_node: str | None
@@ -105,8 +130,7 @@ class KubeCluster:
         note: str,
         reporting_controller: str,
     ) -> None:
-        await self.kube.post(
-            f"/apis/events.k8s.io/v1/namespaces/{pod.namespace}/events",
+        await self.events.record(
             {
                 "apiVersion": "events.k8s.io/v1",
                 "kind": "Event",

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
+from aiohttp.connector import AddrInfoType
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
@@ -49,18 +51,46 @@ class Settings:
     burst: int = 0
 
 
-async def load_configuration(kubeconfig: str | None = None) -> k8s_client.Configuration:
-    """Credentials from ``kubeconfig``, else $KUBECONFIG / ~/.kube/config, else in-cluster."""
-    configuration = k8s_client.Configuration()
+class CredentialsError(Exception):
+    """No usable kubeconfig and not in a cluster, or a kubeconfig that cannot be used."""
+
+
+def _kubeconfig_source(kubeconfig: str | None) -> str | None:
+    """The kubeconfig to load (None: in-cluster); it must exist."""
     default_path = Path.home() / ".kube" / "config"
-    if kubeconfig or os.environ.get("KUBECONFIG") or default_path.exists():
-        await k8s_config.load_kube_config(
-            config_file=kubeconfig, client_configuration=configuration
-        )
-    else:
-        k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
-            client_configuration=configuration
-        )
+    source = kubeconfig or os.environ.get("KUBECONFIG")
+    if not source:
+        return str(default_path) if default_path.exists() else None
+    if not any(Path(p).is_file() for p in source.split(os.pathsep) if p):
+        raise CredentialsError(f"kubeconfig {source}: no such file")
+    return source
+
+
+async def load_configuration(kubeconfig: str | None = None) -> k8s_client.Configuration:
+    """Credentials from ``kubeconfig``, else $KUBECONFIG / ~/.kube/config, else in-cluster.
+
+    Raises :class:`CredentialsError` with a one-line reason."""
+    configuration = k8s_client.Configuration()
+    source = _kubeconfig_source(kubeconfig)
+    try:
+        if source is not None:
+            await k8s_config.load_kube_config(
+                config_file=kubeconfig, client_configuration=configuration
+            )
+        elif not os.environ.get("KUBERNETES_SERVICE_HOST"):
+            raise CredentialsError(
+                "no kubeconfig and not in a cluster: pass --kubeconfig, set $KUBECONFIG, "
+                "or create ~/.kube/config"
+            )
+        else:
+            k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration
+            )
+    except (k8s_config.ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
+        where = f"kubeconfig {source}" if source is not None else "in-cluster credentials"
+        raise CredentialsError(
+            f"{where}: {' '.join(str(exc).split()) or type(exc).__name__}"
+        ) from exc
     return configuration
 
 
@@ -71,6 +101,30 @@ def _ssl_context(configuration: k8s_client.Configuration) -> ssl.SSLContext | bo
     if configuration.cert_file:
         context.load_cert_chain(configuration.cert_file, configuration.key_file)
     return context
+
+
+# A peer that vanished (no FIN, no RST) is noticed in about 14 s when idle
+# (5 s, then 3 probes 3 s apart), and in 15 s when data is unacknowledged.
+KEEPALIVE_IDLE: Final = 5
+KEEPALIVE_INTERVAL: Final = 3
+KEEPALIVE_PROBES: Final = 3
+USER_TIMEOUT_MS: Final = 15_000
+
+
+def keepalive_socket(addr: AddrInfoType) -> socket.socket:
+    """aiohttp's socket factory with TCP keepalive (and a user timeout)."""
+    family, type_, proto, _, _ = addr
+    sock = socket.socket(family=family, type=type_, proto=proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_PROBES),
+        ("TCP_USER_TIMEOUT", USER_TIMEOUT_MS),
+    ):
+        if hasattr(socket, option):  # Linux; other systems keep their defaults
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+    return sock
 
 
 def _stale_descriptor(exc: RuntimeError) -> bool:
@@ -89,6 +143,8 @@ class KubeClient:
         # The host label of client-go's rest_client_* metrics.
         self.host = urlsplit(self.base).netloc
         self._session: aiohttp.ClientSession | None = None
+        # When the API server last answered anything (monotonic), for /livez.
+        self.last_contact = time.monotonic()
         self.limiter = (
             TokenBucket(self.settings.qps, self.settings.burst)
             if self.settings.qps is not None
@@ -97,7 +153,9 @@ class KubeClient:
 
     async def __aenter__(self) -> Self:
         connector = aiohttp.TCPConnector(
-            ssl=_ssl_context(self.configuration), limit=self.settings.max_connections
+            ssl=_ssl_context(self.configuration),
+            limit=self.settings.max_connections,
+            socket_factory=keepalive_socket,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -151,6 +209,7 @@ class KubeClient:
                     method, self.base + path, data=data, params=params, headers=headers
                 ) as resp:
                     raw = await resp.read()
+                    self.last_contact = time.monotonic()
                     status = resp.status
                     retry_after = resp.headers.get("Retry-After")
         except TimeoutError:
@@ -189,13 +248,14 @@ class KubeClient:
         if self.limiter is not None:
             await self.limiter.acquire()
         headers = await self._headers()
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=idle_timeout)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=idle_timeout)
         started = time.perf_counter()
         connected = False
         try:
             async with self.session.get(
                 self.base + path, params=params, headers=headers, timeout=timeout
             ) as resp:
+                self.last_contact = time.monotonic()
                 # A watch counts once, when its response starts, as client-go counts it.
                 connected = True
                 metrics.observe_request(
@@ -207,6 +267,7 @@ class KubeClient:
                     )
                 buffer = b""
                 async for chunk in resp.content.iter_any():
+                    self.last_contact = time.monotonic()
                     buffer += chunk
                     *lines, buffer = buffer.split(b"\n")
                     for line in lines:

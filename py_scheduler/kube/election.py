@@ -102,6 +102,12 @@ class LeaderElector:
             metrics.LEADER.set(0)
             self._master_status.set(0)
 
+    def leading(self) -> bool:
+        """Leader, and renewed within renewDeadline: checked before every
+        scheduling cycle and bind, so a replica that was paused (SIGSTOP, a
+        long GC, a frozen VM) does no work on a lease it may have lost."""
+        return self.is_leader and self.clock() - self.last_renew < self.cfg.renew_deadline
+
     def healthy(self) -> bool:
         """The /healthz watchdog: a leader must have renewed recently."""
         if not self.is_leader:

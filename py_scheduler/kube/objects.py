@@ -1,17 +1,20 @@
-"""The kopf operator shell: watches of low-rate cluster objects.
+"""Watches of the low-rate cluster objects plugins consult, on the event loop.
 
 PodDisruptionBudgets, Namespaces, the Services, ReplicationControllers,
-ReplicaSets and StatefulSets whose selectors define default spread
-constraints, the storage objects (PersistentVolumeClaims,
-PersistentVolumes, StorageClasses, CSINodes) and the DRA objects
-(ResourceClaims, DeviceClasses, ResourceSlices) change rarely, so kopf's
-``on.event`` handlers keep them in the
-:class:`~py_scheduler.scheduling.object_store.ObjectStore`. Storage and DRA
-changes are also cluster events: ``on_change`` requeues the pods the volume
-plugins or DynamicResources rejected.
-kopf's own API writes are off: no log lines posted as Events, and
-``on.event`` persists no progress or diff-base annotations. Pods and nodes,
-the hot path, use the lean watches.
+ReplicaSets and StatefulSets whose selectors give the system default
+spreading, the storage objects (PersistentVolumeClaims, PersistentVolumes,
+StorageClasses, CSINodes) and the DRA objects (ResourceClaims, DeviceClasses,
+ResourceSlices) are listed and watched by the same
+:class:`~py_scheduler.kube.watches.Reflector` as pods and nodes, and kept in
+the :class:`~py_scheduler.scheduling.object_store.ObjectStore`. Every handler
+runs on the scheduler's event loop, between two scheduling cycles, so the
+store never changes under a cycle. Storage and DRA changes are cluster events
+too: ``on_change`` requeues the pods the volume plugins or DynamicResources
+rejected, and a relist reports what it added, changed and removed as such
+events.
+
+A kind is one row of :data:`KINDS`: its path, how to decode an object into
+a key and a value, and the store table it fills.
 
 A budget seen late or stale here cannot cause a violation: evictions go
 through the Eviction API, where the API server enforces every budget.
@@ -19,215 +22,208 @@ through the Eviction API, where the API server enforces every budget.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Hashable, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-import kopf
 import structlog
-from kubernetes_asyncio import client as k8s_client
 
 from py_scheduler.framework.types import ActionType, Resource
-from py_scheduler.model import DecodeError
+from py_scheduler.kube.client import KubeClient
+from py_scheduler.kube.watches import Handlers, Reflector
 from py_scheduler.model import volumes as vol
 from py_scheduler.model.budgets import decode_budget
 from py_scheduler.model.dra import objects as dra
+from py_scheduler.model.raw import Fields
 from py_scheduler.model.selectors import decode_owner_selector
 from py_scheduler.scheduling.object_store import ObjectStore
 
 log = structlog.get_logger("py_scheduler.objects")
 
-_OWNERS = (
-    ("", "v1", "services", "Service"),
-    ("", "v1", "replicationcontrollers", "ReplicationController"),
-    ("apps", "v1", "replicasets", "ReplicaSet"),
-    ("apps", "v1", "statefulsets", "StatefulSet"),
-)
-
-
 # (resource, action, old, new): the scheduler's ``on_object``.
 OnChange = Callable[[Resource, ActionType, object, object], None]
+Decoded = tuple[Hashable, object | None]  # key, value (None: keep nothing for it)
+
+
+def _meta(raw: Mapping[str, Any]) -> tuple[str, str]:
+    meta = Fields(raw).obj("metadata")
+    return meta.string("namespace"), meta.string("name")
+
+
+def _namespaced(decode: Callable[[Mapping[str, Any]], object]) -> Callable[..., Decoded]:
+    def decoded(raw: Mapping[str, Any]) -> Decoded:
+        namespace, name = _meta(raw)
+        return (namespace or "default", name), decode(raw)
+
+    return decoded
+
+
+def _joined(decode: Callable[[Mapping[str, Any]], object]) -> Callable[..., Decoded]:
+    """Keyed ``namespace/name``, as the ResourceClaim table is."""
+
+    def decoded(raw: Mapping[str, Any]) -> Decoded:
+        namespace, name = _meta(raw)
+        return f"{namespace or 'default'}/{name}", decode(raw)
+
+    return decoded
+
+
+def _cluster_scoped(decode: Callable[[Mapping[str, Any]], object]) -> Callable[..., Decoded]:
+    def decoded(raw: Mapping[str, Any]) -> Decoded:
+        return _meta(raw)[1], decode(raw)
+
+    return decoded
+
+
+def _owner(kind: str) -> Callable[[Mapping[str, Any]], Decoded]:
+    def decoded(raw: Mapping[str, Any]) -> Decoded:
+        namespace, name = _meta(raw)
+        return (kind, namespace or "default", name), decode_owner_selector(kind, raw)
+
+    return decoded
+
+
+def _namespace_labels(raw: Mapping[str, Any]) -> Decoded:
+    meta = Fields(raw).obj("metadata")
+    return meta.string("name"), meta.str_map("labels")
 
 
 @dataclass(frozen=True, slots=True)
-class _Storage:
-    group: str
-    version: str
-    plural: str
-    resource: Resource
-    decode: Callable[[Mapping[str, Any]], object]
+class Kind:
+    name: str
+    path: str
+    decode: Callable[[Mapping[str, Any]], Decoded]
     table: Callable[[ObjectStore], MutableMapping[Any, Any]]
-    namespaced: bool = False
-    joined_key: bool = False  # "namespace/name" rather than a (namespace, name) tuple
+    resource: Resource | None = None  # a cluster event for the queue on each change
 
 
-_STORAGE = (
-    _Storage(
-        "", "v1", "persistentvolumeclaims", Resource.PVC, vol.decode_pvc, lambda s: s.claims, True
+KINDS: Final = (
+    Kind(
+        "poddisruptionbudgets",
+        "/apis/policy/v1/poddisruptionbudgets",
+        _namespaced(decode_budget),
+        lambda s: s.budgets,
     ),
-    _Storage("", "v1", "persistentvolumes", Resource.PV, vol.decode_pv, lambda s: s.volumes),
-    _Storage(
-        "storage.k8s.io",
-        "v1",
+    Kind("namespaces", "/api/v1/namespaces", _namespace_labels, lambda s: s.namespaces),
+    Kind("services", "/api/v1/services", _owner("Service"), lambda s: s.selectors),
+    Kind(
+        "replicationcontrollers",
+        "/api/v1/replicationcontrollers",
+        _owner("ReplicationController"),
+        lambda s: s.selectors,
+    ),
+    Kind("replicasets", "/apis/apps/v1/replicasets", _owner("ReplicaSet"), lambda s: s.selectors),
+    Kind(
+        "statefulsets", "/apis/apps/v1/statefulsets", _owner("StatefulSet"), lambda s: s.selectors
+    ),
+    Kind(
+        "persistentvolumeclaims",
+        "/api/v1/persistentvolumeclaims",
+        _namespaced(vol.decode_pvc),
+        lambda s: s.claims,
+        Resource.PVC,
+    ),
+    Kind(
+        "persistentvolumes",
+        "/api/v1/persistentvolumes",
+        _cluster_scoped(vol.decode_pv),
+        lambda s: s.volumes,
+        Resource.PV,
+    ),
+    Kind(
         "storageclasses",
-        Resource.STORAGE_CLASS,
-        vol.decode_storage_class,
+        "/apis/storage.k8s.io/v1/storageclasses",
+        _cluster_scoped(vol.decode_storage_class),
         lambda s: s.classes,
+        Resource.STORAGE_CLASS,
     ),
-    _Storage(
-        "storage.k8s.io",
-        "v1",
+    Kind(
         "csinodes",
-        Resource.CSI_NODE,
-        vol.decode_csi_node,
+        "/apis/storage.k8s.io/v1/csinodes",
+        _cluster_scoped(vol.decode_csi_node),
         lambda s: s.csi_nodes,
+        Resource.CSI_NODE,
     ),
-    _Storage(
-        dra.GROUP,
-        dra.VERSION,
+    Kind(
         "resourceclaims",
-        Resource.RESOURCE_CLAIM,
-        dra.decode_resource_claim,
+        f"/apis/{dra.GROUP}/{dra.VERSION}/resourceclaims",
+        _joined(dra.decode_resource_claim),
         lambda s: s.resource_claims,
-        namespaced=True,
-        joined_key=True,
+        Resource.RESOURCE_CLAIM,
     ),
-    _Storage(
-        dra.GROUP,
-        dra.VERSION,
+    Kind(
         "deviceclasses",
-        Resource.DEVICE_CLASS,
-        dra.decode_device_class,
+        f"/apis/{dra.GROUP}/{dra.VERSION}/deviceclasses",
+        _cluster_scoped(dra.decode_device_class),
         lambda s: s.device_classes,
+        Resource.DEVICE_CLASS,
     ),
-    _Storage(
-        dra.GROUP,
-        dra.VERSION,
+    Kind(
         "resourceslices",
-        Resource.RESOURCE_SLICE,
-        dra.decode_resource_slice,
+        f"/apis/{dra.GROUP}/{dra.VERSION}/resourceslices",
+        _cluster_scoped(dra.decode_resource_slice),
         lambda s: s.slices,
+        Resource.RESOURCE_SLICE,
     ),
 )
 
 
-def settings() -> kopf.OperatorSettings:
-    out = kopf.OperatorSettings()
-    out.posting.enabled = False  # no log lines as Kubernetes Events
-    out.scanning.disabled = True  # no CRD or namespace scanning: fixed resources
-    out.watching.server_timeout = 300
-    out.watching.client_timeout = 330
-    out.networking.error_backoffs = [1, 2, 5, 10, 30]
-    return out
+class _Table:
+    """One kind's handlers: keep its store table, report changes as events.
 
+    Several kinds share the owner-selector table, so a relist replaces only
+    the keys this kind wrote."""
 
-def registry(
-    store: ObjectStore,
-    configuration: k8s_client.Configuration,
-    on_change: OnChange | None = None,
-) -> kopf.OperatorRegistry:
-    reg = kopf.OperatorRegistry()
+    def __init__(self, kind: Kind, store: ObjectStore, on_change: OnChange | None) -> None:
+        self.kind = kind
+        self.table = kind.table(store)
+        self.on_change = on_change if kind.resource is not None else None
+        self.mine: set[Hashable] = set()
 
-    @kopf.on.login(registry=reg)
-    async def login(**_: Any) -> kopf.ConnectionInfo:
-        token: str = await configuration.get_api_key_with_prefix("BearerToken") or ""
-        scheme, _sep, value = token.partition(" ")
-        return kopf.ConnectionInfo(
-            server=str(configuration.host),
-            ca_path=configuration.ssl_ca_cert,
-            insecure=not configuration.verify_ssl,
-            scheme=scheme or None,
-            token=value or None,
-            certificate_path=configuration.cert_file,
-            private_key_path=configuration.key_file,
+    def handlers(self) -> Handlers[Decoded]:
+        return Handlers(
+            decode=self.kind.decode,
+            on_replace=self.replace,
+            on_upsert=self.upsert,
+            on_delete=self.delete,
         )
 
-    @kopf.on.event("policy", "v1", "poddisruptionbudgets", registry=reg)
-    def on_budget(type: str | None, body: Mapping[str, Any], **_: Any) -> None:
-        key = (body["metadata"].get("namespace", ""), body["metadata"]["name"])
-        if type == "DELETED":
-            store.budgets.pop(key, None)
+    def _event(self, action: ActionType, old: object, new: object) -> None:
+        if self.on_change is not None and self.kind.resource is not None:
+            self.on_change(self.kind.resource, action, old, new)
+
+    def upsert(self, item: Decoded) -> None:
+        key, value = item
+        if value is None:
+            self.delete(item)
             return
-        try:
-            store.budgets[key] = decode_budget(body)
-        except DecodeError as exc:
-            log.warning(
-                "malformed PodDisruptionBudget skipped", budget="/".join(key), reason=str(exc)
-            )
+        old = self.table.get(key)
+        self.table[key] = value
+        self.mine.add(key)
+        self._event(ActionType.ADD if old is None else ActionType.UPDATE, old, value)
 
-    @kopf.on.event("", "v1", "namespaces", registry=reg)
-    def on_namespace(type: str | None, body: Mapping[str, Any], **_: Any) -> None:
-        name = body["metadata"]["name"]
-        if type == "DELETED":
-            store.namespaces.pop(name, None)
-        else:
-            store.namespaces[name] = dict(body["metadata"].get("labels") or {})
+    def delete(self, item: Decoded) -> None:
+        key = item[0]
+        old = self.table.pop(key, None)
+        self.mine.discard(key)
+        if old is not None:
+            self._event(ActionType.DELETE, old, None)
 
-    for group, version, plural, kind in _OWNERS:
-        _watch_owner(reg, store, group, version, plural, kind)
-    for storage in _STORAGE:
-        _watch_storage(reg, store, storage, on_change)
-    return reg
-
-
-def _watch_storage(
-    reg: kopf.OperatorRegistry, store: ObjectStore, kind: _Storage, on_change: OnChange | None
-) -> None:
-    # async, unlike the other handlers: kopf runs sync handlers in a thread,
-    # and requeueing must happen on the scheduler's own event loop.
-    @kopf.on.event(kind.group, kind.version, kind.plural, registry=reg, id=f"storage-{kind.plural}")
-    async def on_storage(type: str | None, body: Mapping[str, Any], **_: Any) -> None:
-        meta = body["metadata"]
-        key: Any = meta["name"]
-        if kind.joined_key:
-            key = f"{meta.get('namespace', '')}/{meta['name']}"
-        elif kind.namespaced:
-            key = (meta.get("namespace", ""), meta["name"])
-        table = kind.table(store)
-        old = table.get(key)
-        if type == "DELETED":
-            table.pop(key, None)
-            if on_change is not None and old is not None:
-                on_change(kind.resource, ActionType.DELETE, old, None)
-            return
-        try:
-            new = kind.decode(body)
-        except DecodeError as exc:
-            log.warning(
-                "malformed storage object skipped",
-                kind=kind.resource.value,
-                object=key if isinstance(key, str) else "/".join(key),
-                reason=str(exc),
-            )
-            return
-        table[key] = new
-        if on_change is not None:
-            action = ActionType.ADD if old is None else ActionType.UPDATE
-            on_change(kind.resource, action, old, new)
+    def replace(self, items: list[Decoded]) -> None:
+        fresh = {key: value for key, value in items if value is not None}
+        for key in self.mine - fresh.keys():
+            self.delete((key, None))
+        for key, value in fresh.items():
+            if self.table.get(key) != value:
+                self.upsert((key, value))
+        self.mine = set(fresh)
 
 
-def _watch_owner(
-    reg: kopf.OperatorRegistry, store: ObjectStore, group: str, version: str, plural: str, kind: str
-) -> None:
-    @kopf.on.event(group, version, plural, registry=reg, id=f"owner-{plural}")
-    def on_owner(type: str | None, body: Mapping[str, Any], **_: Any) -> None:
-        meta = body["metadata"]
-        key = (kind, meta.get("namespace", ""), meta["name"])
-        if type == "DELETED":
-            store.selectors.pop(key, None)
-            return
-        try:
-            selector = decode_owner_selector(kind, body)
-        except DecodeError as exc:
-            log.warning("malformed selector skipped", owner="/".join(key), reason=str(exc))
-            return
-        if selector is None:
-            store.selectors.pop(key, None)
-        else:
-            store.selectors[key] = selector
-
-
-def quiet_kopf_logs(level: int) -> None:
-    # kopf logs every handler invocation at INFO; keep them at DEBUG unless asked.
-    logging.getLogger("kopf").setLevel(max(level, logging.WARNING))
+def reflectors(
+    kube: KubeClient, store: ObjectStore, on_change: OnChange | None = None
+) -> list[Reflector[Decoded]]:
+    """One reflector per kind; run each as a task (they retry forever)."""
+    return [
+        Reflector(kube, kind.path, _Table(kind, store, on_change).handlers(), name=kind.name)
+        for kind in KINDS
+    ]

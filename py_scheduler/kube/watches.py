@@ -5,7 +5,8 @@ no client model objects are built. The watch resumes from the last
 resourceVersion it saw (bookmarks keep that fresh). When the API answers 410
 Gone, the reflector relists and hands the complete list to ``on_replace``,
 which rebuilds the cache without losing or double-counting anything. A
-malformed object is skipped with a logged reason; it never stops the watch.
+malformed object is skipped with a logged reason and handed to ``on_invalid``
+(pods of ours still get a decision there); it never stops the watch.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import orjson
 import structlog
@@ -29,10 +30,21 @@ log = structlog.get_logger("py_scheduler.watch")
 T = TypeVar("T")
 
 LIST_PAGE: Final = 500
-WATCH_TIMEOUT: Final = 300  # seconds the server keeps a watch open
-IDLE_TIMEOUT: Final = 90.0  # bookmarks arrive about every minute
+# The server ends each watch after 8-12 s and sends a bookmark 2 s before, so a
+# healthy watch is never silent for long: one silent for IDLE_TIMEOUT is dead
+# (a peer gone without a FIN or RST, a stalled proxy) and is replaced. The
+# cost is one cheap watch request per resource every ~10 s, served from the
+# API server's watch cache from the last resourceVersion.
+WATCH_TIMEOUT: Final = 8
+WATCH_TIMEOUT_JITTER: Final = 4
+IDLE_TIMEOUT: Final = 15.0
 BACKOFF_START: Final = 0.5
-BACKOFF_MAX: Final = 30.0
+# Low, so that a watch resumes within seconds once the API server is back.
+BACKOFF_MAX: Final = 5.0
+
+
+# (raw object, why it could not be decoded, deleted?)
+OnInvalid = Callable[[Mapping[str, Any], DecodeError, bool], None]
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,18 @@ class Handlers(Generic[T]):
     on_replace: Callable[[list[T]], None]  # a complete, fresh list
     on_upsert: Callable[[T], None]  # ADDED or MODIFIED
     on_delete: Callable[[T], None]
+    # Objects the decoder refused (after on_replace, for those of a relist).
+    on_invalid: OnInvalid | None = None
+
+
+class Watch(Protocol):
+    """What the app runs and waits for: a reflector, or a watch wrapping one
+    (:mod:`py_scheduler.kube.custom_resources`)."""
+
+    name: str
+    synced: asyncio.Event
+
+    async def run(self) -> None: ...
 
 
 class Reflector(Generic[T]):
@@ -87,13 +111,14 @@ class Reflector(Generic[T]):
 
     async def _relist(self) -> None:
         items: list[T] = []
+        invalid: list[tuple[Mapping[str, Any], DecodeError]] = []
         params: dict[str, str] = {"limit": str(LIST_PAGE)}
         if self.field_selector:
             params["fieldSelector"] = self.field_selector
         while True:
             page = await self.kube.get(self.path, params)
             for raw in page.get("items", []):
-                decoded = self._decode(raw)
+                decoded = self._decode(raw, invalid)
                 if decoded is not None:
                     items.append(decoded)
             meta = page.get("metadata", {})
@@ -103,6 +128,9 @@ class Reflector(Generic[T]):
             self.resource_version = meta.get("resourceVersion") or None
             break
         self.handlers.on_replace(items)
+        if self.handlers.on_invalid is not None:
+            for raw, exc in invalid:
+                self.handlers.on_invalid(raw, exc, False)
         self.relists += 1
         self.synced.set()
         log.info("listed", watch=self.name, objects=len(items), rv=self.resource_version)
@@ -111,7 +139,7 @@ class Reflector(Generic[T]):
         params = {
             "watch": "1",
             "allowWatchBookmarks": "true",
-            "timeoutSeconds": str(WATCH_TIMEOUT + random.randint(0, 60)),
+            "timeoutSeconds": str(WATCH_TIMEOUT + random.randint(0, WATCH_TIMEOUT_JITTER)),
             "resourceVersion": self.resource_version or "",
         }
         if self.field_selector:
@@ -135,21 +163,27 @@ class Reflector(Generic[T]):
                 self.resource_version = rv
             if kind == "BOOKMARK":
                 continue
-            decoded = self._decode(obj)
+            invalid: list[tuple[Mapping[str, Any], DecodeError]] = []
+            decoded = self._decode(obj, invalid)
             if decoded is None:
+                if invalid and self.handlers.on_invalid is not None:
+                    self.handlers.on_invalid(*invalid[0], kind == "DELETED")
                 continue
             if kind == "DELETED":
                 self.handlers.on_delete(decoded)
             else:
                 self.handlers.on_upsert(decoded)
 
-    def _decode(self, raw: object) -> T | None:
+    def _decode(
+        self, raw: object, invalid: list[tuple[Mapping[str, Any], DecodeError]]
+    ) -> T | None:
         if not isinstance(raw, dict):
             self.skipped += 1
             return None
         try:
             return self.handlers.decode(raw)
         except DecodeError as exc:
+            invalid.append((raw, exc))
             self.skipped += 1
             meta = raw.get("metadata") or {}
             log.warning(

@@ -37,6 +37,8 @@ class Node:
     allowed_pods: int = 0
     images: Mapping[str, int] = field(default_factory=dict)  # image name -> size in bytes
     resource_version: str = ""
+    # Kept for plugins (e.g. a price); no in-tree plugin reads them.
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def zone_key(self) -> str:
@@ -71,6 +73,7 @@ def decode_node(raw: RawObject) -> Node:
         allowed_pods=allowed,
         images=images,
         resource_version=meta.string("resourceVersion"),
+        annotations=meta.str_map("annotations"),
     )
 
 

@@ -8,8 +8,10 @@ at raw JSON.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from fractions import Fraction
 from typing import Final, NewType
 
 from py_scheduler.model.raw import DecodeError, Fields, RawObject
@@ -121,6 +123,7 @@ class OwnerRef:
     name: str
     uid: str
     controller: bool
+    api_version: str = ""
 
 
 @dataclass(slots=True, eq=False)
@@ -141,6 +144,11 @@ class PodInfo:
     requests: Resources = field(default_factory=Resources)
     non_zero_cpu: int = 0
     non_zero_memory: int = 0
+    # The container-level requests when spec.resources sets pod-level ones
+    # (None: the same as ``requests`` / ``non_zero_*``); NodeResourcesFit scores these.
+    container_requests: Resources | None = None
+    container_non_zero_cpu: int | None = None
+    container_non_zero_memory: int | None = None
     host_ports: tuple[HostPort, ...] = ()
     node_selector: dict[str, str] = field(default_factory=dict)
     required_node_affinity: NodeSelector | None = None
@@ -305,6 +313,35 @@ def _volume(fields: Fields) -> Volume:
     return Volume(name)
 
 
+def is_pod_level_resource(resource: str) -> bool:
+    """component-helpers' IsSupportedPodLevelResource."""
+    return resource in (CPU, MEMORY) or resource.startswith("hugepages-")
+
+
+class _Requests:
+    """A pod's container-level requests (exact, and with the non-zero defaults)."""
+
+    def __init__(
+        self,
+        containers: list[dict[str, Fraction]],
+        inits: list[tuple[dict[str, Fraction], bool]],
+        overhead: dict[str, Fraction],
+    ) -> None:
+        self._containers = containers
+        self._inits = inits
+        self._overhead = overhead
+        self.exact = self.with_defaults(None)
+        self.non_zero = self.with_defaults(NON_ZERO_DEFAULTS)
+
+    def with_defaults(self, defaults: Mapping[str, Fraction] | None) -> dict[str, Fraction]:
+        return pod_requests(
+            containers=self._containers,
+            init_containers=self._inits,
+            overhead=self._overhead,
+            defaults=defaults,
+        )
+
+
 def decode_pod(raw: RawObject) -> PodInfo:
     """Decode a pod; raise :class:`DecodeError` naming the field on bad input."""
     root = Fields(raw)
@@ -344,16 +381,32 @@ def decode_pod(raw: RawObject) -> PodInfo:
                     ip = p.string("hostIP") or "0.0.0.0"
                     ports.append(HostPort(ip, p.string("protocol") or "TCP", host_port))
     overhead = decode_amounts(spec, "overhead")
-    exact = pod_requests(containers=containers, init_containers=inits, overhead=overhead)
-    non_zero = pod_requests(
-        containers=containers, init_containers=inits, overhead=overhead, defaults=NON_ZERO_DEFAULTS
-    )
-    # Pod-level requests (PodLevelResources, on by default since 1.34) replace
-    # the container sums for cpu and memory.
-    for name, amount in decode_amounts(spec.obj("resources"), "requests").items():
-        if name in (CPU, MEMORY):
-            exact[name] = non_zero[name] = amount + overhead.get(name, 0)
+    requests = _Requests(containers, inits, overhead)
+    pod_level = {
+        resource: amount
+        for resource, amount in decode_amounts(spec.obj("resources"), "requests").items()
+        if is_pod_level_resource(resource)
+    }
+    exact, non_zero = requests.exact, requests.non_zero
+    if pod_level:
+        # PodLevelResources (on by default since 1.34): the pod-level requests
+        # replace the container sums, overhead still on top.
+        exact = {**exact, **{k: v + overhead.get(k, 0) for k, v in pod_level.items()}}
+        # A default only for what neither level requests (getNonMissingContainerRequests).
+        missing = {k: v for k, v in NON_ZERO_DEFAULTS.items() if k not in exact}
+        non_zero = {
+            **requests.with_defaults(missing),
+            **{k: v for k, v in exact.items() if k in (CPU, MEMORY)},
+        }
     non_zero_res = Resources.from_amounts({k: v for k, v in non_zero.items() if k in (CPU, MEMORY)})
+    # NodeResourcesFit's scorer is built without pod-level resources upstream
+    # (v1.35 and v1.37): it scores the container requests, defaults included.
+    container_res = container_non_zero = None
+    if pod_level:
+        container_res = Resources.from_amounts(requests.exact)
+        container_non_zero = Resources.from_amounts(
+            {k: v for k, v in requests.non_zero.items() if k in (CPU, MEMORY)}
+        )
 
     affinity = spec.obj("affinity")
     node_aff = affinity.obj("nodeAffinity")
@@ -388,7 +441,13 @@ def decode_pod(raw: RawObject) -> PodInfo:
             )
 
     owners = tuple(
-        OwnerRef(o.string("kind"), o.string("name"), o.string("uid"), o.boolean("controller"))
+        OwnerRef(
+            o.string("kind"),
+            o.string("name"),
+            o.string("uid"),
+            o.boolean("controller"),
+            o.string("apiVersion"),
+        )
         for o in meta.objects("ownerReferences")
     )
     priority = spec.opt_integer("priority")
@@ -410,6 +469,9 @@ def decode_pod(raw: RawObject) -> PodInfo:
         requests=Resources.from_amounts(exact),
         non_zero_cpu=non_zero_res.milli_cpu,
         non_zero_memory=non_zero_res.memory,
+        container_requests=container_res,
+        container_non_zero_cpu=container_non_zero.milli_cpu if container_non_zero else None,
+        container_non_zero_memory=container_non_zero.memory if container_non_zero else None,
         host_ports=tuple(ports),
         node_selector=spec.str_map("nodeSelector"),
         required_node_affinity=required_node,

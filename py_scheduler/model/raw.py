@@ -11,8 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Final
 
+from py_scheduler.model.durations import parse_duration
+
 RawObject = Mapping[str, object]
 EMPTY: Final[RawObject] = {}
+
+
+BRIEF_LIMIT: Final = 40
+
+
+def brief(value: object) -> str:
+    """``repr(value)``, cut short: an error must not echo a huge input back."""
+    text = repr(value)
+    if len(text) <= BRIEF_LIMIT:
+        return text
+    return f"{text[:BRIEF_LIMIT]}... ({len(text)} characters)"
 
 
 class DecodeError(ValueError):
@@ -69,23 +82,30 @@ class Fields:
                 raise DecodeError(f"{self._at(key)}[{index}]", "expected a string")
         return tuple(str(v) for v in values)
 
-    def integer(self, key: str, default: int = 0) -> int:
+    def integer(self, key: str, default: int = 0, *, bits: int = 64) -> int:
+        """A signed integer of ``bits`` bits, as the Go field it mirrors
+        (int64 unless said otherwise): larger values are refused, not wrapped."""
         value = self.raw.get(key)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
-            raise DecodeError(self._at(key), f"expected an integer, got {value!r}")
+            raise DecodeError(self._at(key), f"expected an integer, got {brief(value)}")
+        if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+            raise DecodeError(self._at(key), f"expected a {bits}-bit integer, got {brief(value)}")
         return value
 
-    def opt_integer(self, key: str) -> int | None:
-        return None if self.raw.get(key) is None else self.integer(key)
+    def int32(self, key: str, default: int = 0) -> int:
+        return self.integer(key, default, bits=32)
+
+    def opt_integer(self, key: str, *, bits: int = 64) -> int | None:
+        return None if self.raw.get(key) is None else self.integer(key, bits=bits)
 
     def boolean(self, key: str, default: bool = False) -> bool:
         value = self.raw.get(key)
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise DecodeError(self._at(key), f"expected a boolean, got {value!r}")
+            raise DecodeError(self._at(key), f"expected a boolean, got {brief(value)}")
         return value
 
     def str_map(self, key: str) -> dict[str, str]:
@@ -106,6 +126,20 @@ class Fields:
         if not isinstance(value, Mapping):
             raise DecodeError(self._at(key), "expected an object")
         return dict(value)
+
+    def duration(self, key: str, default: float) -> float:
+        """A Go duration string ("10s", "1m30s"), in seconds."""
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise DecodeError(
+                self._at(key), f"expected a duration such as '10s', got {brief(value)}"
+            )
+        seconds = parse_duration(value)
+        if seconds is None:
+            raise DecodeError(self._at(key), f"time: invalid duration {brief(value)}")
+        return seconds
 
     def error(self, key: str, problem: str) -> DecodeError:
         return DecodeError(self._at(key), problem)

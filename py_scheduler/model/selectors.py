@@ -54,13 +54,10 @@ def _requirement(fields: Fields, allowed: frozenset[str]) -> Requirement:
         raise fields.error("values", f"must be non-empty for operator {op}")
     if op in ("Exists", "DoesNotExist") and values:
         raise fields.error("values", f"must be empty for operator {op}")
-    if op in ("Gt", "Lt"):
-        if len(values) != 1:
-            raise fields.error("values", f"must have exactly one value for operator {op}")
-        try:
-            int(next(iter(values)))
-        except ValueError:
-            raise fields.error("values", f"must be an integer for operator {op}") from None
+    if op in ("Gt", "Lt") and len(values) != 1:
+        raise fields.error("values", f"must have exactly one value for operator {op}")
+    # A Gt/Lt value that is not an integer is accepted by the API server, so it
+    # is kept: NodeAffinity judges it as upstream's lazy-error selector does.
     return Requirement(key, op, values)
 
 

@@ -1,7 +1,8 @@
 """In-tree plugins: the table of contents of what py-scheduler can run.
 
 ``IN_TREE`` maps plugin names to their specs; ``DEFAULT_MULTI_POINT`` is the
-default profile, in kube-scheduler's order and with its score weights.
+default profile, in the newest supported kube-scheduler's order and with its
+score weights; ``default_multi_point`` gives it for any release.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any, Final
 
 from py_scheduler.framework.registry import PluginSpec
 from py_scheduler.framework.runtime import PluginRef
+from py_scheduler.model.server import ServerVersion
 from py_scheduler.plugins import (
     default_binder,
     defaultpreemption,
@@ -59,8 +61,8 @@ IN_TREE: Final[dict[str, PluginSpec[Any]]] = {
 DEFAULT_MULTI_POINT: Final = (
     PluginRef(scheduling_gates.NAME),
     PluginRef(priority_sort.NAME),
-    PluginRef(node_unschedulable.NAME),
     PluginRef(node_name.NAME),
+    PluginRef(node_unschedulable.NAME),
     PluginRef(taint_toleration.NAME, 3),
     PluginRef(node_affinity.NAME, 2),
     PluginRef(node_ports.NAME),
@@ -77,3 +79,14 @@ DEFAULT_MULTI_POINT: Final = (
     PluginRef(image_locality.NAME, 1),
     PluginRef(default_binder.NAME),
 )
+
+
+def default_multi_point(release: ServerVersion) -> tuple[PluginRef, ...]:
+    """The default profile of ``release``'s kube-scheduler. Until 1.36 NodeUnschedulable
+    ran before NodeName; 1.37 swapped them, which decides the reason a node gets when
+    both reject it."""
+    if release.at_least(1, 37):
+        return DEFAULT_MULTI_POINT
+    swapped = {node_name.NAME: node_unschedulable.NAME, node_unschedulable.NAME: node_name.NAME}
+    by_name = {ref.name: ref for ref in DEFAULT_MULTI_POINT}
+    return tuple(by_name[swapped.get(ref.name, ref.name)] for ref in DEFAULT_MULTI_POINT)

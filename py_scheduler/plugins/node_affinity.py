@@ -5,8 +5,10 @@ Matching follows component-helpers' node affinity: terms are ORed and their
 requirements ANDed; an empty term selects nothing; ``matchFields`` supports
 only ``metadata.name`` with In/NotIn and exactly one value. A required term
 the API machinery could not parse (bad label key or value, several field
-values) never matches instead of failing the pod, which is upstream's
-"lazy error" behaviour. Invalid preferred terms fail PreScore, and invalid
+values, a ``Gt``/``Lt`` value that is not an integer) never matches instead of
+failing the pod, which is upstream's "lazy error" behaviour. Invalid preferred
+terms fail PreScore with upstream's message (a SchedulerError for the pod,
+unless a single node was feasible and scoring never ran), and invalid
 ``addedAffinity`` fails start-up.
 """
 
@@ -50,7 +52,6 @@ _CONFLICT: Final = Status.unresolvable(REASON_CONFLICT)
 
 _REQUIRED: Final = "requiredDuringSchedulingIgnoredDuringExecution"
 _PREFERRED: Final = "preferredDuringSchedulingIgnoredDuringExecution"
-_POD_PREFERRED_PATH: Final = f"spec.affinity.nodeAffinity.{_PREFERRED}"
 _NAME_FIELD: Final = "metadata.name"
 
 
@@ -67,16 +68,21 @@ class NodeAffinityArgs:
 
 
 def _expression_problems(req: Requirement, path: str) -> list[str]:
+    """labels.NewRequirement's errors, with its field paths and wording."""
     out = []
     if (problem := names.label_key_problem(req.key)) is not None:
         out.append(f'{path}.key: Invalid value: "{req.key}": {problem}')
+    values = sorted(req.values)
     if req.operator in ("Gt", "Lt"):
-        for value in req.values:
+        for i, value in enumerate(values):
             if not names.INTEGER.fullmatch(value) or int(value) not in names.INT64:
-                out.append(f'{path}.values: Invalid value: "{value}": must be an integer')
-    for value in sorted(req.values):
+                out.append(
+                    f'{path}.values[{i}]: Invalid value: "{value}": '
+                    "for 'Gt', 'Lt' operators, the value must be an integer"
+                )
+    for i, value in enumerate(values):
         if (problem := names.label_value_problem(value)) is not None:
-            out.append(f'{path}.values: Invalid value: "{value}": {problem}')
+            out.append(f'{path}.values[{i}][{req.key}]: Invalid value: "{value}": {problem}')
     return out
 
 
@@ -103,16 +109,18 @@ def _is_empty(term: NodeSelectorTerm) -> bool:
 
 
 def _preferred_terms(
-    terms: Sequence[WeightedNodeSelectorTerm], path: str
+    terms: Sequence[WeightedNodeSelectorTerm], path: str, *, term_field: str = ".preference"
 ) -> tuple[WeightedNodeSelectorTerm, ...]:
-    """The terms that can score; raises ValueError naming every invalid one."""
+    """The terms that can score; raises ValueError naming every invalid one.
+    A pod's own terms are named as upstream's PreScore names them
+    (``[0].matchExpressions[0]...``: ``path`` and ``term_field`` empty)."""
     kept: list[WeightedNodeSelectorTerm] = []
     problems: list[str] = []
     for i, weighted in enumerate(terms):
         # Zero-weight and empty terms are skipped before parsing, as upstream.
         if weighted.weight == 0 or _is_empty(weighted.term):
             continue
-        found = _term_problems(weighted.term, f"{path}[{i}].preference")
+        found = _term_problems(weighted.term, f"{path}[{i}]{term_field}")
         if found:
             problems += found
         else:
@@ -120,6 +128,10 @@ def _preferred_terms(
     if problems:
         raise ValueError("; ".join(problems))
     return tuple(kept)
+
+
+def _pod_preferred_terms(pod: PodInfo) -> tuple[WeightedNodeSelectorTerm, ...]:
+    return _preferred_terms(pod.preferred_node_affinity, "", term_field="")
 
 
 def _preferred_score(terms: Sequence[WeightedNodeSelectorTerm], node: Node) -> int:
@@ -166,7 +178,7 @@ def _decode_added(affinity: Fields) -> NodeAffinityArgs:
     preferred: list[WeightedNodeSelectorTerm] = []
     for item in affinity.objects(_PREFERRED):
         problems += _unknown(item, "preferred")
-        weight = item.integer("weight")
+        weight = item.int32("weight")
         if weight < 0:
             # Upstream accepts this and then fails every scoring cycle.
             problems.append(f"{item.path}.weight: Invalid value: {weight}: must not be negative")
@@ -224,6 +236,15 @@ def _required(pod: PodInfo) -> _Required:
             if not _is_empty(term) and not _term_problems(term, "")
         )
     return _Required(tuple(pod.node_selector.items()), terms)
+
+
+def _has_broken_required_term(pod: PodInfo) -> bool:
+    if pod.required_node_affinity is None:
+        return False
+    return any(
+        not _is_empty(term) and _term_problems(term, "")
+        for term in pod.required_node_affinity.terms
+    )
 
 
 def _pinned_node_names(terms: Sequence[NodeSelectorTerm]) -> frozenset[str] | None:
@@ -286,7 +307,12 @@ class NodeAffinity:
         return SUCCESS if required.matches(node.node) else _REJECTED_POD
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
-        preferred = _preferred_terms(pod.preferred_node_affinity, _POD_PREFERRED_PATH)
+        try:
+            preferred = _pod_preferred_terms(pod)
+        except ValueError as exc:
+            # As upstream: the cycle fails (SchedulerError) unless only one
+            # node was feasible, in which case scoring never runs.
+            return Status.error(str(exc))
         if not pod.preferred_node_affinity and not self._added_preferred:
             return Status.skip()
         state.write(_PRE_SCORE, preferred)
@@ -295,7 +321,7 @@ class NodeAffinity:
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         preferred = state.get(_PRE_SCORE)
         if preferred is None:
-            preferred = _preferred_terms(pod.preferred_node_affinity, _POD_PREFERRED_PATH)
+            preferred = _pod_preferred_terms(pod)
         return _preferred_score(self._added_preferred, node.node) + _preferred_score(
             preferred, node.node
         )
@@ -325,7 +351,9 @@ class NodeAffinity:
             return QueueingHint.SKIP
         required = _required(pod)
         if not required.matches(new):
-            return QueueingHint.SKIP
+            # Upstream's Match reports the parse errors of a term that could not
+            # match, and its hint queues on an error.
+            return QueueingHint.QUEUE if _has_broken_required_term(pod) else QueueingHint.SKIP
         # Added and matching, or an update that turned a mismatch into a match.
         if old is None or not required.matches(old):
             return QueueingHint.QUEUE

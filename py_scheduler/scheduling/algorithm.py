@@ -24,20 +24,30 @@ from typing import Final
 import numpy as np
 
 from py_scheduler.framework.batch import Int64s
-from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import SharedLister
 from py_scheduler.framework.recorder import NO_METRICS, MetricsRecorder
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import Code, Status
-from py_scheduler.framework.types import NO_NODES_AVAILABLE, Diagnosis, FitError
+from py_scheduler.framework.types import (
+    NO_NODES_AVAILABLE,
+    Diagnosis,
+    FitError,
+    PreFilterResult,
+)
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
-from py_scheduler.scheduling.evaluation import Evaluator, Outcome
+from py_scheduler.scheduling.evaluation import TRACE_KEY, Evaluator, Outcome
 from py_scheduler.scheduling.incremental import Incremental
 
 MIN_FEASIBLE_NODES_TO_FIND: Final = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: Final = 5
 # The rejector recorded when there are no nodes at all: any node event helps.
 NO_NODES_REJECTOR: Final = "NoNodesAvailable"
+# The cycle's diagnosis (rejected nodes and their statuses), kept in the
+# cycle state for ``explain`` whether or not a node fits.
+DIAGNOSIS_KEY: Final[StateKey[Diagnosis]] = StateKey("algorithm/diagnosis")
+# The PreFilter plugins' narrowing of the candidate nodes, when they narrowed it.
+PRE_FILTER_RESULT_KEY: Final[StateKey[PreFilterResult]] = StateKey("algorithm/preFilterResult")
 
 
 class SchedulingError(Exception):
@@ -133,9 +143,11 @@ class Algorithm:
         """Feasible nodes, their rows in the framework's columns (when batch
         filters ran), the diagnosis and how many nodes Filter judged. The
         rejections reach the diagnosis when no node is feasible (the
-        FailedScheduling message and preemption read them) or ``complete``;
-        a cycle that found a node only counts them."""
+        FailedScheduling message and preemption read them), when ``complete``
+        or when the evaluator keeps a trace (explain reads them for a pod
+        that fits too); any other cycle that found a node only counts them."""
         diagnosis = Diagnosis()
+        state.write(DIAGNOSIS_KEY, diagnosis)
         start = time.perf_counter()
         result, status, rejectors = fwk.run_pre_filter(state, pod, all_nodes)
         self._timed("PreFilter", status, fwk, start)
@@ -164,6 +176,7 @@ class Algorithm:
 
         nodes: Sequence[NodeInfo] = all_nodes
         if result is not None and result.node_names is not None:
+            state.write(PRE_FILTER_RESULT_KEY, result)
             nodes = [n for n in all_nodes if n.name in result.node_names]
             names = " ".join(result.plugins)
             diagnosis.node_to_status.absent = Status.unresolvable(
@@ -171,13 +184,16 @@ class Algorithm:
             )
         start = time.perf_counter()
         out = self._filter(fwk, state, pod, snapshot, nodes, len(all_nodes))
-        if complete or not out.feasible:
+        # A traced cycle (explain, result annotations) reports every rejection.
+        if complete or not out.feasible or state.get(TRACE_KEY) is not None:
             diagnosis.node_to_status.statuses.update(zip(out.rejected, out.statuses(), strict=True))
             plugins = {status.plugin for status in out.statuses()}
             plugins.discard("")
             diagnosis.unschedulable_plugins |= plugins
         filtered = Status() if out.feasible else Status(Code.UNSCHEDULABLE)
         self._timed("Filter", filtered, fwk, start)
+        if state.plugin_seconds:
+            fwk.filter_time(state, pod)
         return out.feasible, out.rows, diagnosis, len(out.feasible) + len(out.rejected)
 
     def _filter(

@@ -17,6 +17,14 @@ the sequential loop would have produced, up to the node where it stops (the
 - ``Threaded``: kube-scheduler's shape, chunks of nodes on a thread pool. Under
   the GIL it only adds hand-off cost; it is kept as the measured alternative
   (``python -m bench.evaluation``).
+- ``Explaining``: what ``explain`` runs. It judges every candidate (no
+  sampling: ``want`` is ignored), node by node, and keeps a ``Trace`` in the
+  cycle state: every Filter plugin's verdict on each rejected node
+  (``Framework.filter_verdicts``) and every Score plugin's raw, normalised and
+  weighted scores. The statuses, totals and the node selected are the loop
+  body's and ``run_score``'s own.
+- ``Recording`` wraps another evaluator and keeps what it decided (sampling
+  included) in the trace: the live scheduler's result annotations.
 """
 
 from __future__ import annotations
@@ -30,9 +38,9 @@ from typing import Final, Protocol
 import numpy as np
 
 from py_scheduler.framework.batch import Int64s
-from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import SharedLister
-from py_scheduler.framework.runtime import Framework
+from py_scheduler.framework.runtime import Framework, ScoreRecord
 from py_scheduler.framework.status import Code, Status
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
 
@@ -305,3 +313,145 @@ class Threaded:
 
 def rows_of(rows: Int64s | None, positions: Sequence[int]) -> Int64s | None:
     return rows[np.array(positions, dtype=np.int64)] if rows is not None else None
+
+
+TRACE_KEY: Final[StateKey[Trace]] = StateKey("explain/trace")
+
+
+class PluginScores:
+    """One Score plugin's results over the scored nodes, in their order."""
+
+    __slots__ = ("normalized", "raw", "weight")
+
+    def __init__(self, raw: Sequence[int], normalized: Sequence[int], weight: int) -> None:
+        self.raw = list(raw)
+        self.normalized = list(normalized)
+        self.weight = weight
+
+
+class Trace:
+    """What an ``Explaining`` evaluator saw in one cycle. ``candidates`` stays
+    None when Filter never ran over the node list (a PreFilter rejected the
+    pod, or its nominated node fit at once)."""
+
+    __slots__ = ("candidates", "scored", "scores", "totals", "verdicts")
+
+    def __init__(self) -> None:
+        self.candidates: list[NodeName] | None = None
+        self.verdicts: dict[NodeName, list[Status]] = {}
+        self.scored: list[NodeName] = []
+        self.scores: dict[str, PluginScores] = {}
+        self.totals: list[int] = []
+
+    def recorder(self, nodes: Sequence[NodeInfo]) -> ScoreRecord:
+        self.scored = [node.name for node in nodes]
+
+        def record(plugin: str, raw: Sequence[int], normalized: Sequence[int], weight: int) -> None:
+            self.scores[plugin] = PluginScores(raw, normalized, weight)
+
+        return record
+
+
+def trace_of(state: CycleState) -> Trace:
+    """The cycle's trace, started on first use."""
+    trace = state.get(TRACE_KEY)
+    if trace is None:
+        trace = Trace()
+        state.write(TRACE_KEY, trace)
+    return trace
+
+
+class Explaining:
+    """Every candidate, every plugin, recorded in the cycle state's ``Trace``."""
+
+    def filter(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        nodes: Sequence[NodeInfo],
+        *,
+        start: int,
+        want: int,
+    ) -> Judged:
+        count = len(nodes)
+        trace = trace_of(state)
+        trace.candidates = []
+        statuses: list[Status] = []
+        for i in range(count):
+            node = nodes[(start + i) % count]
+            status = fwk.filter_node(state, pod, node)
+            statuses.append(status)
+            trace.candidates.append(node.name)
+            if status.code is Code.ERROR:
+                break
+            if status.code is not Code.SUCCESS:
+                later = fwk.filter_verdicts(state, pod, node, after=status.plugin)
+                trace.verdicts[node.name] = [
+                    status,
+                    *(v for v in later if v.plugin != status.plugin),
+                ]
+        return Judged(statuses)
+
+    def score(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        feasible: Sequence[NodeInfo],
+        rows: Int64s | None,
+    ) -> tuple[list[int], Status]:
+        return _recorded_score(fwk, state, pod, feasible)
+
+
+class Recording:
+    """Another evaluator's decisions, with its scores recorded per plugin in
+    the cycle state's ``Trace``: what the result annotations show. Filter is
+    the inner evaluator's, sampling included; the trace gets the decisive
+    status of each node it judged. Scores are taken per node (where raw and
+    normalised scores are both known), which the batch forms agree with."""
+
+    def __init__(self, inner: Evaluator) -> None:
+        self.inner = inner
+
+    def filter(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        nodes: Sequence[NodeInfo],
+        *,
+        start: int,
+        want: int,
+    ) -> Judged:
+        judged = self.inner.filter(fwk, state, pod, snapshot, nodes, start=start, want=want)
+        trace = trace_of(state)
+        count = len(nodes)
+        trace.candidates = [nodes[(start + i) % count].name for i in range(len(judged.statuses))]
+        for name, status in zip(trace.candidates, judged.statuses, strict=True):
+            if status.code is not Code.SUCCESS:
+                trace.verdicts[name] = [status]
+        return judged
+
+    def score(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        snapshot: SharedLister,
+        feasible: Sequence[NodeInfo],
+        rows: Int64s | None,
+    ) -> tuple[list[int], Status]:
+        return _recorded_score(fwk, state, pod, feasible)
+
+
+def _recorded_score(
+    fwk: Framework, state: CycleState, pod: PodInfo, feasible: Sequence[NodeInfo]
+) -> tuple[list[int], Status]:
+    trace = trace_of(state)
+    totals, status = fwk.run_score(state, pod, feasible, record=trace.recorder(feasible))
+    trace.totals = list(totals)
+    return totals, status

@@ -8,9 +8,10 @@ The watches (:mod:`py_scheduler.kube.watches`) and the simulator call these;
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
+from py_scheduler.framework.custom_resources import Change, CustomResource
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.types import ActionType, Resource, event
 from py_scheduler.model import Node, PodInfo, PodUID
@@ -34,6 +35,8 @@ def node_update_action(old: Node, new: Node) -> ActionType:
         action |= ActionType.UPDATE_NODE_LABEL
     if old.taints != new.taints or old.unschedulable != new.unschedulable:
         action |= ActionType.UPDATE_NODE_TAINT
+    if old.annotations != new.annotations:
+        action |= ActionType.UPDATE_NODE_ANNOTATION
     return action
 
 
@@ -53,6 +56,12 @@ class EventHandlers:
         # Unassigned pods of ours as the watch last showed them (None: deleted).
         self.pending: dict[PodUID, PodInfo] = {}
 
+    def holds(self, uid: PodUID) -> bool:
+        """Whether a pending pod is in hand: queued (active, backoff,
+        unschedulable or gated) or assumed by a binding cycle. A pending pod of
+        ours that is neither was lost (the pending-pod sweep looks for them)."""
+        return self.queue.where(uid) is not None or self.cache.is_assumed(uid)
+
     def on_pod(self, pod: PodInfo) -> None:
         """A pod was added or changed."""
         if pod.node_name:
@@ -64,9 +73,11 @@ class EventHandlers:
             self.on_pod_deleted(pod)
             return
         self.pending[pod.uid] = pod
-        self.nominator.update(pod)
         if self.cache.is_assumed(pod.uid):
-            return  # binding in flight; the watch will show where it went
+            # Binding in flight, or held at Permit (nominated to its node, which it
+            # already takes as assumed): the watch will show where it went.
+            return
+        self.nominator.update(pod)
         if pod.deleting:
             self.queue.delete(pod)
             return
@@ -104,6 +115,11 @@ class EventHandlers:
         self.pending.pop(pod.uid, None)
         self.queue.delete(pod)
         self.nominator.remove(pod)
+        fwk = self.profiles.get(pod.scheduler_name)
+        if fwk is not None and fwk.reject_waiting_pod(pod.uid):
+            # Held at Permit: its binding cycle unreserves and forgets it, and
+            # frees its room for the others (upstream's RejectWaitingPod).
+            return
         if self.cache.pod(pod.uid) is not None:
             self._remove_assigned(pod)
 
@@ -157,7 +173,14 @@ class EventHandlers:
             # Fewer domains can change topology spread skew.
             self.queue.move_all(NODE_DELETE, node_info.node, None)
 
-    def on_object(self, resource: Resource, action: ActionType, old: object, new: object) -> None:
+    def on_object(
+        self, resource: Resource | CustomResource, action: ActionType, old: object, new: object
+    ) -> None:
         """A low-rate object (a storage object, say) changed: requeue pods it may help."""
         verb = _VERBS.get(action, "Update")
         self.queue.move_all(event(resource, action, f"{resource.value}{verb}"), old, new)
+
+    def on_custom_objects(self, changes: Sequence[Change]) -> None:
+        """Objects of a kind a plugin watches changed (custom resources)."""
+        for resource, action, old, new in changes:
+            self.on_object(resource, action, old, new)

@@ -5,14 +5,14 @@ storage objects (PersistentVolumeClaims, PersistentVolumes, StorageClasses,
 CSINodes) the volume plugins judge, and the DRA objects (ResourceClaims,
 DeviceClasses, ResourceSlices) DynamicResources allocates from.
 
-Kept current by the kopf handlers in :mod:`py_scheduler.kube.objects`, or filled
+Kept current by the watches in :mod:`py_scheduler.kube.objects`, or filled
 from a snapshot by the simulator.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence, Set
-from typing import Protocol
+from typing import Final, Protocol
 
 from py_scheduler.model import PodInfo
 from py_scheduler.model.budgets import DisruptionBudget
@@ -24,6 +24,12 @@ from py_scheduler.model.volumes import (
     PersistentVolume,
     PersistentVolumeClaim,
     StorageClass,
+)
+
+# The controllers whose selectors give the system default spreading, as
+# upstream's DefaultSelector matches their group/version/kind.
+_CONTROLLERS: Final = frozenset(
+    {("v1", "ReplicationController"), ("apps/v1", "ReplicaSet"), ("apps/v1", "StatefulSet")}
 )
 
 
@@ -54,6 +60,12 @@ class StoredObjects(Protocol):
     @property
     def resource_slices(self) -> Iterable[ResourceSlice]: ...
 
+    @property
+    def namespaces(self) -> Mapping[str, Mapping[str, str]]: ...
+
+    @property
+    def owner_selectors(self) -> Mapping[tuple[str, str, str], LabelSelector]: ...
+
 
 class ObjectStore:
     def __init__(self) -> None:
@@ -75,11 +87,20 @@ class ObjectStore:
         return self.namespaces.get(namespace)
 
     def owner_selectors(self, pod: PodInfo) -> Sequence[LabelSelector]:
-        return [
+        """Upstream's DefaultSelector: the Services whose selector matches the
+        pod, then its controller (a ReplicationController, ReplicaSet or
+        StatefulSet), found by the controller reference, never by labels."""
+        out = [
             selector
-            for (_, ns, _), selector in self.selectors.items()
-            if ns == pod.namespace and selector.matches(pod.labels)
+            for (kind, ns, _), selector in self.selectors.items()
+            if kind == "Service" and ns == pod.namespace and selector.matches(pod.labels)
         ]
+        controller = next((o for o in pod.owners if o.controller), None)
+        if controller is not None and (controller.api_version, controller.kind) in _CONTROLLERS:
+            found = self.selectors.get((controller.kind, pod.namespace, controller.name))
+            if found is not None:
+                out.append(found)
+        return out
 
     def pvc(self, namespace: str, name: str) -> PersistentVolumeClaim | None:
         return self.claims.get((namespace, name))
@@ -128,6 +149,8 @@ class ObjectStore:
             self.slices[resource_slice.name] = resource_slice
         for resource_claim in snapshot.resource_claims:
             self.put_resource_claim(resource_claim)
+        self.namespaces.update({name: dict(labels) for name, labels in snapshot.namespaces.items()})
+        self.selectors.update(snapshot.owner_selectors)
 
     def put_budget(self, budget: DisruptionBudget) -> None:
         self.budgets[(budget.namespace, budget.name)] = budget

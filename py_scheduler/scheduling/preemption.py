@@ -12,6 +12,8 @@ directly is used only when the profile opted into it.
 - A victim is never evicted twice: evictions in flight are tracked, and
   victims already terminating are waited for, not evicted again.
 - Lower-priority pods nominated to the same node lose that nomination.
+- A victim held at Permit is not evicted: it is preempted in memory (its
+  binding cycle unreserves it and it backs off), as upstream does.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import structlog
 from py_scheduler.cluster import ClusterError, NotFound, PodCondition, TooManyRequests
 from py_scheduler.framework.recorder import MetricsRecorder
 from py_scheduler.framework.runtime import Framework
+from py_scheduler.framework.waiting_pods import PREEMPTED
 from py_scheduler.model import NodeName, PodInfo, PodUID
 from py_scheduler.model.pod import DISRUPTION_TARGET, PREEMPTION_BY_SCHEDULER
 from py_scheduler.scheduling.nominator import Nominator
@@ -63,6 +66,7 @@ class Preemptor:
         victims: tuple[PodInfo, ...],
         *,
         mode: str,
+        plugin: str = "",
     ) -> bool:
         """Evict the victims; False when a budget (or an error) stopped it."""
         todo = self.victims_to_evict(victims)
@@ -72,7 +76,9 @@ class Preemptor:
         self.preempting.add(preemptor.uid)
         try:
             for victim in todo:
-                refusal = await self._evict_one(fwk, preemptor, node, victim, mode=mode)
+                refusal = await self._evict_one(
+                    fwk, preemptor, node, victim, mode=mode, plugin=plugin
+                )
                 if refusal is not None:
                     self.on_refused(preemptor, victim, refusal)
                     return False
@@ -84,11 +90,31 @@ class Preemptor:
         return True
 
     async def _evict_one(
-        self, fwk: Framework, preemptor: PodInfo, node: NodeName, victim: PodInfo, *, mode: str
+        self,
+        fwk: Framework,
+        preemptor: PodInfo,
+        node: NodeName,
+        victim: PodInfo,
+        *,
+        mode: str,
+        plugin: str,
     ) -> str | None:
         """None once the victim is gone or going; else why it could not be evicted."""
         cluster = fwk.cluster
         message = f"{fwk.profile_name}: preempting to accommodate a higher priority pod"
+        waiting = fwk.get_waiting_pod(victim.uid)
+        if waiting is not None and waiting.preempt(plugin, PREEMPTED):
+            # Held at Permit, so not bound: giving up its room is enough, and it is
+            # retried after backoff instead of being deleted (as upstream).
+            self.recorder.eviction("evicted")
+            log.info(
+                "preempted a pod waiting on permit",
+                preemptor=preemptor.key,
+                victim=victim.key,
+                node=node,
+            )
+            await self._preempted_event(fwk, preemptor, node, victim)
+            return None
         try:
             await cluster.patch_pod_status(
                 victim,
@@ -121,8 +147,14 @@ class Preemptor:
             return _api_message(str(exc))
         self.recorder.eviction("evicted")
         log.info("evicted preemption victim", preemptor=preemptor.key, victim=victim.key, node=node)
+        await self._preempted_event(fwk, preemptor, node, victim)
+        return None
+
+    async def _preempted_event(
+        self, fwk: Framework, preemptor: PodInfo, node: NodeName, victim: PodInfo
+    ) -> None:
         try:
-            await cluster.record_event(
+            await fwk.cluster.record_event(
                 victim,
                 type="Normal",
                 reason="Preempted",
@@ -132,7 +164,6 @@ class Preemptor:
             )
         except ClusterError as exc:
             log.debug("preempted event not written", victim=victim.key, error=str(exc))
-        return None
 
     async def _withdraw_mark(self, fwk: Framework, victim: PodInfo, reason: str) -> None:
         # The victim stays: say so, rather than leave a stale DisruptionTarget=True.

@@ -21,13 +21,14 @@ import structlog
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.recorder import MetricsRecorder
 from py_scheduler.framework.runtime import Framework
-from py_scheduler.framework.status import Code, Status
+from py_scheduler.framework.status import SUCCESS, Code, Status
 from py_scheduler.framework.types import Diagnosis, FitError, PostFilterResult, QueuedPodInfo
 from py_scheduler.model import NodeName, PodInfo, PodUID
 from py_scheduler.scheduling.algorithm import Algorithm, SchedulingError
 from py_scheduler.scheduling.binding_cycle import BindingCycle
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.observer import CycleObserver
 from py_scheduler.scheduling.preemption import Preemptor
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.status_writer import StatusWriter
@@ -77,6 +78,7 @@ class SchedulingCycle:
         recorder: MetricsRecorder,
         listeners: Sequence[CycleListener],
         settle: Settle,
+        observer: CycleObserver | None = None,
     ) -> None:
         self._profiles = profiles
         self._cache = cache
@@ -90,6 +92,7 @@ class SchedulingCycle:
         self._recorder = recorder
         self._listeners = tuple(listeners)
         self._settle = settle
+        self._observer = observer
         self.preemptor = Preemptor(
             nominator=nominator,
             recorder=recorder,
@@ -116,6 +119,8 @@ class SchedulingCycle:
         # without leaving a quiet scheduler with no samples at all.
         self._cycles += 1
         state.record_plugin_metrics = self._cycles % PLUGIN_METRICS_EVERY == 1
+        if state.record_plugin_metrics:
+            state.plugin_seconds = {}
         try:
             result = self._algorithm.schedule(fwk, state, pod, self._cache)
         except FitError as fit:
@@ -127,12 +132,15 @@ class SchedulingCycle:
         node = result.node
         assumed = self._cache.assume(pod, node)
         self._nominator.remove(pod)
+        waits: dict[str, float] = {}
         status = fwk.run_reserve(state, assumed, node)
         if status.is_success:
-            status, _wait = fwk.run_permit(state, assumed, node)
-            if status.code is Code.WAIT:
-                status = Status.error("Permit plugins that wait are not supported")
-        if not status.is_success:
+            began = time.perf_counter()
+            status, waits = fwk.run_permit(state, assumed, node)
+            self._recorder.extension_point(
+                "Permit", status.code.value, fwk.profile_name, time.perf_counter() - began
+            )
+        if not status.is_success and status.code is not Code.WAIT:
             fwk.run_unreserve(state, assumed, node)
             self._cache.forget(assumed)
             if status.is_rejected:
@@ -142,9 +150,25 @@ class SchedulingCycle:
                 return self._unschedulable(fwk, state, queued, FitError(pod, 1, diagnosis), start)
             return self._failed(fwk, queued, status, start)
         self._queue.done(pod.uid)
-        self._tasks.spawn(
-            self._binding.run(fwk, state, queued, assumed, node, start), name=f"bind {pod.key}"
-        )
+
+        def bind(permit: Status = SUCCESS) -> None:
+            self._tasks.spawn(
+                self._binding.run(fwk, state, queued, assumed, node, start, permit=permit),
+                name=f"bind {pod.key}",
+            )
+
+        if status.code is Code.WAIT:
+            log.debug("pod waiting on permit", pod=pod.key, node=node, plugins=sorted(waits))
+
+            def permitted(permit: Status, waited: float) -> None:
+                self._recorder.permit_wait(permit.code.value, waited)
+                bind(permit)
+
+            fwk.add_waiting_pod(assumed, waits, permitted)
+            if pod.nominated_node != node:
+                self._writer.nominate(fwk, pod, node)
+        else:
+            bind()
         return self._emit(CycleOutcome(pod, node=node))
 
     # -- failures -------------------------------------------------------------------
@@ -159,6 +183,7 @@ class SchedulingCycle:
     ) -> CycleOutcome:
         pod = queued.pod
         result: PostFilterResult | None = None
+        preempting = ""
         if fwk.post_filter:
             self._recorder.preemption_attempt()
             began = time.perf_counter()
@@ -166,11 +191,16 @@ class SchedulingCycle:
             self._recorder.extension_point(
                 "PostFilter", status.code.value, fwk.profile_name, time.perf_counter() - began
             )
+            preempting = status.plugin
             if status.code is Code.ERROR:
                 log.error("post-filter failed", pod=pod.key, error=status.message)
-            elif not status.is_success and status.message:
+            elif status.message:
+                # A nomination is silent up to Kubernetes 1.36; from 1.37 DefaultPreemption
+                # says where, and that ends the message as a rejection's words do.
                 fit.diagnosis.post_filter_msg = status.message
         message = str(fit)
+        if self._observer is not None:
+            self._observe(fwk, state, pod, fit, result)
         nominated = result.nominated_node if result is not None else None
         rejectors = fit.diagnosis.unschedulable_plugins
         self._queue.add_unschedulable(
@@ -188,7 +218,8 @@ class SchedulingCycle:
             self._nominator.remove(pod)
         if result is not None and nominated and result.victims:
             self._tasks.spawn(
-                self._preempt(fwk, pod, nominated, result), name=f"preempt for {pod.key}"
+                self._preempt(fwk, pod, nominated, result, preempting),
+                name=f"preempt for {pod.key}",
             )
         self._recorder.schedule_attempt(
             "unschedulable", fwk.profile_name, time.perf_counter() - start
@@ -218,10 +249,32 @@ class SchedulingCycle:
             )
         )
 
-    async def _preempt(
-        self, fwk: Framework, pod: PodInfo, node: NodeName, result: PostFilterResult
+    def _observe(
+        self,
+        fwk: Framework,
+        state: CycleState,
+        pod: PodInfo,
+        fit: FitError,
+        result: PostFilterResult | None,
     ) -> None:
-        if await self.preemptor.execute(fwk, pod, node, result.victims, mode=result.eviction_mode):
+        assert self._observer is not None
+        try:
+            self._observer.unschedulable(fwk, state, pod, fit, result)
+        except Exception:
+            # A diagnosis is a report: losing one must not cost the pod its retry.
+            log.exception("cycle observer failed", pod=pod.key)
+
+    async def _preempt(
+        self,
+        fwk: Framework,
+        pod: PodInfo,
+        node: NodeName,
+        result: PostFilterResult,
+        plugin: str,
+    ) -> None:
+        if await self.preemptor.execute(
+            fwk, pod, node, result.victims, mode=result.eviction_mode, plugin=plugin
+        ):
             # Let the victims be seen terminating, so the next attempt waits
             # for them rather than planning anew.
             await self._settle()

@@ -62,6 +62,23 @@ class StatusWriter:
             name=f"failure {pod.key}",
         )
 
+    def nominate(self, fwk: Framework, pod: PodInfo, node: str) -> None:
+        """Tell the API where a pod held at Permit will go (``nominatedNodeName``),
+        as upstream's NominatedNodeNameForExpectation does, so that the cluster
+        autoscaler and people see it; a failure is only counted and logged."""
+        self._tasks.spawn(self._write_nomination(fwk, pod, node), name=f"nominate {pod.key}")
+
+    async def _write_nomination(self, fwk: Framework, pod: PodInfo, node: str) -> None:
+        async with self._slots:
+            try:
+                await self._patch_status(fwk, pod, condition=None, nominated=node)
+                self._recorder.api_write("pod_status", "ok")
+            except NotFound:
+                self._recorder.api_write("pod_status", "not_found")
+            except ClusterError as exc:
+                self._recorder.api_write("pod_status", "error")
+                log.warning("writing the nominated node failed", pod=pod.key, error=str(exc))
+
     async def scheduled(self, fwk: Framework, pod: PodInfo, node: str) -> None:
         """The Normal/Scheduled event of a bound pod."""
         async with self._slots:

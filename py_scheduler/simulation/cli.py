@@ -9,6 +9,9 @@ import sys
 import orjson
 
 from py_scheduler import config, logs
+from py_scheduler.framework.runtime import FrameworkError
+from py_scheduler.model.server import OFFLINE, offline, parse_release
+from py_scheduler.plugins import discovery
 from py_scheduler.simulation import snapshot as snapshots
 from py_scheduler.simulation.run import Result, simulate
 
@@ -16,14 +19,29 @@ from py_scheduler.simulation.run import Result, simulate
 def main(args: argparse.Namespace) -> int:
     logs.configure(level="warning", fmt="console")
     try:
-        cfg = config.load(args.config)
+        server = OFFLINE if args.kube_version is None else offline(parse_release(args.kube_version))
+    except ValueError as exc:
+        print(f"error: --kube-version: {exc}", file=sys.stderr)
+        return 2
+    try:
+        cfg = config.load(args.config, release=server.version, registry=discovery.registry())
         snap = snapshots.load(args.snapshot)
-    except (config.ConfigError, snapshots.SnapshotError) as exc:
+    except (discovery.DiscoveryError, config.ConfigError, snapshots.SnapshotError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for ignored in snap.ignored:
-        print(f"note: ignoring {ignored}", file=sys.stderr)
-    results = asyncio.run(simulate(snap, cfg, seed=args.seed))
+    try:
+        results = asyncio.run(
+            simulate(
+                snap,
+                cfg,
+                seed=args.seed,
+                notes=lambda note: print(f"note: {note}", file=sys.stderr),
+                server=server,
+            )
+        )
+    except (snapshots.SnapshotError, FrameworkError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.output == "json":
         sys.stdout.write(
             orjson.dumps(

@@ -1,39 +1,43 @@
 """Schedule a snapshot one pod at a time, in queue order, with the live code.
 
 ``SimulatedCluster`` is the simulator's adapter of the ``Cluster`` port: it
-plays the API server. A bind or an eviction takes effect at once and is
-appended to its watch stream (a queue given at construction), which the loop
-hands to the scheduler's event handlers as the live watches would, so each
-result updates the snapshot the next pod sees. It also plays the PV
+plays the API server. A bind, an eviction or a status patch (a nomination)
+takes effect at once and is appended to its watch stream (a queue given at
+construction), which the loop hands to the scheduler's event handlers as the
+live watches would, so each result updates the snapshot the next pod sees. It also plays the PV
 controller and an ideal provisioner: a pre-bound volume binds its claim at
 once, and a claim given a selected node is bound to a new volume of the
 requested size. The Eviction API refuses what a PodDisruptionBudget protects
 (``model.budgets.protects``, the rule preemption plans with) and spends one
 disruption per eviction, as the disruption controller would record. Through
 :mod:`~py_scheduler.simulation.dra` it takes ResourceClaim writes and plays
-the resourceclaim controller.
+the resourceclaim controller. The snapshot's objects of kinds plugins
+watch (custom resources) are loaded as the live watches would list them.
 """
 
 from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from py_scheduler.cluster import PodCondition, TooManyRequests
 from py_scheduler.config import SchedulerConfig
 from py_scheduler.framework.types import ActionType, Resource
+from py_scheduler.framework.waiting_pods import ManualTimers
 from py_scheduler.model import PodInfo
 from py_scheduler.model import volumes as vol
 from py_scheduler.model.budgets import protects
 from py_scheduler.model.dra.objects import Consumer, ResourceClaim
+from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.eventhandlers import EventHandlers
 from py_scheduler.scheduling.object_store import ObjectStore
 from py_scheduler.scheduling.schedule_one import CycleOutcome
+from py_scheduler.scheduling.scheduler import Scheduler
 from py_scheduler.simulation.dra import ClaimController, chosen_devices, expand_templates
-from py_scheduler.simulation.snapshot import Snapshot
+from py_scheduler.simulation.snapshot import Snapshot, SnapshotError
 
 
 @dataclass
@@ -117,7 +121,17 @@ class SimulatedCluster:
     async def patch_pod_status(
         self, pod: PodInfo, *, condition: PodCondition | None, nominated_node: str | None
     ) -> None:
-        del pod, condition, nominated_node
+        # Fed back as the watch would: a preemptor's nomination must reach its
+        # next attempt, which tries the nominated node first (evaluateNominatedNode).
+        if pod.key in self.bound or pod.key in self.evicted:
+            return  # the watch shows the bind or the deletion instead
+        updated = pod
+        if nominated_node is not None:
+            updated = replace(updated, nominated_node=nominated_node)
+        if condition is not None:
+            scheduled = (condition.status, condition.reason, condition.message)
+            updated = replace(updated, scheduled_condition=scheduled)
+        self.watch.append(PodChanged(updated))
 
     async def evict(self, pod: PodInfo) -> None:
         budgets = [b for b in self.objects.pdbs(pod.namespace) if protects(b, pod)]
@@ -219,7 +233,34 @@ async def _at_once() -> None:
     """Victims are gone the moment they are evicted: nothing to wait for."""
 
 
-async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -> list[Result]:
+def load_custom_objects(scheduler: Scheduler, snapshot: Snapshot) -> list[str]:
+    """Hand the plugins the snapshot's objects of the kinds they watch, as a
+    first list would; returns the labels of the documents no plugin watches."""
+    store = scheduler.custom_objects
+    unused = dict(snapshot.others)
+    for resource in store.resources():
+        mine = {label: doc for label, doc in unused.items() if resource.describes(doc)}
+        for label in mine:
+            del unused[label]
+        try:
+            store.replace(resource, mine.values())
+        except ValueError as exc:
+            raise SnapshotError(f"{resource.value}: {exc}") from None
+        store.set_served(resource, True)
+    return list(unused)
+
+
+async def simulate(
+    snapshot: Snapshot,
+    cfg: SchedulerConfig,
+    *,
+    seed: int = 0,
+    notes: Callable[[str], None] | None = None,
+    server: ServerInfo = OFFLINE,
+) -> list[Result]:
+    """Schedule the snapshot's pending pods as the kube-scheduler of ``server``'s release
+    would: its messages, and its default plugins where ``cfg`` keeps the defaults.
+    ``notes`` hears of each snapshot document no one uses."""
     objects = ObjectStore()
     objects.load(snapshot)
     pods, generated = expand_templates(snapshot.pods, snapshot.claim_templates)
@@ -241,20 +282,44 @@ async def simulate(snapshot: Snapshot, cfg: SchedulerConfig, *, seed: int = 0) -
         outcomes[key] = outcome
 
     watch: deque[WatchEvent] = deque()
+    # Pods held at Permit wait on a virtual clock: a timeout passes only once
+    # no pod is left to try, so the outcome never depends on the machine's speed.
+    timers = ManualTimers()
+    cluster = SimulatedCluster(objects, watch)
     scheduler = build_scheduler(
         cfg,
-        cluster=SimulatedCluster(objects, watch),
+        cluster=cluster,
         objects=objects,
         rng=random.Random(seed),
         listeners=(remember,),
         settle=_at_once,
+        server=server,
+        timers=timers,
     )
+    for label in load_custom_objects(scheduler, snapshot):
+        if notes is not None:
+            notes(f"ignoring {label}")
     scheduler.replace_nodes(snapshot.nodes)
     scheduler.replace_pods(pods)
-    while (queued := scheduler.queue.pop_nowait()) is not None:
-        scheduler.schedule_one(queued)
+    # A timeout requeues the pods its rejection may help, which may wait and time
+    # out in turn: once every pod could have timed out with no bind in between,
+    # the rest of the waits end as timeouts and the run stops.
+    stalled, binds = 0, 0
+    while True:
+        queued = scheduler.queue.pop_nowait()
+        if queued is not None:
+            scheduler.schedule_one(queued)
+        elif stalled > len(pods) or not timers.fire_next():
+            break
+        else:
+            stalled += 1
         # Binds, evictions and claim writes complete, and are seen, before the
         # next pod is considered.
+        await scheduler.drain(timeout=30)
+        deliver(watch, scheduler)
+        if len(cluster.bound) > binds:
+            stalled, binds = 0, len(cluster.bound)
+    while timers.fire_next():
         await scheduler.drain(timeout=30)
         deliver(watch, scheduler)
     results = []

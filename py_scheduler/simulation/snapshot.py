@@ -1,10 +1,13 @@
 """Read a cluster snapshot: multi-document YAML or a ``v1 List`` of Nodes,
-Pods, PodDisruptionBudgets, PriorityClasses, storage objects
-(PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes) and
-DRA objects (ResourceClaims, ResourceClaimTemplates, DeviceClasses,
-ResourceSlices): what ``kubectl get nodes,pods,pdb,priorityclasses,pvc,pv,
-storageclasses,csinodes,resourceclaims,resourceclaimtemplates,deviceclasses,
-resourceslices -A -o yaml`` prints.
+Pods, PodDisruptionBudgets, PriorityClasses, Namespaces (their labels),
+storage objects (PersistentVolumeClaims, PersistentVolumes, StorageClasses,
+CSINodes), DRA objects (ResourceClaims, ResourceClaimTemplates,
+DeviceClasses, ResourceSlices) and the owners whose selectors give the system
+default spreading (Services, ReplicationControllers, ReplicaSets,
+StatefulSets): what ``kubectl get nodes,pods,pdb,priorityclasses,namespaces,
+pvc,pv,storageclasses,csinodes,resourceclaims,resourceclaimtemplates,
+deviceclasses,resourceslices,services,rc,rs,sts -A -o yaml`` (or ``-o json``)
+prints.
 
 Pod priority is resolved as the Priority admission plugin would: an explicit
 ``spec.priority``, else the ``priorityClassName``'s value, else the
@@ -13,13 +16,14 @@ Pod priority is resolved as the Priority admission plugin would: an explicit
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-import yaml
+import orjson
 
+from py_scheduler import yamlinput
 from py_scheduler.model import DecodeError, Node, PodInfo, decode_node, decode_pod
 from py_scheduler.model.budgets import DisruptionBudget, decode_budget
 from py_scheduler.model.dra.objects import (
@@ -33,6 +37,7 @@ from py_scheduler.model.dra.objects import (
     decode_resource_slice,
 )
 from py_scheduler.model.raw import Fields
+from py_scheduler.model.selectors import LabelSelector, decode_owner_selector
 from py_scheduler.model.volumes import (
     CSINode,
     PersistentVolume,
@@ -45,7 +50,11 @@ from py_scheduler.model.volumes import (
 )
 from py_scheduler.simulation import workloads
 
+# Owners whose selectors give pods the system default spreading.
+OWNER_KINDS = ("Service", "ReplicationController", "ReplicaSet", "StatefulSet")
 KINDS = (
+    "Namespace",
+    *OWNER_KINDS,
     "Node",
     "Pod",
     "PodDisruptionBudget",
@@ -59,6 +68,11 @@ KINDS = (
     "DeviceClass",
     "ResourceSlice",
 )
+
+
+# A whole cluster's objects; aliases still may not expand without bound.
+SNAPSHOT_MAX_BYTES: Final = 1 << 30
+SNAPSHOT_MAX_VALUES: Final = 50_000_000
 
 
 class SnapshotError(ValueError):
@@ -79,14 +93,40 @@ class Snapshot:
     claim_templates: dict[tuple[str, str], ResourceClaimTemplate] = field(default_factory=dict)
     device_classes: list[DeviceClass] = field(default_factory=list)
     resource_slices: list[ResourceSlice] = field(default_factory=list)
-    ignored: list[str] = field(default_factory=list)
+    # (kind, namespace, name) -> selector of Services, ReplicationControllers,
+    # ReplicaSets and StatefulSets (and a Deployment's ReplicaSet)
+    owner_selectors: dict[tuple[str, str, str], LabelSelector] = field(default_factory=dict)
+    # Namespace labels (namespaceSelector).
+    namespaces: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Each pod's document as decoded (priority resolved), by "namespace/name":
+    # what ``explain`` edits to try a change to a pod.
+    raw_pods: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Documents of other kinds, by label: custom resources if a plugin watches
+    # their kind (``simulate`` loads those), else ignored.
+    others: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ignored(self) -> list[str]:
+        return list(self.others)
+
+
+def _load_all(text: str, source: str) -> list[Any]:
+    """The documents of ``text``: JSON (which ``kubectl get -o json`` prints and
+    which is YAML too, without aliases to expand) at orjson's speed, else YAML
+    within :mod:`~py_scheduler.yamlinput`'s bounds."""
+    if text.lstrip()[:1] in ("{", "["):
+        try:
+            return [orjson.loads(text)]
+        except orjson.JSONDecodeError:
+            pass  # YAML's flow style, say: the YAML reader decides
+    return yamlinput.load_all(text, source, max_values=SNAPSHOT_MAX_VALUES)
 
 
 def _documents(text: str, source: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     try:
-        docs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        raise SnapshotError(f"{source}: not valid YAML: {exc}") from None
+        docs = _load_all(text, source)
+    except yamlinput.YamlInputError as exc:
+        raise SnapshotError(str(exc)) from None
     for index, doc in enumerate(docs):
         where = f"{source}: document {index + 1}"
         if doc is None:
@@ -123,6 +163,7 @@ def _expanded(
             raise SnapshotError(f"{where} ({_name(doc)}): cannot expand: {exc!r}") from None
         for replica in expanded:
             yield f"{where}, replica", replica
+        yield where, doc  # its selector still counts for default spreading
 
 
 def _name(doc: Mapping[str, Any]) -> str:
@@ -132,14 +173,27 @@ def _name(doc: Mapping[str, Any]) -> str:
 
 
 def parse(text: str, source: str = "snapshot") -> Snapshot:
+    return _parse(_expanded(_documents(text, source)))
+
+
+def from_documents(docs: Iterable[Mapping[str, Any]], source: str = "listing") -> Snapshot:
+    """A snapshot of objects as the API lists them (``kind`` set on each):
+    workloads are taken as the owners they are, not expanded into pods."""
+    return _parse((f"{source}: item {i + 1}", doc) for i, doc in enumerate(docs))
+
+
+def _parse(docs: Iterable[tuple[str, Mapping[str, Any]]]) -> Snapshot:
     snap = Snapshot()
     raw_pods: list[tuple[str, Mapping[str, Any]]] = []
     global_default: int | None = None
-    for where, doc in _expanded(_documents(text, source)):
+    for where, doc in docs:
         kind = doc.get("kind")
         label = f"{where} ({_name(doc)})"
         try:
-            if kind == "Node":
+            if kind == "Namespace":
+                meta = Fields(doc).obj("metadata")
+                snap.namespaces[meta.string("name")] = meta.str_map("labels")
+            elif kind == "Node":
                 snap.nodes.append(decode_node(doc))
             elif kind == "Pod":
                 raw_pods.append((label, doc))
@@ -169,16 +223,34 @@ def parse(text: str, source: str = "snapshot") -> Snapshot:
                 snap.device_classes.append(decode_device_class(doc))
             elif kind == "ResourceSlice":
                 snap.resource_slices.append(decode_resource_slice(doc))
+            elif kind in OWNER_KINDS or kind == "Deployment":
+                _owner(snap, doc)
             else:
-                snap.ignored.append(label)
+                snap.others[label] = doc
         except DecodeError as exc:
             raise SnapshotError(f"{label}: {exc}") from None
     for label, doc in raw_pods:
         try:
-            snap.pods.append(decode_pod(_with_priority(doc, snap.priority_classes, global_default)))
+            resolved = _with_priority(doc, snap.priority_classes, global_default)
+            pod = decode_pod(resolved)
         except DecodeError as exc:
             raise SnapshotError(f"{label}: {exc}") from None
+        snap.pods.append(pod)
+        snap.raw_pods[pod.key] = resolved
     return snap
+
+
+def _owner(snap: Snapshot, doc: Mapping[str, Any]) -> None:
+    """A workload owner's selector, for the system default spreading."""
+    meta = Fields(doc).obj("metadata")
+    namespace, name = meta.string("namespace") or "default", meta.string("name")
+    kind = str(doc["kind"])
+    if kind == "Deployment":
+        # Its replicas are owned by the ReplicaSet the expansion stands for.
+        kind, name = "ReplicaSet", workloads.replica_set_name(dict(doc))
+    selector = decode_owner_selector(kind, doc)
+    if selector is not None:
+        snap.owner_selectors[(kind, namespace, name)] = selector
 
 
 def _with_priority(
@@ -203,7 +275,7 @@ def _with_priority(
 
 def load(path: Path) -> Snapshot:
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SnapshotError(f"cannot read {path}: {exc.strerror}") from None
+        text = yamlinput.read_text(path, max_bytes=SNAPSHOT_MAX_BYTES)
+    except yamlinput.YamlInputError as exc:
+        raise SnapshotError(str(exc)) from None
     return parse(text, str(path))

@@ -8,6 +8,10 @@ and claims, each workload is expanded the same way, so both sides judge the
 same pending pods; a Deployment's replicas are named ``<deployment>-<i>``, so
 only what does not depend on names can be compared with the live ones.
 
+Each replica carries the controller reference its controller would set (a
+Deployment's points to a ReplicaSet standing for its current revision), so
+the system default spreading follows it as it does live.
+
 A snapshot taken from a live cluster holds the controllers' pods already:
 ``expand`` adds only the StatefulSet replicas (and claims) missing from it, and
 a Deployment's replicas only when no pod of the snapshot matches its selector.
@@ -38,18 +42,41 @@ def replica_names(doc: Doc) -> list[str]:
     return [f"{_namespace(doc)}/{name}-{i}" for i in range(replicas(doc))]
 
 
+def replica_set_name(deployment: Doc) -> str:
+    """The ReplicaSet standing for a Deployment's current revision here."""
+    return f"{deployment['metadata']['name']}-simulated"
+
+
+def _controller(kind: str, name: str, namespace: str) -> Doc:
+    """The controller reference the owning controller sets on its pods."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "name": name,
+        "uid": f"simulated-{kind}-{namespace}-{name}",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
 def _pod(doc: Doc, pod_name: str, labels: dict[str, str], volumes: list[Doc]) -> Doc:
     template = (doc.get("spec") or {}).get("template") or {}
     pod_spec = copy.deepcopy(template.get("spec") or {})
     if volumes:
         pod_spec["volumes"] = [*(pod_spec.get("volumes") or []), *volumes]
+    ns = _namespace(doc)
+    if doc.get("kind") == "Deployment":
+        owner = _controller("ReplicaSet", replica_set_name(doc), ns)
+    else:
+        owner = _controller(str(doc.get("kind")), doc["metadata"]["name"], ns)
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
             "name": pod_name,
-            "namespace": _namespace(doc),
+            "namespace": ns,
             "labels": {**((template.get("metadata") or {}).get("labels") or {}), **labels},
+            "ownerReferences": [owner],
         },
         "spec": pod_spec,
     }

@@ -4,14 +4,16 @@ The image's layers are unpacked in order and it is started from its own config
 (entrypoint, user, environment, working directory), with the Deployment's arguments, in
 private mount and PID namespaces: the root mounted read-only, /tmp an empty tmpfs, the
 chart's ConfigMap at /etc/py-scheduler and a ServiceAccount token of the chart's account
-where the kubelet puts it. The scheduler finds the API server through in-cluster
-configuration, as in a pod.
+where the kubelet puts it, the downward API's values in its environment and expanded in
+its arguments. The scheduler finds the API server through in-cluster configuration, as
+in a pod.
 
 We test these aspects:
 - the image's config: numeric non-root user matching the chart's runAsUser, exec-form
   entrypoint, the OCI labels, and the same values as the Dockerfile's final stage;
 - the entrypoint, as uid 65532 on a read-only root, takes the chart release's lease, binds
-  a pod through the chart's RBAC, serves /readyz and /metrics, and exits 0 on SIGTERM as
+  a pod through the chart's RBAC, serves /readyz and (to the chart's metrics reader)
+  /metrics on its secure port with a self-signed certificate, and exits 0 on SIGTERM as
   PID 1 of its namespace;
 - nothing it does needs a writable root filesystem.
 """
@@ -19,12 +21,14 @@ We test these aspects:
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
 import shlex
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -34,7 +38,7 @@ from typing import Any
 
 import pytest
 
-from py_scheduler.devcluster import controlplane
+from controlplane import launcher, releases
 from py_scheduler.kube.client import KubeClient
 from tests.integration.kube import create_node, create_pod, eventually, read_pod, unique
 
@@ -130,13 +134,13 @@ def test_image_config(image: tuple[Path, dict[str, Any]]) -> None:
 async def test_image_schedules_read_only_as_its_user(
     image: tuple[Path, dict[str, Any]],
     api: KubeClient,
-    control_plane: controlplane.LocalControlPlane,
+    control_plane: launcher.LocalControlPlane,
     tmp_path: Path,
 ) -> None:
     rootfs, config = image
     ns, release = unique("img"), unique("psch")
-    profile, port = unique("py-scheduler-image"), controlplane.free_port()
-    helm = controlplane.default_bin_dir() / "helm"
+    profile, port = unique("py-scheduler-image"), launcher.free_port()
+    helm = releases.default_bin_dir() / "helm"
     installed = await asyncio.to_thread(
         subprocess.run,
         [
@@ -204,16 +208,16 @@ async def test_image_schedules_read_only_as_its_user(
         str(token_dir): TOKEN_DIR,
     }
     pod_name = f"{release}-image-0"
+    downward = {"metadata.name": pod_name, "metadata.namespace": ns, "status.podIP": "127.0.0.1"}
+    assert {e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"]} == set(downward)
     env = {
         "KUBERNETES_SERVICE_HOST": "127.0.0.1",
         "KUBERNETES_SERVICE_PORT": str(control_plane.apiserver_port),
-        "POD_NAME": pod_name,
-        "POD_NAMESPACE": ns,
+        **{e["name"]: downward[e["valueFrom"]["fieldRef"]["fieldPath"]] for e in container["env"]},
     }
-    assert {e["name"] for e in container["env"]} == {"POD_NAME", "POD_NAMESPACE"}
     log = control_plane.logs / f"image-{release}.log"
-    running = _run(rootfs, config["config"], container["args"], env, mounts, log)
-    base = f"http://127.0.0.1:{port}"
+    running = _run(rootfs, config["config"], _expand(container["args"], env), env, mounts, log)
+    base = f"https://127.0.0.1:{port}"
     try:
         await eventually(
             lambda: asyncio.to_thread(_get, f"{base}/readyz"),
@@ -237,7 +241,22 @@ async def test_image_schedules_read_only_as_its_user(
         assert bound["spec"]["nodeName"] == node
         leases = await api.get(f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases")
         assert [lease["spec"]["holderIdentity"] for lease in leases["items"]] == [pod_name]
-        metrics = await asyncio.to_thread(_get, f"{base}/metrics")
+        reader = await eventually(
+            lambda: api.get(f"/api/v1/namespaces/{ns}/secrets", selector),
+            lambda found: any(
+                s["type"] == "kubernetes.io/service-account-token" and "token" in s.get("data", {})
+                for s in found["items"]
+            ),
+            what="the metrics reader's token, filled in by the controller manager",
+        )
+        token64 = next(
+            s["data"]["token"]
+            for s in reader["items"]
+            if s["type"] == "kubernetes.io/service-account-token"
+        )
+        metrics = await asyncio.to_thread(
+            _get, f"{base}/metrics", base64.b64decode(token64).decode()
+        )
         assert re.search(r'scheduler_schedule_attempts_total\{[^}]*result="scheduled"', metrics)
         user = _status_field(running, "Uid")
         assert user.split()[:2] == ["65532", "65532"], f"runs as {user}"
@@ -251,10 +270,29 @@ async def test_image_schedules_read_only_as_its_user(
     assert code == 0, f"exit {code}; see {log}"
 
 
-def _get(url: str) -> str:
-    """The body, or "" while the server does not answer yet."""
+def _expand(args: list[str], env: dict[str, str]) -> list[str]:
+    """``$(NAME)`` replaced by the container's variable, as the kubelet does
+    (``$$`` keeps a literal ``$``; an unknown name stays as written)."""
+
+    def one(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return env.get(match.group(1), match.group(0))
+
+    return [re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", one, arg) for arg in args]
+
+
+def _get(url: str, token: str = "") -> str:
+    """The body, or "" while the server does not answer yet. The self-signed
+    certificate is not verified, as the chart's monitors do by default."""
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
+        with urllib.request.urlopen(request, timeout=2, context=insecure) as resp:
             body: str = resp.read().decode()
             return body
     except OSError:

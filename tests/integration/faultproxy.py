@@ -9,9 +9,13 @@ responses back chunk by chunk. Tests change its behaviour at run time:
 - hold a request until the test releases it, then forward or answer it
   (``hold``), so the test can change the cluster in between;
 - end open watches with an ``ERROR`` event carrying 410 Gone
-  (``expire_watches``) or cut them off mid-stream (``cut_watches``); the
+  (``expire_watches``), cut them off mid-stream (``cut_watches``), or let
+  them go silent with the connection open (``stall_watches``); the
   next watch can be held and answered 410, as HTTP status or ERROR event;
-- add objects to the list and watch responses of pods or nodes (``inject``).
+- add objects to the list and watch responses of pods or nodes (``inject``);
+- leave the next watch events about one object out (``drop_events``);
+- reset every connection as it is accepted (``reset_all``), or answer nothing
+  with connections left open (``go_silent``), until ``heal``.
 
 It records every request it saw (``seen``), so tests can count binds. It runs
 its own event loop in a daemon thread: the test's loop may block (urllib,
@@ -22,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import struct
 import threading
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
@@ -32,7 +38,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from py_scheduler.devcluster.controlplane import free_port
+from controlplane.launcher import free_port
 
 JSON = dict[str, Any]
 Resource = Literal["pods", "nodes"]
@@ -109,6 +115,7 @@ class _Rule:
     statuses: list[int]  # one per matching request; 0 forwards it
     gate: Gate | None = None
     event_form: bool = False  # a 410 goes out as an ERROR event in a 200 stream
+    message: str = ""  # the Status message; empty: "injected fault: ..."
 
     def matches(self, method: str, path: str, watch: bool) -> bool:
         return (
@@ -127,8 +134,8 @@ class _Stream:
     pending: list[bytes] = field(default_factory=list)  # lines to slip in
     # Lines are slipped in only between whole upstream lines, under the lock.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    at_boundary: bool = True
     ending: bool = False  # close once the pending lines are out
+    stalled: bool = False  # relays nothing more, keeps the connection open
 
 
 class FaultProxy:
@@ -139,6 +146,9 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._rules: list[_Rule] = []
         self._injected: dict[str, list[JSON]] = {"pods": [], "nodes": []}
+        self._dropped: dict[tuple[str, str], int] = {}  # (resource, name) -> events to drop
+        self._mode = ""  # "", "reset" or "silent"
+        self._healthy: asyncio.Event | None = None  # set unless silent (the proxy's loop)
         self._streams: list[_Stream] = []
         self._seen: list[Seen] = []
         self._loop = asyncio.new_event_loop()
@@ -174,13 +184,19 @@ class FaultProxy:
         self._loop.close()
 
     async def _start(self) -> None:
+        self._healthy = asyncio.Event()
+        self._healthy.set()
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=False, limit=0),
             headers={"Authorization": f"Bearer {self.token}"},
         )
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+        # A client that gives up ends its request here too, as the API server
+        # cancels a request's context: nothing is forwarded late, after a heal.
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=1, handler_cancellation=True
+        )
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
@@ -190,12 +206,18 @@ class FaultProxy:
         if self._runner is not None:
             await self._runner.cleanup()
         if self._session is not None:
+            # A graceful TLS shutdown needs the loop that is about to stop: a
+            # connection still in use (a stalled watch, a request held while
+            # silent) would leave its socket open.
+            if self._session.connector is not None:
+                await self._session.connector.close(abort_ssl=True)
             await self._session.close()
         # Handlers of connections the client never closed would outlive the loop.
         others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
+        await asyncio.sleep(0)  # aborted transports close their sockets on the next turn
 
     # -- rules, set by tests (any thread) ----------------------------------------------
 
@@ -207,12 +229,20 @@ class FaultProxy:
                     rule.gate.release()
             self._rules.clear()
             self._injected = {"pods": [], "nodes": []}
+            self._dropped.clear()
+        self.heal()
 
     def answer(
-        self, method: str, path_regex: str, *statuses: int, watch: bool | None = False
+        self,
+        method: str,
+        path_regex: str,
+        *statuses: int,
+        watch: bool | None = False,
+        message: str = "",
     ) -> None:
-        """Answer the next ``len(statuses)`` matching requests with these statuses."""
-        self._add(_Rule(method, re.compile(path_regex), watch, list(statuses)))
+        """Answer the next ``len(statuses)`` matching requests with these statuses
+        (and ``message`` in the Status body, if given)."""
+        self._add(_Rule(method, re.compile(path_regex), watch, list(statuses), message=message))
 
     def hold(
         self,
@@ -238,6 +268,39 @@ class FaultProxy:
         line = _error_event(410) if event_form else None
         self._loop.call_soon_threadsafe(self._end_streams, resource, line)
 
+    def reset_all(self) -> None:
+        """Accept every connection and reset it (RST) at once, open watches too,
+        as a load balancer with no healthy backend does, until ``heal``."""
+        with self._lock:
+            self._mode = "reset"
+        self._loop.call_soon_threadsafe(self._reset_streams)
+
+    def go_silent(self) -> None:
+        """Answer nothing more, on open watches or new requests, keeping the
+        connections open (packets silently dropped), until ``heal``."""
+        with self._lock:
+            self._mode = "silent"
+            for stream in self._streams:
+                stream.stalled = True
+        self._loop.call_soon_threadsafe(self._set_healthy, False)
+
+    def heal(self) -> None:
+        with self._lock:
+            self._mode = ""
+        self._loop.call_soon_threadsafe(self._set_healthy, True)
+
+    def _set_healthy(self, healthy: bool) -> None:
+        if self._healthy is not None:
+            (self._healthy.set if healthy else self._healthy.clear)()
+
+    def stall_watches(self, resource: Resource) -> None:
+        """Open watches of ``resource`` go silent: the connection stays open and
+        nothing more arrives on it, as on a connection that died unnoticed."""
+        with self._lock:
+            for stream in self._streams:
+                if stream.resource == resource:
+                    stream.stalled = True
+
     def cut_watches(self, resource: Resource) -> None:
         """Close the open watch streams of ``resource`` mid-response."""
         self._loop.call_soon_threadsafe(self._end_streams, resource, None)
@@ -254,6 +317,26 @@ class FaultProxy:
                 if stream.resource == resource:
                     stream.pending.extend(lines)
         self._loop.call_soon_threadsafe(self._kick, resource)
+
+    def drop_events(self, resource: Resource, name: str, count: int = 1) -> None:
+        """Leave the next ``count`` watch events about the object ``name`` out of
+        every watch of ``resource`` (lists still show it), as a lost event would."""
+        with self._lock:
+            self._dropped[(resource, name)] = count
+
+    def _keep(self, resource: str, line: bytes) -> bool:
+        with self._lock:
+            if not any(r == resource for r, _ in self._dropped):
+                return True
+            try:
+                name = orjson.loads(line)["object"]["metadata"]["name"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                return True
+            left = self._dropped.get((resource, name), 0)
+            if left <= 0:
+                return True
+            self._dropped[(resource, name)] = left - 1
+            return False
 
     def seen(self) -> list[Seen]:
         with self._lock:
@@ -285,14 +368,23 @@ class FaultProxy:
     # -- serving (the proxy's loop) ----------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        with self._lock:
+            mode = self._mode
+        if mode == "reset":
+            _reset(request)
+            return web.Response(status=502)  # never sent: the connection is gone
+        if mode == "silent" and self._healthy is not None:
+            await self._healthy.wait()
         path = request.path
         watch = request.query.get("watch") in ("1", "true")
         body = await request.read()
         seen = self._arrived(request.method, path, watch)
         taken = self._take(request.method, path, watch)
         status = 0
+        message = f"injected fault: {request.method} {path}"
         if taken is not None:
             rule, status = taken
+            message = rule.message or message
             if rule.gate is not None:
                 rule.gate.body = orjson.loads(body) if body else {}
                 rule.gate.arrived.set()
@@ -302,7 +394,6 @@ class FaultProxy:
                 return web.Response(body=_error_event(status), content_type="application/json")
         if status:
             seen.status = status
-            message = f"injected fault: {request.method} {path}"
             return web.json_response(status_body(status, message), status=status)
         resource = next((r for r, p in _COLLECTIONS.items() if p.match(path)), None)
         if watch:
@@ -350,20 +441,32 @@ class FaultProxy:
             response.content_type = "application/json"
             await response.prepare(request)
             stream = _Stream(resource or "", response, request, asyncio.current_task())
-            if resource is not None:
-                with self._lock:
+            with self._lock:
+                if resource is not None:
                     stream.pending.extend(
                         orjson.dumps({"type": "ADDED", "object": obj}) + b"\n"
                         for obj in self._injected[resource]
                     )
-                    self._streams.append(stream)
+                self._streams.append(stream)
             try:
                 await self._flush(stream)
+                partial = b""
                 async for chunk in upstream.content.iter_any():
-                    async with stream.write_lock:
-                        await response.write(chunk)
-                        stream.at_boundary = chunk.endswith(b"\n")
+                    if stream.stalled:
+                        # Relay nothing until the client gives up: its handler is
+                        # then cancelled, which lets the upstream watch go.
+                        await asyncio.Event().wait()
+                    # Whole lines only, so a line can be dropped or slipped in between.
+                    *lines, partial = (partial + chunk).split(b"\n")
+                    kept = [
+                        line + b"\n" for line in lines if line and self._keep(stream.resource, line)
+                    ]
+                    if kept:
+                        async with stream.write_lock:
+                            await response.write(b"".join(kept))
                     await self._flush(stream)
+                if partial:
+                    await response.write(partial)
                 await response.write_eof()
             except (ConnectionResetError, aiohttp.ClientError):
                 pass
@@ -374,11 +477,9 @@ class FaultProxy:
             return response
 
     async def _flush(self, stream: _Stream) -> None:
-        """Write the pending lines, if between two upstream lines (else the
-        stream's own loop does it after the next whole line)."""
+        """Write the pending lines (upstream lines are written whole, so this
+        always falls between two of them)."""
         async with stream.write_lock:
-            if not stream.at_boundary:
-                return
             with self._lock:
                 lines, stream.pending = stream.pending, []
             for line in lines:
@@ -395,6 +496,14 @@ class FaultProxy:
             streams = [s for s in self._streams if s.resource == resource]
         for stream in streams:
             self._loop.create_task(self._flush(stream))
+
+    def _reset_streams(self) -> None:
+        with self._lock:
+            streams = list(self._streams)
+        for stream in streams:
+            _reset(stream.request)
+            if stream.task is not None:
+                stream.task.cancel()
 
     def _end_streams(self, resource: str, last_line: bytes | None) -> None:
         with self._lock:
@@ -413,6 +522,17 @@ class FaultProxy:
 def _error_event(code: int) -> bytes:
     status = status_body(code, "too old resource version (injected fault)")
     return orjson.dumps({"type": "ERROR", "object": status}) + b"\n"
+
+
+def _reset(request: web.Request) -> None:
+    """Close with RST (SO_LINGER 0), not FIN."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 def _abort(stream: _Stream) -> None:

@@ -13,9 +13,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from py_scheduler.kube.client import JSON, KubeClient
+from py_scheduler.model.server import ServerInfo
 from tests.builders import raw_node, raw_pod
 
 T = TypeVar("T")
+
+
+def dra_words(server: ServerInfo, words: str = "no new claims to deallocate") -> str:
+    """What DynamicResources' PostFilter puts between the filter reasons and preemption's
+    words in a FailedScheduling message on ``server``'s release: ``words, `` up to 1.36,
+    nothing from 1.37 (kubernetes PR 140222)."""
+    return "" if server.version.at_least(1, 37) else f"{words}, "
 
 
 def unique(prefix: str) -> str:

@@ -3,7 +3,9 @@
 We test these aspects:
 - a Deployment with required hostname anti-affinity spreads its replicas over
   distinct nodes, and the replica with no node left gets upstream's message;
-- a zone-spread Deployment keeps the skew within maxSkew as it scales.
+- a zone-spread Deployment keeps the skew within maxSkew as it scales;
+- a StatefulSet's replicas spread by the system default constraints, which
+  follow their controller reference; bare pods its selector matches do not.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ from collections import Counter
 from typing import Any
 
 from py_scheduler.kube.client import JSON, KubeClient
-from tests.integration.kube import create_namespace, create_node, eventually, unique
+from tests.integration.kube import (
+    create_namespace,
+    create_node,
+    create_pod,
+    eventually,
+    read_pod,
+    unique,
+)
 
 
 def _deployment(name: str, replicas: int, group: str, **spec: Any) -> JSON:
@@ -132,3 +141,75 @@ async def test_zone_spread_keeps_skew_within_max_skew_while_scaling(
         per_zone = Counter(node_zone[p["spec"]["nodeName"]] for p in pods)
         counts = [per_zone.get(z, 0) for z in zones]
         assert max(counts) - min(counts) <= 1, (replicas, per_zone)
+
+
+async def _big_and_small_nodes(api: KubeClient, group: str) -> tuple[str, list[str]]:
+    big = unique("big")
+    await create_node(
+        api,
+        big,
+        labels={"test-group": group},
+        allocatable={"cpu": "64", "memory": "256Gi", "pods": "110"},
+    )
+    small = [unique("small") for _ in range(2)]
+    for node in small:
+        await create_node(
+            api,
+            node,
+            labels={"test-group": group},
+            allocatable={"cpu": "4", "memory": "16Gi", "pods": "110"},
+        )
+    return big, small
+
+
+def _statefulset(name: str, replicas: int, group: str) -> JSON:
+    sts = _deployment(name, replicas, group)
+    sts["kind"] = "StatefulSet"
+    sts["spec"]["serviceName"] = name
+    sts["spec"]["podManagementPolicy"] = "Parallel"
+    sts["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "100m"}}
+    return sts
+
+
+async def test_a_statefulsets_replicas_get_the_system_default_spreading(
+    api: KubeClient, scheduler_process: str
+) -> None:
+    # The StatefulSet controller sets the controller reference the default
+    # spreading follows. Without it every replica would go to the big node.
+    ns, group = unique("sts"), unique("grp")
+    await create_namespace(api, ns)
+    big, small = await _big_and_small_nodes(api, group)
+    await api.post(f"/apis/apps/v1/namespaces/{ns}/statefulsets", _statefulset("db", 3, group))
+    pods = await eventually(
+        lambda: _pods(api, ns),
+        lambda items: len(items) == 3 and all(p["spec"].get("nodeName") for p in items),
+        within=60,
+        what="three StatefulSet replicas bound",
+    )
+    assert sorted(p["spec"]["nodeName"] for p in pods) == sorted([big, *small])
+
+
+async def test_pods_a_statefulset_selects_but_does_not_control_do_not_spread_by_it(
+    api: KubeClient, scheduler_process: str
+) -> None:
+    # As upstream's DefaultSelector: the controller reference, not the labels.
+    ns, group = unique("bare"), unique("grp")
+    await create_namespace(api, ns)
+    big, _ = await _big_and_small_nodes(api, group)
+    await api.post(f"/apis/apps/v1/namespaces/{ns}/statefulsets", _statefulset("db", 0, group))
+    for i in range(3):
+        await create_pod(
+            api,
+            f"bare-{i}",
+            ns,
+            labels={"app": "db"},
+            requests={"cpu": "100m"},
+            node_selector={"test-group": group},
+        )
+        await eventually(
+            lambda i=i: read_pod(api, f"bare-{i}", ns),  # type: ignore[misc]
+            lambda p: bool(p["spec"].get("nodeName")),
+            what=f"bare-{i} bound",
+        )
+    pods = await _pods(api, ns)
+    assert [p["spec"]["nodeName"] for p in pods] == [big, big, big]

@@ -53,6 +53,8 @@ async def test_a_pod_for_py_scheduler_waits_until_bound_then_runs(api: KubeClien
     # py-scheduler may be running in this session: a selector no node matches
     # leaves the placement to this test's own binding (which ignores selectors).
     created = await create_pod(api, "web", ns, node_selector={"smoke": "bind-by-hand"})
+    # Time for a running scheduler to try the pod and write its failure before the
+    # binding below, so that write cannot land after it.
     await asyncio.sleep(1.0)
     pod = await read_pod(api, "web", ns)
     assert "nodeName" not in pod["spec"]

@@ -2,13 +2,15 @@
 (Debian's ``prometheus`` binary) scraping the running py-scheduler.
 
 Two schedulers are scraped as one release (job py-scheduler, with the cluster and
-namespace labels a ServiceMonitor adds): the session's, and one with leader election, so
-that the leader-election panels have series too.
+namespace labels a ServiceMonitor adds): one that schedules this test's pods, and one with
+leader election, so that the leader-election panels have series too.
 
 We test these aspects:
 - every panel query, with the dashboard's cluster, namespace and job variables set to that
   release, parses and returns at least one series;
-- the alerting and recording rules load and evaluate without errors.
+- the alerting and recording rules load and evaluate without errors;
+- Prometheus scrapes the secure port as the chart's monitors do: HTTPS, a
+  bearer token, the self-signed certificate not verified.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from py_scheduler.devcluster import controlplane
+from controlplane import launcher
 from py_scheduler.kube.client import KubeClient
 from tests.conftest import start_scheduler
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique
@@ -66,9 +68,32 @@ def _query(base: str, expr: str) -> dict[str, Any]:
     return body
 
 
+PROFILE = "py-scheduler-dashboard"
+
+
 @pytest.fixture(scope="module")
-def elected_scheduler(control_plane: controlplane.LocalControlPlane) -> Iterator[str]:
-    """A second replica of the release, with leader election on its own lease."""
+def secure_scheduler(control_plane: launcher.LocalControlPlane) -> Iterator[str]:
+    """A scheduler on its secure port (HTTPS, delegated authorization), as deployed."""
+    workdir = Path(tempfile.mkdtemp(prefix="dashboard-"))
+    (workdir / "config.yaml").write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\n"
+        "kind: KubeSchedulerConfiguration\n"
+        "leaderElection: {leaderElect: false}\n"
+        f"profiles: [{{schedulerName: {PROFILE}}}]\n"
+    )
+    running = start_scheduler(control_plane, workdir / "config.yaml", name=PROFILE, secure=True)
+    try:
+        yield running.base
+    finally:
+        assert running.stop() == 0
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def elected_scheduler(control_plane: launcher.LocalControlPlane) -> Iterator[str]:
+    """A second replica of the release, with leader election on its own lease (and a
+    profile of its own, so that it competes for no pod of the other), and a capacity
+    shape."""
     workdir = Path(tempfile.mkdtemp(prefix="dashboard-"))
     config = workdir / "config.yaml"
     config.write_text(
@@ -79,10 +104,16 @@ def elected_scheduler(control_plane: controlplane.LocalControlPlane) -> Iterator
         f"  resourceName: {unique('dashboard-lease')}\n"
         "  resourceNamespace: default\n"
         "profiles:\n"
-        "- schedulerName: py-scheduler-dashboard\n"
+        f"- schedulerName: {PROFILE}-elected\n"
     )
     running = start_scheduler(
-        control_plane, config, name="dashboard-elected", env={"POD_NAME": "dashboard-0"}
+        control_plane,
+        config,
+        name="dashboard-elected",
+        env={"POD_NAME": "dashboard-0"},
+        secure=True,
+        # A configured shape: the capacity panel has a series before any pod is pending.
+        extra_args=["--capacity-shape", "small:cpu=1,memory=2Gi"],
     )
     try:
         yield running.base
@@ -93,22 +124,26 @@ def elected_scheduler(control_plane: controlplane.LocalControlPlane) -> Iterator
 
 @pytest.fixture(scope="module")
 def prometheus(
-    control_plane: controlplane.LocalControlPlane, scheduler_process: str, elected_scheduler: str
+    control_plane: launcher.LocalControlPlane, secure_scheduler: str, elected_scheduler: str
 ) -> Iterator[str]:
     binary = _prometheus_binary()
     workdir = Path(tempfile.mkdtemp(prefix="prometheus-"))
-    targets = [
-        urllib.parse.urlparse(base).netloc for base in (scheduler_process, elected_scheduler)
-    ]
+    targets = [urllib.parse.urlparse(base).netloc for base in (secure_scheduler, elected_scheduler)]
+    # As the chart's ServiceMonitor scrapes: HTTPS, a bearer token allowed to get
+    # /metrics (here the admin's), the self-signed certificate not verified.
+    (workdir / "token").write_text(control_plane.token)
     (workdir / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         f"rule_files: [{CHART / 'files' / 'prometheus-rules.yaml'}]\n"
         "scrape_configs:\n"
         "- job_name: py-scheduler\n"
+        "  scheme: https\n"
+        "  tls_config: {insecure_skip_verify: true}\n"
+        f"  authorization: {{credentials_file: {workdir / 'token'}}}\n"
         f"  static_configs: [{{targets: {json.dumps(targets)}, "
         f"labels: {{cluster: {RELEASE['cluster']}, namespace: {RELEASE['namespace']}}}}}]\n"
     )
-    port = controlplane.free_port()
+    port = launcher.free_port()
     log = (control_plane.logs / "prometheus.log").open("wb")
     proc = subprocess.Popen(
         [
@@ -163,9 +198,16 @@ async def test_every_dashboard_panel_returns_series(api: KubeClient, prometheus:
     ns, group = unique("dash"), unique("grp")
     await create_namespace(api, ns)
     await create_node(api, unique("node"), labels={"test-group": group})
-    await create_pod(api, "observed", ns, node_selector={"test-group": group})
     await create_pod(
-        api, "waiting", ns, requests={"cpu": "64"}, node_selector={"test-group": group}
+        api, "observed", ns, scheduler_name=PROFILE, node_selector={"test-group": group}
+    )
+    await create_pod(
+        api,
+        "waiting",
+        ns,
+        scheduler_name=PROFILE,
+        requests={"cpu": "64"},
+        node_selector={"test-group": group},
     )
     queries = _panel_queries()
     assert len(queries) >= 15

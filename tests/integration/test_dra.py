@@ -25,11 +25,13 @@ from typing import Any
 
 from py_scheduler.cluster import NotFound
 from py_scheduler.kube.client import JSON, KubeClient
+from py_scheduler.model.server import ServerInfo
 from tests.builders_dra import raw_class, raw_device, raw_slice
 from tests.integration.kube import (
     create_namespace,
     create_node,
     create_pod,
+    dra_words,
     eventually,
     for_create,
     read_pod,
@@ -180,20 +182,20 @@ async def _failed_scheduling(api: KubeClient, ns: str, pod: str, pattern: str) -
     return next(n for n in found if re.fullmatch(pattern, n))
 
 
-def _not_fitting(count: int) -> str:
+def _not_fitting(count: int, server: ServerInfo) -> str:
     # Other tests' nodes fail the node selector; ours fail for DRA.
     return (
         # Reasons sort as strings: "14 node(s)..." comes before "2 cannot...".
         r"0/\d+ nodes are available: (\d+ node\(s\) didn't match Pod's node affinity/selector, )?"
         rf"{count} cannot allocate all claims"
         r"(, \d+ node\(s\) didn't match Pod's node affinity/selector)?\. "
-        r"still not schedulable, preemption: 0/\d+ nodes are available: "
+        rf"{dra_words(server, 'still not schedulable')}preemption: 0/\d+ nodes are available: "
         r"\d+ Preemption is not helpful for scheduling\."
     )
 
 
 async def test_pods_get_matching_devices_and_their_claims_are_written(
-    api: KubeClient, scheduler_process: str
+    api: KubeClient, scheduler_process: str, server: ServerInfo
 ) -> None:
     driver, (n1, n2) = await _setup(api, 2)
     # n1: a small a100 and a t4; n2: a big a100 and a t4. Only the big a100s fit.
@@ -223,11 +225,11 @@ async def test_pods_get_matching_devices_and_their_claims_are_written(
     assert sorted(chosen) == ["gpu-1", "gpu-2"], "two pods never share a device"
     # A third pod finds no big a100 left.
     await driver.pod("c", "big-a100")
-    await _failed_scheduling(api, driver.ns, "c", _not_fitting(2))
+    await _failed_scheduling(api, driver.ns, "c", _not_fitting(2, server))
 
 
 async def test_deleting_a_pod_frees_its_device_for_the_next(
-    api: KubeClient, scheduler_process: str
+    api: KubeClient, scheduler_process: str, server: ServerInfo
 ) -> None:
     driver, (node,) = await _setup(api, 1)
     await driver.publish(node, ("a100", "80Gi"))
@@ -235,7 +237,7 @@ async def test_deleting_a_pod_frees_its_device_for_the_next(
     await driver.pod("first", "a100")
     assert await _bound(api, driver.ns, "first") == node
     await driver.pod("second", "a100")
-    await _failed_scheduling(api, driver.ns, "second", _not_fitting(1))
+    await _failed_scheduling(api, driver.ns, "second", _not_fitting(1, server))
     await api.delete(f"/api/v1/namespaces/{driver.ns}/pods/first", {"gracePeriodSeconds": 0})
     assert await _bound(api, driver.ns, "second") == node
 
@@ -292,7 +294,7 @@ async def test_a_template_created_late_lets_its_pod_run(
 
 
 async def test_a_missing_device_class_waits_for_the_class(
-    api: KubeClient, scheduler_process: str
+    api: KubeClient, scheduler_process: str, server: ServerInfo
 ) -> None:
     driver, (node,) = await _setup(api, 1)
     await driver.publish(node, ("a100", "80Gi"))
@@ -304,7 +306,7 @@ async def test_a_missing_device_class_waits_for_the_class(
         driver.ns,
         "waiting",
         rf"0/\d+ nodes are available: request gpu: device class {missing} does not exist\. "
-        r"no new claims to deallocate, preemption: .*",
+        rf"{dra_words(server)}preemption: .*",
     )
     await api.post(f"{RESOURCE}/deviceclasses", for_create(raw_class(missing, driver=driver.name)))
     assert await _bound(api, driver.ns, "waiting") == node

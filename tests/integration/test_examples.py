@@ -18,26 +18,35 @@ from pathlib import Path
 import pytest
 import yaml
 
-from py_scheduler.devcluster import controlplane
-from py_scheduler.devcluster.demo import PENDING, Placement, run_demo
+from controlplane import launcher
+from controlplane.demo import PENDING, Placement, run_demo
+from py_scheduler.model.server import ServerInfo
+from tests.integration.kube import dra_words
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ZONE = "topology.kubernetes.io/zone"
-ANTI_AFFINITY_REJECTION = (
-    "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. "
-    "no new claims to deallocate, "
-    "preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
-)
-NO_GPU_LEFT = (
-    "0/2 nodes are available: 2 cannot allocate all claims. still not schedulable, "
-    "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
-)
+
+
+def anti_affinity_rejection(server: ServerInfo) -> str:
+    return (
+        "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. "
+        f"{dra_words(server)}"
+        "preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+    )
+
+
+def no_gpu_left(server: ServerInfo) -> str:
+    return (
+        "0/2 nodes are available: 2 cannot allocate all claims. "
+        f"{dra_words(server, 'still not schedulable')}"
+        "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+    )
 
 
 @pytest.fixture(scope="module")
-def placements(control_plane: controlplane.LocalControlPlane) -> dict[str, Placement]:
+def placements(control_plane: launcher.LocalControlPlane) -> dict[str, Placement]:
     del control_plane  # only to share the skip/fail rule for missing binaries
-    with controlplane.running() as plane:
+    with launcher.running() as plane:
         return asyncio.run(run_demo(plane, EXAMPLES, quiet=True))
 
 
@@ -77,7 +86,7 @@ def test_scenarios_without_ties_land_on_the_same_node(
 
 
 def test_anti_affinity_replicas_take_a_node_each_and_the_fourth_waits(
-    placements: dict[str, Placement],
+    placements: dict[str, Placement], server: ServerInfo
 ) -> None:
     replicas = of(placements, "09-anti-affinity-deployment")
     assert len(replicas) == 4
@@ -85,8 +94,8 @@ def test_anti_affinity_replicas_take_a_node_each_and_the_fourth_waits(
         nodes = sorted(getattr(p, side) for p in replicas)
         assert nodes == sorted(["node1", "node2", "node3", PENDING]), side
     waiting = [p for p in replicas if p.live == PENDING]
-    assert [p.reason for p in waiting] == [ANTI_AFFINITY_REJECTION]
-    assert [p.predicted for p in waiting] == [ANTI_AFFINITY_REJECTION]
+    assert [p.reason for p in waiting] == [anti_affinity_rejection(server)]
+    assert [p.predicted for p in waiting] == [anti_affinity_rejection(server)]
 
 
 def test_zone_spread_replicas_are_two_per_zone(placements: dict[str, Placement]) -> None:
@@ -102,7 +111,7 @@ def test_zone_spread_replicas_are_two_per_zone(placements: dict[str, Placement])
 
 
 def test_gpu_pods_take_one_a100_each_and_the_one_asking_too_much_waits(
-    placements: dict[str, Placement],
+    placements: dict[str, Placement], server: ServerInfo
 ) -> None:
     # train-1 and train-2 tie between the nodes: only the pair is determined.
     pair = [placements[f"11-dra-gpu:default/train-{i}"] for i in (1, 2)]
@@ -110,4 +119,4 @@ def test_gpu_pods_take_one_a100_each_and_the_one_asking_too_much_waits(
         assert sorted(getattr(p, side) for p in pair) == ["node1", "node2"], side
     waiting = placements["11-dra-gpu:default/train-3"]
     assert (waiting.live, waiting.simulated) == (PENDING, PENDING)
-    assert (waiting.reason, waiting.predicted) == (NO_GPU_LEFT, NO_GPU_LEFT)
+    assert (waiting.reason, waiting.predicted) == (no_gpu_left(server), no_gpu_left(server))

@@ -16,7 +16,7 @@ from collections import Counter
 
 import orjson
 
-from py_scheduler.devcluster.controlplane import LocalControlPlane
+from controlplane.launcher import LocalControlPlane
 from py_scheduler.kube.client import JSON, KubeClient
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from py_scheduler.devcluster.controlplane import LocalControlPlane
+from controlplane.launcher import LocalControlPlane
 from py_scheduler.kube.client import JSON, KubeClient
 from tests.conftest import start_scheduler
 from tests.integration.kube import create_namespace, create_node, create_pod, eventually, unique

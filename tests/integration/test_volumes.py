@@ -22,11 +22,13 @@ import re
 from py_scheduler.cluster import NotFound
 from py_scheduler.kube.client import JSON, KubeClient
 from py_scheduler.model import volumes as vol
+from py_scheduler.model.server import ServerInfo
 from tests.builders import raw_pv, raw_pvc, raw_storage_class
 from tests.integration.kube import (
     create_namespace,
     create_node,
     create_pod,
+    dra_words,
     eventually,
     for_create,
     read_pod,
@@ -191,7 +193,7 @@ async def test_statefulset_replicas_land_where_their_local_volumes_are(
 
 
 async def test_a_claim_without_a_matching_volume_waits_until_one_appears(
-    api: KubeClient, scheduler_process: str
+    api: KubeClient, scheduler_process: str, server: ServerInfo
 ) -> None:
     ns, group, nodes = await _nodes(api, 2)
     sc = await _storage_class(api)
@@ -212,7 +214,7 @@ async def test_a_claim_without_a_matching_volume_waits_until_one_appears(
         "app",
         r"0/\d+ nodes are available: (.*, )?"
         r"2 node\(s\) didn't find available persistent volumes to bind(, .*)?\."
-        r"( no new claims to deallocate, preemption: .*)?",
+        rf"( {dra_words(server)}preemption: .*)?",
     )
     pod = await read_pod(api, "app", ns)
     assert "nodeName" not in pod["spec"]
@@ -226,7 +228,7 @@ async def test_a_claim_without_a_matching_volume_waits_until_one_appears(
 
 
 async def test_an_unbound_immediate_claim_keeps_its_pod_pending(
-    api: KubeClient, scheduler_process: str
+    api: KubeClient, scheduler_process: str, server: ServerInfo
 ) -> None:
     ns, group, _ = await _nodes(api, 1)
     sc = await _storage_class(api, mode=vol.BINDING_IMMEDIATE)
@@ -241,5 +243,5 @@ async def test_an_unbound_immediate_claim_keeps_its_pod_pending(
         ns,
         "app",
         r"0/\d+ nodes are available: pod has unbound immediate PersistentVolumeClaims\."
-        r"( no new claims to deallocate, preemption: .*)?",
+        rf"( {dra_words(server)}preemption: .*)?",
     )

@@ -24,6 +24,8 @@ from typing import Any, Final
 import yaml
 
 ROOT: Final = Path(__file__).resolve().parents[2]
+# Importable from the repository root for tests, the demo and benchmarks; never shipped.
+DEVELOPMENT_PACKAGES: Final = ("controlplane", "bench", "tests")
 CHART: Final = ROOT / "charts" / "py-scheduler"
 RULES_FILE: Final = CHART / "files" / "prometheus-rules.yaml"
 DASHBOARD_FILE: Final = CHART / "files" / "dashboard.json"
@@ -38,32 +40,6 @@ COMMON_LABELS: Final = (
     "app.kubernetes.io/managed-by",
 )
 READ: Final = frozenset({"get", "list", "watch"})
-# (apiGroup, resource) -> verbs the ClusterRole must grant, whatever the values.
-REQUIRED_CLUSTER_RULES: Final[Mapping[tuple[str, str], frozenset[str]]] = {
-    ("", "pods"): READ,
-    ("", "pods/binding"): frozenset({"create"}),
-    ("", "bindings"): frozenset({"create"}),
-    ("", "pods/status"): frozenset({"patch", "update"}),
-    ("", "events"): frozenset({"create", "patch", "update"}),
-    ("events.k8s.io", "events"): frozenset({"create", "patch", "update"}),
-    ("", "nodes"): READ,
-    ("", "namespaces"): READ,
-    ("policy", "poddisruptionbudgets"): READ,
-    ("", "persistentvolumeclaims"): READ | {"patch", "update"},
-    ("", "persistentvolumes"): READ | {"patch", "update"},
-    ("storage.k8s.io", "storageclasses"): READ,
-    ("storage.k8s.io", "csinodes"): READ,
-    ("storage.k8s.io", "csidrivers"): READ,
-    ("storage.k8s.io", "csistoragecapacities"): READ,
-    ("", "services"): READ,
-    ("", "replicationcontrollers"): READ,
-    ("apps", "replicasets"): READ,
-    ("apps", "statefulsets"): READ,
-    ("resource.k8s.io", "resourceclaims"): READ | {"patch", "update"},
-    ("resource.k8s.io", "resourceclaims/status"): frozenset({"patch", "update"}),
-    ("resource.k8s.io", "deviceclasses"): READ,
-    ("resource.k8s.io", "resourceslices"): READ,
-}
 SHIPPED_JOB: Final = "py-scheduler"
 
 
@@ -147,9 +123,11 @@ def by_kind(docs: Iterable[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [doc for doc in docs if doc.get("kind") == kind]
 
 
-def one(docs: list[dict[str, Any]], kind: str, problems: Problems) -> dict[str, Any]:
-    found = by_kind(docs, kind)
-    problems.check(len(found) == 1, f"expected one {kind}, found {len(found)}")
+def one(
+    docs: list[dict[str, Any]], kind: str, problems: Problems, *, name: str | None = None
+) -> dict[str, Any]:
+    found = [d for d in by_kind(docs, kind) if name is None or d["metadata"]["name"] == name]
+    problems.check(len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}")
     return found[0] if found else {}
 
 
@@ -290,20 +268,30 @@ def check_deployment(
     problems.check(argv[:1] == ["run"], f"args {argv} do not start with run")
     problems.check("--config=/etc/py-scheduler/config.yaml" in argv, "no --config argument")
     problems.check(
-        any(a.startswith("--port=") for a in argv) and "--bind-address=0.0.0.0" in argv,
-        "no --port/--bind-address",
+        ("--explain-annotations" in argv) == args.explain_annotations,
+        f"--explain-annotations {'missing from' if args.explain_annotations else 'in'} {argv}",
+    )
+    problems.check(
+        any(a.startswith("--port=") for a in argv) and "--bind-address=$(POD_IP)" in argv,
+        "no --port, or --bind-address not the pod IP",
     )
     env = {e["name"]: e for e in container.get("env", [])}
-    for name, path in (("POD_NAME", "metadata.name"), ("POD_NAMESPACE", "metadata.namespace")):
+    for name, path in (
+        ("POD_NAME", "metadata.name"),
+        ("POD_NAMESPACE", "metadata.namespace"),
+        ("POD_IP", "status.podIP"),
+    ):
         got = env.get(name, {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")
         problems.check(got == path, f"env {name} not from {path}")
     ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
-    problems.check("http-metrics" in ports, "no http-metrics container port")
+    problems.check("https-metrics" in ports, "no https-metrics container port")
     for probe, path in (("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
         http = container.get(probe, {}).get("httpGet", {})
         problems.check(
-            http.get("path") == path and http.get("port") == "http-metrics",
-            f"{probe} is not GET {path} on http-metrics",
+            http.get("path") == path
+            and http.get("port") == "https-metrics"
+            and http.get("scheme") == "HTTPS",
+            f"{probe} is not GET {path} on https-metrics over HTTPS",
         )
     resources = container.get("resources", {})
     problems.check({"cpu", "memory"} <= set(resources.get("requests", {})), "no requests")
@@ -346,14 +334,18 @@ def check_deployment(
 def check_scheduler_config(
     docs: list[dict[str, Any]], args: argparse.Namespace, problems: Problems
 ) -> None:
-    """The rendered KubeSchedulerConfiguration: the scheduler itself must accept it."""
+    """The rendered KubeSchedulerConfiguration: the scheduler itself must accept it,
+    with the plugins installed here (the example packages, in the dev venv)."""
     from py_scheduler import config as scheduler_config
+    from py_scheduler.plugins import discovery
 
     config_maps = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"] == args.fullname]
     problems.check(len(config_maps) == 1, "no ConfigMap named after the release")
     raw = yaml.safe_load(config_maps[0]["data"]["config.yaml"]) if config_maps else {}
     try:
-        parsed = scheduler_config.parse(raw, source="rendered ConfigMap")
+        parsed = scheduler_config.parse(
+            raw, source="rendered ConfigMap", registry=discovery.registry()
+        )
     except scheduler_config.ConfigError as exc:
         problems.check(False, f"the scheduler rejects the rendered config: {exc}")
     else:
@@ -384,33 +376,61 @@ def check_scheduler_config(
     problems.check(modes == expected, f"evictionMode {modes} != {expected}")
 
 
+def plugin_grants(reads: str, rules: str) -> dict[tuple[str, str], set[str]]:
+    """``group/resource,...`` (plugins.watch: get, list, watch) and
+    ``group/resource=verb+verb,...`` (plugins.extraRules) as (group, resource) -> verbs."""
+    grants: dict[tuple[str, str], set[str]] = {}
+    for item in filter(None, reads.split(",")):
+        group, resource = item.split("/", 1)
+        grants.setdefault((group, resource), set()).update(READ)
+    for item in filter(None, rules.split(",")):
+        target, verbs = item.split("=", 1)
+        group, resource = target.split("/", 1)
+        grants.setdefault((group, resource), set()).update(verbs.split("+"))
+    return grants
+
+
 def check_rbac(docs: list[dict[str, Any]], args: argparse.Namespace, problems: Problems) -> None:
-    cluster_role = one(docs, "ClusterRole", problems)
+    """The ClusterRole grants exactly what the kube layer's requests need
+    (py_scheduler.kube.rbac), for the eviction mode rendered."""
+    from py_scheduler.kube import rbac
+
+    cluster_role = one(docs, "ClusterRole", problems, name=args.fullname)
     granted = rule_verbs(cluster_role.get("rules", []))
-    for key, required in REQUIRED_CLUSTER_RULES.items():
-        missing = required - granted.get(key, set())
-        problems.check(not missing, f"ClusterRole: {key} lacks {sorted(missing)}")
-    for key, verbs in granted.items():
-        problems.check("*" not in verbs and "*" not in key, f"ClusterRole: wildcard in {key}")
-        problems.check(key[1] not in ("secrets", "leases"), f"ClusterRole grants {key}")
-        problems.check(
-            verbs <= READ | {"create", "patch", "update", "delete"}, f"{key}: verbs {verbs}"
-        )
-    pod_verbs = granted.get(("", "pods"), set())
-    if args.eviction_mode == "Delete":
-        problems.check("delete" in pod_verbs, "evictionMode Delete without pods delete")
-    else:
-        problems.check(
-            pod_verbs == READ, f"pods verbs {sorted(pod_verbs)}: delete only with Delete"
-        )
-    problems.check(
-        (("", "pods/eviction") in granted) == (args.eviction_mode == "Evict"),
-        "pods/eviction create must be granted exactly when evictionMode is Evict",
-    )
+    wanted = {key: set(verbs) for key, verbs in rbac.CLUSTER.items()}
+    for key, verbs in rbac.EVICTION_MODES.get(args.eviction_mode, {}).items():
+        wanted.setdefault(key, set()).update(verbs)
+    for key, verbs in (rbac.ANNOTATIONS if args.explain_annotations else {}).items():
+        wanted.setdefault(key, set()).update(verbs)
+    # Plugins' kinds are the user's extras (plugins.watch, plugins.extraRules): the
+    # code cannot know them, so the run names what the values file grants.
+    for key, extra in plugin_grants(args.plugin_reads, args.plugin_rules).items():
+        wanted.setdefault(key, set()).update(extra)
+    for key in sorted(set(granted) | set(wanted)):
+        got, want = granted.get(key, set()), wanted.get(key, set())
+        problems.check(not want - got, f"ClusterRole: {key} lacks {sorted(want - got)}")
+        problems.check(not got - want, f"ClusterRole: {key} grants unused {sorted(got - want)}")
     subject = {"kind": "ServiceAccount", "name": args.service_account, "namespace": args.namespace}
+    reader = {
+        "kind": "ServiceAccount",
+        "name": f"{args.fullname}-metrics",
+        "namespace": args.namespace,
+    }
     for binding in by_kind(docs, "ClusterRoleBinding") + by_kind(docs, "RoleBinding"):
         subjects = binding.get("subjects", [])
-        problems.check(subjects == [subject], f"{binding['kind']} subjects {subjects}")
+        # The metrics reader may only get /metrics and /debug/pods; everything else is the
+        # scheduler's.
+        is_reader = binding["roleRef"]["name"] == f"{args.fullname}-metrics-reader"
+        problems.check(
+            subjects == [reader if is_reader else subject],
+            f"{binding['kind']} subjects {subjects}",
+        )
+    readers = [r for r in by_kind(docs, "ClusterRole") if r["metadata"]["name"].endswith("-reader")]
+    for role in readers:
+        problems.check(
+            role.get("rules") == [{"nonResourceURLs": list(rbac.METRICS_READER), "verbs": ["get"]}],
+            f"metrics reader rules {role.get('rules')}",
+        )
     roles = by_kind(docs, "Role")
     if not args.lease:
         problems.check(not roles, "a lease Role without leader election")
@@ -429,8 +449,8 @@ def check_rbac(docs: list[dict[str, Any]], args: argparse.Namespace, problems: P
             f"lease Role resourceNames {rule.get('resourceNames')} != [{args.lease!r}]",
         )
         problems.check(
-            set(rule.get("verbs", [])) == {"get", "update", "patch"},
-            f"lease Role verbs {rule.get('verbs')}",
+            set(rule.get("verbs", [])) == {"get", "update"},
+            f"lease Role verbs {rule.get('verbs')}: the elector gets and updates (PUT) it",
         )
 
 
@@ -445,7 +465,7 @@ def check_selection(
     service_selector = service.get("spec", {}).get("selector", {})
     problems.check(matches(service_selector, pod_labels), "Service does not select the pods")
     service_ports = {p["name"] for p in service.get("spec", {}).get("ports", [])}
-    problems.check("http-metrics" in service_ports, "Service has no http-metrics port")
+    problems.check("https-metrics" in service_ports, "Service has no https-metrics port")
     pdbs = by_kind(docs, "PodDisruptionBudget")
     problems.check(bool(pdbs) == (args.replicas > 1), "a PDB must exist exactly when replicas > 1")
     for pdb in pdbs:
@@ -468,7 +488,7 @@ def check_selection(
         )
         problems.check(
             test_pod["spec"].get("automountServiceAccountToken") is False,
-            f"Pod {name} mounts a token",
+            f"Pod {name} automounts a token (it mounts only the metrics reader's)",
         )
         check_restricted(test_pod["spec"], f"Pod {name}", problems)
 
@@ -492,7 +512,7 @@ def check_monitoring(
                 f"{kind} does not select the scheduler",
             )
             for endpoint in spec.get("endpoints") or spec.get("podMetricsEndpoints", []):
-                problems.check(endpoint.get("port") == "http-metrics", f"{kind} port")
+                problems.check(endpoint.get("port") == "https-metrics", f"{kind} port")
                 pinned = any(
                     r.get("targetLabel") == "job" and r.get("replacement") == job
                     for r in endpoint.get("relabelings", [])
@@ -758,6 +778,10 @@ def check_dockerfile(_: argparse.Namespace) -> int:
             problems.check(
                 f"!{needed}" in ignore, f".dockerignore drops {needed}, which the image copies"
             )
+    # ...and only that: the development packages stay out of the image.
+    admitted = {line[1:].strip("/") for line in ignore if line.startswith("!")}
+    leaked = sorted(admitted & set(DEVELOPMENT_PACKAGES))
+    problems.check(not leaked, f".dockerignore admits development packages: {leaked}")
     return problems.report("Dockerfile")
 
 
@@ -775,6 +799,14 @@ def main(argv: list[str] | None = None) -> int:
     chart.add_argument("--profiles", required=True, help="comma-separated scheduler names")
     chart.add_argument("--eviction-mode", choices=("Evict", "Delete", "none"), required=True)
     chart.add_argument("--kinds", required=True, help="comma-separated kinds, repeated per object")
+    chart.add_argument(
+        "--plugin-reads", default="", help="comma-separated group/resource plugins.watch grants"
+    )
+    chart.add_argument(
+        "--plugin-rules",
+        default="",
+        help="comma-separated group/resource=verb+verb plugins.extraRules grants",
+    )
     chart.add_argument("--priority-class", default="")
     chart.add_argument("--image", required=True, help="the scheduler container's image")
     chart.add_argument("--job", default="", help="the Prometheus job (default: the fullname)")
@@ -785,6 +817,11 @@ def main(argv: list[str] | None = None) -> int:
         "--extras", action="store_true", help="extraVolumes, extraVolumeMounts, envFrom set"
     )
     chart.add_argument("--default-spreading", action="store_true")
+    chart.add_argument(
+        "--explain-annotations",
+        action="store_true",
+        help="explain.annotations on: the flag passed and pods patch granted",
+    )
     chart.add_argument("--monitor-labels", action="store_true")
     chart.add_argument("--disabled-alerts", default="")
     dashboard = sub.add_parser("dashboard", help="check files/dashboard.json")

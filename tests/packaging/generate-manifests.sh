@@ -12,14 +12,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out=${1:-deploy/manifests/py-scheduler.yaml}
 
-# shellcheck source=controlplane/versions.env
-. controlplane/versions.env
 helm=${HELM:-$(bash controlplane/build.sh)/bin/helm}
 
-# The locally built helm does not know its Kubernetes version and would assume v1.20, below
-# the chart's kubeVersion; the control plane's version is the one the chart is tested with.
-args=(template py-scheduler charts/py-scheduler --namespace py-scheduler --skip-tests
-	--kube-version "$KUBE_VERSION")
+args=(template py-scheduler charts/py-scheduler --namespace py-scheduler --skip-tests)
 
 render() {
 	cat <<HEADER

@@ -31,8 +31,6 @@ if [[ ! -x $PY ]]; then
 	echo "run.sh: $PY missing; run \`make venv\` first" >&2
 	exit 2
 fi
-# shellcheck source=controlplane/versions.env
-. controlplane/versions.env
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -116,7 +114,7 @@ fi
 helm_template() { # <output> <helm template args...>
 	local out=$1
 	shift
-	"$HELM" template py-scheduler "$CHART" --namespace "$NS" --kube-version "$KUBE_VERSION" "$@" >"$out"
+	"$HELM" template py-scheduler "$CHART" --namespace "$NS" "$@" >"$out"
 }
 
 chart_checks() { # <rendered file> <checks.py chart args...>
@@ -126,15 +124,24 @@ chart_checks() { # <rendered file> <checks.py chart args...>
 # ---- Dockerfile ---------------------------------------------------------------------
 
 check "hadolint Dockerfile" "$HADOLINT" Dockerfile
+check "hadolint examples/plugins/Dockerfile (an image with plugin packages)" \
+	"$HADOLINT" examples/plugins/Dockerfile
 check "Dockerfile: the image/ packages, locked deps, trimmed venv, numeric USER, exec ENTRYPOINT, labels" \
 	"$PY" tests/packaging/checks.py dockerfile
 
 # ---- Helm chart ---------------------------------------------------------------------
 
-check "helm lint --strict (defaults)" \
-	"$HELM" lint --strict --kube-version "$KUBE_VERSION" "$CHART"
-check "helm lint --strict (every option on)" \
-	"$HELM" lint --strict --kube-version "$KUBE_VERSION" "$CHART" -f "$ALL_ON"
+check "helm lint --strict (defaults)" "$HELM" lint --strict "$CHART"
+check "helm lint --strict (every option on)" "$HELM" lint --strict "$CHART" -f "$ALL_ON"
+# helm is built with its release ldflags, so without --kube-version it assumes the
+# Kubernetes of its client libraries, not v1.20; the chart's floor is the oldest release
+# py-scheduler supports.
+check "helm template without --kube-version assumes a current Kubernetes (>= 1.35)" \
+	helm_template "$work/x"
+check "chart renders for the oldest supported release (v1.35.0)" \
+	helm_template "$work/x" --kube-version v1.35.0
+check "chart refuses a release below the supported range (v1.34.9)" \
+	refuses "incompatible with Kubernetes v1.34.9" helm_template "$work/x" --kube-version v1.34.9
 
 defaults() {
 	helm_template "$work/defaults.yaml" &&
@@ -142,7 +149,7 @@ defaults() {
 			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
 			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
 			--priority-class system-cluster-critical --image "$IMAGE" \
-			--kinds PodDisruptionBudget,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
+			--kinds PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
 }
 check "helm template (defaults): objects, restricted pods, RBAC, lease, config the scheduler accepts" defaults
 
@@ -151,13 +158,16 @@ all_on() {
 		chart_checks "$work/all-on.yaml" --label all-on --namespace "$NS" \
 			--fullname py-scheduler-all-on --service-account py-scheduler-all-on --replicas 3 \
 			--lease py-scheduler-lock --profiles py-scheduler,py-scheduler-spread \
-			--eviction-mode Delete --priority-class system-cluster-critical --monitor-labels \
+			--eviction-mode Delete --explain-annotations --priority-class system-cluster-critical \
+			--monitor-labels \
 			--disabled-alerts PySchedulerPendingPodsGrowing --job scheduler-platform --extras \
+			--plugin-reads maintenance.example.com/maintenancewindows \
+			--plugin-rules maintenance.example.com/maintenancewindows/status=patch \
 			--common-labels example.com/cost-center=42 \
 			--image registry.example.com/platform/py-scheduler@sha256:0000000000000000000000000000000000000000000000000000000000000000 \
-			--kinds NetworkPolicy,PodDisruptionBudget,ServiceAccount,ConfigMap,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,PrometheusRule,ServiceMonitor,Pod
+			--kinds NetworkPolicy,PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,PrometheusRule,ServiceMonitor,Pod
 }
-check "helm template (every option on, evictionMode Delete): same checks, pods delete granted" all_on
+check "helm template (every option on, evictionMode Delete, explain annotations): same checks, pods delete and patch granted" all_on
 
 single() {
 	helm_template "$work/single.yaml" --set replicas=1,leaderElection.enabled=false \
@@ -168,9 +178,21 @@ single() {
 			--fullname py-scheduler --service-account py-scheduler --replicas 1 \
 			--profiles py-scheduler --eviction-mode none --default-spreading \
 			--job sched-one --image py-scheduler:dev \
-			--kinds NetworkPolicy,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Service,Deployment,PrometheusRule,PodMonitor,Pod
+			--kinds NetworkPolicy,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Service,Deployment,PrometheusRule,PodMonitor,Pod
 }
 check "helm template (one replica, no election, no preemption, PodMonitor, no priority class, local image): no PDB, lease Role or eviction rights" single
+
+with_plugins() {
+	helm_template "$work/plugins.yaml" -f examples/plugins/values.yaml &&
+		chart_checks "$work/plugins.yaml" --label plugins --namespace "$NS" \
+			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
+			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
+			--priority-class system-cluster-critical \
+			--image registry.example.com/platform/py-scheduler-with-plugins:0.1.0 \
+			--plugin-reads maintenance.example.com/maintenancewindows \
+			--kinds PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment,Pod
+}
+check "helm template (examples/plugins/values.yaml): a profile naming installed plugins, their RBAC" with_plugins
 
 check "chart refuses an unknown top-level value (strict schema)" \
 	refuses "'replicaCount' not allowed" helm_template "$work/x" --set replicaCount=3
@@ -222,7 +244,7 @@ manifests_shape() {
 			--fullname py-scheduler --service-account py-scheduler --replicas 2 \
 			--lease py-scheduler --profiles py-scheduler --eviction-mode Evict --default-spreading \
 			--priority-class system-cluster-critical --image "$IMAGE" \
-			--kinds PodDisruptionBudget,ServiceAccount,ConfigMap,ClusterRole,ClusterRoleBinding,Role,RoleBinding,Service,Deployment
+			--kinds PodDisruptionBudget,ServiceAccount,ServiceAccount,Secret,ConfigMap,ClusterRole,ClusterRole,ClusterRoleBinding,ClusterRoleBinding,Role,RoleBinding,Service,Deployment
 }
 check "deploy/manifests: restricted namespace; objects as the chart's, without the test hook" manifests_shape
 
@@ -231,8 +253,11 @@ check "actionlint .github/workflows (shellcheck on every run: step)" \
 check "versions agree: pyproject, --version, chart version and appVersion, Dockerfile" \
 	.ci/set-version --check
 
-check "shellcheck tests/packaging/*.sh image/*.sh" \
-	"$SHELLCHECK" -x tests/packaging/run.sh tests/packaging/generate-manifests.sh image/*.sh
+check "shellcheck tests/packaging/*.sh image/*.sh deploy/krew/kubectl-explain_pod" \
+	"$SHELLCHECK" -x tests/packaging/run.sh tests/packaging/generate-manifests.sh image/*.sh \
+	deploy/krew/kubectl-explain_pod
+check "shellcheck controlplane/*.sh .ci/run (release build, pinning, matrix, CI)" \
+	"$SHELLCHECK" -x controlplane/build.sh controlplane/pin-release.sh controlplane/matrix.sh .ci/run
 
 echo "# took $((SECONDS - started)) s"
 echo "packaging: $passed passed, $failed failed"

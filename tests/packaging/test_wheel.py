@@ -2,7 +2,8 @@
 
 We test these aspects:
 - ``pip wheel`` builds one wheel that carries every file of the package tracked in git
-  (data files included), the LICENSE and the console script;
+  (data files included), the LICENSE and the console script, and nothing of the
+  development packages beside it (``controlplane``, ``bench``, ``tests``);
 - installed into a fresh virtual environment (the locked dependencies, then the wheel),
   outside the source tree, ``py-scheduler --help``, ``run --help``, ``--version`` and
   ``simulate`` on an example snapshot work.
@@ -61,8 +62,14 @@ def test_wheel_carries_every_package_file(wheel: Path) -> None:
     assert f"py_scheduler-{VERSION}.dist-info/licenses/LICENSE" in names
     assert "License-Expression: Apache-2.0" in metadata
     assert "py-scheduler = py_scheduler.__main__:main" in entry_points
-    # Only the package: no tests, charts or development files.
+    # Only the package: no tests, charts or development files, although the checkout holds
+    # the development packages (the control plane with its kwok stages, benchmarks, tests)
+    # beside it as importable packages.
     assert all(n.startswith(("py_scheduler/", "py_scheduler-")) for n in names), sorted(names)
+    for package in ("controlplane", "bench", "tests"):
+        assert (ROOT / package / "__init__.py").is_file(), package
+    assert (ROOT / "controlplane" / "stages.yaml").is_file()
+    assert not [n for n in names if n.endswith(("stages.yaml", "versions.env", ".mod"))]
 
 
 def test_installed_wheel_runs_outside_the_source_tree(venv: Path, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from py_scheduler import config, plugins
 from py_scheduler.cluster import PodCondition
+from py_scheduler.framework.custom_resources import CustomObjects
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import Nominator as NominatorProtocol
 from py_scheduler.framework.interface import Plugin, PreFilterExtensions, SharedLister
@@ -28,12 +29,15 @@ from py_scheduler.framework.types import (
     PreFilterResult,
     QueuedPodInfo,
 )
+from py_scheduler.framework.waiting_pods import ManualTimers, WaitingPods
 from py_scheduler.model import Node, NodeInfo, NodeName, PodInfo, decode_pod
+from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.scheduling.algorithm import Algorithm
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.nominator import Nominator
+from py_scheduler.scheduling.observer import CycleObserver
 from py_scheduler.scheduling.queue import SchedulingQueue
-from py_scheduler.scheduling.schedule_one import Settle
+from py_scheduler.scheduling.schedule_one import CycleListener, Settle
 from py_scheduler.scheduling.scheduler import Scheduler
 from tests.builders import make_node, raw_pod
 from tests.fakes import FakeCluster, FakeNominator, FakeObjects, FakeSnapshot
@@ -307,6 +311,8 @@ class Core:
     cluster: FakeCluster
     clock: FakeClock
     frameworks: dict[str, Framework] = field(default_factory=dict)
+    # The timeouts of pods held at Permit: they pass only when a test says so.
+    timers: ManualTimers = field(default_factory=ManualTimers)
 
     @property
     def queue(self) -> SchedulingQueue:
@@ -344,22 +350,41 @@ def build_core(
     seed: int = 0,
     settle: Settle | None = None,
     recorder: MetricsRecorder = NO_METRICS,
+    extra: Sequence[object] = (),
+    listeners: Sequence[CycleListener] = (),
+    registry: Mapping[str, PluginSpec[Any]] | None = None,
+    server: ServerInfo = OFFLINE,
+    observer: CycleObserver | None = None,
 ) -> Core:
-    """The scheduler as build.py wires it, on fakes and a fake clock."""
-    cfg = config.parse(dict(raw_config or {}))
+    """The scheduler as build.py wires it, on fakes and a fake clock, following the
+    release of ``server`` (the newest without one).
+
+    ``extra`` are plugin instances registered besides the in-tree ones (or
+    those of ``registry``), for a ``raw_config`` to enable by name."""
+    registry = dict(registry if registry is not None else plugins.IN_TREE)
+    for plugin in extra:
+        name = cast(Plugin, plugin).name
+        registry[name] = PluginSpec(name, no_args, _returning(plugin))
+    cfg = config.parse(dict(raw_config or {}), release=server.version, registry=registry)
     clock = clock or FakeClock()
     cluster = FakeCluster()
     cache = Cache()
     nominator = Nominator()
+    timers = ManualTimers()
+    waiting = WaitingPods(timers)
+    custom = CustomObjects()
     frameworks = {
         profile.scheduler_name: Framework(
             profile,
-            plugins.IN_TREE,
+            registry,
             snapshot=cache,
             objects=FakeObjects(),
             cluster=cluster,
             nominator=nominator,
             recorder=recorder,
+            server=server,
+            waiting_pods=waiting,
+            custom_objects=custom,
         )
         for profile in cfg.profiles
     }
@@ -393,10 +418,12 @@ def build_core(
         ),
         recorder=recorder,
         settle=settle or _settled,
+        listeners=listeners,
+        observer=observer,
     )
     for node in nodes:
         scheduler.on_node(node)
-    return Core(scheduler, cluster, clock, frameworks)
+    return Core(scheduler, cluster, clock, frameworks, timers)
 
 
 # -- scheduling-core test helpers -----------------------------------------------------------

@@ -1,7 +1,8 @@
 """Seeded random nodes and pods for the index equivalence tests: a few
 workloads, namespaces (one that does not exist), topology keys that some
 nodes lack, taints, terminating pods, and every kind of affinity term and
-spread constraint, so that a miscount anywhere shows up in some seed."""
+spread constraint, so that a miscount anywhere shows up in some seed.
+``scenario`` builds whole small clusters with one pending pod, for explain."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from py_scheduler.model import HOSTNAME_LABEL, ZONE_LABEL, Node, NodeName, PodInfo
 from py_scheduler.model.selectors import LabelSelector
 from py_scheduler.scheduling.cache import Cache
-from tests.builders import make_node, make_pod
+from tests.builders import make_node, make_pod, raw_node, raw_pod
 from tests.fakes import FakeObjects
 
 Raw = dict[str, Any]
@@ -196,3 +197,96 @@ class Churn:
             self.removed[name] = node_info.node
             cache.remove_node(name)
         return op
+
+
+# -- whole snapshots, for explain's property test --------------------------------------
+
+TARGET = "default/incoming"
+ZONES = ("z0", "z1", "z2")
+
+
+def raw_pdb(name: str, app: str, allowed: int, namespace: str = "default") -> Raw:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"selector": {"matchLabels": {"app": app}}},
+        "status": {"disruptionsAllowed": allowed},
+    }
+
+
+def _requests(rng: random.Random, most: int) -> dict[str, str]:
+    return {"cpu": f"{rng.randint(1, most) * 250}m", "memory": f"{rng.randint(1, 8) * 512}Mi"}
+
+
+def scenario(rng: random.Random) -> list[Raw]:
+    """A small cluster as listed documents: nodes of a few shapes (zones, a
+    disk label, now and then a taint or a cordon), pods bound to them with
+    priorities and owners' labels, budgets over some apps, and one pending
+    pod (``TARGET``) with requests and, at random, a node selector,
+    tolerations, a zone spread constraint, anti-affinity, a priority."""
+    docs: list[Raw] = []
+    nodes = rng.randint(2, 7)
+    names = []
+    for i in range(nodes):
+        name = f"node-{i}"
+        names.append(name)
+        labels = {ZONE_LABEL: rng.choice(ZONES)}
+        if rng.random() < 0.4:
+            labels["disk"] = "ssd"
+        cpu = rng.choice((2, 4, 8))
+        docs.append(
+            raw_node(
+                name,
+                labels=labels,
+                allocatable={"cpu": str(cpu), "memory": f"{cpu * 2}Gi", "pods": "110"},
+                taints=[_TAINT] if rng.random() < 0.2 else (),
+                unschedulable=rng.random() < 0.05,
+            )
+        )
+    for i in range(rng.randint(0, nodes * 3)):
+        app = rng.choice(APPS)
+        docs.append(
+            raw_pod(
+                f"bound-{i}",
+                labels={"app": app},
+                requests=_requests(rng, 8),
+                node_name=rng.choice(names),
+                priority=rng.choice((0, 0, 10, 100)),
+                start_time="2026-01-01T00:00:00Z",
+            )
+        )
+    for app in APPS:
+        if rng.random() < 0.3:
+            docs.append(raw_pdb(f"pdb-{app}", app, rng.choice((0, 0, 1))))
+    spec: dict[str, Any] = {
+        "labels": {"app": "web"},
+        "requests": _requests(rng, 16),
+        "priority": rng.choice((0, 50, 1000)),
+    }
+    if rng.random() < 0.3:
+        spec["node_selector"] = {"disk": "ssd"}
+    if rng.random() < 0.3:
+        spec["tolerations"] = [{"key": "dedicated", "operator": "Exists"}]
+    if rng.random() < 0.3:
+        spec["spread"] = [
+            {
+                "maxSkew": 1,
+                "topologyKey": ZONE_LABEL,
+                "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": {"app": "web"}},
+            }
+        ]
+    if rng.random() < 0.3:
+        spec["affinity"] = {
+            "podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "topologyKey": HOSTNAME_LABEL,
+                        "labelSelector": {"matchLabels": {"app": rng.choice(APPS)}},
+                    }
+                ]
+            }
+        }
+    docs.append(raw_pod("incoming", created="2026-01-02T00:00:00Z", **spec))
+    return docs

@@ -2,7 +2,8 @@
 gives: the same filter verdicts and scores per plugin, and through the whole
 algorithm the same feasible set, statuses, FailedScheduling message, scores,
 round-robin start and host, over generated clusters; the threaded evaluator
-as well."""
+as well, and explain's: Recording (any evaluator, its decisions kept) and
+Explaining (every node judged, every plugin recorded)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import SUCCESS, Status
 from py_scheduler.framework.types import FitError
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
+from py_scheduler.model.server import ServerVersion, offline
 from py_scheduler.plugins.image_locality import ImageLocality
 from py_scheduler.plugins.noderesources.balanced_allocation import (
     NodeResourcesBalancedAllocation,
@@ -40,7 +42,14 @@ from py_scheduler.plugins.noderesources.resource_allocation import ResourceSpec
 from py_scheduler.plugins.taint_toleration import TaintToleration
 from py_scheduler.scheduling.algorithm import Algorithm, ScheduleResult, SchedulingError
 from py_scheduler.scheduling.cache import Cache
-from py_scheduler.scheduling.evaluation import Columnar, Evaluator, NodeByNode, Threaded
+from py_scheduler.scheduling.evaluation import (
+    Columnar,
+    Evaluator,
+    Explaining,
+    NodeByNode,
+    Recording,
+    Threaded,
+)
 from py_scheduler.scheduling.nominator import Nominator
 from tests.builders import make_node, make_pod, node_info
 from tests.fakes import FakeHandle, FakeSnapshot
@@ -192,15 +201,16 @@ BALANCED_RESOURCES = [
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("resources", BALANCED_RESOURCES)
+@pytest.mark.parametrize("minor", [35, 37], ids=["balance (1.35)", "change in balance (1.36+)"])
 def test_balanced_allocation_batch_equals_per_node(
-    seed: int, resources: tuple[ResourceSpec, ...]
+    seed: int, resources: tuple[ResourceSpec, ...], minor: int
 ) -> None:
     rng = random.Random(100 + seed)
     nodes = random_infos(rng, 60)
     columns, rows = all_rows(nodes)
     plugin = NodeResourcesBalancedAllocation(
         NodeResourcesBalancedAllocationArgs(resources),
-        handle=HANDLE,
+        handle=FakeHandle(server=offline(ServerVersion(1, minor))),
     )
     compared = 0
     for i in range(25):
@@ -361,6 +371,51 @@ def test_columns_refresh_only_what_the_cache_touched_and_stay_equal_to_a_rebuild
         assert np.array_equal(gpu[1], fresh_gpu[1])
 
 
+def _label_number(node_info: NodeInfo) -> int:
+    return int(node_info.node.labels.get("price", "0"))
+
+
+def test_a_derived_column_follows_node_changes_as_a_rebuild_would() -> None:
+    cache = Cache()
+    for i in range(5):
+        cache.add_node(make_node(f"n{i}", labels={"price": str(10 * i)}))
+    columns = NodeColumns()
+    columns.sync(cache.node_infos(), cache)
+    prices = columns.derived("price", _label_number)
+    assert prices is not None
+    assert prices.tolist() == [0, 10, 20, 30, 40]
+    cache.update_node(make_node("n2", labels={"price": "99"}))
+    cache.assume(make_pod("p", requests={"cpu": "1m"}), NodeName("n4"))
+    columns.sync(cache.node_infos(), cache)
+    assert columns.derived("price", _label_number) is prices  # kept, refreshed in place
+    assert prices.tolist() == [0, 10, 99, 30, 40]
+    cache.add_node(make_node("n5", labels={"price": "7"}))  # a new node: rebuilt
+    columns.sync(cache.node_infos(), cache)
+    again = columns.derived("price", _label_number)
+    assert again is not None
+    assert sorted(again.tolist()) == [0, 7, 10, 30, 40, 99]
+
+
+def test_a_derived_column_that_raises_on_refresh_raises_on_its_next_use() -> None:
+    cache = Cache()
+    cache.add_node(make_node("a", labels={"price": "1"}))
+    columns = NodeColumns()
+    columns.sync(cache.node_infos(), cache)
+    assert columns.derived("price", _label_number) is not None
+    cache.update_node(make_node("a", labels={"price": "not a number"}))
+    columns.sync(cache.node_infos(), cache)  # the refresh itself does not raise
+    with pytest.raises(ValueError, match="not a number"):
+        columns.derived("price", _label_number)
+
+
+def test_a_derived_value_beyond_the_exact_range_means_per_node() -> None:
+    cache = Cache()
+    cache.add_node(make_node("a", labels={"price": str(2**60)}))
+    columns = NodeColumns()
+    columns.sync(cache.node_infos(), cache)
+    assert columns.derived("price", _label_number) is None
+
+
 def test_a_reader_the_change_log_no_longer_reaches_rebuilds() -> None:
     cache = Cache()
     cache.add_node(make_node("a"))
@@ -426,14 +481,21 @@ def test_schedules_equal_node_by_node_evaluation(
     seed: int, count: int, percentage: int, raw_config: dict[str, Any]
 ) -> None:
     rng = random.Random(seed)
-    caches = [random_cache(random.Random(seed), count) for _ in range(3)]
-    nominators = [Nominator(), Nominator(), Nominator()]
+    pool = ThreadPoolExecutor(max_workers=4)
+    evaluators: list[Evaluator] = [
+        NodeByNode(),
+        Columnar(min_nodes=0),
+        Threaded(pool, 4),
+        Recording(Columnar(min_nodes=0)),
+    ]
+    if percentage == 100:
+        evaluators.append(Explaining())  # it judges every node: so do the others here
+    caches = [random_cache(random.Random(seed), count) for _ in evaluators]
+    nominators = [Nominator() for _ in evaluators]
     frameworks = [
         default_framework(cache, nominator=nominator, raw_config=raw_config)
         for cache, nominator in zip(caches, nominators, strict=True)
     ]
-    pool = ThreadPoolExecutor(max_workers=4)
-    evaluators: list[Evaluator] = [NodeByNode(), Columnar(min_nodes=0), Threaded(pool, 4)]
     algorithms = [
         Algorithm(percentage_of_nodes_to_score=percentage, rng=random.Random(seed), evaluator=e)
         for e in evaluators
@@ -454,7 +516,7 @@ def test_schedules_equal_node_by_node_evaluation(
             outcome(alg, fwk, pod, cache)
             for alg, fwk, cache in zip(algorithms, frameworks, caches, strict=True)
         ]
-        assert got[0] == got[1] == got[2], i
+        assert all(g == got[0] for g in got[1:]), i
         kinds[str(got[0][0])] = kinds.get(str(got[0][0]), 0) + 1
         if got[0][0] == "ok":
             result = got[0][1]
@@ -565,10 +627,42 @@ def test_a_raising_batch_form_is_logged_with_its_plugin_and_judged_per_node() ->
         result = batched_or_not(True).schedule(fwk, CycleState(), make_pod("p"), snapshot)
     assert result.node == "c"
     assert scorer.calls == 2
-    raised = [(e["event"], e["plugin"]) for e in logs if e["log_level"] == "error"]
+    raised = [(e["event"], e["plugin"], e["error"]) for e in logs if e["log_level"] == "error"]
     assert raised == [
-        ("batch filter raised", "BrokenBatchFilter"),
-        ("batch score raised", "BrokenBatchScore"),
+        ("batch filter failed", "BrokenBatchFilter", "RuntimeError('batch form broken')"),
+        ("batch score failed", "BrokenBatchScore", "RuntimeError('batch score broken')"),
+    ]
+
+
+class WrongBatchFilter(FakeFilter):
+    name = "WrongBatchFilter"
+
+    def filter_batch(self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Any) -> Any:
+        return [True] * len(rows)  # a list, not a numpy bool array
+
+
+class WrongBatchScore(FakeScore):
+    name = "WrongBatchScore"
+    batch_normalizes = False
+
+    def score_batch(self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Any) -> Any:
+        return np.zeros(len(rows) + 1, dtype=np.int64)  # one score too many
+
+
+def test_a_batch_form_returning_the_wrong_shape_or_type_is_judged_per_node() -> None:
+    nodes = [node_info(n) for n in ("a", "b", "c")]
+    snapshot = FakeSnapshot(nodes)
+    wrong = WrongBatchFilter(per_node={"b": Status.unschedulable("no b")})
+    scorer = WrongBatchScore({"a": 10, "c": 70})
+    fwk = framework(wrong, scorer, snapshot=snapshot)
+    with structlog.testing.capture_logs() as logs:
+        result = batched_or_not(True).schedule(fwk, CycleState(), make_pod("p"), snapshot)
+    assert (result.node, result.feasible) == ("c", 2)
+    assert wrong.calls == ["a", "b", "c"]
+    failed = [(e["event"], e["error"]) for e in logs if e["log_level"] == "error"]
+    assert failed == [
+        ("batch filter failed", "PluginContractError('returned list, not 3 bools')"),
+        ("batch score failed", "PluginContractError('returned an array of 3 int64, not 2 ints')"),
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import evaluation, gates, profile, report, stats, workloads
+from bench import evaluation, explain, gates, profile, report, stats, workloads
 
 
 class TestThroughputSamples:
@@ -171,3 +171,12 @@ def test_a_node_count_override_resizes_every_chosen_workload() -> None:
     chosen = workloads.select("SchedulingBasic,TopologySpreading", quick=False, nodes=15000)
     assert [w.nodes for w in chosen] == [15000, 15000]
     assert [w.measured for w in chosen] == [10000, 5000]
+
+
+def test_the_explain_benchmark_runs_every_measurement(capsys: pytest.CaptureFixture[str]) -> None:
+    assert explain.main(["--nodes", "40", "--pods-per-node", "2", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    for kind in explain.PODS:
+        assert kind in out
+    assert "suggestions for default/huge-x: 1 tried, 1 verified" in out
+    assert "capacity gauges, one computation:" in out

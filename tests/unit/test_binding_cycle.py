@@ -107,3 +107,23 @@ async def test_a_relist_keeps_a_pod_whose_bind_the_watch_never_showed() -> None:
     assert node is not None
     assert node.requested.milli_cpu == 600
     assert bound.uid not in core.scheduler.pending
+
+
+# -- leadership -------------------------------------------------------------------------------
+
+
+async def test_a_bind_is_not_sent_once_the_lease_went_stale() -> None:
+    core = build_core([make_node("n1")])
+    leading = [True]
+    core.scheduler.leading = lambda: leading[0]
+    pod = make_pod("p")
+    core.scheduler.on_pod(pod)
+    queued = await core.queue.pop()
+    assert queued is not None
+    core.scheduler.schedule_one(queued)  # assumed; the bind is a task not yet run
+    leading[0] = False
+    await core.settle()
+    # Rolled back, and nothing written on a lease that may be lost.
+    assert core.cluster.calls == []
+    assert not core.cache.is_assumed(pod.uid)
+    assert core.queue.where(pod.uid) == BACKOFF

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
 from kubernetes_asyncio import client as k8s_client
 
 from py_scheduler.cluster import Unavailable
+from py_scheduler.kube import client
 from py_scheduler.kube.client import KubeClient
 
 
@@ -43,3 +45,16 @@ async def test_other_runtime_errors_are_not_hidden() -> None:
     kube = client_raising(RuntimeError("a bug"))
     with pytest.raises(RuntimeError, match="a bug"):
         await kube.get("/api/v1/nodes")
+
+
+def test_client_sockets_use_tcp_keepalive_and_a_user_timeout() -> None:
+    # A peer gone without FIN or RST is noticed in about 15 s, not at the OS
+    # defaults (two hours of keepalive silence, minutes of retransmissions).
+    sock = client.keepalive_socket((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 1)))
+    with sock:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        idle = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+        interval = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL)
+        probes = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
+        assert idle + interval * probes <= 15
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 15_000

@@ -4,6 +4,7 @@ validation_test.go."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,12 @@ import pytest
 from py_scheduler import config, plugins
 from py_scheduler.config import ConfigError, LeaderElection, parse
 from py_scheduler.framework.cycle_state import CycleState
-from py_scheduler.framework.runtime import FrameworkError, PluginRef, PluginSet
+from py_scheduler.framework.runtime import Framework, FrameworkError, PluginRef, PluginSet
 from py_scheduler.framework.status import SUCCESS
+from py_scheduler.model.server import NEWEST, ServerVersion, offline
 from py_scheduler.plugins.noderesources.fit import NodeResourcesFitArgs
 from tests.builders import make_pod, node_info
-from tests.fakes import FakeSnapshot
+from tests.fakes import FakeCluster, FakeNominator, FakeObjects, FakeSnapshot
 from tests.unit.helpers_core import default_framework
 
 HEADER: dict[str, Any] = {"apiVersion": config.API_VERSION, "kind": config.KIND}
@@ -103,8 +105,8 @@ def test_the_default_profile_builds_every_extension_point() -> None:
     fwk = default_framework(FakeSnapshot())
     names = {point: [p.name for p in plugins_at] for point, plugins_at in fwk.refs.items()}
     assert [p.name for p in fwk.filter] == [
-        "NodeUnschedulable",
         "NodeName",
+        "NodeUnschedulable",
         "TaintToleration",
         "NodeAffinity",
         "NodePorts",
@@ -368,6 +370,70 @@ ERRORS = [
         id="a negative weight is refused",
     ),
     pytest.param(
+        one_profile(plugins={"score": {"enabled": refs(("ImageLocality", 10**400))}}),
+        "configuration: profiles[0].plugins.score.enabled[0].weight: expected a 32-bit integer, "
+        "got 1000000000000000000000000000000000000000... (401 characters)",
+        id="a weight of 10^400 is refused, and not echoed whole",
+    ),
+    pytest.param(
+        one_profile(plugins={"score": {"enabled": refs(("ImageLocality", 2**63 - 1))}}),
+        "configuration: profiles[0].plugins.score.enabled[0].weight: expected a 32-bit integer, "
+        "got 9223372036854775807",
+        id="a weight that overflows int32 (kube-scheduler's type) is refused",
+    ),
+    pytest.param(
+        multi_point(enabled=refs(("TaintToleration", 2**31))),
+        "configuration: profiles[0].plugins.multiPoint.enabled[0].weight: expected a 32-bit "
+        "integer, got 2147483648",
+        id="a multiPoint weight just above int32 is refused",
+    ),
+    pytest.param(
+        one_profile(
+            pluginConfig=[
+                {"name": "DefaultPreemption", "args": {"minCandidateNodesAbsolute": 2**31}}
+            ]
+        ),
+        "configuration: profiles[0].pluginConfig[0]: plugin DefaultPreemption: "
+        "args.minCandidateNodesAbsolute: expected a 32-bit integer, got 2147483648",
+        id="an int32 plugin argument out of range is refused",
+    ),
+    pytest.param(
+        one_profile(
+            pluginConfig=[{"name": "VolumeBinding", "args": {"bindTimeoutSeconds": 2**63}}]
+        ),
+        "configuration: profiles[0].pluginConfig[0]: plugin VolumeBinding: "
+        "args.bindTimeoutSeconds: expected a 64-bit integer, got 9223372036854775808",
+        id="an int64 plugin argument out of range is refused",
+    ),
+    pytest.param(
+        one_profile(
+            pluginConfig=[
+                {
+                    "name": "PodTopologySpread",
+                    "args": {
+                        "defaultingType": "List",
+                        "defaultConstraints": [
+                            {
+                                "maxSkew": 10**30,
+                                "topologyKey": "zone",
+                                "whenUnsatisfiable": "ScheduleAnyway",
+                            }
+                        ],
+                    },
+                }
+            ]
+        ),
+        "configuration: profiles[0].pluginConfig[0]: plugin PodTopologySpread: "
+        "args.defaultConstraints[0].maxSkew: expected a 32-bit integer, "
+        "got 1000000000000000000000000000000",
+        id="a default constraint's maxSkew out of int32 is refused",
+    ),
+    pytest.param(
+        with_header(parallelism=2**40),
+        "configuration: parallelism: expected a 32-bit integer, got 1099511627776",
+        id="parallelism out of int32 is refused",
+    ),
+    pytest.param(
         one_profile(plugins={"score": {"enabled": [{"weight": 1}]}}),
         "configuration: profiles[0].plugins.score.enabled[0].name: must be set",
         id="a plugin reference without a name is refused",
@@ -524,6 +590,25 @@ def test_accepted(raw: dict[str, Any]) -> None:
 # -- files ------------------------------------------------------------------------------------
 
 
+def test_the_largest_weight_kube_scheduler_accepts_scores_without_overflow() -> None:
+    nodes = [node_info(f"n{i}", labels={"zone": "a"}) for i in range(3)]
+    fwk = default_framework(
+        FakeSnapshot(nodes),
+        raw_config=multi_point(
+            enabled=refs(("TaintToleration", 2**31 - 1), ("NodeAffinity", 2**31 - 1))
+        ),
+    )
+    assert fwk.weights["TaintToleration"] == 2**31 - 1
+    pod = make_pod("p")
+    state = CycleState()
+    assert fwk.run_pre_score(state, pod, nodes) == SUCCESS
+    totals, status = fwk.run_score(state, pod, nodes)
+    assert status == SUCCESS
+    # Every node scores the same, and the totals stay positive (no wrap-around).
+    assert len(set(totals)) == 1
+    assert 0 < totals[0] < 2**63
+
+
 def test_load_reads_yaml(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(
@@ -572,3 +657,341 @@ def test_a_point_with_every_default_disabled_runs_only_its_own_plugins() -> None
     assert [p.name for p in fwk.filter] == ["NodeName"]
     tiny = node_info("n", allocatable={"cpu": "1m", "memory": "1", "pods": "1"})
     assert fwk.run_filters(CycleState(), make_pod("p", requests={"cpu": "8"}), tiny) == SUCCESS
+
+
+# -- hostile or broken input: one clear error, never a crash ------------------------------------
+
+BILLION_LAUGHS = (
+    "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+    "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+    "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+    "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+    "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]\n"
+    "profiles: *i\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(
+            b"kind: \xff\xfe KubeSchedulerConfiguration\n",
+            "{path}: not UTF-8 text (byte 0xff at offset 6)",
+            id="a file that is not UTF-8",
+        ),
+        pytest.param(
+            ("a: " + "[" * 5000 + "]" * 5000 + "\n").encode(),
+            "{path}: nested deeper than 64 levels",
+            id="deep nesting",
+        ),
+        pytest.param(
+            BILLION_LAUGHS.encode(),
+            "{path}: aliases expand to more than 100000 values",
+            id="an alias bomb",
+        ),
+        pytest.param(
+            b"# " + b"x" * (1 << 20) + b"\n",
+            "{path}: larger than 1048576 bytes",
+            id="a file over 1 MiB",
+        ),
+        pytest.param(
+            b"a: [1\n",
+            "{path}: not valid YAML: ",
+            id="broken YAML",
+        ),
+    ],
+)
+def test_load_refuses_hostile_files_with_one_line(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    text = str(caught.value)
+    assert text.startswith(message.format(path=path))
+    assert len(text) < 2000
+
+
+def test_the_alias_check_counts_aliases_without_expanding_them(tmp_path: Path) -> None:
+    # Aliases within the limit are fine (a shared args block, say).
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\n"
+        "kind: KubeSchedulerConfiguration\n"
+        "profiles:\n"
+        "- schedulerName: a\n"
+        "  pluginConfig: &args [{name: NodeResourcesFit, args: {ignoredResources: [x]}}]\n"
+        "- schedulerName: b\n"
+        "  pluginConfig: *args\n"
+    )
+    assert config.load(path).scheduler_names == {"a", "b"}
+
+
+def test_a_missing_kubeconfig_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    missing = tmp_path / "nope" / "kubeconfig"
+    path.write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\n"
+        "kind: KubeSchedulerConfiguration\n"
+        f"clientConnection: {{kubeconfig: {missing}}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    assert str(caught.value) == (
+        f"{path}: clientConnection.kubeconfig: cannot read {missing}: No such file or directory"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        pytest.param(
+            with_header(leaderElection={"leaderElekt": True}),
+            "configuration: leaderElection.leaderElekt: unknown field",
+            id="a misspelt leaderElection field",
+        ),
+        pytest.param(
+            with_header(clientConnection={"qpss": 10}),
+            "configuration: clientConnection.qpss: unknown field",
+            id="a misspelt clientConnection field",
+        ),
+        pytest.param(
+            with_header(leaderElection={"resourceLock": "endpointsleases"}),
+            "configuration: leaderElection.resourceLock: must be 'leases', got 'endpointsleases'",
+            id="a resource lock other than leases, as upstream",
+        ),
+        pytest.param(
+            with_header(clientConnection={"qps": 0.000001}),
+            "configuration: clientConnection.qps: must be 0 (the client default) or at least "
+            "0.1, got 1e-06",
+            id="an absurdly low qps",
+        ),
+        pytest.param(
+            with_header(clientConnection={"burst": -1}),
+            "configuration: clientConnection.burst: must not be negative, got -1",
+            id="a negative burst",
+        ),
+        pytest.param(
+            with_header(leaderElection={"leaseDuration": "1m30x"}),
+            "configuration: leaderElection.leaseDuration: invalid duration '1m30x'",
+            id="a duration with an unknown unit",
+        ),
+        pytest.param(
+            with_header(leaderElection={"retryPeriod": "-2s"}),
+            "configuration: leaderElection: need leaseDuration > renewDeadline > retryPeriod > 0",
+            id="a negative duration",
+        ),
+    ],
+)
+def test_nested_fields_and_values_are_checked(raw: Any, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(raw)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        pytest.param("1m30s", 90.0, id="minutes and seconds"),
+        pytest.param("1h0m0.5s", 3600.5, id="hours, minutes and a fraction"),
+        pytest.param("1.5h", 5400.0, id="a fractional hour"),
+        pytest.param("250ms", 0.25, id="milliseconds"),
+        pytest.param("1500us", 0.0015, id="microseconds"),
+        pytest.param("2s500ms", 2.5, id="seconds and milliseconds"),
+    ],
+)
+def test_go_durations_are_accepted(value: str, seconds: float) -> None:
+    cfg = parse(with_header(leaderElection={"leaderElect": False, "retryPeriod": value}))
+    assert cfg.leader_election.retry_period == pytest.approx(seconds)
+
+
+def test_a_profile_named_default_scheduler_gives_a_warning() -> None:
+    cfg = parse(with_header(profiles=[{"schedulerName": "default-scheduler"}]))
+    assert cfg.warnings == (
+        "profiles[0].schedulerName: default-scheduler is kube-scheduler's name; both "
+        "schedulers would place the same pods",
+    )
+    assert parse({}).warnings == ()
+
+
+def test_a_snapshot_is_read_within_the_same_bounds(tmp_path: Path) -> None:
+    from py_scheduler.simulation import snapshot
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(BILLION_LAUGHS)  # 9^9 values: over the snapshot bound too
+    for content, message in (
+        (b"kind: \xff\n", "not UTF-8 text (byte 0xff at offset 6)"),
+        (("kind: List\nitems: " + "[" * 100 + "]" * 100).encode(), "nested deeper than 64"),
+    ):
+        path = tmp_path / "snapshot.yaml"
+        path.write_bytes(content)
+        with pytest.raises(snapshot.SnapshotError, match=re.escape(message)):
+            snapshot.load(path)
+    with pytest.raises(snapshot.SnapshotError, match="aliases expand to more than"):
+        snapshot.load(bomb)
+
+
+# -- pod-group extension points (v1 API: 1.36 placementGenerate/placementScore, 1.37
+# podGroupPostFilter) ------------------------------------------------------------------------
+
+
+def test_pod_group_points_may_disable_plugins_and_change_nothing() -> None:
+    written_for_137 = one_profile(
+        plugins={
+            "placementGenerate": {"disabled": refs("*")},
+            "placementScore": {"disabled": refs("NodeResourcesFit")},
+            "podGroupPostFilter": {},
+        }
+    )
+    got = parse(written_for_137).profiles[0]
+    default = parse(with_header()).profiles[0]
+    assert [ref.name for ref in got.multi_point] == DEFAULT_NAMES
+    assert got.points == default.points
+
+
+@pytest.mark.parametrize("point", config.POD_GROUP_POINTS)
+def test_enabling_a_plugin_at_a_pod_group_point_is_refused(point: str) -> None:
+    raw = one_profile(plugins={point: {"enabled": refs(("NodeResourcesFit", 1))}})
+    with pytest.raises(ConfigError) as caught:
+        parse(raw)
+    assert str(caught.value) == (
+        f"configuration: profiles[0].plugins.{point}: cannot enable 'NodeResourcesFit': "
+        "py-scheduler does not schedule pod groups, so no plugin serves this extension point"
+    )
+
+
+def test_a_misspelt_pod_group_point_is_still_an_unknown_field() -> None:
+    with pytest.raises(ConfigError, match=r"plugins\.placementScores: unknown field"):
+        parse(one_profile(plugins={"placementScores": {}}))
+
+
+# -- defaults by Kubernetes release ---------------------------------------------------------
+
+V1_35, V1_36, V1_37 = ServerVersion(1, 35), ServerVersion(1, 36), ServerVersion(1, 37)
+
+
+@pytest.mark.parametrize(
+    ("release", "first_filters"),
+    [
+        pytest.param(V1_35, ["NodeUnschedulable", "NodeName"], id="1.35"),
+        pytest.param(V1_36, ["NodeUnschedulable", "NodeName"], id="1.36"),
+        pytest.param(V1_37, ["NodeName", "NodeUnschedulable"], id="1.37"),
+        pytest.param(ServerVersion(1, 38), ["NodeName", "NodeUnschedulable"], id="1.38 as 1.37"),
+    ],
+)
+def test_the_default_plugins_are_in_the_order_of_the_release(
+    release: ServerVersion, first_filters: list[str]
+) -> None:
+    cfg = parse({}, release=release)
+    (profile,) = cfg.profiles
+    names = [ref.name for ref in profile.multi_point]
+    assert names[:4] == ["SchedulingGates", "PrioritySort", *first_filters]
+    # The same plugins with the same weights; only the order differs.
+    assert sorted(profile.multi_point, key=lambda r: r.name) == sorted(
+        plugins.DEFAULT_MULTI_POINT, key=lambda r: r.name
+    )
+    assert cfg.release == release
+
+
+def test_without_a_release_the_defaults_are_the_newest_releases() -> None:
+    assert NEWEST == V1_37
+    assert parse({}).profiles[0].multi_point == plugins.default_multi_point(V1_37)
+    assert config.load(None).release == NEWEST
+
+
+def test_for_release_merges_the_same_file_with_that_releases_defaults() -> None:
+    raw = {
+        "apiVersion": "kubescheduler.config.k8s.io/v1",
+        "kind": "KubeSchedulerConfiguration",
+        "percentageOfNodesToScore": 40,
+        "profiles": [
+            {
+                "schedulerName": "custom",
+                "plugins": {
+                    "multiPoint": {
+                        "enabled": [{"name": "NodeResourcesFit", "weight": 5}],
+                        "disabled": [{"name": "ImageLocality"}],
+                    }
+                },
+            }
+        ],
+    }
+    newest = parse(raw, source="custom.yaml")
+    older = config.for_release(newest, V1_36)
+    assert older == parse(raw, source="custom.yaml", release=V1_36)
+    (profile,) = older.profiles
+    names = [ref.name for ref in profile.multi_point]
+    assert names.index("NodeUnschedulable") < names.index("NodeName")
+    assert "ImageLocality" not in names
+    assert {ref.name: ref.weight for ref in profile.multi_point}["NodeResourcesFit"] == 5
+    assert older.percentage_of_nodes_to_score == 40
+    assert older.release == V1_36
+    # Back to a release with the same defaults: nothing to decode again.
+    assert config.for_release(older, V1_35) is older
+    assert config.for_release(newest, V1_37) is newest
+
+
+def test_for_release_keeps_an_order_the_file_sets_itself() -> None:
+    raw = {
+        "apiVersion": "kubescheduler.config.k8s.io/v1",
+        "kind": "KubeSchedulerConfiguration",
+        "profiles": [
+            {
+                "plugins": {
+                    "multiPoint": {
+                        "enabled": [
+                            {"name": "PrioritySort"},
+                            {"name": "NodeName"},
+                            {"name": "NodeUnschedulable"},
+                            {"name": "DefaultBinder"},
+                        ],
+                        "disabled": [{"name": "*"}],
+                    }
+                }
+            }
+        ],
+    }
+    for release in (V1_35, V1_37):
+        (profile,) = config.for_release(parse(raw), release).profiles
+        assert [ref.name for ref in profile.multi_point] == [
+            "PrioritySort",
+            "NodeName",
+            "NodeUnschedulable",
+            "DefaultBinder",
+        ]
+
+
+def test_for_release_keeps_a_configuration_built_in_code() -> None:
+    built = config.SchedulerConfig(profiles=parse({}).profiles)
+    assert config.for_release(built, V1_35) is built
+
+
+@pytest.mark.parametrize(
+    ("release", "reason"),
+    [
+        pytest.param(V1_36, "node(s) were unschedulable", id="1.36"),
+        pytest.param(V1_37, "node(s) didn't match the requested node name", id="1.37"),
+    ],
+)
+def test_a_node_both_plugins_reject_gets_the_reason_of_the_releases_first(
+    release: ServerVersion, reason: str
+) -> None:
+    """A pod naming another node, judged on a cordoned node: NodeUnschedulable and NodeName
+    both reject it; which of them runs first is the release's."""
+    fwk = Framework(
+        parse({}, release=release).profiles[0],
+        plugins.IN_TREE,
+        snapshot=FakeSnapshot(),
+        objects=FakeObjects(),
+        cluster=FakeCluster(),
+        nominator=FakeNominator(),
+        server=offline(release),
+    )
+    pod = make_pod("p", node_name="elsewhere")
+    status = fwk.run_filters(CycleState(), pod, node_info("cordoned", unschedulable=True))
+    assert status.reasons == (reason,)

@@ -106,7 +106,6 @@ async def test_a_pod_pinned_to_a_missing_node_waits_for_that_node() -> None:
             "Warning",
             "FailedScheduling",
             "0/1 nodes are available: 1 node(s) didn't satisfy plugin(s) [NodeAffinity]."
-            " no new claims to deallocate,"
             " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
         ),
     )
@@ -199,6 +198,11 @@ NODE_UPDATES = [
         make_node("n", labels={"a": "b"}, unschedulable=True),
         ActionType.UPDATE_NODE_LABEL | ActionType.UPDATE_NODE_TAINT,
         id="a label change and a cordon are both reported",
+    ),
+    pytest.param(
+        make_node("n", annotations={"example.com/price": "0.5"}),
+        ActionType.UPDATE_NODE_ANNOTATION,
+        id="an annotation change is an annotation update",
     ),
 ]
 

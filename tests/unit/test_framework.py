@@ -9,7 +9,15 @@ from collections.abc import Sequence
 import pytest
 
 from py_scheduler.framework.cycle_state import CycleState
-from py_scheduler.framework.runtime import Framework, FrameworkError, PluginRef, PluginSet
+from py_scheduler.framework.interface import Handle, Plugin
+from py_scheduler.framework.registry import PluginSpec, no_args
+from py_scheduler.framework.runtime import (
+    Framework,
+    FrameworkError,
+    PluginRef,
+    PluginSet,
+    ProfileSpec,
+)
 from py_scheduler.framework.status import SUCCESS, Code, Status
 from py_scheduler.framework.types import (
     NO_NODES_AVAILABLE,
@@ -22,7 +30,9 @@ from py_scheduler.framework.types import (
 )
 from py_scheduler.model import NodeName
 from tests.builders import make_pod, node_info
+from tests.fakes import FakeCluster, FakeNominator, FakeObjects, FakeSnapshot
 from tests.unit.helpers_core import (
+    PROFILE,
     FakeBind,
     FakeExtensions,
     FakeFilter,
@@ -682,7 +692,7 @@ def test_a_plugin_that_skips_pre_score_is_not_scored() -> None:
 def test_a_failing_pre_score_is_an_error() -> None:
     fwk = framework(named(FakePreScore, "ps")(U("nope")))
     assert fwk.run_pre_score(CycleState(), POD, NODES) == tagged(
-        Status.error("running PreScore plugin 'ps': nope"), "ps"
+        Status.error('running PreScore plugin "ps": nope'), "ps"
     )
 
 
@@ -740,19 +750,74 @@ def test_post_filter_keeps_the_nomination_of_a_rejecting_plugin() -> None:
 # -- Permit and Bind ------------------------------------------------------------------------------
 
 
-def test_permit_waits_for_the_longest_timeout_capped_at_fifteen_minutes() -> None:
-    fwk = framework(
-        named(FakePermit, "short")(Status.wait(), 10.0),
-        named(FakePermit, "long")(Status.wait(), 3600.0),
-    )
-    assert fwk.run_permit(CycleState(), POD, NodeName("node1")) == (Status.wait(), 900.0)
+WAITING = "one or more plugins asked to wait and no plugin rejected pod"
+
+# upstream's TestPermitPlugins.
+PERMITS = [
+    pytest.param([], SUCCESS, {}, id="no permit plugin"),
+    pytest.param([("A", SUCCESS, 0.0)], SUCCESS, {}, id="success"),
+    pytest.param([("A", U(INJECTED), 0.0)], tagged(U(INJECTED), "A"), {}, id="unschedulable"),
+    pytest.param([("A", UU(INJECTED), 0.0)], tagged(UU(INJECTED), "A"), {}, id="unresolvable"),
+    pytest.param(
+        [("A", Status.error(INJECTED), 0.0)],
+        tagged(Status.error(f"running Permit plugin 'A': {INJECTED}"), "A"),
+        {},
+        id="error",
+    ),
+    pytest.param(
+        [("A", Status(Code.WAIT, (INJECTED,)), 0.0), ("B", Status(Code.WAIT, (INJECTED,)), 1.0)],
+        Status(Code.WAIT, (INJECTED, WAITING)),
+        {"A": 0.0, "B": 1.0},
+        id="every waiting plugin keeps its own timeout",
+    ),
+    pytest.param(
+        [("A", Status.wait(), 10.0), ("B", Status.wait(), 3600.0)],
+        Status(Code.WAIT, (WAITING,)),
+        {"A": 10.0, "B": 900.0},
+        id="a timeout over fifteen minutes is cut to fifteen",
+    ),
+    pytest.param([("A", SUCCESS, 0.0), ("B", SUCCESS, 0.0)], SUCCESS, {}, id="success and success"),
+    pytest.param(
+        [("A", Status.error(INJECTED), 0.0), ("B", Status.error(INJECTED), 0.0)],
+        tagged(Status.error(f"running Permit plugin 'A': {INJECTED}"), "A"),
+        {},
+        id="the first error stops the others",
+    ),
+    pytest.param(
+        [("A", Status.wait(), 10.0), ("B", U("denied"), 0.0)],
+        tagged(U("denied"), "B"),
+        {},
+        id="a rejection wins over waiting",
+    ),
+    pytest.param(
+        [("A", Status.skip(), 0.0)],
+        tagged(Status.error("running Permit plugin 'A': unexpected status Skip"), "A"),
+        {},
+        id="skip is no answer at Permit",
+    ),
+]
 
 
-def test_permit_rejection_wins_over_waiting() -> None:
-    fwk = framework(
-        named(FakePermit, "wait")(Status.wait(), 10.0), named(FakePermit, "no")(U("denied"))
-    )
-    assert fwk.run_permit(CycleState(), POD, NodeName("node1")) == (tagged(U("denied"), "no"), 0.0)
+@pytest.mark.parametrize(("plugins", "want", "waits"), PERMITS)
+def test_run_permit(
+    plugins: list[tuple[str, Status, float]], want: Status, waits: dict[str, float]
+) -> None:
+    fwk = framework(*(named(FakePermit, n)(status, t) for n, status, t in plugins))
+    assert fwk.run_permit(CycleState(), POD, NodeName("node1")) == (want, waits)
+
+
+class _WrongPermit:
+    name = "Wrong"
+
+    def permit(self, state: CycleState, pod: object, node: NodeName) -> object:
+        return SUCCESS  # not a (Status, timeout) pair
+
+
+def test_a_permit_plugin_returning_a_wrong_type_is_an_error_naming_it() -> None:
+    fwk = framework(_WrongPermit())
+    status, waits = fwk.run_permit(CycleState(), POD, NodeName("node1"))
+    assert (status.code, status.plugin, waits) == (Code.ERROR, "Wrong", {})
+    assert status.message.startswith("Permit plugin 'Wrong' raised")
 
 
 async def test_bind_skips_to_the_next_binder_and_tags_the_status() -> None:
@@ -874,6 +939,44 @@ def test_framework_errors(kwargs: dict[str, object], message: str) -> None:
             **kwargs,  # type: ignore[arg-type]
         )
     assert str(caught.value) == message
+
+
+def test_a_plugin_whose_factory_raises_stops_the_profile_naming_it() -> None:
+    def broken(args: object, handle: Handle) -> Plugin:
+        raise RuntimeError("no licence key")
+
+    registry = {"FakeSort": PluginSpec("FakeSort", no_args, lambda a, h: FakeSort())}
+    registry["Broken"] = PluginSpec("Broken", no_args, broken)
+    spec = ProfileSpec(PROFILE, multi_point=(PluginRef("FakeSort"), PluginRef("Broken")))
+    with pytest.raises(FrameworkError) as caught:
+        Framework(
+            spec,
+            registry,
+            snapshot=FakeSnapshot(),
+            objects=FakeObjects(),
+            cluster=FakeCluster(),
+            nominator=FakeNominator(),
+        )
+    assert str(caught.value) == (
+        "profile 'test-profile': plugin 'Broken' failed to build: RuntimeError: no licence key"
+    )
+
+
+def test_a_factory_returning_a_plugin_of_another_name_is_refused() -> None:
+    registry = {
+        "FakeSort": PluginSpec("FakeSort", no_args, lambda a, h: FakeSort()),
+        "Alias": PluginSpec("Alias", no_args, lambda a, h: named(FakeFilter, "F1")()),
+    }
+    spec = ProfileSpec(PROFILE, multi_point=(PluginRef("FakeSort"), PluginRef("Alias")))
+    with pytest.raises(FrameworkError, match="plugin 'Alias': its factory returned F1 named 'F1'"):
+        Framework(
+            spec,
+            registry,
+            snapshot=FakeSnapshot(),
+            objects=FakeObjects(),
+            cluster=FakeCluster(),
+            nominator=FakeNominator(),
+        )
 
 
 def test_events_to_register_is_none_for_plugins_without_enqueue_extensions() -> None:

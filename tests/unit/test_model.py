@@ -208,6 +208,94 @@ def test_decoded_requests_fold_containers_init_containers_and_overhead() -> None
     )
 
 
+def test_a_pod_with_pod_level_resources_keeps_its_name() -> None:
+    pod = make_pod(
+        "web-0", namespace="prod", requests={"cpu": "100m"}, pod_requests={"memory": "1Gi"}
+    )
+    assert (pod.key, pod.name) == ("prod/web-0", "web-0")
+
+
+# component-helpers' PodRequests with pod-level resources, and the scheduler's
+# NodeInfo non-zero requests (getNonMissingContainerRequests).
+POD_LEVEL = [
+    pytest.param(
+        [{"cpu": "100m"}, {"cpu": "200m"}],
+        {"cpu": "1", "memory": "1Gi"},
+        {},
+        (1000, 1024 * MI),
+        (1000, 1024 * MI),
+        id="pod-level cpu and memory replace the container sums",
+    ),
+    pytest.param(
+        [{"cpu": "100m", "example.com/gpu": "2"}],
+        {"memory": "1Gi"},
+        {},
+        (100, 1024 * MI),
+        (100, 1024 * MI),
+        id="a resource the pod level leaves out comes from the containers",
+    ),
+    pytest.param(
+        [{"cpu": "1"}, {}],
+        {"memory": "1Gi"},
+        {},
+        (1000, 1024 * MI),
+        (1000, 1024 * MI),
+        id="no cpu default once some level requests cpu",
+    ),
+    pytest.param(
+        [{}, {}],
+        {"memory": "1Gi"},
+        {},
+        (0, 1024 * MI),
+        (200, 1024 * MI),
+        id="cpu requested at neither level gets the default per container",
+    ),
+    pytest.param(
+        [{"cpu": "100m"}],
+        {"cpu": "500m", "hugepages-2Mi": "4Mi"},
+        {"cpu": "50m"},
+        (550, 0),
+        (550, 200 * MI),
+        id="overhead adds to pod-level requests",
+    ),
+]
+
+
+@pytest.mark.parametrize(("containers", "pod_level", "overhead", "exact", "non_zero"), POD_LEVEL)
+def test_pod_level_requests(
+    containers: list[dict[str, str]],
+    pod_level: dict[str, str],
+    overhead: dict[str, str],
+    exact: tuple[int, int],
+    non_zero: tuple[int, int],
+) -> None:
+    pod = make_pod("p", containers=containers, pod_requests=pod_level, overhead=overhead)
+    assert (pod.requests.milli_cpu, pod.requests.memory) == exact
+    assert (pod.non_zero_cpu, pod.non_zero_memory) == non_zero
+
+
+def test_pod_level_hugepages_replace_the_container_sum() -> None:
+    pod = make_pod(
+        "p",
+        containers=[{"hugepages-2Mi": "2Mi", "example.com/gpu": "1"}],
+        pod_requests={"cpu": "1", "hugepages-2Mi": "8Mi"},
+    )
+    assert pod.requests.scalars == {"hugepages-2Mi": 8 * MI, "example.com/gpu": 1}
+
+
+def test_container_requests_are_kept_for_scoring_when_the_pod_level_is_set() -> None:
+    plain = make_pod("plain", requests={"cpu": "300m"})
+    assert plain.container_requests is None
+    pod = make_pod(
+        "p",
+        containers=[{"cpu": "300m"}, {"memory": "1Gi"}],
+        pod_requests={"cpu": "2", "memory": "4Gi"},
+    )
+    assert pod.container_requests == Resources(milli_cpu=300, memory=1024 * MI)
+    # Each container's missing cpu or memory counts as the default, as before.
+    assert (pod.container_non_zero_cpu, pod.container_non_zero_memory) == (400, 1224 * MI)
+
+
 def test_non_zero_defaults_are_kube_schedulers() -> None:
     want = {"cpu": Fraction(1, 10), "memory": Fraction(200 * MI)}
     assert want == NON_ZERO_DEFAULTS
@@ -400,6 +488,42 @@ def test_decode_pod_errors_name_the_field(raw: Raw, path: str, problem: str) -> 
         decode_pod(raw)
     assert (caught.value.path, caught.value.problem) == (path, problem)
     assert str(caught.value) == f"{path}: {problem}"
+
+
+@pytest.mark.parametrize(
+    "affinity",
+    [
+        pytest.param(
+            {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "n", "operator": "Gt", "values": ["many"]}]}
+                    ]
+                }
+            },
+            id="a required Gt that is not an integer",
+        ),
+        pytest.param(
+            {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 1,
+                        "preference": {
+                            "matchExpressions": [{"key": "n", "operator": "Lt", "values": ["1.5"]}]
+                        },
+                    }
+                ]
+            },
+            id="a preferred Lt that is not an integer",
+        ),
+    ],
+)
+def test_decode_pod_leaves_node_affinity_values_the_api_accepts_to_the_plugin(
+    affinity: Raw,
+) -> None:
+    # The API server accepts these; NodeAffinity judges them as upstream does.
+    pod = make_pod("p", affinity={"nodeAffinity": affinity})
+    assert pod.key == "default/p"
 
 
 def test_decode_pod_refuses_a_non_object() -> None:

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from py_scheduler.kube import errors, watches
+from py_scheduler.model import DecodeError
 
 
 class FlakyApi:
@@ -73,3 +74,70 @@ async def test_a_watch_that_delivered_events_restarts_the_backoff(
 ) -> None:
     # Two failures, then a watch that worked for a while before it was cut.
     assert await delays_for([0, 0, 3, 0], monkeypatch) == [0.5, 1.0, 0.5, 1.0]
+
+
+class ScriptedApi:
+    """Lists ``listed``, then one watch of ``events`` (type, object), then blocks."""
+
+    def __init__(self, listed: list[Any], events: list[tuple[str, Any]]) -> None:
+        self.listed = listed
+        self.events = events
+
+    async def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        return {"items": self.listed, "metadata": {"resourceVersion": "1"}}
+
+    async def stream(
+        self, path: str, params: Mapping[str, str], *, idle_timeout: float
+    ) -> AsyncIterator[bytes]:
+        for kind, obj in self.events:
+            yield orjson.dumps({"type": kind, "object": obj})
+        await asyncio.Event().wait()
+
+
+def _decode(raw: Mapping[str, Any]) -> str:
+    name = raw["metadata"]["name"]
+    if name.startswith("bad"):
+        raise DecodeError("spec.x", "broken")
+    return str(name)
+
+
+async def test_objects_the_decoder_refuses_are_handed_to_on_invalid() -> None:
+    def obj(name: str) -> dict[str, Any]:
+        return {"metadata": {"name": name, "resourceVersion": "2"}}
+
+    seen: list[tuple[str, str, bool]] = []
+    order: list[str] = []
+    handlers = watches.Handlers[str](
+        decode=_decode,
+        on_replace=lambda items: order.append(f"replace {items}"),
+        on_upsert=lambda item: order.append(f"upsert {item}"),
+        on_delete=lambda item: order.append(f"delete {item}"),
+        on_invalid=lambda raw, exc, deleted: seen.append(
+            (raw["metadata"]["name"], exc.path, deleted)
+        ),
+    )
+    api = ScriptedApi(
+        [obj("good-1"), obj("bad-1")],
+        [("ADDED", obj("bad-2")), ("MODIFIED", obj("good-2")), ("DELETED", obj("bad-1"))],
+    )
+    reflector = watches.Reflector[str](
+        api,  # type: ignore[arg-type]  # the stand-in has the two methods used
+        "/api/v1/pods",
+        handlers,
+        name="pods",
+    )
+    task = asyncio.create_task(reflector.run())
+    for _ in range(100):
+        if len(seen) == 3:
+            break
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert order == ["replace ['good-1']", "upsert good-2"]
+    assert seen == [
+        ("bad-1", "spec.x", False),
+        ("bad-2", "spec.x", False),
+        ("bad-1", "spec.x", True),
+    ]
+    assert reflector.skipped == 3

@@ -12,8 +12,10 @@ import pytest
 from py_scheduler.cluster import PodCondition
 from py_scheduler.framework import BackgroundWriter
 from py_scheduler.model import Node, decode_pod
+from py_scheduler.model.server import ServerInfo, ServerVersion, offline
 from py_scheduler.plugins.dynamicresources import DynamicResources
-from py_scheduler.scheduling.queue import ACTIVE, UNSCHEDULABLE
+from py_scheduler.scheduling.queue import ACTIVE, BACKOFF, UNSCHEDULABLE
+from py_scheduler.scheduling.scheduler import NotLeading
 from tests.builders import make_node, make_pod, raw_pod
 from tests.unit.helpers_core import build_core, failed_scheduling, schedule, small
 
@@ -70,7 +72,6 @@ NO_FIT = [
         [make_node("n1"), make_node("n2")],
         {"cpu": "100"},
         "0/2 nodes are available: 2 Insufficient cpu."
-        " no new claims to deallocate,"
         " preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
         id="both nodes lack cpu",
     ),
@@ -83,7 +84,6 @@ NO_FIT = [
         {"cpu": "2"},
         "0/3 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint(s), "
         "1 node(s) were unschedulable."
-        " no new claims to deallocate,"
         " preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.",
         id="every node fails for its own reason, sorted",
     ),
@@ -91,7 +91,6 @@ NO_FIT = [
         [small("s1"), small("s2")],
         {"cpu": "2", "memory": "2Gi"},
         "0/2 nodes are available: 2 Insufficient cpu, 2 Insufficient memory."
-        " no new claims to deallocate,"
         " preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.",
         id="a node short of two resources counts both",
     ),
@@ -133,6 +132,40 @@ async def test_a_pod_waiting_for_its_victims_keeps_its_nomination() -> None:
     patches = [detail for method, _, detail in core.cluster.calls if method == "patch_pod_status"]
     assert len(patches) == 1
     assert patches == [(PodCondition("PodScheduled", "False", "Unschedulable", ANY), None)]
+
+
+@pytest.mark.parametrize(
+    ("server", "message"),
+    [
+        pytest.param(
+            offline(ServerVersion(1, 36)), "0/1 nodes are available: 1 Insufficient cpu.", id="1.36"
+        ),
+        pytest.param(
+            offline(ServerVersion(1, 37)),
+            "0/1 nodes are available: 1 Insufficient cpu. preemption: found a potential "
+            "placement for pod on node n1, preempting 1 victims",
+            id="1.37",
+        ),
+    ],
+)
+async def test_a_nominated_preemptors_message_ends_with_its_placement_from_1_37(
+    server: ServerInfo, message: str
+) -> None:
+    core = build_core([small("n1")], server=server)
+    core.scheduler.on_pod(make_pod("low", requests={"cpu": "1"}, node_name="n1", priority=0))
+    preemptor = make_pod("high", requests={"cpu": "1"}, priority=100)
+    core.scheduler.on_pod(preemptor)
+    queued = await core.queue.pop()
+    assert queued is not None
+    outcome = core.scheduler.schedule_one(queued)
+    assert outcome is not None
+    assert (outcome.nominated_node, outcome.message) == ("n1", message)
+    await core.settle()
+    events = [detail for method, _, detail in core.cluster.calls if method == "record_event"]
+    assert sorted(events, key=str) == [
+        ("Normal", "Preempted", "Preempted by pod uid-default-high on node n1"),
+        ("Warning", "FailedScheduling", message),
+    ]
 
 
 # -- preemption settles, metrics go to the recorder ----------------------------------------
@@ -186,3 +219,19 @@ async def test_drain_waits_for_the_writes_a_plugin_runs_as_its_own_tasks() -> No
     released.set()
     await drained
     assert written == ["unreserved"]
+
+
+# -- leadership -------------------------------------------------------------------------------
+
+
+async def test_a_replica_whose_lease_went_stale_runs_no_cycle() -> None:
+    core = build_core([make_node("n1")])
+    core.scheduler.leading = lambda: False
+    pod = make_pod("p")
+    core.scheduler.on_pod(pod)
+    with pytest.raises(NotLeading):
+        await core.scheduler.run()
+    await core.settle()
+    assert core.cluster.calls == []
+    assert not core.cache.is_assumed(pod.uid)
+    assert core.queue.where(pod.uid) == BACKOFF  # kept, should this replica lead again

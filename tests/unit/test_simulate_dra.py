@@ -23,6 +23,7 @@ from py_scheduler import config
 from py_scheduler.cluster import Conflict
 from py_scheduler.framework.types import ActionType, Resource
 from py_scheduler.model.dra.objects import Consumer
+from py_scheduler.model.server import OFFLINE, ServerInfo, ServerVersion, offline
 from py_scheduler.scheduling.object_store import ObjectStore
 from py_scheduler.simulation.run import (
     ObjectChanged,
@@ -89,9 +90,9 @@ def gpu_pod(name: str, tmpl: str = "a100", **kwargs: Any) -> dict[str, Any]:
     )
 
 
-async def run(*docs: dict[str, Any]) -> dict[str, Result]:
+async def run(*docs: dict[str, Any], server: ServerInfo = OFFLINE) -> dict[str, Result]:
     snap = parse(yaml.safe_dump_all(docs))
-    results = await simulate(snap, config.load(None), seed=0)
+    results = await simulate(snap, config.load(None), seed=0, server=server)
     return {r.pod: r for r in results}
 
 
@@ -122,7 +123,18 @@ async def test_pods_get_distinct_devices_of_the_model_they_ask_for() -> None:
     }
 
 
-async def test_a_pod_no_device_can_serve_stays_pending() -> None:
+@pytest.mark.parametrize(
+    ("server", "post_filter_words"),
+    [
+        pytest.param(offline(ServerVersion(1, 36)), "still not schedulable, ", id="1.36"),
+        # 1.37's DynamicResources PostFilter rejects without a word (kubernetes PR 140222).
+        pytest.param(offline(ServerVersion(1, 37)), "", id="1.37"),
+        pytest.param(OFFLINE, "", id="offline: the newest"),
+    ],
+)
+async def test_a_pod_no_device_can_serve_stays_pending(
+    server: ServerInfo, post_filter_words: str
+) -> None:
     got = await run(
         raw_node("n1"),
         gpu_class(),
@@ -130,13 +142,14 @@ async def test_a_pod_no_device_can_serve_stays_pending() -> None:
         template("a100", "a100"),
         gpu_pod("first"),
         gpu_pod("second"),
+        server=server,
     )
     assert got["default/first"].node == "n1"
     second = got["default/second"]
     assert second.node is None
     assert second.claims == {}
     assert second.message == (
-        "0/1 nodes are available: 1 cannot allocate all claims. still not schedulable, "
+        f"0/1 nodes are available: 1 cannot allocate all claims. {post_filter_words}"
         "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
     )
 

@@ -58,8 +58,7 @@ async def test_two_pods_do_not_share_one_volume() -> None:
     pending = [msg for node, msg in got.values() if not node]
     assert pending == [
         "0/1 nodes are available: 1 node(s) didn't find available persistent volumes to bind. "
-        "no new claims to deallocate,"
-        " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+        "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
     ]
 
 

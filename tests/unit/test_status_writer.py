@@ -19,7 +19,6 @@ from tests.unit.helpers_core import (
 
 NO_ROOM = (
     "0/1 nodes are available: 1 Insufficient cpu."
-    " no new claims to deallocate,"
     " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
 )
 
@@ -69,7 +68,6 @@ async def test_an_unchanged_failure_is_not_patched_again() -> None:
     core = build_core([small("n1")])
     message = (
         "0/1 nodes are available: 1 Insufficient cpu."
-        " no new claims to deallocate,"
         " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
     )
     await schedule(core, make_pod("p", requests={"cpu": "2"}))

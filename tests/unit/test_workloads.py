@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
+from controlplane.demo import PENDING, Placement, pair_by_outcome
 from py_scheduler import config
-from py_scheduler.devcluster.demo import PENDING, Placement, pair_by_outcome
 from py_scheduler.simulation import workloads
 from py_scheduler.simulation.run import Result, simulate
 from py_scheduler.simulation.snapshot import parse
@@ -112,8 +112,7 @@ async def test_the_anti_affinity_deployment_leaves_one_replica_pending() -> None
     assert placed == ["node1", "node2", "node3"]
     assert [r.message for r in results if not r.node] == [
         "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. "
-        "no new claims to deallocate,"
-        " preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+        "preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
     ]
 
 

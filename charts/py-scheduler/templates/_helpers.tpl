@@ -130,9 +130,16 @@ from .Values.preemption, so the RBAC rules and the eviction mode cannot disagree
 {{- if .Values.leaderElection.enabled }}
 {{- $_ := set $leaderElection "resourceName" (include "py-scheduler.leaseName" .) }}
 {{- $_ := set $leaderElection "resourceNamespace" .Release.Namespace }}
+{{- if eq .Values.leaderElection.profile "fast" }}
+{{- /* Failover in about 6 s after a crash instead of about 17 s; 1 lease renewal a second. */}}
+{{- $_ := set $leaderElection "leaseDuration" "5s" }}
+{{- $_ := set $leaderElection "renewDeadline" "3s" }}
+{{- $_ := set $leaderElection "retryPeriod" "1s" }}
+{{- else }}
 {{- $_ := set $leaderElection "leaseDuration" .Values.leaderElection.leaseDuration }}
 {{- $_ := set $leaderElection "renewDeadline" .Values.leaderElection.renewDeadline }}
 {{- $_ := set $leaderElection "retryPeriod" .Values.leaderElection.retryPeriod }}
+{{- end }}
 {{- end }}
 {{- $config := dict
   "apiVersion" "kubescheduler.config.k8s.io/v1"

@@ -18,7 +18,10 @@ Steps, as upstream:
 4. On each node every lower-priority pod is removed; if the pod then fits,
    victims are reprieved one by one (PDB-violating ones first, each group
    in importance order) while the pod still fits.
-5. The best candidate is chosen by ``candidates.pick_one_node``.
+5. The best candidate is chosen by ``candidates.pick_one_node``. From
+   Kubernetes 1.37 the success says so ("found a potential placement..."),
+   and those words end the pod's FailedScheduling message; up to 1.36 it is
+   silent (docs/releases.md).
 
 The dry run is sequential: upstream's parallel search returns the same
 candidates when run with parallelism 1, which is what its tables pin.
@@ -32,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import Handle
 from py_scheduler.framework.registry import ArgsError, PluginSpec
 from py_scheduler.framework.status import SUCCESS, Code, Status
@@ -72,6 +75,10 @@ REASON_NO_NODES: Final = "no nodes available"
 REASON_WOULD_VIOLATE_PDB: Final = "Preemption would violate a PodDisruptionBudget"
 INELIGIBLE_NEVER: Final = "not eligible due to preemptionPolicy=Never."
 INELIGIBLE_TERMINATING: Final = "not eligible due to a terminating pod on the nominated node."
+# 1.37's words for a nomination (kubernetes framework/preemption Preempt).
+FOUND_PLACEMENT: Final = (
+    "found a potential placement for pod on node {node}, preempting {count} victims"
+)
 
 _ARG_FIELDS: Final = frozenset(
     {
@@ -131,10 +138,10 @@ def decode_args(fields: Fields) -> DefaultPreemptionArgs:
         if key not in _ARG_FIELDS:
             raise fields.error(key, "unknown field")
     return DefaultPreemptionArgs(
-        min_candidate_nodes_percentage=fields.integer(
+        min_candidate_nodes_percentage=fields.int32(
             "minCandidateNodesPercentage", DEFAULT_MIN_CANDIDATE_NODES_PERCENTAGE
         ),
-        min_candidate_nodes_absolute=fields.integer(
+        min_candidate_nodes_absolute=fields.int32(
             "minCandidateNodesAbsolute", DEFAULT_MIN_CANDIDATE_NODES_ABSOLUTE
         ),
         eviction_mode=fields.string("evictionMode") or EVICT,
@@ -179,6 +186,11 @@ class DryRun:
     errors: list[str]
 
 
+# What the last dry run found, kept in the cycle state for ``explain``; the
+# decision never reads it back.
+DRY_RUN_KEY: Final[StateKey[DryRun]] = StateKey("DefaultPreemption/dry-run")
+
+
 # -- plugin ----------------------------------------------------------------------------
 
 
@@ -188,6 +200,7 @@ class DefaultPreemption:
     def __init__(self, args: DefaultPreemptionArgs, handle: Handle) -> None:
         self.args = args
         self.handle = handle
+        self._says_placement = handle.server.version.at_least(1, 37)
         # Replaceable in tests, for a fixed starting offset and a fixed "now".
         self.rng = random.Random()
         self.clock: Callable[[], float] = time.time
@@ -222,6 +235,7 @@ class DefaultPreemption:
         if potential:
             offset, count = self.offset_and_num_candidates(len(potential))
             found = self.dry_run(state, pod, potential, offset, count, now=now)
+        state.write(DRY_RUN_KEY, found)
 
         if not found.candidates:
             if found.errors:
@@ -242,9 +256,13 @@ class DefaultPreemption:
                 tried[candidate.node] = Status.unschedulable(REASON_WOULD_VIOLATE_PDB)
             message = fit_message(len(all_nodes), Diagnosis(node_to_status=tried))
             return PostFilterResult(NodeName("")), Status.unschedulable(message)
+        placed = SUCCESS
+        if self._says_placement:
+            words = FOUND_PLACEMENT.format(node=best.node, count=len(best.victims))
+            placed = Status(Code.SUCCESS, (words,))
         return (
             PostFilterResult(best.node, best.victims, eviction_mode=self.args.eviction_mode),
-            SUCCESS,
+            placed,
         )
 
     # -- eligibility -------------------------------------------------------------------

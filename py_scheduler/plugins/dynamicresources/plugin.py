@@ -12,7 +12,8 @@ devices there for the rest. Reserve puts the chosen allocation in flight
 writes ``status.allocation`` and ``status.reservedFor``; Unreserve forgets
 what is in flight and takes the pod off claims it reserved. PostFilter, when
 no node fits, deallocates one claim that is allocated where the pod cannot
-go and is used by no other pod; otherwise it says so. Score prefers nodes
+go and is used by no other pod; otherwise it says so, up to Kubernetes 1.36
+(1.37 rejects without a word: docs/releases.md). Score prefers nodes
 where ``firstAvailable`` requests got an earlier choice.
 
 Beyond upstream, preemption counts devices: a node whose devices are held by
@@ -72,7 +73,9 @@ NAME: Final = "DynamicResources"
 REASON_CANNOT_ALLOCATE: Final = "cannot allocate all claims"
 REASON_NOT_AVAILABLE: Final = "resourceclaim not available on the node"
 REASON_IN_USE: Final = "resourceclaim in use"
-# PostFilter's words, as kube-scheduler v1.35 prints them (v1.37 drops the first two).
+# PostFilter's words, as kube-scheduler 1.35 and 1.36 print them; 1.37 dropped the first
+# two (kubernetes PR 140222), so FailedScheduling messages go from the filter reasons
+# straight to preemption's.
 NO_NEW_CLAIMS: Final = "no new claims to deallocate"
 STILL_NOT_SCHEDULABLE: Final = "still not schedulable"
 DEALLOCATED: Final = "deallocation of ResourceClaim completed"
@@ -122,6 +125,7 @@ class DynamicResources:
     def __init__(self, args: DynamicResourcesArgs, handle: Handle) -> None:
         self._handle = handle
         self._args = args
+        self._post_filter_quiet = handle.server.version.at_least(1, 37)
         self.tracker = ClaimTracker(handle.objects)
         self.writes = ClaimWrites()
         self.selectors = cel.SelectorCache()
@@ -312,7 +316,7 @@ class DynamicResources:
     ) -> tuple[PostFilterResult | None, Status]:
         st = state.get(_KEY)
         if st is None or not st.claims:
-            return None, Status.unschedulable(NO_NEW_CLAIMS)
+            return None, self._nothing_to_deallocate(NO_NEW_CLAIMS)
         # A random pick, as upstream's map iteration: no claim is a better choice.
         candidates = list(st.unavailable)
         self.rng.shuffle(candidates)
@@ -322,7 +326,10 @@ class DynamicResources:
             if not users or (len(users) == 1 and users[0].uid == pod.uid):
                 self.writes.spawn(self._deallocate(claim), f"deallocate {claim.key}")
                 return None, Status.unschedulable(DEALLOCATED)
-        return None, Status.unschedulable(STILL_NOT_SCHEDULABLE)
+        return None, self._nothing_to_deallocate(STILL_NOT_SCHEDULABLE)
+
+    def _nothing_to_deallocate(self, words: str) -> Status:
+        return Status.unschedulable() if self._post_filter_quiet else Status.unschedulable(words)
 
     async def _deallocate(self, claim: ResourceClaim) -> None:
         await self._handle.cluster.deallocate_claim(claim)

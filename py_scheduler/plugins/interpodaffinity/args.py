@@ -30,7 +30,7 @@ def decode_args(fields: Fields) -> InterPodAffinityArgs:
     prefix = f"{fields.path}." if fields.path else ""
     problems = [f"{prefix}{key}: unknown field" for key in fields.raw if key not in _ARGS_FIELDS]
     try:
-        weight = fields.integer("hardPodAffinityWeight", DEFAULT_HARD_POD_AFFINITY_WEIGHT)
+        weight = fields.int32("hardPodAffinityWeight", DEFAULT_HARD_POD_AFFINITY_WEIGHT)
         ignore = fields.boolean("ignorePreferredTermsOfExistingPods")
     except DecodeError as exc:
         raise ArgsError(str(exc)) from None

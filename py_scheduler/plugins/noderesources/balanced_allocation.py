@@ -3,9 +3,13 @@ evenly if the pod landed there (upstream ``noderesources/balanced_allocation.go`
 
 Each configured resource gives a fraction ``requested / allocatable`` (capped
 at 1) using the real requests of the node's pods plus the pod's own; the
-score is ``(1 - std) * 100`` over those fractions. Best-effort pods are not
-scored at all: every node would look equally balanced for them, which piles
-them onto the same node (kubernetes/kubernetes#129138).
+balance is ``(1 - std) * 100`` over those fractions. Kubernetes 1.35 scores
+that balance; from 1.36 the score is the change the pod makes to it,
+``50 + (50 + balance with the pod - balance without it) / 2``, so a pod that
+evens a node out scores towards 100 and one that unbalances it towards 50
+(the release comes from ``Handle.server``). Best-effort pods are not scored at
+all: every node would look equally balanced for them, which piles them onto
+the same node (kubernetes/kubernetes#129138).
 
 The score comes per node (``balanced_resource_score``) and over node columns
 (``balanced_resource_scores``), with the same float operations in the same order.
@@ -93,6 +97,12 @@ def balanced_resource_score(requested: Sequence[int], allocatable: Sequence[int]
     return int((1 - std) * MAX_NODE_SCORE)
 
 
+def balance_change_score(with_pod: int, without_pod: int) -> int:
+    """1.36's score from the balance with and without the pod, both in [50, 100]; the
+    sum is never negative, so floor division is Go's integer division."""
+    return MAX_NODE_SCORE // 2 + (MAX_NODE_SCORE // 2 + with_pod - without_pod) // 2
+
+
 def balanced_resource_scores(requested: Sequence[Int64s], allocatable: Sequence[Int64s]) -> Int64s:
     """``balanced_resource_score`` per node, with its float operations in its order."""
     size = len(requested[0])
@@ -129,11 +139,11 @@ class NodeResourcesBalancedAllocation:
     batch_normalizes: ClassVar[bool] = False  # it does not normalise
 
     def __init__(self, args: NodeResourcesBalancedAllocationArgs, handle: Handle) -> None:
-        del handle  # reads only the NodeInfo it is given
         self._resources = args.resources
+        self._scores_change = handle.server.version.at_least(1, 36)
 
     def _requests(self, pod: PodInfo) -> tuple[int, ...]:
-        return pod_request_list(pod, self._resources, use_requested=True)
+        return pod_request_list(pod, self._resources, use_requested=True, pod_level=True)
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
         requests = self._requests(pod)
@@ -151,7 +161,14 @@ class NodeResourcesBalancedAllocation:
         allocatable, requested = resource_vectors(
             node, self._resources, requests, use_requested=True
         )
-        return balanced_resource_score(requested, allocatable)
+        with_pod = balanced_resource_score(requested, allocatable)
+        if not self._scores_change:
+            return with_pod
+        allocated = [
+            req - own if alloc else 0
+            for req, own, alloc in zip(requested, requests, allocatable, strict=True)
+        ]
+        return balance_change_score(with_pod, balanced_resource_score(allocated, allocatable))
 
     def score_batch(
         self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
@@ -167,7 +184,17 @@ class NodeResourcesBalancedAllocation:
         if arrays is None:
             return None
         allocatable, requested = arrays
-        return balanced_resource_scores(requested, allocatable)
+        with_pod = balanced_resource_scores(requested, allocatable)
+        if not self._scores_change:
+            return with_pod
+        allocated = [
+            np.where(alloc == 0, 0, req - own)
+            for req, own, alloc in zip(requested, requests, allocatable, strict=True)
+        ]
+        without_pod = balanced_resource_scores(allocated, allocatable)
+        half = MAX_NODE_SCORE // 2
+        out: Int64s = half + (half + with_pod - without_pod) // 2
+        return out
 
 
 SPEC: Final = PluginSpec(NAME, decode_args, NodeResourcesBalancedAllocation)

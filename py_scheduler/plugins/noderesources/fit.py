@@ -183,7 +183,7 @@ def decode_args(fields: Fields) -> NodeResourcesFitArgs:
             for point in points:
                 point.only("utilization", "score")
             shape = tuple(
-                UtilizationShapePoint(p.integer("utilization"), p.integer("score")) for p in points
+                UtilizationShapePoint(p.int32("utilization"), p.int32("score")) for p in points
             )
         strategy = ScoringStrategy(
             type=raw_strategy.string("type"),
@@ -461,14 +461,19 @@ class NodeResourcesFit:
 
     # -- PreScore / Score --------------------------------------------------------------
 
+    def _score_requests(self, pod: PodInfo) -> tuple[int, ...]:
+        # Upstream builds this scorer without pod-level resources (v1.35, v1.37),
+        # unlike Filter and BalancedAllocation.
+        return pod_request_list(pod, self._resources, use_requested=False, pod_level=False)
+
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
-        state.write(_PRE_SCORE_KEY, pod_request_list(pod, self._resources, use_requested=False))
+        state.write(_PRE_SCORE_KEY, self._score_requests(pod))
         return SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         requests = state.get(_PRE_SCORE_KEY)
         if requests is None:
-            requests = pod_request_list(pod, self._resources, use_requested=False)
+            requests = self._score_requests(pod)
         allocatable, requested = resource_vectors(
             node, self._resources, requests, use_requested=False
         )
@@ -479,7 +484,7 @@ class NodeResourcesFit:
     ) -> Int64s | None:
         requests = state.get(_PRE_SCORE_KEY)
         if requests is None:
-            requests = pod_request_list(pod, self._resources, use_requested=False)
+            requests = self._score_requests(pod)
         arrays = resource_arrays(
             columns, rows, column_plan(self._resources, requests), requests, use_requested=False
         )

@@ -65,18 +65,25 @@ def decode_resources(fields: Fields, key: str) -> tuple[ResourceSpec, ...] | Non
 
 
 def pod_request_list(
-    pod: PodInfo, resources: Sequence[ResourceSpec], *, use_requested: bool
+    pod: PodInfo, resources: Sequence[ResourceSpec], *, use_requested: bool, pod_level: bool
 ) -> tuple[int, ...]:
     """The pod's request per configured resource; cpu and memory use the
-    non-zero requests unless ``use_requested``."""
+    non-zero requests unless ``use_requested``. Without ``pod_level`` the
+    container requests count even when ``spec.resources`` sets pod-level
+    ones, as upstream's NodeResourcesFit scorer does."""
+    requests, non_zero_cpu, non_zero_memory = pod.requests, pod.non_zero_cpu, pod.non_zero_memory
+    if not pod_level and pod.container_requests is not None:
+        requests = pod.container_requests
+        non_zero_cpu = pod.container_non_zero_cpu or 0
+        non_zero_memory = pod.container_non_zero_memory or 0
     out = []
     for res in resources:
         if res.name == CPU:
-            out.append(pod.requests.milli_cpu if use_requested else pod.non_zero_cpu)
+            out.append(requests.milli_cpu if use_requested else non_zero_cpu)
         elif res.name == MEMORY:
-            out.append(pod.requests.memory if use_requested else pod.non_zero_memory)
+            out.append(requests.memory if use_requested else non_zero_memory)
         else:
-            out.append(pod.requests.get(res.name))
+            out.append(requests.get(res.name))
     return tuple(out)
 
 

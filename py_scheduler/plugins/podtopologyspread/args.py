@@ -46,7 +46,7 @@ def _decode_default(item: Fields, problems: list[str]) -> SpreadConstraint:
     problems += [
         f"{path}.{key}: unknown field" for key in item.raw if key not in _CONSTRAINT_FIELDS
     ]
-    max_skew = item.integer("maxSkew")
+    max_skew = item.int32("maxSkew")
     if max_skew <= 0:
         problems.append(f"{path}.maxSkew: Invalid value: {max_skew}: must be greater than zero")
     key = item.string("topologyKey")
@@ -63,7 +63,7 @@ def _decode_default(item: Fields, problems: list[str]) -> SpreadConstraint:
             f"{path}.labelSelector: Forbidden: constraint must not define a selector, "
             "as they deduced for each pod"
         )
-    min_domains = item.opt_integer("minDomains")
+    min_domains = item.opt_integer("minDomains", bits=32)
     if min_domains is not None and min_domains < 1:
         problems.append(f"{path}.minDomains: Invalid value: {min_domains}: must be at least 1")
     policies = []

@@ -52,7 +52,7 @@ def decode_args(fields: Fields) -> VolumeBindingArgs:
         if key not in _FIELDS:
             raise fields.error(key, "unknown field")
     shape = tuple(
-        UtilizationShapePoint(point.integer("utilization"), point.integer("score"))
+        UtilizationShapePoint(point.int32("utilization"), point.int32("score"))
         for point in fields.objects("shape")
     )
     return VolumeBindingArgs(

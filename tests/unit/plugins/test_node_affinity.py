@@ -11,7 +11,7 @@ import pytest
 
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.registry import ArgsError
-from py_scheduler.framework.status import SUCCESS, Status
+from py_scheduler.framework.status import SUCCESS, Code, Status
 from py_scheduler.framework.types import ActionType, PreFilterResult, QueueingHint, Resource, event
 from py_scheduler.model import PodInfo
 from py_scheduler.model.raw import Fields
@@ -441,8 +441,47 @@ def test_pre_score_skips_when_no_preferred_terms_apply() -> None:
 
 def test_pre_score_fails_when_a_preferred_term_is_broken() -> None:
     broken = pod(node_affinity=preferred((2, term(expr("invalid key", "In", "bar")))))
-    with pytest.raises(ValueError, match=r"\[0\]\.preference\.matchExpressions\[0\]\.key"):
-        plugin().pre_score(CycleState(), broken, [node_info("node1")])
+    status = plugin().pre_score(CycleState(), broken, [node_info("node1")])
+    assert status.code is Code.ERROR
+    assert status.message.startswith('[0].matchExpressions[0].key: Invalid value: "invalid key"')
+
+
+def test_a_non_integer_preferred_lt_fails_pre_score_with_upstreams_message() -> None:
+    # What kube-scheduler v1.35.4 answers (a SchedulerError once wrapped by the
+    # framework); it never gets here with a single feasible node.
+    broken = pod(
+        node_affinity=preferred((3, term(expr("n", "Exists"))), (5, term(expr("gen", "Lt", "1.5"))))
+    )
+    status = plugin().pre_score(CycleState(), broken, [node_info("node1")])
+    assert status == Status.error(
+        '[1].matchExpressions[0].values[0]: Invalid value: "1.5": '
+        "for 'Gt', 'Lt' operators, the value must be an integer"
+    )
+
+
+def test_a_required_gt_that_is_not_an_integer_matches_no_node() -> None:
+    # Upstream's lazy-error node selector: the term never matches, the pod
+    # stays unschedulable with the usual reason.
+    bad = pod(node_affinity=required(term(expr("n", "Gt", "many"))))
+    p = plugin()
+    for labels in ({"n": "5"}, {"n": "many"}, {}):
+        node = node_info("node1", labels=labels)
+        state = CycleState()
+        assert p.pre_filter(state, bad, [node]) == (None, SUCCESS)
+        assert p.filter(state, bad, node) == REJECTED_POD
+
+
+def test_another_term_still_matches_beside_a_non_integer_gt() -> None:
+    ored = pod(node_affinity=required(term(expr("n", "Gt", "many")), term(expr("zone", "In", "a"))))
+    node = node_info("node1", labels={"zone": "a"})
+    assert plugin().filter(CycleState(), ored, node) == SUCCESS
+
+
+def test_a_non_integer_gt_queues_the_pod_on_node_changes_as_upstream() -> None:
+    # Upstream's hint sees the parse error and queues rather than skips.
+    bad = pod(node_affinity=required(term(expr("n", "Gt", "many"))))
+    hint = plugin()._after_node_change(bad, None, make_node("node1", labels={"n": "9"}))
+    assert hint is QueueingHint.QUEUE
 
 
 def test_registers_node_adds_and_label_updates() -> None:
@@ -587,12 +626,13 @@ ARGS_ERRORS: list[tuple[str, object, str]] = [
     (
         "an invalid label value is rejected",
         required(term(expr("foo", "In", "bad value"))),
-        r"matchExpressions\[0\]\.values: Invalid value: \"bad value\"",
+        r"matchExpressions\[0\]\.values\[0\]\[foo\]: Invalid value: \"bad value\"",
     ),
     (
         "a non-integer Gt value is rejected",
         required(term(expr("foo", "Gt", "ten"))),
-        r"matchExpressions\[0\]\.values",
+        r"matchExpressions\[0\]\.values\[0\]: Invalid value: \"ten\": for 'Gt', 'Lt' "
+        r"operators, the value must be an integer",
     ),
     (
         "an unknown operator is rejected",

@@ -42,6 +42,7 @@ from py_scheduler.framework.types import (
 from py_scheduler.model import NodeInfo, NodeName, PodInfo, decode_pod
 from py_scheduler.model.budgets import DisruptionBudget
 from py_scheduler.model.selectors import LabelSelector, Requirement
+from py_scheduler.model.server import OFFLINE, ServerInfo, ServerVersion, offline
 from py_scheduler.plugins import DEFAULT_MULTI_POINT, IN_TREE
 from py_scheduler.plugins.defaultpreemption.candidates import (
     Candidate,
@@ -247,6 +248,7 @@ def env(
     counting: bool = False,
     failing: bool = False,
     offsets: Sequence[int] = (0,),
+    server: ServerInfo = OFFLINE,
 ) -> Env:
     first = (PluginRef(COUNTING.name),) if counting else ()
     extra = (PluginRef(FAILING.name),) if failing else ()
@@ -264,6 +266,7 @@ def env(
         objects=objects,
         cluster=cluster,
         nominator=FakeNominator(dict(nominated or {})),
+        server=server,
     )
     plugin = fwk.plugins[NAME]
     assert isinstance(plugin, DefaultPreemption)
@@ -299,6 +302,17 @@ class PostFilterCase:
     pdbs: list[DisruptionBudget] = field(default_factory=list)
 
 
+def placed(node: str, victims: int) -> Status:
+    """A nomination, as Kubernetes 1.37 (the release without a server) words it."""
+    return Status(
+        Code.SUCCESS,
+        (
+            f"preemption: found a potential placement for pod on node {node}, "
+            f"preempting {victims} victims",
+        ),
+    )
+
+
 def not_available(message: str) -> Status:
     return Status.unschedulable(f"preemption: {message}")
 
@@ -311,7 +325,7 @@ POST_FILTER = [
             [N("node1", ONE_POD)],
             statuses_of({"node1": U}),
             "node1",
-            SUCCESS,
+            placed("node1", 1),
             ["p1"],
         ),
         id="pod with higher priority can be made schedulable",
@@ -359,7 +373,7 @@ POST_FILTER = [
             [N("node1", ONE_POD), N("node2", ONE_POD)],
             statuses_of({"node1": U, "node2": U}),
             "node2",
-            SUCCESS,
+            placed("node2", 1),
             ["p2"],
         ),
         id="pod can be made schedulable on one node",
@@ -375,7 +389,7 @@ POST_FILTER = [
             [N("node1", ONE_POD), N("node2", ONE_POD)],
             statuses_of({"node1": U, "node2": U}),
             "node2",
-            SUCCESS,
+            placed("node2", 1),
             ["p3"],
             pdbs=[
                 # minAvailable 100%: nothing may be disrupted.
@@ -456,7 +470,7 @@ POST_FILTER = [
             [N("node1", LARGE, {"error": "true"}), N("node2", LARGE)],
             statuses_of({"node1": U, "node2": U}),
             "node2",
-            SUCCESS,
+            placed("node2", 1),
             ["p2"],
         ),
         id="one failed with TestPlugin and the other pass",
@@ -767,8 +781,8 @@ def test_dry_run_leaves_the_snapshot_and_the_cycle_state_alone() -> None:
     incoming = pod("p", HIGH, req=LARGE)
     state = e.state_for(incoming)
     result, status = e.plugin.post_filter(state, incoming, all_unschedulable(nodes))
-    assert status == SUCCESS
     assert result is not None
+    assert status == placed(str(result.nominated_node), len(result.victims))
     assert [(dict(n.pods), n.requested.milli_cpu) for n in nodes] == before
     assert e.cluster.calls == []
 
@@ -925,8 +939,8 @@ def test_select_best_candidate(
     nodes = nodes_with([N(n) for n in node_names], pods)
     e = env(nodes, offsets=(offset,))
     result, status = e.post_filter(incoming, all_unschedulable(nodes))
-    assert status == SUCCESS
     assert result is not None
+    assert status == placed(str(result.nominated_node), len(result.victims))
     assert result.nominated_node in expected
 
 
@@ -1046,7 +1060,7 @@ def test_preempt(policy: str | None, want_node: str | None, want_victims: list[s
         assert result is None
         assert status.code is Code.UNSCHEDULABLE
         return
-    assert status == SUCCESS
+    assert status == placed(want_node, len(want_victims))
     assert result is not None
     assert (result.nominated_node, names(result.victims)) == (want_node, want_victims)
     assert result.eviction_mode == EVICT
@@ -1117,7 +1131,7 @@ def test_runs_as_the_profiles_post_filter() -> None:
     result, status = e.fwk.run_post_filter(
         e.state_for(incoming), incoming, all_unschedulable(nodes)
     )
-    assert status == SUCCESS.with_plugin(NAME)
+    assert status == placed("node1", 1).with_plugin(NAME)
     assert result is not None
     assert result.nominated_node == "node1"
     assert e.plugin.events_to_register() == ()
@@ -1157,7 +1171,7 @@ def test_victims_come_back_most_important_first_when_both_groups_lose_pods() -> 
     )
     incoming = pod("p", HIGH, req=VERY_LARGE)
     result, status = e.post_filter(incoming, statuses_of({"node1": U}))
-    assert status == SUCCESS
+    assert status == placed("node1", 3)
     assert result is not None
     assert names(result.victims) == ["mid", "low-protected", "neg"]
 
@@ -1185,7 +1199,7 @@ def test_evicting_takes_the_node_whose_victims_break_no_budget() -> None:
     nodes = nodes_with([N("node1"), N("node2")], pods)
     e = env(nodes, pdbs=[budget(FOO, 0)])
     result, status = e.post_filter(pod("p", HIGH, req=LARGE), all_unschedulable(nodes))
-    assert status == SUCCESS
+    assert status == placed("node2", 1)
     assert result is not None
     assert (result.nominated_node, names(result.victims)) == ("node2", ["free"])
     assert result.eviction_mode == "Evict"
@@ -1199,7 +1213,7 @@ def test_a_node_whose_victims_violate_no_pdb_wins_over_cheaper_victims() -> None
     nodes = nodes_with([N("node1"), N("node2")], pods)
     e = env(nodes, pdbs=[budget(FOO, 0)])
     result, status = e.post_filter(pod("p", HIGH, req=LARGE), all_unschedulable(nodes))
-    assert status == SUCCESS
+    assert status == placed("node2", 1)
     assert result is not None
     assert (result.nominated_node, names(result.victims)) == ("node2", ["dear"])
 
@@ -1218,7 +1232,7 @@ def test_pods_nominated_with_higher_priority_keep_their_room() -> None:
     }
     e = env(nodes, nominated=nominated)
     result, status = e.post_filter(pod("p", HIGH, req=LARGE), all_unschedulable(nodes))
-    assert status == SUCCESS
+    assert status == placed("node2", 1)
     assert result is not None
     assert (result.nominated_node, names(result.victims)) == ("node2", ["v2"])
 
@@ -1497,3 +1511,21 @@ def test_aggregate_errors() -> None:
     assert aggregate_errors(["x"]) == "x"
     assert aggregate_errors(["x", "x"]) == "x"
     assert aggregate_errors(["x", "y", "x"]) == "[x, y]"
+
+
+@pytest.mark.parametrize(
+    ("server", "want"),
+    [
+        pytest.param(offline(ServerVersion(1, 35)), SUCCESS, id="1.35: silent"),
+        pytest.param(offline(ServerVersion(1, 36)), SUCCESS, id="1.36: silent"),
+        pytest.param(offline(ServerVersion(1, 37)), placed("node2", 1), id="1.37: says where"),
+    ],
+)
+def test_a_nomination_is_worded_from_1_37(server: ServerInfo, want: Status) -> None:
+    pods = [pod("p1", HIGH, node="node1"), pod("p2", LOW, node="node2")]
+    nodes = nodes_with([N("node1", ONE_POD), N("node2", ONE_POD)], pods)
+    e = env(nodes, server=server)
+    result, status = e.post_filter(pod("p", MID), all_unschedulable(nodes))
+    assert status == want
+    assert result is not None
+    assert (result.nominated_node, names(result.victims)) == ("node2", ["p2"])

@@ -13,6 +13,7 @@ from py_scheduler.framework.status import SKIP, SUCCESS, Code, Status
 from py_scheduler.framework.types import NodeToStatus, QueueingHint
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
 from py_scheduler.model.dra.objects import FINALIZER, ResourceClaim
+from py_scheduler.model.server import OFFLINE, ServerInfo, ServerVersion, offline
 from py_scheduler.plugins.dynamicresources import SPEC, DynamicResources
 from py_scheduler.plugins.dynamicresources.plugin import (
     DEALLOCATED,
@@ -63,6 +64,7 @@ def setup(
     devices: tuple[str, ...] = ("instance-1",),
     classes: tuple[str, ...] = ("class-a",),
     pods: tuple[PodInfo, ...] = (),
+    server: ServerInfo = OFFLINE,
 ) -> tuple[DynamicResources, FakeHandle, NodeInfo]:
     node = node_info(NODE, pods=pods)
     objects = FakeObjects(
@@ -71,7 +73,7 @@ def setup(
         slices=[node_slice(NODE, *devices)],
     )
     cluster = FakeCluster(resource_claims={c.key: c for c in claims})
-    handle = FakeHandle([node], objects=objects, cluster=cluster)
+    handle = FakeHandle([node], objects=objects, cluster=cluster, server=server)
     plugin = SPEC.build(SPEC.args(None), handle)
     assert isinstance(plugin, DynamicResources)
     return plugin, handle, node
@@ -288,20 +290,42 @@ def test_preemption_dry_run_counts_devices_freed_by_victims() -> None:
 # -- PostFilter -----------------------------------------------------------------------
 
 
-async def test_post_filter_words_for_a_pod_without_claims() -> None:
+# Up to 1.36 PostFilter says why it freed nothing; 1.37 rejects without a word
+# (kubernetes PR 140222), on the same paths.
+RELEASES = [
+    pytest.param(offline(ServerVersion(1, 35)), id="1.35"),
+    pytest.param(offline(ServerVersion(1, 36)), id="1.36"),
+    pytest.param(offline(ServerVersion(1, 37)), id="1.37"),
+]
+
+
+def words(server: ServerInfo, *reasons: str) -> tuple[str, ...]:
+    return () if server.version.at_least(1, 37) else reasons
+
+
+@pytest.mark.parametrize("server", RELEASES)
+async def test_post_filter_words_for_a_pod_without_claims(server: ServerInfo) -> None:
+    plugin, _, node = setup(server=server)
+    pod = make_pod("p")
+    state = CycleState()
+    plugin.pre_filter(state, pod, [node])
+    _, status = plugin.post_filter(state, pod, NodeToStatus())
+    assert status.code is Code.UNSCHEDULABLE
+    assert status.reasons == words(server, NO_NEW_CLAIMS)
+
+
+def test_post_filter_follows_the_newest_release_without_a_server() -> None:
     plugin, _, node = setup()
     pod = make_pod("p")
     state = CycleState()
     plugin.pre_filter(state, pod, [node])
-    assert plugin.post_filter(state, pod, NodeToStatus()) == (
-        None,
-        Status.unschedulable(NO_NEW_CLAIMS),
-    )
+    assert plugin.post_filter(state, pod, NodeToStatus()) == (None, Status.unschedulable())
 
 
-async def test_post_filter_deallocates_a_claim_allocated_elsewhere() -> None:
+@pytest.mark.parametrize("server", RELEASES)
+async def test_post_filter_deallocates_a_claim_allocated_elsewhere(server: ServerInfo) -> None:
     claim = make_claim(allocation=allocation(("req-0", "driver-a", "p", "d"), node="gone"))
-    plugin, handle, node = setup(claim)
+    plugin, handle, node = setup(claim, server=server)
     state, _, _ = cycle(plugin, pod_with_claim(), node)
     assert plugin.post_filter(state, pod_with_claim(), NodeToStatus()) == (
         None,
@@ -312,15 +336,16 @@ async def test_post_filter_deallocates_a_claim_allocated_elsewhere() -> None:
     assert handle.cluster.resource_claims["default/claim-0"].allocation is None
 
 
-async def test_post_filter_leaves_a_claim_another_pod_uses() -> None:
+@pytest.mark.parametrize("server", RELEASES)
+async def test_post_filter_leaves_a_claim_another_pod_uses(server: ServerInfo) -> None:
     claim = make_claim(
         allocation=allocation(("req-0", "driver-a", "p", "d"), node="gone"), reserved_for=["other"]
     )
-    plugin, handle, node = setup(claim)
+    plugin, handle, node = setup(claim, server=server)
     state, _, _ = cycle(plugin, pod_with_claim(), node)
     assert plugin.post_filter(state, pod_with_claim(), NodeToStatus()) == (
         None,
-        Status.unschedulable(STILL_NOT_SCHEDULABLE),
+        Status(Code.UNSCHEDULABLE, words(server, STILL_NOT_SCHEDULABLE)),
     )
     await plugin.writes.drain()
     assert not handle.cluster.calls

@@ -10,8 +10,9 @@ import pytest
 
 from py_scheduler.framework.registry import ArgsError
 from py_scheduler.model.dra.objects import DeviceID
+from py_scheduler.model.durations import parse_duration
 from py_scheduler.plugins.dynamicresources import SPEC
-from py_scheduler.plugins.dynamicresources.args import DynamicResourcesArgs, parse_duration
+from py_scheduler.plugins.dynamicresources.args import DynamicResourcesArgs
 from py_scheduler.plugins.dynamicresources.tracker import ClaimTracker
 from tests.builders_dra import allocation, make_claim
 from tests.fakes import FakeObjects

@@ -1,8 +1,8 @@
 """NodeResourcesBalancedAllocation after upstream's balanced_allocation_test.go.
 
-Expected scores are v1.35's ``int((1 - std) * 100)``; later releases score
-the change in balance instead, and their tables show these values as the
-"with pod" side of each comment.
+Each case expects v1.35's ``int((1 - std) * 100)`` and v1.36's score of the
+change in balance, ``50 + (50 + with - without) / 2`` (1.37 scores as 1.36),
+as the two releases' tables do.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.registry import ArgsError
 from py_scheduler.framework.status import SKIP, SUCCESS
 from py_scheduler.model import NodeInfo, PodInfo
+from py_scheduler.model.server import OFFLINE, ServerInfo, ServerVersion, offline
 from py_scheduler.plugins.noderesources.balanced_allocation import (
     SPEC,
     NodeResourcesBalancedAllocation,
@@ -43,6 +44,7 @@ def cpu_only(cpu: str) -> dict[str, str]:
 
 CPU_AND_MEMORY = [cpu_and_memory("1000m", "2000"), cpu_and_memory("2000m", "3000")]
 CPU_ONLY = [cpu_only("1000m"), cpu_only("2000m")]
+CPU_AND_MEMORY_SUM = cpu_and_memory("3000m", "5000")
 
 
 def pod(*containers: Mapping[str, str], name: str = "p", node: str = "") -> PodInfo:
@@ -68,37 +70,41 @@ def nodes(
     return out
 
 
-def plugin(args: NodeResourcesBalancedAllocationArgs) -> NodeResourcesBalancedAllocation:
-    return NodeResourcesBalancedAllocation(args, FakeHandle())
+def plugin(
+    args: NodeResourcesBalancedAllocationArgs, server: ServerInfo = OFFLINE
+) -> NodeResourcesBalancedAllocation:
+    return NodeResourcesBalancedAllocation(args, FakeHandle(server=server))
 
 
 @pytest.mark.parametrize(
-    ("incoming", "infos", "args", "pre_score", "want"),
+    ("incoming", "infos", "args", "pre_score", "want_1_35", "want_1_36"),
     [
         pytest.param(
             pod(*CPU_AND_MEMORY), nodes([(4000, 10000), (6000, 10000)]), DEFAULT, True,
-            [87, 100], id="nothing scheduled, resources requested, differently sized nodes"),
+            [87, 100], [68, 75],
+            id="nothing scheduled, resources requested, differently sized nodes"),
         pytest.param(
             pod(*CPU_AND_MEMORY),
             nodes([(10000, 20000), (10000, 20000)],
                   {"node1": CPU_ONLY, "node2": CPU_AND_MEMORY}),
-            DEFAULT, True, [82, 95], id="resources requested, pods scheduled with resources"),
+            DEFAULT, True, [82, 95], [73, 74],
+            id="resources requested, pods scheduled with resources"),
         pytest.param(
             pod(*CPU_AND_MEMORY),
             nodes([(10000, 20000), (10000, 50000)],
                   {"node1": CPU_ONLY, "node2": CPU_AND_MEMORY}),
-            DEFAULT, True, [82, 80],
+            DEFAULT, True, [82, 80], [73, 70],
             id="resources requested, pods scheduled with resources, differently sized nodes"),
         pytest.param(
             pod({"memory": "2000"}, {"memory": "3000"}),
             nodes([(3000, 5000), (3000, 5000)], {"node1": CPU_ONLY}),
-            DEFAULT, True, [100, 50],
+            DEFAULT, True, [100, 50], [100, 50],
             id="resources requested, pods scheduled with resources, nodes to reach min/max score"),
         pytest.param(
             pod(*CPU_ONLY),
             nodes([(6000, 10000), (6000, 10000)],
                   {"node1": CPU_ONLY, "node2": CPU_AND_MEMORY}),
-            DEFAULT, True, [50, 75], id="requested resources at node capacity"),
+            DEFAULT, True, [50, 75], [62, 62], id="requested resources at node capacity"),
         pytest.param(
             pod({"cpu": "0", "memory": "0", GPU: "1"}),
             nodes([(3500, 40000), (3500, 40000)],
@@ -106,38 +112,64 @@ def plugin(args: NodeResourcesBalancedAllocationArgs) -> NodeResourcesBalancedAl
                              {"cpu": "2000m", "memory": "3000", GPU: "3"}],
                    "node2": CPU_AND_MEMORY},
                   gpus=[8, 8]),
-            WITH_GPU, True, [70, 65],
+            WITH_GPU, True, [70, 65], [75, 76],
             id="scalar resource is included in the score computation if pod requests the scalar "
                "resource"),
         pytest.param(
             pod(*CPU_AND_MEMORY), nodes([(3500, 40000), (3500, 40000)], gpus=[8, None]),
-            WITH_GPU, True, [63, 63],
+            WITH_GPU, True, [63, 63], [56, 56],
             id="scalar resource is not included in the score computation if pod doesn't request "
                "the scalar resource"),
         pytest.param(
             pod(*CPU_AND_MEMORY),
             nodes([(10000, 20000), (10000, 20000)],
                   {"node1": CPU_ONLY, "node2": CPU_AND_MEMORY}),
-            DEFAULT, False, [82, 95],
+            DEFAULT, False, [82, 95], [73, 74],
             id="resources requested, pods scheduled with resources if PreScore not called"),
         pytest.param(
             pod(*CPU_AND_MEMORY), nodes([(0, 0), (0, 0)], {"node1": CPU_ONLY}),
-            DEFAULT, True, [100, 100],
+            DEFAULT, True, [100, 100], [75, 75],
             id="nodes without allocatable leave no fraction and score as balanced"),
     ],
 )  # fmt: skip
+@pytest.mark.parametrize("minor", [35, 36, 37])
 def test_node_resources_balanced_allocation(
     incoming: PodInfo,
     infos: list[NodeInfo],
     args: NodeResourcesBalancedAllocationArgs,
     pre_score: bool,
-    want: list[int],
+    want_1_35: list[int],
+    want_1_36: list[int],
+    minor: int,
 ) -> None:
-    p = plugin(args)
+    p = plugin(args, offline(ServerVersion(1, minor)))
     state = CycleState()
     if pre_score:
         assert p.pre_score(state, incoming, infos) == SUCCESS
-    assert [p.score(state, incoming, n) for n in infos] == want
+    assert [p.score(state, incoming, n) for n in infos] == (want_1_35 if minor == 35 else want_1_36)
+
+
+@pytest.mark.parametrize(("minor", "want"), [(35, [87, 100]), (36, [68, 75]), (37, [68, 75])])
+def test_pod_level_requests_are_balanced_unlike_fits_scorer(minor: int, want: list[int]) -> None:
+    # BalancedAllocation is built with pod-level resources upstream: the
+    # pod-level requests replace the container sums (scores from the table's
+    # "differently sized nodes" row, per release).
+    infos = nodes([(4000, 10000), (6000, 10000)])
+    pod_level = make_pod(
+        "p", containers=[cpu_and_memory("100m", "100")], pod_requests=CPU_AND_MEMORY_SUM
+    )
+    same = pod(*CPU_AND_MEMORY)
+    p = plugin(DEFAULT, offline(ServerVersion(1, minor)))
+    for incoming in (pod_level, same):
+        state = CycleState()
+        assert p.pre_score(state, incoming, infos) == SUCCESS
+        assert [p.score(state, incoming, n) for n in infos] == want
+
+
+def test_a_pod_requesting_only_at_the_pod_level_is_not_best_effort() -> None:
+    infos = nodes([(4000, 10000)])
+    incoming = make_pod("p", containers=[{}], pod_requests=CPU_AND_MEMORY_SUM)
+    assert plugin(DEFAULT).pre_score(CycleState(), incoming, infos) == SUCCESS
 
 
 @pytest.mark.parametrize(

@@ -213,6 +213,30 @@ ENOUGH_REQUESTS = [
                  NodeResourcesFitArgs(), SUCCESS,
                  id="skip checking extended resource request with quantity zero via resource "
                     "groups"),
+    # Pod-level resources (PodLevelResources, on by default since 1.34).
+    pytest.param(pod(r(1, 1), pod_requests={"cpu": "1m", "memory": "2"}), r(5, 5),
+                 NodeResourcesFitArgs(), SUCCESS,
+                 id="both pod-level and container-level resources fit"),
+    pytest.param(pod(r(1, 1), pod_requests={"cpu": "7m", "memory": "2"}), r(5, 5),
+                 NodeResourcesFitArgs(), U("Insufficient cpu"),
+                 id="pod-level cpu resource not fit"),
+    pytest.param(pod(r(1, 1), pod_requests={"cpu": "3m", "memory": "2"}), r(5, 19),
+                 NodeResourcesFitArgs(), U("Insufficient memory"),
+                 id="pod-level memory resource not fit"),
+    pytest.param(pod(ZERO, pod_requests={"cpu": "3m", "memory": "2", HUGEPAGE_A: "5"}), ZERO,
+                 NodeResourcesFitArgs(), SUCCESS,
+                 id="pod-level hugepages resource fit"),
+    pytest.param(pod(r(1, 1, scalars={HUGEPAGE_A: 3}),
+                     pod_requests={"cpu": "3m", "memory": "2", HUGEPAGE_A: "5"}), ZERO,
+                 NodeResourcesFitArgs(), SUCCESS,
+                 id="both pod-level and container-level hugepages resource fit"),
+    pytest.param(pod(ZERO, pod_requests={"cpu": "3m", "memory": "2", HUGEPAGE_A: "10"}), ZERO,
+                 NodeResourcesFitArgs(), UU(f"Insufficient {HUGEPAGE_A}"),
+                 id="pod-level hugepages resource not fit"),
+    pytest.param(pod(r(1, 1), init=[r(1, 1)], pod_requests={"cpu": "3m", "memory": "2"}),
+                 r(5, 19), NodeResourcesFitArgs(), U("Insufficient memory"),
+                 id="one pod-level cpu resource fits and all init and non-init containers "
+                    "resources fit"),
 ]  # fmt: skip
 
 
@@ -562,6 +586,34 @@ LEAST_ALLOCATED_CASES = [
         ((EXTENDED_RES, 2), ("cpu", 1), ("memory", 1)), [55, 55],
         id="if the node doesn't have a resource"),
 ]  # fmt: skip
+
+
+def test_fit_score_ignores_pod_level_requests_as_upstreams_scorer_does() -> None:
+    # Upstream builds the Fit scorer without pod-level resources: the pod's
+    # container requests (non-zero defaults included) are scored, so a pod
+    # whose pod-level request is large scores as a small one.
+    infos = [node_info("n", allocatable={"cpu": "4", "memory": "8Gi"})]
+    small = pod({"cpu": "1", "memory": "2Gi"}, name="small")
+    same_containers = pod(
+        {"cpu": "1", "memory": "2Gi"}, name="pod-level", pod_requests={"cpu": "3", "memory": "6Gi"}
+    )
+    large = pod({"cpu": "3", "memory": "6Gi"}, name="large")
+    for pre_score in (True, False):
+        got = [
+            scores(NodeResourcesFitArgs(), p, infos, pre_score=pre_score)
+            for p in (small, same_containers, large)
+        ]
+        assert got[0] == got[1] != got[2]
+
+
+def test_fit_score_counts_container_defaults_despite_pod_level_requests() -> None:
+    infos = [node_info("n", allocatable={"cpu": "1", "memory": "1000Mi"})]
+    requestless = pod({}, name="requestless")
+    pod_level = pod({}, name="pod-level", pod_requests={"cpu": "900m", "memory": "900Mi"})
+    args = strategy(MOST_ALLOCATED)
+    assert scores(args, requestless, infos, pre_score=True) == scores(
+        args, pod_level, infos, pre_score=True
+    )
 
 
 @pytest.mark.parametrize(("incoming", "nodes", "resources", "want"), LEAST_ALLOCATED_CASES)

@@ -1,4 +1,4 @@
-"""``python -m py_scheduler.devcluster up``: run the local control plane until
+"""``python -m controlplane up``: run the local control plane until
 interrupted, printing the kubeconfig to use against it."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import sys
 import threading
 from pathlib import Path
 
-from py_scheduler.devcluster import controlplane
+from controlplane import launcher, releases
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m py_scheduler.devcluster",
+        prog="python -m controlplane",
         description="Run a local control plane (etcd, kube-apiserver, "
         "kube-controller-manager, kwok) on 127.0.0.1.",
     )
@@ -28,32 +28,31 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="schedule the example scenarios and show the placements")
     demo.add_argument("examples", type=Path, nargs="?", default=Path("examples"))
     args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (launcher.ControlPlaneError, releases.ReleaseError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
+
+def run(args: argparse.Namespace) -> int:
     if args.command == "bin-dir":
-        print(controlplane.default_bin_dir())
+        print(releases.default_bin_dir())
         return 0
     if args.command == "demo":
-        from py_scheduler.devcluster import demo as demo_module
+        from controlplane import demo as demo_module
 
-        try:
-            return demo_module.main(args.examples)
-        except controlplane.ControlPlaneError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+        return demo_module.main(args.examples)
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    try:
-        with controlplane.running(args.workdir, bin_dir=args.bin_dir) as plane:
-            print(f"control plane ready at {plane.server}", flush=True)
-            print(f"export KUBECONFIG={plane.kubeconfig}", flush=True)
-            print(f"component logs: {plane.logs}", flush=True)
-            while not stop.wait(1.0):
-                plane.check_alive()
-    except controlplane.ControlPlaneError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    with launcher.running(args.workdir, bin_dir=args.bin_dir) as plane:
+        print(f"control plane {releases.kube_version()} ready at {plane.server}", flush=True)
+        print(f"export KUBECONFIG={plane.kubeconfig}", flush=True)
+        print(f"component logs: {plane.logs}", flush=True)
+        while not stop.wait(1.0):
+            plane.check_alive()
     return 0
 
 

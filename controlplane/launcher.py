@@ -1,7 +1,8 @@
 """Start and stop a real local control plane: etcd, kube-apiserver,
 kube-controller-manager and kwok, on 127.0.0.1 with free ports.
 
-The binaries come from ``controlplane/build.sh`` (Go modules, no images).
+The binaries come from ``controlplane/build.sh`` (Go modules, no images), for
+the release :mod:`controlplane.releases` selects.
 Everything runs as child processes of the caller; each child is asked to die
 with its parent (``PR_SET_PDEATHSIG``), so a killed test run leaves nothing
 behind. Component logs stay in ``<workdir>/logs`` for failing tests to point
@@ -28,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-REPO_ROOT: Final = Path(__file__).resolve().parents[2]
+from controlplane import releases
+
 STAGES: Final = Path(__file__).with_name("stages.yaml")
 COMPONENTS: Final = ("etcd", "kube-apiserver", "kube-controller-manager", "kwok")
 
@@ -37,26 +39,8 @@ class ControlPlaneError(RuntimeError):
     """A component is missing, failed to start, or did not become ready in time."""
 
 
-def kube_version() -> str:
-    """The Kubernetes release every control-plane binary is built from."""
-    for line in (REPO_ROOT / "controlplane" / "versions.env").read_text().splitlines():
-        if line.startswith("KUBE_VERSION="):
-            return line.split("=", 1)[1].strip()
-    raise ControlPlaneError("controlplane/versions.env has no KUBE_VERSION")
-
-
-def default_bin_dir() -> Path:
-    """Where ``controlplane/build.sh`` puts the binaries (overridable by env)."""
-    if explicit := os.environ.get("PY_SCHEDULER_BIN_DIR"):
-        return Path(explicit)
-    cache = os.environ.get("PY_SCHEDULER_CACHE") or str(
-        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "py-scheduler"
-    )
-    return Path(cache) / f"k8s-{kube_version()}" / "bin"
-
-
 def binaries_present(bin_dir: Path | None = None) -> bool:
-    directory = bin_dir or default_bin_dir()
+    directory = bin_dir or releases.default_bin_dir()
     return all(os.access(directory / name, os.X_OK) for name in COMPONENTS)
 
 
@@ -369,7 +353,9 @@ def running(
     """Start a control plane for the duration of a ``with`` block."""
     directory = workdir or Path(tempfile.mkdtemp(prefix="py-scheduler-cp-"))
     plane = LocalControlPlane(
-        workdir=directory, bin_dir=bin_dir or default_bin_dir(), options=options or Options()
+        workdir=directory,
+        bin_dir=bin_dir or releases.default_bin_dir(),
+        options=options or Options(),
     )
     with plane:
         yield plane

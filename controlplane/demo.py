@@ -22,10 +22,11 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from controlplane import launcher
 from py_scheduler import config as scheduler_config
 from py_scheduler import logs
 from py_scheduler.cluster import ClusterError, NotFound
-from py_scheduler.devcluster import controlplane
+from py_scheduler.kube import discovery
 from py_scheduler.kube.client import JSON, KubeClient, load_configuration
 from py_scheduler.simulation import snapshot as snapshots
 from py_scheduler.simulation import workloads
@@ -289,7 +290,7 @@ async def _settle(kube: KubeClient, pending: list[str]) -> dict[str, JSON]:
 
 
 async def run_demo(
-    plane: controlplane.LocalControlPlane, examples: Path, *, quiet: bool = False
+    plane: launcher.LocalControlPlane, examples: Path, *, quiet: bool = False
 ) -> dict[str, Placement]:
     """Run every example; returns the placement of each pending pod, keyed
     ``<example>:<namespace>/<pod>`` with the pod's live name.
@@ -306,7 +307,7 @@ async def run_demo(
         "py_scheduler",
         "run",
         "--port",
-        str(controlplane.free_port()),
+        str(launcher.free_port()),
         "--log-format",
         "json",
     ]
@@ -318,6 +319,10 @@ async def run_demo(
     placements: dict[str, Placement] = {}
     try:
         async with KubeClient(await load_configuration(str(plane.kubeconfig))) as kube:
+            # simulate behaves as the kube-scheduler of the control plane's release, as
+            # the live scheduler does.
+            server = await discovery.discover(kube)
+            say(f"Kubernetes {server.version}; simulate follows the same release")
             for path in sorted(examples.glob("[0-9]*.yaml")):  # noqa: ASYNC240 - a handful of files
                 docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
                 await _clear(kube)
@@ -328,7 +333,7 @@ async def run_demo(
                 )
                 # simulate sees what the workload controllers create live.
                 snap = snapshots.parse(yaml.safe_dump_all(workloads.expand(docs)), str(path))
-                predicted = {r.pod: r for r in await simulate(snap, cfg, seed=0)}
+                predicted = {r.pod: r for r in await simulate(snap, cfg, seed=0, server=server)}
                 say(f"\n== {path.name}")
                 nodes = sorted(
                     n["metadata"]["name"]
@@ -378,7 +383,7 @@ def _predicted(result: Result | None) -> tuple[str, str]:
 
 def main(examples: Path) -> int:
     logs.configure(level="warning", fmt="console")
-    with controlplane.running() as plane:
+    with launcher.running() as plane:
         print(f"local control plane at {plane.server} (logs: {plane.logs})")
         try:
             placements = asyncio.run(run_demo(plane, examples))
