@@ -409,8 +409,8 @@ class Explaining:
 class Recording:
     """Another evaluator's decisions, with its scores recorded per plugin in
     the cycle state's ``Trace``: what the result annotations show. Filter is
-    the inner evaluator's, sampling included; the trace gets the decisive
-    status of each node it judged. Scores are taken per node (where raw and
+    the inner evaluator's, sampling and kept verdicts included; the trace
+    gets the decisive status of each node it judged. Scores are taken per node (where raw and
     normalised scores are both known), which the batch forms agree with."""
 
     def __init__(self, inner: Evaluator) -> None:
@@ -428,12 +428,18 @@ class Recording:
         want: int,
     ) -> Judged:
         judged = self.inner.filter(fwk, state, pod, snapshot, nodes, start=start, want=want)
+        # The inner evaluator may hand over its outcome rather than statuses
+        # (the incremental one does); the algorithm reads the same object.
+        out = judged.outcome(nodes, start)
+        judged.decided = out
         trace = trace_of(state)
         count = len(nodes)
-        trace.candidates = [nodes[(start + i) % count].name for i in range(len(judged.statuses))]
-        for name, status in zip(trace.candidates, judged.statuses, strict=True):
-            if status.code is not Code.SUCCESS:
-                trace.verdicts[name] = [status]
+        trace.candidates = [nodes[(start + i) % count].name for i in range(out.judged)]
+        for name, status in zip(out.rejected, out.statuses(), strict=True):
+            trace.verdicts[name] = [status]
+        if out.error is not None and trace.candidates:
+            # The loop stops at the node whose Filter erred: the last one judged.
+            trace.verdicts[trace.candidates[-1]] = [out.error]
         return judged
 
     def score(
