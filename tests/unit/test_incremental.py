@@ -13,16 +13,26 @@ import dataclasses
 import random
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from py_scheduler import config, plugins
 from py_scheduler.framework.cycle_state import CycleState
+from py_scheduler.framework.registry import PluginSpec, no_args
 from py_scheduler.framework.runtime import Framework
 from py_scheduler.framework.status import SUCCESS, Status
 from py_scheduler.framework.types import FitError
-from py_scheduler.model import HOSTNAME_LABEL, ZONE_LABEL, Node, NodeName, PodInfo, PodUID
+from py_scheduler.model import (
+    HOSTNAME_LABEL,
+    ZONE_LABEL,
+    Node,
+    NodeInfo,
+    NodeName,
+    PodInfo,
+    PodUID,
+)
+from py_scheduler.model.server import NEWEST, ServerVersion, offline
 from py_scheduler.scheduling.algorithm import Algorithm, ScheduleResult, SchedulingError
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.evaluation import Columnar, Evaluator, NodeByNode
@@ -129,6 +139,9 @@ def template(seed: float) -> Template:
             host_ports=[("0.0.0.0", "TCP", 8080)] if t.random() < 0.1 else (),
             images=[t.choice(IMAGES)] if t.random() < 0.6 else (),
             priority=t.choice((0, 10)),
+            # Now and then a pod that names its node: which of NodeName and
+            # NodeUnschedulable rejects a cordoned node first is the release's.
+            node_name=f"node-{t.randrange(30):03d}" if t.random() < 0.1 else "",
         )
 
     return make
@@ -138,7 +151,15 @@ class Cluster:
     """One copy of the generated cluster; copies built from the same seed
     go through the same changes."""
 
-    def __init__(self, seed: int, nodes: int, raw_config: Raw, evaluator: Evaluator, pct: int):
+    def __init__(
+        self,
+        seed: int,
+        nodes: int,
+        raw_config: Raw,
+        evaluator: Evaluator,
+        pct: int,
+        release: ServerVersion = NEWEST,
+    ):
         self.rng = random.Random(seed)
         self.cache = Cache()
         for i in range(nodes):
@@ -146,7 +167,7 @@ class Cluster:
         self.churn = random_clusters.Churn(self.rng, self.cache, 0)
         self.churn.populate(nodes * 2)
         self.nominator = Nominator()
-        profile = config.parse(raw_config).profiles[0]
+        profile = config.parse(raw_config, release=release).profiles[0]
         self.fwk = Framework(
             profile,
             plugins.IN_TREE,
@@ -154,6 +175,7 @@ class Cluster:
             objects=random_clusters.objects(),
             cluster=None,  # type: ignore[arg-type]  # never binds here
             nominator=self.nominator,
+            server=offline(release),
         )
         self.evaluator = evaluator
         self.alg = Algorithm(
@@ -221,20 +243,24 @@ def evaluators() -> list[Evaluator]:
 
 
 @pytest.mark.parametrize(
-    ("seed", "nodes", "percentage", "raw_config"),
+    ("seed", "nodes", "percentage", "raw_config", "release"),
     [
-        (1, 30, 0, {}),
-        (2, 150, 0, {}),
-        (3, 220, 10, {}),
-        (4, 120, 100, {}),
-        (5, 160, 0, MOST_ALLOCATED),
-        (6, 260, 5, {}),
+        (1, 30, 0, {}, NEWEST),
+        (2, 150, 0, {}, NEWEST),
+        (3, 220, 10, {}, NEWEST),
+        (4, 120, 100, {}, NEWEST),
+        (5, 160, 0, MOST_ALLOCATED, NEWEST),
+        (6, 260, 5, {}, NEWEST),
+        # The oldest release: NodeUnschedulable before NodeName, BalancedAllocation's
+        # score of the balance itself rather than its change.
+        (7, 150, 0, {}, ServerVersion(1, 35)),
+        (8, 160, 10, MOST_ALLOCATED, ServerVersion(1, 35)),
     ],
 )
 def test_decides_exactly_as_node_by_node_evaluation_under_churn(
-    seed: int, nodes: int, percentage: int, raw_config: Raw
+    seed: int, nodes: int, percentage: int, raw_config: Raw, release: ServerVersion
 ) -> None:
-    clusters = [Cluster(seed, nodes, raw_config, e, percentage) for e in evaluators()]
+    clusters = [Cluster(seed, nodes, raw_config, e, percentage, release) for e in evaluators()]
     rng = random.Random(seed * 7919)
     templates = [template(rng.random()) for _ in range(6)]
     kinds: dict[str, int] = {}
@@ -388,3 +414,81 @@ def test_image_counts_changed_on_other_nodes_reach_every_kept_score() -> None:
             got.append(alg.schedule(fwk, CycleState(), pod, cache).node)
         outcomes.append(got)
     assert outcomes[0] == outcomes[1]
+
+
+# -- out-of-tree plugins ---------------------------------------------------------------------------
+
+
+class Quota:
+    """An out-of-tree plugin with per-node forms only, reading state the cache
+    never reports (as a plugin reading its own custom resources does): nodes
+    that ran out of a quota it keeps, and a preference per node."""
+
+    name: ClassVar[str] = "Quota"
+
+    def __init__(self) -> None:
+        self.exhausted: set[str] = set()
+        self.preferred: dict[str, int] = {}
+        self.filtered = 0
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        self.filtered += 1
+        if node.name in self.exhausted:
+            return Status.unschedulable("node's quota is exhausted")
+        return SUCCESS
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        return self.preferred.get(node.name, 0)
+
+
+def with_quota(cache: Cache, quota: Quota) -> Framework:
+    registry = {
+        **plugins.IN_TREE,
+        Quota.name: PluginSpec(Quota.name, no_args, lambda _a, _h: quota),
+    }
+    raw: Raw = {
+        **{k: MOST_ALLOCATED[k] for k in ("apiVersion", "kind")},
+        "profiles": [
+            {
+                "schedulerName": "py-scheduler",
+                "plugins": {"multiPoint": {"enabled": [{"name": Quota.name, "weight": 5}]}},
+            }
+        ],
+    }
+    return Framework(
+        config.parse(raw, registry=registry).profiles[0],
+        registry,
+        snapshot=cache,
+        objects=random_clusters.objects(),
+        cluster=None,  # type: ignore[arg-type]  # never binds here
+        nominator=Nominator(),
+    )
+
+
+def test_an_out_of_tree_plugin_with_per_node_forms_only_is_judged_every_cycle() -> None:
+    """Its verdicts and scores change with no node touched in the cache: the
+    incremental evaluator keeps nothing of it and decides as node by node."""
+    runs = []
+    for evaluator in (NodeByNode(), Incremental()):
+        cache = Cache()
+        for i in range(120):
+            cache.add_node(make_node(f"n{i:03d}"))
+        quota = Quota()
+        fwk = with_quota(cache, quota)
+        alg = Algorithm(percentage_of_nodes_to_score=100, rng=random.Random(3), evaluator=evaluator)
+        chosen: list[str] = []
+        for i in range(6):
+            # The plugin's own state moves, the cache does not (no pod is assumed).
+            quota.exhausted = {f"n{j:03d}" for j in range(i * 20)}
+            quota.preferred = {f"n{119 - i:03d}": 100}
+            pod = make_pod(f"p{i}", uid=f"p{i}", requests={"cpu": "100m"})
+            chosen.append(alg.schedule(fwk, CycleState(), pod, cache).node)
+        quota.exhausted = {f"n{j:03d}" for j in range(120)}
+        with pytest.raises(FitError) as fit:
+            alg.schedule(fwk, CycleState(), make_pod("last", uid="last"), cache)
+        runs.append((chosen, str(fit.value), quota.filtered))
+    assert runs[1][:2] == runs[0][:2]
+    assert runs[0][0] == [f"n{119 - i:03d}" for i in range(6)]
+    assert "120 node's quota is exhausted" in runs[0][1]
+    # Every cycle asked the plugin about every candidate the kept verdicts let through.
+    assert runs[1][2] == runs[0][2]
