@@ -1,4 +1,4 @@
-"""Filter + Score per pod: node by node, over a thread pool, or batched on numpy columns.
+"""Filter + Score per pod: node by node, on a thread pool, on numpy columns, or kept across cycles.
 
     python -m bench.evaluation                    # 500 and 5000 nodes, ~10 pods per node
     python -m bench.evaluation --nodes 5000 --cycles 40
@@ -10,21 +10,22 @@ and the round-robin start, PreScore, Score, select) of the default profile on
 its own copy of the same cluster, cycle by cycle interleaved (a different
 way first each cycle: the machine may be shared), and assumes the
 chosen node as the scheduler does. Every cycle's outcome (host, nodes
-evaluated and feasible, next start) must be identical across the three ways
+evaluated and feasible, next start) must be identical across the ways
 or the run stops. Reported: the median microseconds per pod, the lowest of
 ``--repeat`` runs.
 
-The three ways are the package's evaluators (py_scheduler.scheduling.evaluation):
-NodeByNode, Threaded (kube-scheduler's shape: 16 workers, chunks of at most
-about sqrt(n) nodes, in waves sized to the feasible nodes still wanted) and
-Columnar, the default.
+The ways are the package's evaluators (py_scheduler.scheduling.evaluation
+and .incremental): NodeByNode, Threaded (kube-scheduler's shape: 16 workers,
+chunks of at most about sqrt(n) nodes, in waves sized to the feasible nodes
+still wanted), Columnar and Incremental, the default.
 
 ``--plugin-overhead`` measures instead what one out-of-tree Filter plugin
 costs: the default profile, then the default profile plus a trivial
 per-node Python Filter (``Drained``: reject nodes labelled as drained), then
 plus the same plugin with a columnar form (``filter_batch`` over a
-``NodeColumns.derived`` column), all with the Columnar evaluator. No node is
-drained, so the three must choose the same nodes.
+``NodeColumns.derived`` column), all with the default evaluator, which
+keeps no verdict of an out-of-tree plugin: it runs on the candidates every
+cycle. No node is drained, so the three must choose the same nodes.
 """
 
 from __future__ import annotations
@@ -411,9 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def print_plugin_overhead(sizes: list[int], args: argparse.Namespace) -> int:
     names = list(PROFILES)
-    print(
-        f"median CPU µs per pod (Filter+Score+select, columnar evaluator), numpy {np.__version__}"
-    )
+    print(f"median CPU µs per pod (Filter+Score+select, default evaluator), numpy {np.__version__}")
     print(f"{'nodes':>6}  {'pod':<20} " + " ".join(f"{n:>18}" for n in names))
     for size in sizes:
         for kind, medians in measure_plugins(
