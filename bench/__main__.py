@@ -40,7 +40,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="add one py-spy-profiled py-scheduler SchedulingBasic run",
     )
     parser.add_argument("--py-log-level", default="warning", help="py-scheduler's --log-level")
+    parser.add_argument(
+        "--schedulers",
+        default=f"{contenders.KUBE},{contenders.PY}",
+        help="comma-separated contenders to run (default: both)",
+    )
     parser.add_argument("--report-only", action="store_true", help="rewrite report.md and plots")
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        help="node count for every chosen workload (scaling runs: size '<size>-<N>n')",
+    )
     return parser.parse_args(argv)
 
 
@@ -65,7 +75,7 @@ def write_report(out: Path, results: JSON) -> None:
 
 
 async def bench(args: argparse.Namespace, results: JSON) -> None:
-    workloads = select(args.workloads, quick=args.quick)
+    workloads = select(args.workloads, quick=args.quick, nodes=args.nodes)
     session = time.strftime("%H%M%S")
     workdir = Path(tempfile.mkdtemp(prefix="py-scheduler-bench-"))
     options = Options(with_controller_manager=False, with_kwok=False, unlimited_inflight=True)
@@ -78,7 +88,7 @@ async def bench(args: argparse.Namespace, results: JSON) -> None:
         )
         etcd = _etcd_pid(plane, apiserver)
         settings = runner.Settings(
-            size="quick" if args.quick else "full",
+            size=("quick" if args.quick else "full") + (f"-{args.nodes}n" if args.nodes else ""),
             session=session,
             workdir=workdir,
             py_log_level=args.py_log_level,
@@ -102,7 +112,8 @@ async def _workload(
 ) -> None:
     await runner.create_nodes(ctx.kube, workload)
     try:
-        names = [contenders.CEILING] if workload.ceiling else [contenders.KUBE, contenders.PY]
+        chosen = [name.strip() for name in args.schedulers.split(",")]
+        names = [contenders.CEILING] if workload.ceiling else chosen
         for rep in range(args.reps):
             for name in names:
                 record = await runner.run_once(ctx, workload, name, rep)

@@ -25,7 +25,26 @@ PY: Final = "py-scheduler"
 CEILING: Final = "ceiling"
 
 
-def _config(plane: LocalControlPlane) -> str:
+# Profile settings per workload configuration, the same for every contender.
+# "batching" is scheduler_perf's batching/scheduler-config-no-topology.yaml:
+# no default spreading constraints, so upstream's opportunistic batching applies.
+CONFIGS: Final = {
+    "default": "",
+    "batching": (
+        "  pluginConfig:\n"
+        "  - name: PodTopologySpread\n"
+        "    args:\n"
+        "      defaultingType: List\n"
+        "      defaultConstraints: []\n"
+    ),
+}
+# kube-scheduler's feature gates per configuration. OpportunisticBatching is
+# beta and on by default since v1.35; it is set anyway, so a contender
+# release that ships it off still runs it.
+GATES: Final = {"default": "", "batching": "OpportunisticBatching=true"}
+
+
+def _config(plane: LocalControlPlane, config: str = "default") -> str:
     return (
         "apiVersion: kubescheduler.config.k8s.io/v1\n"
         "kind: KubeSchedulerConfiguration\n"
@@ -37,6 +56,7 @@ def _config(plane: LocalControlPlane) -> str:
         "  leaderElect: false\n"
         "profiles:\n"
         f"- schedulerName: {SCHEDULER_NAME}\n"
+        f"{CONFIGS[config]}"
     )
 
 
@@ -64,17 +84,26 @@ class Running:
 
 
 def command(
-    name: str, plane: LocalControlPlane, workdir: Path, py_log_level: str, *, gangs: bool = False
+    name: str,
+    plane: LocalControlPlane,
+    workdir: Path,
+    py_log_level: str,
+    config: str = "default",
+    *,
+    gangs: bool = False,
 ) -> list[str]:
     """``gangs``: kube-scheduler with its gang scheduling on (the Workload API's feature
     gates; py-scheduler has it on by default)."""
-    config = workdir / f"{name}-config.yaml"
-    config.write_text(_config(plane))
+    path = workdir / f"{name}-{config}-config.yaml"
+    path.write_text(_config(plane, config))
     if name == KUBE:
-        gates = [f"--feature-gates={scheduler_feature_gates(plane.release())}"] if gangs else []
+        named = [GATES[config]] if GATES[config] else []
+        if gangs:
+            named.append(scheduler_feature_gates(plane.release()))
+        gates = [f"--feature-gates={','.join(named)}"] if named else []
         return [
             str(plane.bin_dir / "kube-scheduler"),
-            f"--config={config}",
+            f"--config={path}",
             "--bind-address=127.0.0.1",
             f"--secure-port={free_port()}",
             f"--authentication-kubeconfig={plane.kubeconfig}",
@@ -89,7 +118,7 @@ def command(
             "py_scheduler",
             "run",
             "--config",
-            str(config),
+            str(path),
             "--kubeconfig",
             str(plane.kubeconfig),
             "--bind-address=127.0.0.1",
@@ -117,13 +146,14 @@ def start(
     tag: str,
     py_log_level: str = "warning",
     *,
+    config: str = "default",
     gangs: bool = False,
 ) -> Running:
     log = workdir / "logs" / f"{tag}-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            command(name, plane, workdir, py_log_level, gangs=gangs),
+            command(name, plane, workdir, py_log_level, config, gangs=gangs),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -193,6 +193,10 @@ def render(results: JSON) -> str:
             "",
             ratios(runs),
             "",
+            "## Scaling (SchedulingBasic)",
+            "",
+            scaling(runs),
+            "",
             "Latency row: the first ratio compares the highest arrival rate whose p99",
             "create-to-bound stays within 1 s. A dash: no sample (runs over within about",
             "a second leave none once the first is dropped) or no counterpart.",
@@ -204,6 +208,37 @@ def render(results: JSON) -> str:
             "",
         ]
     )
+
+
+SCALED = "SchedulingBasic"
+
+
+def _scaling_points(runs: Sequence[JSON]) -> dict[str, dict[int, list[JSON]]]:
+    """Full-size SchedulingBasic runs (``--nodes`` ones included) by scheduler and node count."""
+    points: dict[str, dict[int, list[JSON]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        if run["workload"] == SCALED and run["size"].startswith("full"):
+            points[run["scheduler"]][int(run["nodes"])].append(run)
+    return points
+
+
+def scaling(runs: Sequence[JSON]) -> str:
+    """How throughput, CPU per pod and peak RSS grow with the node count."""
+    points = _scaling_points(runs)
+    if not points:
+        return "No runs yet (`python -m bench --workloads SchedulingBasic --nodes N`)."
+    lines = [
+        "| nodes | scheduler | runs | pods/s avg | sched CPU-s /1k pods | peak RSS MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in ORDER:
+        for nodes, rs in sorted(points.get(name, {}).items()):
+            lines.append(
+                f"| {nodes} | {name} | {len(rs)} | {_fmt(_median(rs, _throughput))} "
+                f"| {_fmt(_median(rs, lambda r: r['cpu_s_per_1000_pods']), 2)} "
+                f"| {_fmt(_median(rs, lambda r: r['peak_rss_mib']), 0)} |"
+            )
+    return "\n".join(lines) + "\n\nPlot: `scaling.png` (the same medians against the node count)."
 
 
 def plot(results: JSON, out: Path) -> list[Path]:
@@ -241,6 +276,28 @@ def plot(results: JSON, out: Path) -> list[Path]:
             fig.savefig(path, dpi=80)
             plt.close(fig)
             written.append(path)
+    points = _scaling_points(results["runs"])
+    if points:
+        measures: list[tuple[str, Callable[[JSON], float | None]]] = [
+            ("pods/s", _throughput),
+            ("CPU-s /1k pods", lambda r: float(r["cpu_s_per_1000_pods"])),
+            ("peak RSS MiB", lambda r: float(r["peak_rss_mib"])),
+        ]
+        fig, axes = plt.subplots(1, len(measures), figsize=(12, 3.2), squeeze=False)
+        for ax, (label, get) in zip(axes[0], measures, strict=True):
+            for name, by_nodes in points.items():
+                xs = sorted(by_nodes)
+                ys = [_median(by_nodes[x], get) for x in xs]
+                ax.plot(xs, [y if y is not None else float("nan") for y in ys], "o-", label=name)
+            ax.set_xlabel("nodes")
+            ax.set_ylabel(label)
+            ax.legend(fontsize=7)
+        fig.suptitle(f"{SCALED}: growth with the node count", fontsize=9)
+        fig.tight_layout()
+        path = out / "scaling.png"
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        written.append(path)
     return written
 
 

@@ -94,13 +94,20 @@ def _init_bodies(workload: Workload, namespace: str) -> list[JSON]:
     return bodies
 
 
-def _pods(prefix: str, count: int, namespace: str, kind: str, gang_size: int = 0) -> list[JSON]:
+def _pods(
+    prefix: str, count: int, namespace: str, kind: str, *, batch: int = 0, gang_size: int = 0
+) -> list[JSON]:
+    def labels(i: int) -> dict[str, str] | None:
+        return {"signature": f"signature-label-{i // batch}"} if batch else None
+
     return [
         templates.pod(
             f"{prefix}{i}",
             namespace,
             kind,
             contenders.SCHEDULER_NAME,
+            None,
+            labels(i),
             group=gang_of(i, gang_size) if gang_size else None,
         )
         for i in range(count)
@@ -180,7 +187,12 @@ async def run_once(
             )
         if workload.mode == "drain":
             measured = _pods(
-                MEASURED, workload.measured, namespace, workload.measured_kind, workload.gang_size
+                MEASURED,
+                workload.measured,
+                namespace,
+                workload.measured_kind,
+                batch=workload.signature_batch,
+                gang_size=workload.gang_size,
             )
             await load.create_all(kube, path, measured)
         expected = workload.init_pods + workload.measured
@@ -188,6 +200,7 @@ async def run_once(
 
         record: JSON = {
             "session": settings.session,
+            "scheduler_config": workload.scheduler_config,
             "size": settings.size,
             "workload": workload.name,
             "scheduler": scheduler,
@@ -206,6 +219,7 @@ async def run_once(
             settings.workdir,
             tag,
             settings.py_log_level,
+            config=workload.scheduler_config,
             gangs=bool(workload.gang_size),
         )
         spy = _py_spy(running.pid, profile_to) if profile_to else None

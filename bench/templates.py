@@ -27,6 +27,7 @@ _POD_KINDS: Final[dict[str, tuple[int, str, dict[str, str]]]] = {
     "low": (900, LOW_PRIORITY, {"tier": "low"}),
     "high": (3000, HIGH_PRIORITY, {"tier": "high"}),
     "large": (9000, HIGH_PRIORITY, {"tier": "large"}),
+    "saturation": (3000, "", {}),
     "dra": (100, "", {}),
     "gang": (100, "", {}),
 }
@@ -60,16 +61,22 @@ def node(name: str, zone: str | None) -> JSON:
     }
 
 
+# Memory other than the 500Mi most kinds ask for (scheduler_perf's pod-saturation: 1Gi).
+_POD_MEMORY: Final = {"saturation": "1Gi"}
+
+
 def pod(
     name: str,
     namespace: str,
     kind: str,
     scheduler_name: str,
     node_name: str | None = None,
+    extra_labels: dict[str, str] | None = None,
     group: str | None = None,
 ) -> JSON:
     cpu, priority_class, labels = _POD_KINDS[kind]
-    resources = {"cpu": f"{cpu}m", "memory": "500Mi"}
+    labels = {**labels, **(extra_labels or {})}
+    resources = {"cpu": f"{cpu}m", "memory": _POD_MEMORY.get(kind, "500Mi")}
     spec: JSON = {
         "schedulerName": scheduler_name,
         "terminationGracePeriodSeconds": 0,

@@ -39,6 +39,13 @@ class Workload:
     # Gangs: measured pods come in Workload API PodGroups of this many, each needing
     # all of them (minCount); kube-scheduler runs with its gang scheduling on.
     gang_size: int = 0
+    # The schedulers' configuration (contenders.CONFIGS): "default", or
+    # "batching", upstream's for its opportunistic batching (no default
+    # spreading) with the OpportunisticBatching gate set on kube-scheduler.
+    scheduler_config: str = "default"
+    # Measured pods share a "signature" label in runs of this many (0: none),
+    # as scheduler_perf's signatureBatchSize gives them.
+    signature_batch: int = 0
 
     def quick(self) -> Workload:
         """500 nodes (preemption: 50) and a tenth of the pods."""
@@ -55,6 +62,7 @@ class Workload:
             init_pods=self.init_pods // 10,
             measured=self.measured // 10,
             step_seconds=self.step_seconds / 2,
+            signature_batch=self.signature_batch // 10,
         )
 
 
@@ -95,6 +103,16 @@ WORKLOADS: Final = (
         step_seconds=10.0,
     ),
     Workload("Ceiling", nodes=5000, init_pods=1000, measured=10000, ceiling=True),
+    # scheduler_perf's batching/ResourceSaturation: 3-CPU pods on 4-CPU nodes,
+    # one pod fills a node, upstream's batching configuration for both.
+    Workload(
+        "ResourceSaturation",
+        nodes=5000,
+        measured=5000,
+        measured_kind="saturation",
+        scheduler_config="batching",
+        signature_batch=1000,
+    ),
     # scheduler_perf's SchedulingWithResourceClaimTemplateStructured, 500 nodes:
     # one claim per pod from a template, devices of one driver on every node.
     Workload(
@@ -115,7 +133,9 @@ GANG: Final = Workload(
 BY_NAME: Final = {w.name: w for w in (*WORKLOADS, GANG)}
 
 
-def select(names: str | None, *, quick: bool) -> list[Workload]:
-    """The named workloads, or every one (the gang workload only when named)."""
+def select(names: str | None, *, quick: bool, nodes: int | None = None) -> list[Workload]:
+    """The named workloads (every one but the gang workload by default), at quick or
+    full size; ``nodes`` replaces every one's node count (the scaling runs)."""
     chosen = list(WORKLOADS) if not names else [BY_NAME[n.strip()] for n in names.split(",")]
-    return [w.quick() if quick else w for w in chosen]
+    sized = [w.quick() if quick else w for w in chosen]
+    return [replace(w, nodes=nodes) for w in sized] if nodes else sized

@@ -3,7 +3,7 @@ core. Integration tests use the real control plane instead."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -295,6 +295,9 @@ class FakeNominator:
 
     def nominated_pods_for(self, node: NodeName) -> Sequence[PodInfo]:
         return self.nominated.get(node, [])
+
+    def nominated_nodes(self) -> Collection[NodeName]:
+        return [NodeName(node) for node, pods in self.nominated.items() if pods]
 
     def __len__(self) -> int:
         return sum(len(pods) for pods in self.nominated.values())

@@ -23,7 +23,8 @@ from py_scheduler.explain.store import Diagnoser, DiagnosisStore
 from py_scheduler.kube.annotations import patch_annotations
 from py_scheduler.kube.client import KubeClient
 from py_scheduler.model import PodInfo
-from py_scheduler.scheduling.evaluation import Columnar, Evaluator, Recording
+from py_scheduler.scheduling.evaluation import Evaluator, Recording
+from py_scheduler.scheduling.incremental import Incremental
 from py_scheduler.scheduling.observer import CycleObserver, Observers
 from py_scheduler.scheduling.scheduler import Scheduler
 
@@ -62,7 +63,9 @@ class Explain:
 
             observers.append(AnnotationWriter(patch, self._spawn))
         self.observer: CycleObserver | None = Observers(observers) if observers else None
-        self.evaluator: Evaluator | None = Recording(Columnar()) if settings.annotations else None
+        self.evaluator: Evaluator | None = (
+            Recording(Incremental()) if settings.annotations else None
+        )
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         assert self._scheduler is not None, "attach() comes before the first cycle"

@@ -84,7 +84,8 @@ class ChangeLog(Protocol):
 _KEEPS_LOG: dict[type, bool] = {}
 
 
-def _change_log(snapshot: object) -> ChangeLog | None:
+def change_log(snapshot: object) -> ChangeLog | None:
+    """The snapshot as a ChangeLog, if it keeps one."""
     # A Protocol isinstance check walks the class each time: remember per type.
     kind = type(snapshot)
     keeps = _KEEPS_LOG.get(kind)
@@ -131,7 +132,7 @@ class NodeColumns:
 
     def sync(self, nodes: Sequence[NodeInfo], snapshot: object) -> None:
         """Match ``nodes``, the list ``snapshot`` gives now."""
-        log = _change_log(snapshot)
+        log = change_log(snapshot)
         if nodes is self.nodes and log is not None:
             changed = log.changed_since(self._generation)
             if changed is not None:

@@ -18,6 +18,19 @@ class Clonable(Protocol):
     def clone(self) -> Clonable: ...
 
 
+_CLONABLE: dict[type, bool] = {}
+
+
+def _clonable(value: object) -> bool:
+    # A Protocol isinstance check walks the class each time, and preemption
+    # clones the state once per node it tries: remember the answer per type.
+    kind = type(value)
+    known = _CLONABLE.get(kind)
+    if known is None:
+        known = _CLONABLE[kind] = isinstance(value, Clonable)
+    return known
+
+
 class StateKey(Generic[T]):
     """A typed key, one per datum, named ``"<Plugin>/<what>"``."""
 
@@ -67,7 +80,7 @@ class CycleState:
     def clone(self) -> CycleState:
         copy = CycleState()
         copy._data = {
-            k: (v.clone() if isinstance(v, Clonable) else v) for k, v in self._data.items()
+            k: (cast(Clonable, v).clone() if _clonable(v) else v) for k, v in self._data.items()
         }
         copy.skip_filter = self.skip_filter
         copy.skip_score = self.skip_score

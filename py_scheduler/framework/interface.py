@@ -9,7 +9,7 @@ nominated-pod pass hand it clones with pods added or removed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Set
 from typing import Any, ClassVar, Protocol, TypeVar, overload, runtime_checkable
 
 from py_scheduler.cluster import Cluster
@@ -107,6 +107,9 @@ class Nominator(Protocol):
     """Pods nominated to nodes by preemption, which a Filter dry run must count."""
 
     def nominated_pods_for(self, node: NodeName) -> Sequence[PodInfo]: ...
+
+    def nominated_nodes(self) -> Collection[NodeName]:
+        """The nodes some pod is nominated to."""
 
     def __len__(self) -> int:
         """How many pods are nominated anywhere."""

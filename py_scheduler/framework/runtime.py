@@ -314,11 +314,15 @@ class Framework(Handle):
         self._filter_index = {p.name: i for i, p in enumerate(self.filter)}
         # A normalised score needs every node's raw score first: per node only,
         # unless the plugin's batch form returns normalised scores itself.
+        # A Protocol isinstance check walks the class: once here, not per cycle.
+        self._normalizers: dict[str, ScoreNormalizer] = {
+            p.name: p for p in self.score if isinstance(p, ScoreNormalizer)
+        }
         self._batch_scores = {
             p.name: p
             for p in self.score
             if isinstance(p, BatchScorePlugin)
-            and (p.batch_normalizes or not isinstance(p, ScoreNormalizer))
+            and (p.batch_normalizes or p.name not in self._normalizers)
         }
 
     def _build(self, plugin_spec: PluginSpec[Any], args: object) -> Plugin:
@@ -667,12 +671,33 @@ class Framework(Handle):
         rows = self.batch_rows(nodes, snapshot)
         if rows is None:
             return None
-        columns = self._columns
+        passes, covered = self.batch_verdicts(state, pod, active, rows)
+        if passes is None:
+            return None
+        skip = state.skip_filter
+        rest = tuple(p for p in self.filter if p.name not in covered and p.name not in skip)
+        return FilterBatch(passes.tolist(), rest, rows)
+
+    @property
+    def batch_filters(self) -> Sequence[BatchFilterPlugin]:
+        """The Filter plugins with a batch form, in Filter order."""
+        return self._batch_filters
+
+    def batch_verdicts(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        plugins: Sequence[BatchFilterPlugin],
+        rows: Int64s,
+    ) -> tuple[Bools | None, frozenset[str]]:
+        """Where every one of ``plugins`` that could judge accepts the node at
+        that row (columns brought up to date by ``batch_rows``), and which
+        plugins judged; (None, {}) when none could."""
         passes: Bools | None = None
         covered: set[str] = set()
-        for plugin in active:
+        for plugin in plugins:
             try:
-                got = plugin.filter_batch(state, pod, columns, rows)
+                got = plugin.filter_batch(state, pod, self._columns, rows)
                 if got is not None and not (
                     isinstance(got, np.ndarray)
                     and got.dtype == np.bool_
@@ -687,11 +712,7 @@ class Framework(Handle):
                 continue
             passes = got if passes is None else passes & got
             covered.add(plugin.name)
-        if passes is None:
-            return None
-        skip = state.skip_filter
-        rest = tuple(p for p in self.filter if p.name not in covered and p.name not in skip)
-        return FilterBatch(passes.tolist(), rest, rows)
+        return passes, frozenset(covered)
 
     def batch_rows(self, nodes: Sequence[NodeInfo], snapshot: SharedLister) -> Int64s | None:
         """Where ``nodes`` sit in the columns, brought up to date with
@@ -820,42 +841,58 @@ class Framework(Handle):
         rows: Int64s | None = None,
         *,
         each: Callable[[Callable[[NodeInfo], int]], list[int]] | None = None,
+        kept: Callable[[ScorePlugin], Int64s | None] | None = None,
         record: ScoreRecord | None = None,
         per_plugin: dict[str, list[int]] | None = None,
     ) -> tuple[list[int], Status]:
         """Weighted total per node (same order as ``nodes``). Given ``rows``
         (``batch_rows``), plugins with a batch form score all nodes at once;
-        ``each`` maps a per-node score over ``nodes`` (a parallel map, say).
+        ``each`` maps a per-node score over ``nodes`` (a parallel map, say);
+        ``kept`` gives a plugin's raw scores on ``nodes`` when they are
+        already known (None: score them here), before normalisation.
         ``record`` hears each plugin's raw and normalised scores and weight;
-        it scores per node, where both are known (batch forms agree with it).
-        ``per_plugin`` receives each plugin's normalised scores, unweighted."""
+        it scores per node, where both are known (batch forms and kept scores
+        agree with it). ``per_plugin`` receives each plugin's normalised
+        scores, unweighted."""
         totals = np.zeros(len(nodes), dtype=np.int64)
         for plugin in self.score:
             if plugin.name in state.skip_score:
                 continue
             start = time.perf_counter()
+            normalizer = self._normalizers.get(plugin.name)
+            scores: list[int] | None = None
             batch: Int64s | None = None
-            batch_plugin = self._batch_scores.get(plugin.name)
-            if batch_plugin is not None and rows is not None and record is None:
-                batch = self._score_batch(batch_plugin, state, pod, rows)
-            if batch is None:
-                try:
-                    if each is None:
-                        scores = [plugin.score(state, pod, node) for node in nodes]
+            raw: Sequence[int] = ()
+            try:
+                known = kept(plugin) if kept is not None and record is None else None
+                if known is not None:
+                    if normalizer is None:
+                        batch = known
                     else:
-                        scores = each(functools.partial(plugin.score, state, pod))
-                    raw = list(scores) if record is not None else scores
-                    if isinstance(plugin, ScoreNormalizer):
-                        plugin.normalize_scores(state, pod, scores)
-                except Exception as exc:
-                    return totals.tolist(), self._crashed(plugin.name, "Score", exc)
+                        scores = known.tolist()
+                        normalizer.normalize_scores(state, pod, scores)
+                else:
+                    batch_plugin = self._batch_scores.get(plugin.name)
+                    if batch_plugin is not None and rows is not None and record is None:
+                        batch = self._score_batch(batch_plugin, state, pod, rows)
+                    if batch is None:
+                        if each is None:
+                            scores = [plugin.score(state, pod, node) for node in nodes]
+                        else:
+                            scores = each(functools.partial(plugin.score, state, pod))
+                        raw = list(scores) if record is not None else scores
+                        if normalizer is not None:
+                            normalizer.normalize_scores(state, pod, scores)
+            except Exception as exc:
+                return totals.tolist(), self._crashed(plugin.name, "Score", exc)
+            if batch is None:  # per-node scores, or normalised kept ones
                 checked = _expect_scores(plugin.name, scores, len(nodes))
                 if isinstance(checked, Status):
                     log.error(
                         "plugin broke its contract", plugin=plugin.name, error=checked.message
                     )
                     return totals.tolist(), checked
-                if record is not None:
+                if record is not None and scores is not None:
                     record(plugin.name, raw, scores, self.weights[plugin.name])
                 batch = checked
             elif len(batch) and not MIN_NODE_SCORE <= batch.min() <= batch.max() <= MAX_NODE_SCORE:
@@ -866,6 +903,16 @@ class Framework(Handle):
             if per_plugin is not None:
                 per_plugin[plugin.name] = batch.tolist()
         return totals.tolist(), SUCCESS
+
+    def raw_batch_scores(
+        self, state: CycleState, pod: PodInfo, plugin: ScorePlugin, rows: Int64s
+    ) -> Int64s | None:
+        """The plugin's scores before normalisation on ``rows`` of the columns,
+        from its batch form; None when it has none that gives them."""
+        batch = self._batch_scores.get(plugin.name)
+        if batch is None or batch.batch_normalizes:
+            return None
+        return self._score_batch(batch, state, pod, rows)
 
     def _score_batch(
         self, plugin: BatchScorePlugin, state: CycleState, pod: PodInfo, rows: Int64s

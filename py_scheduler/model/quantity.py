@@ -7,6 +7,7 @@ shrinks when it is converted.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from fractions import Fraction
@@ -37,6 +38,19 @@ class QuantityError(ValueError):
 
 def parse_quantity(value: str | int | float) -> Fraction:
     """Parse a quantity exactly; raise :class:`QuantityError` when malformed."""
+    if type(value) is str:
+        # Pods of one workload repeat the same few strings ("100m", "500Mi"):
+        # every watch event of every pod parses them again.
+        return _parse_string(value)
+    return _parse(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_string(value: str) -> Fraction:
+    return _parse(value)
+
+
+def _parse(value: str | int | float) -> Fraction:
     if isinstance(value, bool):
         raise QuantityError(f"quantity must be a string or number, not {value!r}")
     if isinstance(value, int):

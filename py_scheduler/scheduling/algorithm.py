@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
+
 from py_scheduler.framework.batch import Int64s
 from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import SharedLister
@@ -34,7 +36,8 @@ from py_scheduler.framework.types import (
     PreFilterResult,
 )
 from py_scheduler.model import NodeInfo, NodeName, PodInfo
-from py_scheduler.scheduling.evaluation import Columnar, Evaluator, rows_of
+from py_scheduler.scheduling.evaluation import TRACE_KEY, Evaluator, Outcome
+from py_scheduler.scheduling.incremental import Incremental
 
 MIN_FEASIBLE_NODES_TO_FIND: Final = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: Final = 5
@@ -87,7 +90,7 @@ class Algorithm:
         self.recorder = recorder
         self.percentage = percentage_of_nodes_to_score
         self.rng = rng
-        self.evaluator: Evaluator = evaluator if evaluator is not None else Columnar()
+        self.evaluator: Evaluator = evaluator if evaluator is not None else Incremental()
         self.next_start = 0
 
     def schedule(
@@ -99,10 +102,9 @@ class Algorithm:
             diagnosis = Diagnosis(pre_filter_msg=NO_NODES_AVAILABLE)
             diagnosis.unschedulable_plugins.add(NO_NODES_REJECTOR)
             raise FitError(pod, 0, diagnosis)
-        feasible, rows, diagnosis = self._find(fwk, state, pod, snapshot, all_nodes)
+        feasible, rows, diagnosis, evaluated = self._find(fwk, state, pod, snapshot, all_nodes)
         if not feasible:
             raise FitError(pod, len(all_nodes), diagnosis)
-        evaluated = len(feasible) + len(diagnosis.node_to_status)
         if len(feasible) == 1:
             return ScheduleResult(feasible[0].name, evaluated, 1)
         start = time.perf_counter()
@@ -125,7 +127,7 @@ class Algorithm:
         snapshot: SharedLister,
         all_nodes: Sequence[NodeInfo],
     ) -> tuple[list[NodeInfo], Diagnosis]:
-        feasible, _, diagnosis = self._find(fwk, state, pod, snapshot, all_nodes)
+        feasible, _, diagnosis, _ = self._find(fwk, state, pod, snapshot, all_nodes, complete=True)
         return feasible, diagnosis
 
     def _find(
@@ -135,9 +137,15 @@ class Algorithm:
         pod: PodInfo,
         snapshot: SharedLister,
         all_nodes: Sequence[NodeInfo],
-    ) -> tuple[list[NodeInfo], Int64s | None, Diagnosis]:
+        *,
+        complete: bool = False,
+    ) -> tuple[list[NodeInfo], Int64s | None, Diagnosis, int]:
         """Feasible nodes, their rows in the framework's columns (when batch
-        filters ran) and the diagnosis."""
+        filters ran), the diagnosis and how many nodes Filter judged. The
+        rejections reach the diagnosis when no node is feasible (the
+        FailedScheduling message and preemption read them), when ``complete``
+        or when the evaluator keeps a trace (explain reads them for a pod
+        that fits too); any other cycle that found a node only counts them."""
         diagnosis = Diagnosis()
         state.write(DIAGNOSIS_KEY, diagnosis)
         start = time.perf_counter()
@@ -152,7 +160,7 @@ class Algorithm:
             diagnosis.unschedulable_plugins |= rejectors
             if status.plugin:
                 diagnosis.unschedulable_plugins.add(status.plugin)
-            return [], None, diagnosis
+            return [], None, diagnosis, 0
 
         # A pod nominated by an earlier preemption tries its node first.
         if pod.nominated_node:
@@ -162,7 +170,7 @@ class Algorithm:
             ):
                 status = fwk.run_filters_with_nominated(state, pod, nominated)
                 if status.is_success:
-                    return [nominated], None, diagnosis
+                    return [nominated], None, diagnosis, 1
                 if status.code is Code.ERROR:
                     raise SchedulingError(status)
 
@@ -175,12 +183,18 @@ class Algorithm:
                 f"node(s) didn't satisfy plugin(s) [{names}]"
             )
         start = time.perf_counter()
-        feasible, rows = self._filter(fwk, state, pod, snapshot, nodes, diagnosis, len(all_nodes))
-        filtered = Status() if feasible else Status(Code.UNSCHEDULABLE)
+        out = self._filter(fwk, state, pod, snapshot, nodes, len(all_nodes))
+        # A traced cycle (explain, result annotations) reports every rejection.
+        if complete or not out.feasible or state.get(TRACE_KEY) is not None:
+            diagnosis.node_to_status.statuses.update(zip(out.rejected, out.statuses(), strict=True))
+            plugins = {status.plugin for status in out.statuses()}
+            plugins.discard("")
+            diagnosis.unschedulable_plugins |= plugins
+        filtered = Status() if out.feasible else Status(Code.UNSCHEDULABLE)
         self._timed("Filter", filtered, fwk, start)
         if state.plugin_seconds:
             fwk.filter_time(state, pod)
-        return feasible, rows, diagnosis
+        return out.feasible, out.rows, diagnosis, len(out.feasible) + len(out.rejected)
 
     def _filter(
         self,
@@ -189,32 +203,20 @@ class Algorithm:
         pod: PodInfo,
         snapshot: SharedLister,
         nodes: Sequence[NodeInfo],
-        diagnosis: Diagnosis,
         num_all: int,
-    ) -> tuple[list[NodeInfo], Int64s | None]:
+    ) -> Outcome:
         count = len(nodes)
         if count == 0:
-            return [], None
+            return Outcome(0, [], None, [], [])
         start = self.next_start % count
         judged = self.evaluator.filter(
             fwk, state, pod, snapshot, nodes, start=start, want=self.feasible_to_find(fwk, count)
         )
-        self.next_start = (start + len(judged.statuses)) % max(num_all, 1)
-        feasible: list[NodeInfo] = []
-        found_at: list[int] = []
-        statuses = diagnosis.node_to_status
-        for i, status in enumerate(judged.statuses):
-            at = (start + i) % count
-            if status.code is Code.SUCCESS:
-                feasible.append(nodes[at])
-                found_at.append(at)
-            elif status.code is Code.ERROR:
-                raise SchedulingError(status)
-            else:
-                statuses[nodes[at].name] = status
-                if status.plugin:
-                    diagnosis.unschedulable_plugins.add(status.plugin)
-        return feasible, rows_of(judged.rows, found_at)
+        out = judged.outcome(nodes, start)
+        self.next_start = (start + out.judged) % max(num_all, 1)
+        if out.error is not None:
+            raise SchedulingError(out.error)
+        return out
 
     def _timed(self, point: str, status: Status, fwk: Framework, start: float) -> None:
         self.recorder.extension_point(
@@ -233,16 +235,12 @@ class Algorithm:
         )
 
     def select_host(self, nodes: Sequence[NodeInfo], totals: Sequence[int]) -> NodeName:
-        """The highest total; a uniform random choice among ties (reservoir sampling)."""
-        best = totals[0]
-        chosen = 0
-        ties = 1
-        for i in range(1, len(nodes)):
-            score = totals[i]
-            if score > best:
-                best, chosen, ties = score, i, 1
-            elif score == best:
-                ties += 1
-                if self.rng.randrange(ties) == 0:
-                    chosen = i
+        """The highest total; a uniform random choice among ties.
+
+        Upstream samples a reservoir, one draw per tie met on the way; a
+        single draw among all the ties is the same uniform choice, and with
+        hundreds of equal nodes it saves as many draws per cycle."""
+        scores = np.asarray(totals, dtype=np.int64)
+        ties = np.flatnonzero(scores == scores.max())
+        chosen = int(ties[self.rng.randrange(len(ties))]) if len(ties) > 1 else int(ties[0])
         return nodes[chosen].name

@@ -60,6 +60,8 @@ class Cache:
         self._with_affinity: list[NodeInfo] | None = None
         self._with_anti_affinity: list[NodeInfo] | None = None
         self._image_nodes: dict[str, int] = {}
+        # Bumped whenever an image count changes: scores that read them are stale.
+        self._images_generation = 0
         self._generation = 0
         self._indexes = PodIndexes(self.pods)
         # Touched NodeInfos in generation order: _touched[i] got generation
@@ -113,6 +115,10 @@ class Cache:
     def generation(self) -> int:
         return self._generation
 
+    @property
+    def images_generation(self) -> int:
+        return self._images_generation
+
     def changed_since(self, generation: int) -> Sequence[NodeInfo] | None:
         """NodeInfos touched after ``generation`` (repeats possible); None when
         the log no longer reaches back that far."""
@@ -125,7 +131,9 @@ class Cache:
     def add_node(self, node: Node) -> None:
         node_info = self._nodes.get(node.name)
         if node_info is not None:
-            self._count_images(node_info.node, -1)
+            if node_info.node.images != node.images:
+                self._count_images(node_info.node, -1)
+                self._count_images(node, 1)
         else:
             # A ghost's images were uncounted when its node was removed.
             node_info = self._ghosts.pop(node.name, None)
@@ -145,7 +153,8 @@ class Cache:
         if self._ordered is None:
             # A node back from the ghosts brings its pods, affinity ones included.
             self._with_affinity = self._with_anti_affinity = None
-        self._count_images(node, 1)
+        if node.name not in self._nodes:
+            self._count_images(node, 1)
         self._nodes[node.name] = node_info
         self._touch(node_info)
 
@@ -172,6 +181,8 @@ class Cache:
         return list(self._nodes)
 
     def _count_images(self, node: Node, sign: int) -> None:
+        if node.images:
+            self._images_generation += 1
         for image in node.images:
             left = self._image_nodes.get(image, 0) + sign
             if left > 0:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 import numpy as np
@@ -52,16 +53,69 @@ PARALLELISM: Final = 16  # kube-scheduler's default
 CheckNode = Callable[[int], Status]
 
 
+@dataclass(slots=True)
+class Outcome:
+    """What the Filter loop decided: how many candidates it judged (a prefix of
+    the round-robin order), the feasible ones in that order with their rows in
+    the framework's columns (when known), the rejected ones in that order
+    with their statuses, and the Error that ended the loop, if one did.
+
+    The statuses may be given as a function: an evaluator that knows a node
+    is rejected (from a batch form) need not find out why until asked, and
+    a cycle that found a node never asks."""
+
+    judged: int
+    feasible: list[NodeInfo]
+    rows: Int64s | None
+    rejected: list[NodeName]
+    why: list[Status] | Callable[[], list[Status]]
+    error: Status | None = None
+
+    def statuses(self) -> list[Status]:
+        """The rejected nodes' statuses, in the order of ``rejected``."""
+        if callable(self.why):
+            self.why = self.why()
+        return self.why
+
+
 class Judged:
     """The statuses of the first ``len(statuses)`` candidates in round-robin
     order; ``rows`` are every candidate's rows in the framework's columns when
-    batch filters ran (in candidate order, not round-robin order)."""
+    batch filters ran (in candidate order, not round-robin order). An
+    evaluator that has the outcome at hand passes it instead (``decided``)."""
 
-    __slots__ = ("rows", "statuses")
+    __slots__ = ("decided", "rows", "statuses")
 
-    def __init__(self, statuses: list[Status], rows: Int64s | None = None) -> None:
+    def __init__(
+        self,
+        statuses: list[Status],
+        rows: Int64s | None = None,
+        *,
+        decided: Outcome | None = None,
+    ) -> None:
         self.statuses = statuses
         self.rows = rows
+        self.decided = decided
+
+    def outcome(self, nodes: Sequence[NodeInfo], start: int) -> Outcome:
+        if self.decided is not None:
+            return self.decided
+        count = len(nodes)
+        statuses: list[Status] = []
+        out = Outcome(len(self.statuses), [], None, [], statuses)
+        found_at: list[int] = []
+        for i, status in enumerate(self.statuses):
+            at = (start + i) % count
+            if status.code is Code.SUCCESS:
+                out.feasible.append(nodes[at])
+                found_at.append(at)
+            elif status.code is Code.ERROR:
+                out.error = status
+            else:
+                out.rejected.append(nodes[at].name)
+                statuses.append(status)
+        out.rows = rows_of(self.rows, found_at)
+        return out
 
 
 class Evaluator(Protocol):
@@ -355,8 +409,8 @@ class Explaining:
 class Recording:
     """Another evaluator's decisions, with its scores recorded per plugin in
     the cycle state's ``Trace``: what the result annotations show. Filter is
-    the inner evaluator's, sampling included; the trace gets the decisive
-    status of each node it judged. Scores are taken per node (where raw and
+    the inner evaluator's, sampling and kept verdicts included; the trace
+    gets the decisive status of each node it judged. Scores are taken per node (where raw and
     normalised scores are both known), which the batch forms agree with."""
 
     def __init__(self, inner: Evaluator) -> None:
@@ -374,12 +428,18 @@ class Recording:
         want: int,
     ) -> Judged:
         judged = self.inner.filter(fwk, state, pod, snapshot, nodes, start=start, want=want)
+        # The inner evaluator may hand over its outcome rather than statuses
+        # (the incremental one does); the algorithm reads the same object.
+        out = judged.outcome(nodes, start)
+        judged.decided = out
         trace = trace_of(state)
         count = len(nodes)
-        trace.candidates = [nodes[(start + i) % count].name for i in range(len(judged.statuses))]
-        for name, status in zip(trace.candidates, judged.statuses, strict=True):
-            if status.code is not Code.SUCCESS:
-                trace.verdicts[name] = [status]
+        trace.candidates = [nodes[(start + i) % count].name for i in range(out.judged)]
+        for name, status in zip(out.rejected, out.statuses(), strict=True):
+            trace.verdicts[name] = [status]
+        if out.error is not None and trace.candidates:
+            # The loop stops at the node whose Filter erred: the last one judged.
+            trace.verdicts[trace.candidates[-1]] = [out.error]
         return judged
 
     def score(

@@ -7,7 +7,7 @@ cleared.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from py_scheduler.model import NodeName, PodInfo, PodUID
 
@@ -20,6 +20,9 @@ class Nominator:
     def nominated_pods_for(self, node: NodeName) -> Sequence[PodInfo]:
         pods = self._by_node.get(node)
         return list(pods.values()) if pods else []
+
+    def nominated_nodes(self) -> Collection[NodeName]:
+        return self._by_node.keys()
 
     def node_of(self, uid: PodUID) -> NodeName | None:
         return self._node_of.get(uid)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -40,7 +40,12 @@ from py_scheduler.plugins.noderesources.fit import (
 from py_scheduler.plugins.noderesources.requested_to_capacity_ratio import UtilizationShapePoint
 from py_scheduler.plugins.noderesources.resource_allocation import ResourceSpec
 from py_scheduler.plugins.taint_toleration import TaintToleration
-from py_scheduler.scheduling.algorithm import Algorithm, ScheduleResult, SchedulingError
+from py_scheduler.scheduling.algorithm import (
+    DIAGNOSIS_KEY,
+    Algorithm,
+    ScheduleResult,
+    SchedulingError,
+)
 from py_scheduler.scheduling.cache import Cache
 from py_scheduler.scheduling.evaluation import (
     Columnar,
@@ -49,7 +54,9 @@ from py_scheduler.scheduling.evaluation import (
     NodeByNode,
     Recording,
     Threaded,
+    trace_of,
 )
+from py_scheduler.scheduling.incremental import Incremental
 from py_scheduler.scheduling.nominator import Nominator
 from tests.builders import make_node, make_pod, node_info
 from tests.fakes import FakeHandle, FakeSnapshot
@@ -487,6 +494,8 @@ def test_schedules_equal_node_by_node_evaluation(
         Columnar(min_nodes=0),
         Threaded(pool, 4),
         Recording(Columnar(min_nodes=0)),
+        Incremental(Columnar(min_nodes=0), min_nodes=0),
+        Recording(Incremental(Columnar(min_nodes=0), min_nodes=0)),
     ]
     if percentage == 100:
         evaluators.append(Explaining())  # it judges every node: so do the others here
@@ -531,6 +540,59 @@ def test_schedules_equal_node_by_node_evaluation(
     pool.shutdown()
     assert kinds["ok"] > 10, kinds
     assert kinds["fit"] > 3, kinds
+
+
+def traced(alg: Algorithm, fwk: Framework, pod: PodInfo, cache: Cache) -> tuple[object, ...]:
+    """What the result annotations read of one cycle: the trace and the diagnosis."""
+    state = CycleState()
+    try:
+        node: NodeName | None = alg.schedule(fwk, state, pod, cache).node
+    except FitError:
+        node = None
+    trace = trace_of(state)
+    diagnosis = state.get(DIAGNOSIS_KEY)
+    scores = {p: (s.raw, s.normalized, s.weight) for p, s in trace.scores.items()}
+    return (
+        node,
+        trace.candidates,
+        trace.verdicts,
+        trace.scored,
+        scores,
+        trace.totals,
+        dict(diagnosis.node_to_status.statuses) if diagnosis is not None else None,
+    )
+
+
+@pytest.mark.parametrize("percentage", [0, 100])
+def test_recording_over_kept_verdicts_keeps_the_trace_of_node_by_node(percentage: int) -> None:
+    """The result annotations of a live scheduler on the incremental evaluator:
+    every judged node with its status (rejections a pod that fits too), every
+    score, as recorded over node-by-node evaluation."""
+    evaluators: list[Evaluator] = [
+        Recording(NodeByNode()),
+        Recording(Incremental(Columnar(min_nodes=0), min_nodes=0)),
+    ]
+    caches = [random_cache(random.Random(11), 150) for _ in evaluators]
+    frameworks = [default_framework(cache) for cache in caches]
+    algorithms = [
+        Algorithm(percentage_of_nodes_to_score=percentage, rng=random.Random(5), evaluator=e)
+        for e in evaluators
+    ]
+    rng = random.Random(17)
+    rejected = 0
+    for i in range(60):
+        pod = random_pod(random.Random(rng.random()), f"p{i}", uid=f"p{i}")
+        got = [
+            traced(alg, fwk, pod, cache)
+            for alg, fwk, cache in zip(algorithms, frameworks, caches, strict=True)
+        ]
+        assert got[1] == got[0], i
+        node = cast(NodeName | None, got[0][0])
+        if node is not None:
+            rejected += len(cast(dict[str, Status], got[0][6]))
+            for cache in caches:
+                cache.assume(pod, node)
+    assert rejected > 0  # pods that fit had rejected nodes in their diagnosis
 
 
 def test_a_plain_snapshot_is_reread_each_cycle() -> None:

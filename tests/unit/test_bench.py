@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import evaluation, explain, gates, profile, stats
+from bench import evaluation, explain, gates, profile, report, stats, workloads
 
 
 class TestThroughputSamples:
@@ -136,8 +136,41 @@ def test_the_benchmark_ways_agree_cycle_by_cycle() -> None:
     medians = evaluation.measure(150, 4, cycles=4, repeat=1, seed=3)
     assert set(medians) == set(evaluation.KINDS)
     for per_way in medians.values():
-        assert set(per_way) == {"sequential", "thread pool", "vectorised"}
+        assert set(per_way) == set(evaluation.WAYS)
         assert all(value > 0 for value in per_way.values())
+
+
+def _run(size: str, nodes: int, scheduler: str, pods_per_s: float, cpu: float) -> dict[str, object]:
+    return {
+        "size": size,
+        "workload": "SchedulingBasic",
+        "scheduler": scheduler,
+        "nodes": nodes,
+        "finished": True,
+        "throughput": {"samples": [pods_per_s], "average": pods_per_s},
+        "cpu_s_per_1000_pods": cpu,
+        "peak_rss_mib": 100.0 + nodes / 100,
+    }
+
+
+def test_scaling_rows_are_full_size_schedulingbasic_medians_by_node_count() -> None:
+    runs = [
+        _run("full-1000n", 1000, "py-scheduler", 400.0, 1.0),
+        _run("full-1000n", 1000, "py-scheduler", 600.0, 3.0),
+        _run("full", 5000, "py-scheduler", 300.0, 2.0),
+        _run("full", 5000, "kube-scheduler", 200.0, 2.5),
+        _run("quick", 500, "py-scheduler", 900.0, 9.0),  # not a scaling point
+    ]
+    rows = [line for line in report.scaling(runs).splitlines() if line.startswith("| 1000")]
+    assert rows == ["| 1000 | py-scheduler | 2 | 500.0 | 2.00 | 110 |"]
+    assert "| 500 |" not in report.scaling(runs)
+    assert "| 5000 | kube-scheduler | 1 | 200.0 | 2.50 | 150 |" in report.scaling(runs)
+
+
+def test_a_node_count_override_resizes_every_chosen_workload() -> None:
+    chosen = workloads.select("SchedulingBasic,TopologySpreading", quick=False, nodes=15000)
+    assert [w.nodes for w in chosen] == [15000, 15000]
+    assert [w.measured for w in chosen] == [10000, 5000]
 
 
 def test_the_explain_benchmark_runs_every_measurement(capsys: pytest.CaptureFixture[str]) -> None:

@@ -136,8 +136,11 @@ async def test_the_nomination_of_a_waiting_pod_does_not_count_it_twice() -> None
 async def test_the_loop_keeps_scheduling_while_a_pod_waits() -> None:
     core = core_with(Hold(), "n1", "n2")
     await _schedule(core, held("a"))
+    # Both nodes tie for a: the random draw picks its node, b gets the other.
+    (waiting,) = core.frameworks["py-scheduler"].waiting_pods()
+    other = "n2" if waiting.pod.node_name == "n1" else "n1"
     await _schedule(core, make_pod("b", requests={"cpu": "500m"}))
-    assert binds(core) == [("default/b", "n2")]
+    assert binds(core) == [("default/b", other)]
 
 
 async def test_a_waiting_pod_holds_its_room() -> None:
@@ -220,11 +223,12 @@ async def test_a_plugin_rejects_a_waiting_pod_through_the_handle() -> None:
     pod = held("a")
     await _schedule(core, pod)
     fwk = core.frameworks["py-scheduler"]
-    for waiting in fwk.waiting_pods():
-        assert waiting.reject(HOLD, f"reject pod {waiting.pod.name}")
+    (waiting,) = fwk.waiting_pods()
+    node = str(waiting.pod.node_name)  # both nodes tie: the random draw picks one
+    assert waiting.reject(HOLD, f"reject pod {waiting.pod.name}")
     await core.settle()
     message = "0/1 nodes are available: 1 reject pod a."
-    assert core.cluster.calls == [nominated("default/a"), *rejected("default/a", message)]
+    assert core.cluster.calls == [nominated("default/a", node), *rejected("default/a", message)]
     assert core.queue.where(pod.uid) == UNSCHEDULABLE
 
 

@@ -102,12 +102,20 @@ class _State:
     freed: frozenset[DeviceID] = frozenset()
 
     def clone(self) -> _State:
-        return replace(
-            self,
-            unavailable=set(self.unavailable),
-            by_node=dict(self.by_node),
-            reserved=dict(self.reserved),
-            removed=dict(self.removed),
+        # Spelled out: preemption clones the state once per node it tries, and
+        # dataclasses.replace costs several times a plain construction.
+        return _State(
+            self.claims,
+            self.available_on,
+            self.to_allocate,
+            self.allocating,
+            self.allocator,
+            self.allocated,
+            set(self.unavailable),
+            dict(self.by_node),
+            dict(self.reserved),
+            dict(self.removed),
+            self.freed,
         )
 
 

@@ -24,6 +24,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar, Final
 
+import numpy as np
+
+from py_scheduler.framework.batch import Bools, Int64s, NodeColumns, change_log
 from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import (
     MAX_NODE_SCORE,
@@ -43,6 +46,14 @@ from py_scheduler.framework.types import (
 )
 from py_scheduler.model import Node, NodeInfo, PodInfo
 from py_scheduler.plugins.interpodaffinity.args import InterPodAffinityArgs, decode_args
+from py_scheduler.plugins.interpodaffinity.counting import (
+    AFFINITY,
+    ANTI,
+    EXISTING_ANTI,
+    Counter,
+    KeptCounts,
+    question,
+)
 from py_scheduler.plugins.interpodaffinity.filtering import FilterState
 from py_scheduler.plugins.interpodaffinity.scoring import TopologyScores, add_score
 from py_scheduler.plugins.interpodaffinity.terms import (
@@ -68,8 +79,21 @@ _REJECTED_EXISTING: Final = Status.unschedulable(REASON_EXISTING_ANTI_AFFINITY)
 
 # PreFilter -> Filter (and the PreFilter extensions): the topology counts.
 _PRE_FILTER: Final = StateKey[FilterState](f"{NAME}/counts")
+# PreFilter -> Filter's batch form: the kept counts the FilterState is part of.
+_KEPT: Final = StateKey[KeptCounts](f"{NAME}/kept")
 # PreScore -> Score: the summed weights per topology pair.
 _PRE_SCORE: Final = StateKey[TopologyScores](f"{NAME}/scores")
+
+
+def _lookup(kept: KeptCounts, which: int, key: str, rows: Int64s) -> tuple[Bools, Int64s]:
+    """Whether each row has the topology key, and the count of its pair."""
+    codes = kept.codes(key).codes[rows]
+    present = codes >= 0
+    by_code = kept.counts_by_code(which, key)
+    if not len(by_code):
+        return present, np.zeros(len(rows), dtype=np.int64)
+    found: Int64s = by_code[np.where(present, codes, 0)]
+    return present, found
 
 
 class InterPodAffinity:
@@ -79,6 +103,7 @@ class InterPodAffinity:
         self._handle = handle
         self._hard_weight = args.hard_pod_affinity_weight
         self._ignore_preferred = args.ignore_preferred_terms_of_existing_pods
+        self._counter = Counter()
 
     # -- PreFilter -----------------------------------------------------------------
 
@@ -89,7 +114,7 @@ class InterPodAffinity:
         if problem is not None:
             return None, Status.unresolvable(f"parsing pod: {problem}")
         # Counted from the snapshot's indexes, which cover ``nodes`` (its own list).
-        counts = self._count(pod)
+        counts = self._count(pod, state, nodes)
         if (
             not counts.existing_anti
             and not pod.required_affinity
@@ -127,10 +152,25 @@ class InterPodAffinity:
             state.write(_PRE_FILTER, counts)
         return counts
 
-    def _count(self, pod: PodInfo) -> FilterState:
+    def _count(
+        self,
+        pod: PodInfo,
+        state: CycleState | None = None,
+        nodes: Sequence[NodeInfo] | None = None,
+    ) -> FilterState:
         namespaces = Namespaces(self._handle.objects)
-        counts = FilterState(pod, namespaces.labels(pod.namespace), namespaces, {}, {}, {})
+        namespace_labels = namespaces.labels(pod.namespace)
+        counts = FilterState(pod, namespace_labels, namespaces, {}, {}, {})
         snapshot = self._handle.snapshot
+        log = change_log(snapshot)
+        if state is not None and log is not None and nodes is snapshot.node_infos():
+            key = question(pod, namespace_labels)
+            if key is not None:
+                # The snapshot's whole list, and it logs its changes: bring
+                # the kept counts up to date instead of counting afresh.
+                kept = self._counter.counts(key, counts, nodes, snapshot, log)
+                state.write(_KEPT, kept)
+                return kept.state
         counts.count_held_anti(snapshot)
         counts.count_matching(snapshot)
         return counts
@@ -147,6 +187,39 @@ class InterPodAffinity:
         if not counts.satisfies_existing_anti_affinity(labels):
             return _REJECTED_EXISTING
         return SUCCESS
+
+    def filter_batch(
+        self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
+    ) -> Bools | None:
+        """``filter`` on many nodes at once from the kept counts per value
+        code; None (judge per node) when this cycle counted afresh."""
+        kept = state.get(_KEPT)
+        counts = state.get(_PRE_FILTER)
+        if kept is None or counts is None or kept.state is not counts:
+            return None
+        if kept.nodes is not columns.nodes:
+            return None
+        passes = np.ones(len(rows), dtype=np.bool_)
+        if pod.required_affinity:
+            exist = np.ones(len(rows), dtype=np.bool_)
+            for term in pod.required_affinity:
+                present, found = _lookup(kept, AFFINITY, term.topology_key, rows)
+                passes &= present
+                exist &= found > 0
+            first = not counts.affinity and matches_all(
+                pod.required_affinity, counts.pod, counts.namespaces
+            )
+            if not first:
+                passes &= exist
+        if counts.anti:
+            for term in pod.required_anti_affinity:
+                present, found = _lookup(kept, ANTI, term.topology_key, rows)
+                passes &= ~(present & (found > 0))
+        if counts.existing_anti:
+            for key in list(kept.keys[EXISTING_ANTI]):
+                present, found = _lookup(kept, EXISTING_ANTI, key, rows)
+                passes &= ~(present & (found > 0))
+        return passes
 
     # -- Score ---------------------------------------------------------------------
 

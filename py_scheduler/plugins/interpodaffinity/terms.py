@@ -77,10 +77,10 @@ def matches_other(term: PodAffinityTerm, other: PodInfo, namespaces: Namespaces)
     """
     if term.selector is None or not term.selector.matches(other.labels):
         return False
-    return _picks_namespace(term, other.namespace, namespaces)
+    return picks_namespace(term, other.namespace, namespaces)
 
 
-def _picks_namespace(term: PodAffinityTerm, namespace: str, namespaces: Namespaces) -> bool:
+def picks_namespace(term: PodAffinityTerm, namespace: str, namespaces: Namespaces) -> bool:
     if namespace in term.namespaces:
         return True
     selector = term.namespace_selector
@@ -102,7 +102,7 @@ def matching_per_node(
         return
     found = snapshot.matching_pods(tuple(s for s in selectors if s is not None), terminating=True)
     for namespace, per_node in found.items():
-        if all(_picks_namespace(t, namespace, namespaces) for t in terms):
+        if all(picks_namespace(t, namespace, namespaces) for t in terms):
             yield from on_nodes(snapshot, per_node)
 
 

@@ -22,6 +22,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, Final
 
+import numpy as np
+
+from py_scheduler.framework.batch import Bools, Int64s, NodeColumns, change_log
 from py_scheduler.framework.cycle_state import CycleState, StateKey
 from py_scheduler.framework.interface import MAX_NODE_SCORE, Handle, PreFilterExtensions
 from py_scheduler.framework.registry import PluginSpec
@@ -52,17 +55,76 @@ from py_scheduler.plugins.podtopologyspread.common import (
     has_all_keys,
     merge_selectors,
 )
+from py_scheduler.plugins.podtopologyspread.counting import DomainCounter, DomainCounts
 from py_scheduler.plugins.podtopologyspread.filtering import FilterState
 from py_scheduler.plugins.podtopologyspread.scoring import ScoreState, round_half_up
 
 # PreFilter -> Filter (and the PreFilter extensions): counts per domain.
 _PRE_FILTER: Final = StateKey[FilterState](f"{NAME}/counts")
+# PreFilter -> Filter's batch form: the kept counts the FilterState came from.
+_DOMAINS: Final = StateKey[DomainCounts](f"{NAME}/domains")
+# PreScore -> Score's batch form: the kept counts the ScoreState came from.
+_SCORE_DOMAINS: Final = StateKey[DomainCounts](f"{NAME}/scoreDomains")
 # PreScore -> Score: counts, ignored nodes and weights.
 _PRE_SCORE: Final = StateKey[ScoreState](f"{NAME}/scores")
 
 
+def _with_empty(kept: DomainCounts, i: int) -> Int64s:
+    """Counts per value code, the "" value's including nodes missing the key."""
+    by_code = kept.by_code[i]
+    if kept.empty[i] and "" in kept.values[i]:
+        by_code = by_code.copy()
+        by_code[kept.values[i].index("")] += kept.empty[i]
+    return by_code
+
+
+def _kept_score_state(
+    kept: DomainCounts,
+    constraints: tuple[Constraint, ...],
+    filtered: Sequence[NodeInfo],
+    require_all: bool,
+    matching: Sequence[Mapping[NodeName, int]],
+) -> ScoreState | None:
+    """PreScore's state from kept counts: the candidates' domains and ignored
+    nodes, the counts of those domains over every node; None when a
+    candidate is not a listed node (then the nodes are walked)."""
+    rows = kept.rows
+    positions = [rows.get(n.name, -1) for n in filtered]
+    if any(p < 0 or kept.nodes[p] is not n for p, n in zip(positions, filtered, strict=True)):
+        return None
+    at = np.array(positions, dtype=np.int64)
+    lacking = np.zeros(len(at), dtype=np.bool_)
+    if require_all:
+        for codes in kept.codes:
+            lacking |= codes[at] < 0
+    ignored = frozenset(filtered[i].name for i in np.flatnonzero(lacking).tolist())
+    counted = at[~lacking]
+    counts: list[dict[str, int]] = []
+    weights = []
+    for i, c in enumerate(constraints):
+        domains: dict[str, int] = {}
+        if c.topology_key != HOSTNAME_LABEL:
+            codes = kept.codes[i][counted]
+            values, by_code = kept.values[i], _with_empty(kept, i)
+            for code in np.unique(codes[codes >= 0]).tolist():
+                domains[values[code]] = int(by_code[code])
+            if (codes < 0).any():
+                # A missing key is the "" domain, with any node labelled "".
+                labelled = values.index("") if "" in values else -1
+                domains[""] = kept.empty[i] + (
+                    int(kept.by_code[i][labelled]) if labelled >= 0 else 0
+                )
+            size = len(domains)
+        else:
+            size = len(filtered) - len(ignored)
+        counts.append(domains)
+        weights.append(math.log(size + 2))
+    return ScoreState(constraints, ignored, tuple(counts), tuple(matching), tuple(weights))
+
+
 class PodTopologySpread:
     name: ClassVar[str] = NAME
+    batch_normalizes: ClassVar[bool] = True  # score_batch returns normalised scores
 
     def __init__(self, args: PodTopologySpreadArgs, handle: Handle) -> None:
         self._handle = handle
@@ -70,6 +132,7 @@ class PodTopologySpread:
         self._defaults = (
             SYSTEM_DEFAULT_CONSTRAINTS if self._system_defaulted else args.default_constraints
         )
+        self._counter = DomainCounter()
 
     def _constraints(self, pod: PodInfo, action: str) -> tuple[Constraint, ...]:
         if pod.spread_constraints:
@@ -91,7 +154,7 @@ class PodTopologySpread:
     def pre_filter(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
     ) -> tuple[PreFilterResult | None, Status]:
-        counts = self._count(pod, nodes)
+        counts = self._count(pod, nodes, state)
         if not counts.constraints:
             return None, SKIP
         state.write(_PRE_FILTER, counts)
@@ -125,11 +188,22 @@ class PodTopologySpread:
         found = self._handle.snapshot.matching_pods((selector,), terminating=False)
         return found.get(namespace, NO_PODS)
 
-    def _count(self, pod: PodInfo, nodes: Sequence[NodeInfo]) -> FilterState:
+    def _count(
+        self, pod: PodInfo, nodes: Sequence[NodeInfo], state: CycleState | None = None
+    ) -> FilterState:
         constraints = self._constraints(pod, DO_NOT_SCHEDULE)
         counts: list[dict[str, int]] = [{} for _ in constraints]
         if constraints:
             matching = [self._matching(c, pod.namespace) for c in constraints]
+            snapshot = self._handle.snapshot
+            log = change_log(snapshot)
+            if state is not None and log is not None and nodes is snapshot.node_infos():
+                # The whole node list of a snapshot that logs its changes:
+                # bring the kept counts up to date instead of walking it.
+                kept = self._counter.counts(pod, constraints, nodes, matching, log)
+                if kept.state is not None:
+                    state.write(_DOMAINS, kept)
+                    return kept.state
             for node_info in nodes:
                 node = node_info.node
                 labels = node.labels
@@ -174,13 +248,36 @@ class PodTopologySpread:
                 return REJECTED
         return SUCCESS
 
+    def filter_batch(
+        self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
+    ) -> Bools | None:
+        """``filter`` on many nodes at once, from the kept domain codes and
+        counts; None (judge per node) when this cycle's counts were walked."""
+        kept = state.get(_DOMAINS)
+        counts = state.get(_PRE_FILTER)
+        if kept is None or counts is None or kept.state is not counts:
+            return None
+        if kept.nodes is not columns.nodes:
+            return None
+        passes = np.ones(len(rows), dtype=np.bool_)
+        for i, c in enumerate(counts.constraints):
+            codes = kept.codes[i][rows]
+            present = codes >= 0
+            if not len(kept.values[i]):
+                return np.zeros(len(rows), dtype=np.bool_)
+            found = kept.by_code[i][np.where(present, codes, 0)]
+            self_match = 1 if c.selects(pod.labels) else 0
+            limit = c.max_skew - self_match + counts.global_minimum(i)
+            passes &= present & (found <= limit)
+        return passes
+
     # -- Score ---------------------------------------------------------------------
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
         all_nodes = self._handle.snapshot.node_infos()
         if not all_nodes:
             return SKIP
-        scores = self._score_state(pod, nodes, all_nodes)
+        scores = self._score_state(pod, nodes, all_nodes, state)
         if not scores.constraints:
             return SKIP
         state.write(_PRE_SCORE, scores)
@@ -209,6 +306,48 @@ class PodTopologySpread:
             total += found * scores.weights[i] + (c.max_skew - 1)
         return round_half_up(total)
 
+    def score_batch(
+        self, state: CycleState, pod: PodInfo, columns: NodeColumns, rows: Int64s
+    ) -> Int64s | None:
+        """``score`` then ``normalize_scores`` on many nodes at once, from the
+        kept counts; None (score per node) when PreScore walked the nodes."""
+        scores = state.get(_PRE_SCORE)
+        kept = state.get(_SCORE_DOMAINS)
+        if scores is None or kept is None or kept.nodes is not columns.nodes:
+            return None
+        total = np.zeros(len(rows), dtype=np.float64)
+        for i, c in enumerate(scores.constraints):
+            codes = kept.codes[i][rows]
+            present = codes >= 0
+            if c.topology_key == HOSTNAME_LABEL:
+                found = kept.matched[i][rows]
+            elif len(kept.values[i]):
+                # A candidate's own domain is always one PreScore counted.
+                found = _with_empty(kept, i)[np.where(present, codes, 0)]
+            else:
+                found = np.zeros(len(rows), dtype=np.int64)
+            # The per-node sum's operations, in its order, per element.
+            term = found * scores.weights[i] + (c.max_skew - 1)
+            total = np.where(present, total + term, total)
+        whole = np.floor(total)
+        raw = (whole + (total - whole >= 0.5)).astype(np.int64)
+        if scores.ignored:
+            ignored = np.array(
+                [columns.nodes[row].name in scores.ignored for row in rows.tolist()],
+                dtype=np.bool_,
+            )
+            raw[ignored] = IGNORED
+        counted = raw != IGNORED
+        out = np.zeros(len(rows), dtype=np.int64)
+        if not counted.any():
+            return out
+        lowest, highest = int(raw[counted].min()), int(raw[counted].max())
+        if highest == 0:
+            out[counted] = MAX_NODE_SCORE
+        else:
+            out[counted] = MAX_NODE_SCORE * (highest + lowest - raw[counted]) // highest
+        return out
+
     def normalize_scores(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         counted = [s for s in scores if s != IGNORED]
         lowest = min(counted, default=0)
@@ -223,13 +362,28 @@ class PodTopologySpread:
                 scores[i] = MAX_NODE_SCORE * (highest + lowest - raw) // highest
 
     def _score_state(
-        self, pod: PodInfo, filtered: Sequence[NodeInfo], all_nodes: Sequence[NodeInfo]
+        self,
+        pod: PodInfo,
+        filtered: Sequence[NodeInfo],
+        all_nodes: Sequence[NodeInfo],
+        state: CycleState | None = None,
     ) -> ScoreState:
         constraints = self._constraints(pod, SCHEDULE_ANYWAY)
         if not constraints:
             return ScoreState(())
         # System defaults let nodes without a zone still spread by hostname.
         require_all = bool(pod.spread_constraints) or not self._system_defaulted
+        snapshot = self._handle.snapshot
+        log = change_log(snapshot)
+        if state is not None and log is not None and all_nodes is snapshot.node_infos():
+            listed = [self._matching(c, pod.namespace) for c in constraints]
+            kept = self._counter.counts(
+                pod, constraints, all_nodes, listed, log, require_all=require_all
+            )
+            scores = _kept_score_state(kept, constraints, filtered, require_all, listed)
+            if scores is not None:
+                state.write(_SCORE_DOMAINS, kept)
+                return scores
         ignored: set[str] = set()
         counts: list[dict[str, int]] = [{} for _ in constraints]
         for node_info in filtered:

@@ -1,18 +1,24 @@
 """PodTopologySpread and InterPodAffinity decide the same on the real cache
-(incremental indexes) as on a snapshot that walks every pod, on random
-clusters and through random churn: PreFilter, Filter on every node, the
-PreFilter extensions (a pod removed as preemption does, a nominated pod
-added), PreScore, Score and NormalizeScore."""
+(incremental indexes, and the domain counts kept across cycles) as on a
+snapshot that walks every pod, on random clusters and through random churn:
+PreFilter, Filter on every node (and its batch form), the PreFilter
+extensions (a pod removed as preemption does, a nominated pod added),
+PreScore, Score and NormalizeScore. Incoming pods repeat now and then, as
+replicas do, so kept counts are brought up to date rather than rebuilt."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
+from py_scheduler.framework.batch import BatchFilterPlugin, BatchScorePlugin, NodeColumns
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.interface import Handle
+from py_scheduler.framework.status import SUCCESS
 from py_scheduler.model import NodeInfo, PodInfo
 from py_scheduler.plugins.interpodaffinity.args import InterPodAffinityArgs
 from py_scheduler.plugins.interpodaffinity.plugin import InterPodAffinity
@@ -47,6 +53,12 @@ def outcomes(
     state = CycleState()
     _, out["pre_filter"] = plugin.pre_filter(state, pod, nodes)
     out["filter"] = [plugin.filter(state, pod, n) for n in nodes]
+    if isinstance(plugin, BatchFilterPlugin):
+        columns = NodeColumns()
+        columns.sync(nodes, None)
+        passes = plugin.filter_batch(state, pod, columns, np.arange(len(nodes), dtype=np.int64))
+        if passes is not None:
+            assert passes.tolist() == [s.is_success for s in out["filter"]]  # type: ignore[attr-defined]
     changes: list[tuple[str, PodInfo, int]] = [("add", *nominated)]
     if victim is not None:
         changes.append(("remove", *victim))
@@ -72,6 +84,13 @@ def outcomes(
     out["raw_scores"] = list(scores)
     plugin.normalize_scores(score_state, pod, scores)
     out["scores"] = scores
+    if isinstance(plugin, BatchScorePlugin) and out["pre_score"] == SUCCESS:
+        columns = NodeColumns()
+        columns.sync(nodes, None)
+        rows = np.array(feasible, dtype=np.int64)
+        batch = plugin.score_batch(score_state, pod, columns, rows)
+        if batch is not None:
+            assert batch.tolist() == scores
     return out
 
 
@@ -84,12 +103,16 @@ def compare(seed: int, factory: PluginFactory, *, steps: int, incoming: int) -> 
     objects: FakeObjects = random_clusters.objects()
     indexed = factory(FakeHandle(snapshot=cache, objects=objects))
     compared = 0
+    earlier: list[PodInfo] = []
     for step in range(steps):
-        nodes = list(cache.node_infos())
+        nodes = cache.node_infos()  # the cache's own list: counts may be kept for it
         if nodes:
-            walked = factory(FakeHandle(nodes, objects=objects))
+            walked = factory(FakeHandle(list(nodes), objects=objects))
             for i in range(incoming):
                 pod = random_clusters.pod(rng, f"incoming-{step}-{i}", incoming=True)
+                if earlier and rng.random() < 0.5:
+                    pod = replace(rng.choice(earlier), name=f"incoming-{step}-{i}")
+                earlier.append(pod)
                 feasible = sorted(rng.sample(range(len(nodes)), rng.randint(1, len(nodes))))
                 on_nodes = [(p, i) for i, n in enumerate(nodes) for p in n.pods.values()]
                 victim = rng.choice(on_nodes) if on_nodes else None
