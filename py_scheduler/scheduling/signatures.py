@@ -102,6 +102,7 @@ UNREAD_FIELDS: Final = {
     "scheduled_condition": "status",
     "resource_version": "identity",
     "generation": "identity",
+    "pod_group": "gang scheduling (PreEnqueue, PreFilter, Permit): no node-local verdict",
 }
 
 
