@@ -139,6 +139,7 @@ class ActionType(enum.Flag):
     UPDATE_NODE_TAINT = enum.auto()
     UPDATE_NODE_CONDITION = enum.auto()
     UPDATE_NODE_ANNOTATION = enum.auto()
+    UPDATE_NODE_DECLARED_FEATURE = enum.auto()
     UPDATE_POD_LABEL = enum.auto()
     UPDATE_POD_SCALE_DOWN = enum.auto()
     UPDATE_POD_TOLERATIONS = enum.auto()
@@ -153,6 +154,7 @@ class ActionType(enum.Flag):
             | cls.UPDATE_NODE_TAINT
             | cls.UPDATE_NODE_CONDITION
             | cls.UPDATE_NODE_ANNOTATION
+            | cls.UPDATE_NODE_DECLARED_FEATURE
             | cls.UPDATE_POD_LABEL
             | cls.UPDATE_POD_SCALE_DOWN
             | cls.UPDATE_POD_TOLERATIONS

@@ -14,6 +14,7 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Final, NewType
 
+from py_scheduler.model.declared_features import required_features
 from py_scheduler.model.raw import DecodeError, Fields, RawObject
 from py_scheduler.model.resources import (
     CPU,
@@ -171,6 +172,8 @@ class PodInfo:
     scheduled_condition: tuple[str, str, str] | None = None  # (status, reason, message)
     resource_version: str = ""
     generation: int = 0
+    # Node declared features the spec uses (every release's; see model.declared_features).
+    required_features: frozenset[str] = frozenset()
 
     @property
     def key(self) -> PodKey:
@@ -504,6 +507,7 @@ def decode_pod(raw: RawObject) -> PodInfo:
         scheduled_condition=scheduled,
         resource_version=meta.string("resourceVersion"),
         generation=meta.integer("generation"),
+        required_features=required_features(spec),
     )
 
 
