@@ -161,7 +161,8 @@ class PodInfo:
     spread_constraints: tuple[SpreadConstraint, ...] = ()
     tolerations: tuple[Toleration, ...] = ()
     scheduling_gates: tuple[str, ...] = ()
-    images: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()  # of the containers, init containers included
+    volume_images: tuple[str, ...] = ()  # references of ``image`` volumes
     volumes: tuple[Volume, ...] = ()
     owners: tuple[OwnerRef, ...] = ()
     resource_claims: tuple[PodClaim, ...] = ()
@@ -489,6 +490,11 @@ def decode_pod(raw: RawObject) -> PodInfo:
         tolerations=tuple(decode_toleration(f) for f in spec.objects("tolerations")),
         scheduling_gates=tuple(g.string("name") for g in spec.objects("schedulingGates")),
         images=tuple(images),
+        volume_images=tuple(
+            v.obj("image").string("reference")
+            for v in spec.objects("volumes")
+            if v.raw.get("image") is not None
+        ),
         volumes=tuple(_volume(f) for f in spec.objects("volumes")),
         owners=owners,
         resource_claims=tuple(
