@@ -177,6 +177,8 @@ class Resource(enum.Enum):
     PV = "PersistentVolume"
     STORAGE_CLASS = "StorageClass"
     CSI_NODE = "CSINode"
+    CSI_DRIVER = "CSIDriver"
+    CSI_STORAGE_CAPACITY = "CSIStorageCapacity"
     NAMESPACE = "Namespace"
     PDB = "PodDisruptionBudget"
     RESOURCE_CLAIM = "ResourceClaim"

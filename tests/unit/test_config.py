@@ -129,6 +129,8 @@ def test_the_default_profile_builds_every_extension_point() -> None:
         "DynamicResources": 2,
         "NodeResourcesBalancedAllocation": 1,
         "ImageLocality": 1,
+        # A score plugin without a weight in multiPoint weighs 1 (its score: 1.37+).
+        "VolumeBinding": 1,
     }
     assert names["queueSort"] == ["PrioritySort"]
     assert names["preEnqueue"] == ["SchedulingGates", "DynamicResources"]
@@ -247,6 +249,7 @@ def test_specific_points_are_kept_apart_from_multi_point() -> None:
         "DynamicResources": 2,
         "NodeResourcesBalancedAllocation": 1,
         "NodeResourcesFit": 5,
+        "VolumeBinding": 1,
     }
 
 
