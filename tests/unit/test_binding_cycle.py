@@ -95,6 +95,27 @@ async def test_a_pod_deleted_while_binding_is_not_requeued() -> None:
     assert core.cache.pod(pod.uid) is None
 
 
+async def test_a_pod_recreated_while_its_bind_failed_gets_nothing_for_the_old_uid() -> None:
+    """kube-scheduler 1.37's handleSchedulingFailure: deleted and recreated under its
+    name (a new UID) while the failure is handled, nothing is requeued and nothing
+    written about the old pod; the new pod is queued on its own."""
+    core = build_core([make_node("n1")])
+    core.cluster.fail["bind"] = Unavailable("timeout", status=504)
+    old = make_pod("p", uid="old-uid")
+    core.scheduler.on_pod(old)
+    queued = await core.queue.pop()
+    assert queued is not None
+    core.scheduler.schedule_one(queued)
+    core.scheduler.on_pod_deleted(old)
+    new = make_pod("p", uid="new-uid")
+    core.scheduler.on_pod(new)
+    await core.settle()
+    assert core.cluster.calls == [("bind", "default/p", "n1")]
+    assert core.queue.where(old.uid) is None
+    assert core.queue.where(new.uid) is not None
+    assert len(core.queue) == 1
+
+
 async def test_a_relist_keeps_a_pod_whose_bind_the_watch_never_showed() -> None:
     core = build_core([small("n1")])
     await schedule(core, make_pod("p", requests={"cpu": "600m"}))
