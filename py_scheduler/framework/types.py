@@ -33,6 +33,8 @@ class QueuedPodInfo:
     gating_plugin: str = ""
     gating_message: str = ""
     backoff_expiration: float = 0.0
+    # Sent back by the unschedulable timeout, not by an event, since its last attempt.
+    flushed_from_unschedulable: bool = False
 
 
 @dataclass(frozen=True, slots=True)

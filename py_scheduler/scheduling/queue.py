@@ -225,6 +225,7 @@ class SchedulingQueue:
         if queued.pod.uid in self._where:
             return
         queued.timestamp = self._clock()
+        queued.flushed_from_unschedulable = False  # back after an attempt
         queued.unschedulable_plugins = frozenset(rejectors)
         queued.pending_plugins = frozenset(pending)
         if error or not (queued.unschedulable_plugins or queued.pending_plugins):
@@ -332,6 +333,7 @@ class SchedulingQueue:
         for uid, where in list(self._unschedulable.items()):
             if now - where.unschedulable_since > MAX_IN_UNSCHEDULABLE:
                 self._drop(uid)
+                where.queued.flushed_from_unschedulable = True
                 self._requeue(where.queued, UNSCHEDULABLE_TIMEOUT.label)
                 moved += 1
         return moved
@@ -388,6 +390,8 @@ class SchedulingQueue:
     def _push_active(self, queued: QueuedPodInfo, event: str) -> None:
         status = self._pre_enqueue(queued.pod)
         if not status.is_success:
+            # A gated pod makes no attempt: the flush must not count for a later one.
+            queued.flushed_from_unschedulable = False
             queued.gating_plugin = status.plugin
             queued.gating_message = status.message
             self._place(queued.pod.uid, _Where(GATED, queued, self._clock()))

@@ -8,7 +8,8 @@ from unittest.mock import ANY
 import pytest
 
 from py_scheduler.cluster import Conflict, NotFound, PodCondition, Unavailable
-from py_scheduler.scheduling.queue import BACKOFF
+from py_scheduler.framework.recorder import NoMetrics
+from py_scheduler.scheduling.queue import BACKOFF, MAX_IN_UNSCHEDULABLE
 from tests.builders import make_node, make_pod
 from tests.unit.helpers_core import build_core, failed_scheduling, schedule, small
 
@@ -148,3 +149,32 @@ async def test_a_bind_is_not_sent_once_the_lease_went_stale() -> None:
     assert core.cluster.calls == []
     assert not core.cache.is_assumed(pod.uid)
     assert core.queue.where(pod.uid) == BACKOFF
+
+
+class FlushCounter(NoMetrics):
+    def __init__(self) -> None:
+        self.after_flush = 0
+
+    def pod_scheduled_after_flush(self) -> None:
+        self.after_flush += 1
+
+
+@pytest.mark.parametrize("flushed", [True, False], ids=["after the flush", "after an event"])
+async def test_a_pod_bound_after_the_unschedulable_flush_is_counted(flushed: bool) -> None:
+    """scheduler_pod_scheduled_after_flush_total (kube-scheduler 1.36): the pod became
+    schedulable without an event telling the queue (the node grew in the cache
+    only), so only the five-minute flush brings it back."""
+    counter = FlushCounter()
+    core = build_core([small("n1")], recorder=counter)
+    pod = make_pod("p", requests={"cpu": "2"})
+    await schedule(core, pod)
+    assert core.queue.where(pod.uid) is not None
+    if flushed:
+        core.cache.add_node(make_node("n1", allocatable={"cpu": "4", "pods": "110"}))
+        core.clock.advance(MAX_IN_UNSCHEDULABLE + 1)
+        assert core.queue.flush_unschedulable_leftover() == 1
+    else:
+        core.scheduler.on_node(make_node("n1", allocatable={"cpu": "4", "pods": "110"}))
+    await core.cycle()
+    assert core.cache.pod(pod.uid) is not None  # bound
+    assert counter.after_flush == int(flushed)
