@@ -74,7 +74,11 @@ class EventHandlers:
         if pod.is_terminal:
             self.on_pod_deleted(pod)
             return
+        before = self.pending.get(pod.uid)
         self.pending[pod.uid] = pod
+        if before is not None and before.nominated_node not in ("", pod.nominated_node):
+            # It no longer holds room on its old nominated node.
+            self._nomination_released(before)
         if self.cache.is_assumed(pod.uid):
             # Binding in flight, or held at Permit (nominated to its node, which it
             # already takes as assumed): the watch will show where it went.
@@ -114,7 +118,7 @@ class EventHandlers:
             self.queue.move_all(event(Resource.ASSIGNED_POD, action), old, pod)
 
     def on_pod_deleted(self, pod: PodInfo) -> None:
-        self.pending.pop(pod.uid, None)
+        was_pending = self.pending.pop(pod.uid, None)
         self.queue.delete(pod)
         self.nominator.remove(pod)
         fwk = self.profiles.get(pod.scheduler_name)
@@ -124,6 +128,17 @@ class EventHandlers:
             return
         if self.cache.pod(pod.uid) is not None:
             self._remove_assigned(pod)
+        elif was_pending is not None and was_pending.nominated_node:
+            self._nomination_released(was_pending)
+
+    def _nomination_released(self, pod: PodInfo) -> None:
+        """A nominated pod left its node (deleted, or nominated elsewhere): as if an
+        assigned pod were deleted there, for the pods of lower or equal priority,
+        which counted it as placed (upstream's deletePodFromSchedulingQueue and
+        updatePodInSchedulingQueue)."""
+        self.queue.move_all(
+            ASSIGNED_POD_DELETE, pod, None, only=lambda other: other.priority <= pod.priority
+        )
 
     def _remove_assigned(self, pod: PodInfo) -> None:
         cached = self.cache.pod(pod.uid)

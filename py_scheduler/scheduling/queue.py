@@ -243,15 +243,27 @@ class SchedulingQueue:
 
     # -- cluster events ---------------------------------------------------------------------
 
-    def move_all(self, event: ClusterEvent, old: object = None, new: object = None) -> int:
-        """Move unschedulable pods that this event may help; returns how many moved."""
+    def move_all(
+        self,
+        event: ClusterEvent,
+        old: object = None,
+        new: object = None,
+        *,
+        only: Callable[[PodInfo], bool] | None = None,
+    ) -> int:
+        """Move unschedulable pods that this event may help (and ``only`` accepts);
+        returns how many moved."""
         moved = 0
         for uid, where in list(self._unschedulable.items()):
+            if only is not None and not only(where.queued.pod):
+                continue
             if self._helps(where.queued, event, old, new):
                 self._drop(uid)
                 self._requeue(where.queued, event.label)
                 moved += 1
         for uid, where in list(self._gated_by_event.items()):
+            if only is not None and not only(where.queued.pod):
+                continue
             if self._helps_gated(where.queued, event, old, new):
                 # PreEnqueue runs again; a pod still held back stays gated.
                 self._drop(uid)
