@@ -47,7 +47,7 @@ class NodeDeclaredFeatures:
         del args
         version = handle.server.version
         self._registered = registered(version)
-        self._names_missing = not version.at_least(1, 36)
+        self._reason_names_features = not version.at_least(1, 36)
 
     def required(self, pod: PodInfo) -> frozenset[str]:
         """The features ``pod`` needs from its node in the server's release."""
@@ -72,7 +72,7 @@ class NodeDeclaredFeatures:
         missing = required - node.node.declared_features
         if not missing:
             return SUCCESS
-        if self._names_missing:
+        if self._reason_names_features:
             return Status.unresolvable(REASON_UNSATISFIED_1_35 + ", ".join(sorted(missing)))
         return _REJECTED
 

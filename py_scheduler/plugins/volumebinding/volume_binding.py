@@ -92,7 +92,6 @@ class _State:
     volumes_by_class: dict[str, VolumeIndex] = field(default_factory=dict)
     by_node: dict[str, PodVolumes] = field(default_factory=dict)
     all_bound: bool = False
-    has_static_bindings: bool = False
 
 
 class VolumeBinding:
@@ -105,9 +104,8 @@ class VolumeBinding:
         self._claims: AssumeCache[PersistentVolumeClaim] = AssumeCache()
         # StorageCapacityScoring: on by default from 1.37, where an empty shape takes
         # the default one; before, only a shape the configuration gives turns it on.
-        self._capacity_scoring = handle.server.version.at_least(1, 37) or bool(args.shape)
         self._scorer: VolumeScorer | None = None
-        if self._capacity_scoring:
+        if handle.server.version.at_least(1, 37) or args.shape:
             self._scorer = build_scorer(args.shape or DEFAULT_SHAPE)
 
     # -- the assumed view -----------------------------------------------------------
@@ -207,7 +205,6 @@ class VolumeBinding:
         if reasons:
             return Status.unresolvable(*reasons)
         st.by_node[node.name] = volumes
-        st.has_static_bindings = st.has_static_bindings or bool(volumes.static_bindings)
         return SUCCESS
 
     def find_pod_volumes(
