@@ -387,8 +387,9 @@ def _parse(
 
 def for_release(cfg: SchedulerConfig, release: ServerVersion) -> SchedulerConfig:
     """``cfg`` with the default plugins of ``release``'s kube-scheduler. The document
-    decoded once already, and releases differ only in the defaults' order, so this
-    cannot fail. A configuration built in code, not decoded, is kept as it is."""
+    decoded once already, and releases differ only in the defaults (their order, and
+    NodeDeclaredFeatures from 1.36, which takes no arguments), so this cannot fail. A
+    configuration built in code, not decoded, is kept as it is."""
     if cfg.document is None or plugins.default_multi_point(release) == plugins.default_multi_point(
         cfg.release
     ):

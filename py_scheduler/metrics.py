@@ -55,6 +55,14 @@ POD_SCHEDULING_ATTEMPTS: Final = Histogram(
     "Number of attempts to successfully schedule a pod.",
     buckets=exponential(1, 2, 5),
 )
+# kube-scheduler 1.36: a pod bound after the 5-minute unschedulable flush, not an
+# event, sent it back to be tried (a hint to look for a missing queueing hint).
+POD_SCHEDULED_AFTER_FLUSH: Final = Counter(
+    "scheduler_pod_scheduled_after_flush",
+    "Number of pods that were successfully scheduled after being flushed from "
+    "unschedulableEntities due to timeout. This metric helps detect potential queueing "
+    "hint misconfigurations or event handling issues.",
+)
 QUEUE_INCOMING_PODS: Final = Counter(
     "scheduler_queue_incoming_pods",
     "Number of pods added to scheduling queues by event and queue type.",
@@ -328,6 +336,9 @@ class PrometheusRecorder:
         if since_first_attempt is not None:
             label = str(attempts) if attempts < 15 else "15+"
             POD_SCHEDULING_SLI_DURATION.labels(label).observe(since_first_attempt)
+
+    def pod_scheduled_after_flush(self) -> None:
+        POD_SCHEDULED_AFTER_FLUSH.inc()
 
     def queue_incoming(self, queue: str, event: str) -> None:
         # Every py-scheduler entity is a pod, and every push changes its queue, which is

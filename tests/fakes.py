@@ -37,7 +37,9 @@ from py_scheduler.model.server import OFFLINE, ServerInfo
 from py_scheduler.model.volumes import (
     ANN_SELECTED_NODE,
     ClaimRef,
+    CSIDriver,
     CSINode,
+    CSIStorageCapacity,
     PersistentVolume,
     PersistentVolumeClaim,
     StorageClass,
@@ -96,6 +98,8 @@ class FakeObjects:
     volumes: list[PersistentVolume] = field(default_factory=list)
     classes: list[StorageClass] = field(default_factory=list)
     csi_nodes: list[CSINode] = field(default_factory=list)
+    csi_drivers: list[CSIDriver] = field(default_factory=list)
+    capacities: list[CSIStorageCapacity] = field(default_factory=list)
     resource_claims: list[ResourceClaim] = field(default_factory=list)
     device_classes: list[DeviceClass] = field(default_factory=list)
     slices: list[ResourceSlice] = field(default_factory=list)
@@ -123,6 +127,12 @@ class FakeObjects:
 
     def csi_node(self, name: str) -> CSINode | None:
         return next((c for c in self.csi_nodes if c.name == name), None)
+
+    def csi_driver(self, name: str) -> CSIDriver | None:
+        return next((d for d in self.csi_drivers if d.name == name), None)
+
+    def storage_capacities(self) -> Sequence[CSIStorageCapacity]:
+        return self.capacities
 
     def resource_claim(self, namespace: str, name: str) -> ResourceClaim | None:
         key = f"{namespace}/{name}"

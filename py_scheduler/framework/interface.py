@@ -32,7 +32,9 @@ from py_scheduler.model.dra.objects import DeviceClass, DeviceID, ResourceClaim,
 from py_scheduler.model.selectors import LabelSelector
 from py_scheduler.model.server import ServerInfo
 from py_scheduler.model.volumes import (
+    CSIDriver,
     CSINode,
+    CSIStorageCapacity,
     PersistentVolume,
     PersistentVolumeClaim,
     StorageClass,
@@ -89,6 +91,11 @@ class ObjectLister(Protocol):
     def storage_class(self, name: str) -> StorageClass | None: ...
 
     def csi_node(self, name: str) -> CSINode | None: ...
+
+    def csi_driver(self, name: str) -> CSIDriver | None: ...
+
+    def storage_capacities(self) -> Sequence[CSIStorageCapacity]:
+        """Every CSIStorageCapacity, of every namespace."""
 
     def resource_claim(self, namespace: str, name: str) -> ResourceClaim | None: ...
 

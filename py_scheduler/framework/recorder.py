@@ -28,6 +28,9 @@ class MetricsRecorder(Protocol):
     def pod_scheduled(self, attempts: int, since_first_attempt: float | None) -> None:
         """A pod was bound after ``attempts`` attempts."""
 
+    def pod_scheduled_after_flush(self) -> None:
+        """A pod was bound on an attempt the unschedulable timeout (not an event) began."""
+
     def queue_incoming(self, queue: str, event: str) -> None:
         """A pod entered one of the scheduling queues because of ``event``."""
 
@@ -66,6 +69,9 @@ class NoMetrics:
         pass
 
     def pod_scheduled(self, attempts: int, since_first_attempt: float | None) -> None:
+        pass
+
+    def pod_scheduled_after_flush(self) -> None:
         pass
 
     def queue_incoming(self, queue: str, event: str) -> None:

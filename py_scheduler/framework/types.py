@@ -33,6 +33,8 @@ class QueuedPodInfo:
     gating_plugin: str = ""
     gating_message: str = ""
     backoff_expiration: float = 0.0
+    # Sent back by the unschedulable timeout, not by an event, since its last attempt.
+    flushed_from_unschedulable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,7 @@ class ActionType(enum.Flag):
     UPDATE_NODE_TAINT = enum.auto()
     UPDATE_NODE_CONDITION = enum.auto()
     UPDATE_NODE_ANNOTATION = enum.auto()
+    UPDATE_NODE_DECLARED_FEATURE = enum.auto()
     UPDATE_POD_LABEL = enum.auto()
     UPDATE_POD_SCALE_DOWN = enum.auto()
     UPDATE_POD_TOLERATIONS = enum.auto()
@@ -153,6 +156,7 @@ class ActionType(enum.Flag):
             | cls.UPDATE_NODE_TAINT
             | cls.UPDATE_NODE_CONDITION
             | cls.UPDATE_NODE_ANNOTATION
+            | cls.UPDATE_NODE_DECLARED_FEATURE
             | cls.UPDATE_POD_LABEL
             | cls.UPDATE_POD_SCALE_DOWN
             | cls.UPDATE_POD_TOLERATIONS
@@ -175,6 +179,8 @@ class Resource(enum.Enum):
     PV = "PersistentVolume"
     STORAGE_CLASS = "StorageClass"
     CSI_NODE = "CSINode"
+    CSI_DRIVER = "CSIDriver"
+    CSI_STORAGE_CAPACITY = "CSIStorageCapacity"
     NAMESPACE = "Namespace"
     PDB = "PodDisruptionBudget"
     RESOURCE_CLAIM = "ResourceClaim"

@@ -56,6 +56,8 @@ KINDS: Final = (
     Kind("PersistentVolume", "v1", "persistentvolumes"),
     Kind("StorageClass", "storage.k8s.io/v1", "storageclasses"),
     Kind("CSINode", "storage.k8s.io/v1", "csinodes"),
+    Kind("CSIDriver", "storage.k8s.io/v1", "csidrivers"),
+    Kind("CSIStorageCapacity", "storage.k8s.io/v1", "csistoragecapacities"),
     Kind("ResourceClaim", f"{DRA_GROUP}/{DRA_VERSION}", "resourceclaims"),
     Kind("ResourceClaimTemplate", f"{DRA_GROUP}/{DRA_VERSION}", "resourceclaimtemplates"),
     Kind("DeviceClass", f"{DRA_GROUP}/{DRA_VERSION}", "deviceclasses"),

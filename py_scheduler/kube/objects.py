@@ -3,8 +3,8 @@
 PodDisruptionBudgets, Namespaces, the Services, ReplicationControllers,
 ReplicaSets and StatefulSets whose selectors give the system default
 spreading, the storage objects (PersistentVolumeClaims, PersistentVolumes,
-StorageClasses, CSINodes) and the DRA objects (ResourceClaims, DeviceClasses,
-ResourceSlices) are listed and watched by the same
+StorageClasses, CSINodes, CSIDrivers, CSIStorageCapacities) and the DRA objects
+(ResourceClaims, DeviceClasses, ResourceSlices) are listed and watched by the same
 :class:`~py_scheduler.kube.watches.Reflector` as pods and nodes, and kept in
 the :class:`~py_scheduler.scheduling.object_store.ObjectStore`. Every handler
 runs on the scheduler's event loop, between two scheduling cycles, so the
@@ -145,6 +145,20 @@ KINDS: Final = (
         _cluster_scoped(vol.decode_csi_node),
         lambda s: s.csi_nodes,
         Resource.CSI_NODE,
+    ),
+    Kind(
+        "csidrivers",
+        "/apis/storage.k8s.io/v1/csidrivers",
+        _cluster_scoped(vol.decode_csi_driver),
+        lambda s: s.csi_drivers,
+        Resource.CSI_DRIVER,
+    ),
+    Kind(
+        "csistoragecapacities",
+        "/apis/storage.k8s.io/v1/csistoragecapacities",
+        _namespaced(vol.decode_csi_storage_capacity),
+        lambda s: s.capacities,
+        Resource.CSI_STORAGE_CAPACITY,
     ),
     Kind(
         "resourceclaims",

@@ -42,6 +42,9 @@ CLUSTER: Final[Permissions] = {
     ("", "persistentvolumes"): READ | {"patch"},
     ("storage.k8s.io", "storageclasses"): READ,
     ("storage.k8s.io", "csinodes"): READ,
+    # VolumeBinding: which drivers publish capacity, and what they publish.
+    ("storage.k8s.io", "csidrivers"): READ,
+    ("storage.k8s.io", "csistoragecapacities"): READ,
     # DynamicResources: the claim's finalizer (a patch of the claim), its allocation
     # and reservedFor (patches of its status); classes and slices are only read.
     ("resource.k8s.io", "resourceclaims"): READ | {"patch"},
@@ -85,6 +88,8 @@ EXPLAIN: Final[Permissions] = {
     ("", "persistentvolumes"): _LIST,
     ("storage.k8s.io", "storageclasses"): _LIST,
     ("storage.k8s.io", "csinodes"): _LIST,
+    ("storage.k8s.io", "csidrivers"): _LIST,
+    ("storage.k8s.io", "csistoragecapacities"): _LIST,
     ("resource.k8s.io", "resourceclaims"): _LIST,
     ("resource.k8s.io", "resourceclaimtemplates"): _LIST,
     ("resource.k8s.io", "deviceclasses"): _LIST,

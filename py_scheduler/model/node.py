@@ -39,6 +39,8 @@ class Node:
     resource_version: str = ""
     # Kept for plugins (e.g. a price); no in-tree plugin reads them.
     annotations: Mapping[str, str] = field(default_factory=dict)
+    # status.declaredFeatures: what the kubelet supports (NodeDeclaredFeatures).
+    declared_features: frozenset[str] = frozenset()
 
     @property
     def zone_key(self) -> str:
@@ -74,6 +76,7 @@ def decode_node(raw: RawObject) -> Node:
         images=images,
         resource_version=meta.string("resourceVersion"),
         annotations=meta.str_map("annotations"),
+        declared_features=frozenset(status.strings("declaredFeatures")),
     )
 
 

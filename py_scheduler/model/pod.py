@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Final, NewType
 
 from py_scheduler.model.podgroups import NO_GROUP, PodGroupRef, pod_group_ref
+from py_scheduler.model.declared_features import required_features
 from py_scheduler.model.raw import DecodeError, Fields, RawObject
 from py_scheduler.model.resources import (
     CPU,
@@ -161,7 +162,8 @@ class PodInfo:
     spread_constraints: tuple[SpreadConstraint, ...] = ()
     tolerations: tuple[Toleration, ...] = ()
     scheduling_gates: tuple[str, ...] = ()
-    images: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()  # of the containers, init containers included
+    volume_images: tuple[str, ...] = ()  # references of ``image`` volumes
     volumes: tuple[Volume, ...] = ()
     owners: tuple[OwnerRef, ...] = ()
     resource_claims: tuple[PodClaim, ...] = ()
@@ -174,6 +176,8 @@ class PodInfo:
     generation: int = 0
     # The pod group it names (label or spec.schedulingGroup / spec.workloadRef).
     pod_group: PodGroupRef = NO_GROUP
+    # Node declared features the spec uses (every release's; see model.declared_features).
+    required_features: frozenset[str] = frozenset()
 
     @property
     def key(self) -> PodKey:
@@ -490,6 +494,11 @@ def decode_pod(raw: RawObject) -> PodInfo:
         tolerations=tuple(decode_toleration(f) for f in spec.objects("tolerations")),
         scheduling_gates=tuple(g.string("name") for g in spec.objects("schedulingGates")),
         images=tuple(images),
+        volume_images=tuple(
+            v.obj("image").string("reference")
+            for v in spec.objects("volumes")
+            if v.raw.get("image") is not None
+        ),
         volumes=tuple(_volume(f) for f in spec.objects("volumes")),
         owners=owners,
         resource_claims=tuple(
@@ -516,6 +525,7 @@ def decode_pod(raw: RawObject) -> PodInfo:
             workload_group=workload_ref.string("podGroup"),
             replica_key=workload_ref.string("podGroupReplicaKey"),
         ),
+        required_features=required_features(spec),
     )
 
 

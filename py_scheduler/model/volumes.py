@@ -1,5 +1,6 @@
 """Storage objects as the volume plugins judge them: PersistentVolumeClaims,
-PersistentVolumes, StorageClasses and CSINodes, decoded from raw JSON.
+PersistentVolumes, StorageClasses, CSINodes, CSIDrivers and CSIStorageCapacities,
+decoded from raw JSON.
 
 Storage classes are resolved as ``storagehelpers`` does (the beta annotation
 still wins on a PersistentVolume, and fills in for a claim without
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from py_scheduler.model.quantity import QuantityError, int_value
 from py_scheduler.model.raw import Fields, RawObject
 from py_scheduler.model.resources import decode_amounts
 from py_scheduler.model.selectors import (
@@ -169,6 +171,38 @@ class CSINode:
         return found.allocatable_count if found is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class CSIDriver:
+    name: str
+    # spec.storageCapacity: the driver publishes CSIStorageCapacity objects, and
+    # provisioning is limited to nodes one of them reports enough for.
+    storage_capacity: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CSIStorageCapacity:
+    """Free storage of one class in one topology segment (storage.k8s.io/v1)."""
+
+    namespace: str
+    name: str
+    storage_class_name: str
+    node_topology: LabelSelector | None  # None: no node has access
+    capacity: int | None = None  # bytes
+    maximum_volume_size: int | None = None  # bytes
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def volume_limit(self) -> int | None:
+        """The largest volume it allows: maximumVolumeSize, more precise, else capacity."""
+        return self.maximum_volume_size if self.maximum_volume_size is not None else self.capacity
+
+    def reaches(self, node_labels: Mapping[str, str]) -> bool:
+        return self.node_topology is not None and self.node_topology.matches(node_labels)
+
+
 # -- decoding ------------------------------------------------------------------------
 
 
@@ -305,3 +339,38 @@ def decode_csi_node(raw: RawObject) -> CSINode:
             topology_keys=driver.strings("topologyKeys"),
         )
     return CSINode(name=_named(root.obj("metadata")), drivers=drivers)
+
+
+def decode_csi_driver(raw: RawObject) -> CSIDriver:
+    """Decode a storage.k8s.io/v1 CSIDriver; raise DecodeError naming the field."""
+    root = Fields(raw)
+    return CSIDriver(
+        name=_named(root.obj("metadata")),
+        storage_capacity=root.obj("spec").boolean("storageCapacity"),
+    )
+
+
+def _bytes(fields: Fields, key: str) -> int | None:
+    value = fields.raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str | int | float):
+        raise fields.error(key, "expected a quantity")
+    try:
+        return int_value(value)
+    except QuantityError as exc:
+        raise fields.error(key, str(exc)) from None
+
+
+def decode_csi_storage_capacity(raw: RawObject) -> CSIStorageCapacity:
+    """Decode a storage.k8s.io/v1 CSIStorageCapacity; raise DecodeError naming the field."""
+    root = Fields(raw)
+    meta = root.obj("metadata")
+    return CSIStorageCapacity(
+        namespace=meta.string("namespace") or "default",
+        name=_named(meta),
+        storage_class_name=root.string("storageClassName"),
+        node_topology=decode_optional_selector(root, "nodeTopology"),
+        capacity=_bytes(root, "capacity"),
+        maximum_volume_size=_bytes(root, "maximumVolumeSize"),
+    )

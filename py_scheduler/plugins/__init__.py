@@ -22,6 +22,7 @@ from py_scheduler.plugins import (
     image_locality,
     interpodaffinity,
     node_affinity,
+    node_declared_features,
     node_name,
     node_ports,
     node_unschedulable,
@@ -60,6 +61,7 @@ IN_TREE: Final[dict[str, PluginSpec[Any]]] = {
         gangscheduling.SORT_SPEC,
         defaultpreemption.SPEC,
         default_binder.SPEC,
+        node_declared_features.SPEC,
     )
 }
 
@@ -91,15 +93,20 @@ DEFAULT_MULTI_POINT: Final = (
     PluginRef(balanced_allocation.NAME, 1),
     PluginRef(image_locality.NAME, 1),
     PluginRef(default_binder.NAME),
+    # Appended after the list, as upstream does for plugins behind a feature gate.
+    PluginRef(node_declared_features.NAME),
 )
 
 
 def default_multi_point(release: ServerVersion) -> tuple[PluginRef, ...]:
     """The default profile of ``release``'s kube-scheduler. Until 1.36 NodeUnschedulable
     ran before NodeName; 1.37 swapped them, which decides the reason a node gets when
-    both reject it."""
+    both reject it. NodeDeclaredFeatures is a default from 1.36 (its gate's beta)."""
     if release.at_least(1, 37):
         return DEFAULT_MULTI_POINT
     swapped = {node_name.NAME: node_unschedulable.NAME, node_unschedulable.NAME: node_name.NAME}
     by_name = {ref.name: ref for ref in DEFAULT_MULTI_POINT}
-    return tuple(by_name[swapped.get(ref.name, ref.name)] for ref in DEFAULT_MULTI_POINT)
+    refs = tuple(by_name[swapped.get(ref.name, ref.name)] for ref in DEFAULT_MULTI_POINT)
+    if release.at_least(1, 36):
+        return refs
+    return tuple(ref for ref in refs if ref.name != node_declared_features.NAME)

@@ -7,6 +7,10 @@ everywhere counts fully and a rare one barely: otherwise pods of one image
 would pile onto the few nodes that pulled it first. The sum is clamped to
 [23MiB, 1000MiB per container] and mapped linearly onto 0..100. A pod none
 of whose images any node holds scores 0 everywhere, so PreScore skips it.
+
+Images of ``image`` volumes follow the server's release (``Handle.server``): 1.35
+ignores them, 1.36 adds them to the sum, 1.37 also counts each as a container in
+the upper bound.
 """
 
 from __future__ import annotations
@@ -64,12 +68,20 @@ class ImageLocality:
     def __init__(self, args: NoArgs, handle: Handle) -> None:
         del args
         self._handle = handle
+        release = handle.server.version
+        self._volumes_scored = release.at_least(1, 36)
+        self._volumes_counted = release.at_least(1, 37)
+
+    def _images(self, pod: PodInfo) -> tuple[str, ...]:
+        if self._volumes_scored and pod.volume_images:
+            return pod.images + pod.volume_images
+        return pod.images
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
         # Images no node reports score 0 everywhere (the sum stays under the
         # lower threshold): skipping Score adds the same 0 to every total.
         snapshot = self._handle.snapshot
-        if any(snapshot.image_nodes(normalized_image_name(image)) for image in pod.images):
+        if any(snapshot.image_nodes(normalized_image_name(i)) for i in self._images(pod)):
             return SUCCESS
         return SKIP
 
@@ -80,14 +92,17 @@ class ImageLocality:
         images = node.node.images
         sum_scores = 0
         # One term per container, so an image shared by two containers counts twice.
-        for image in pod.images:
+        for image in self._images(pod):
             normalized = normalized_image_name(image)
             size = images.get(normalized)
             if size is not None:
                 sum_scores += scaled_image_score(
                     size, snapshot.image_nodes(normalized), total_nodes
                 )
-        return calculate_priority(sum_scores, len(pod.images))
+        count = len(pod.images)
+        if self._volumes_counted:
+            count += len(pod.volume_images)
+        return calculate_priority(sum_scores, count)
 
 
 SPEC: Final = PluginSpec(NAME, decode_args, ImageLocality)

@@ -144,6 +144,14 @@ class BindingCycle:
             else None
         )
         recorder.pod_scheduled(queued.attempts, since_first)
+        if queued.flushed_from_unschedulable:
+            log.debug(
+                "pod scheduled after flush from unschedulable",
+                pod=assumed.key,
+                unschedulable_plugins=sorted(queued.unschedulable_plugins),
+                pending_plugins=sorted(queued.pending_plugins),
+            )
+            recorder.pod_scheduled_after_flush()
         log.info(
             "pod bound",
             pod=assumed.key,

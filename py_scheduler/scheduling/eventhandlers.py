@@ -38,6 +38,8 @@ def node_update_action(old: Node, new: Node) -> ActionType:
         action |= ActionType.UPDATE_NODE_TAINT
     if old.annotations != new.annotations:
         action |= ActionType.UPDATE_NODE_ANNOTATION
+    if old.declared_features != new.declared_features:
+        action |= ActionType.UPDATE_NODE_DECLARED_FEATURE
     return action
 
 
@@ -76,9 +78,13 @@ class EventHandlers:
             self.pod_groups.upsert(pod)  # a finished member is still counted
             self._drop(pod)
             return
+        before = self.pending.get(pod.uid)
         self.pending[pod.uid] = pod
         if pod.pod_group.key is not None:
             self.pod_groups.upsert(pod)
+        if before is not None and before.nominated_node not in ("", pod.nominated_node):
+            # It no longer holds room on its old nominated node.
+            self._nomination_released(before)
         if self.cache.is_assumed(pod.uid):
             # Binding in flight, or held at Permit (nominated to its node, which it
             # already takes as assumed): the watch will show where it went.
@@ -123,7 +129,7 @@ class EventHandlers:
         self._drop(pod)
 
     def _drop(self, pod: PodInfo) -> None:
-        self.pending.pop(pod.uid, None)
+        was_pending = self.pending.pop(pod.uid, None)
         self.queue.delete(pod)
         self.nominator.remove(pod)
         fwk = self.profiles.get(pod.scheduler_name)
@@ -133,6 +139,17 @@ class EventHandlers:
             return
         if self.cache.pod(pod.uid) is not None:
             self._remove_assigned(pod)
+        elif was_pending is not None and was_pending.nominated_node:
+            self._nomination_released(was_pending)
+
+    def _nomination_released(self, pod: PodInfo) -> None:
+        """A nominated pod left its node (deleted, or nominated elsewhere): as if an
+        assigned pod were deleted there, for the pods of lower or equal priority,
+        which counted it as placed (upstream's deletePodFromSchedulingQueue and
+        updatePodInSchedulingQueue)."""
+        self.queue.move_all(
+            ASSIGNED_POD_DELETE, pod, None, only=lambda other: other.priority <= pod.priority
+        )
 
     def _remove_assigned(self, pod: PodInfo) -> None:
         cached = self.cache.pod(pod.uid)

@@ -20,7 +20,9 @@ from py_scheduler.model.dra.objects import DeviceClass, DeviceID, ResourceClaim,
 from py_scheduler.model.dra.tables import ClaimTable, SliceTable
 from py_scheduler.model.selectors import LabelSelector
 from py_scheduler.model.volumes import (
+    CSIDriver,
     CSINode,
+    CSIStorageCapacity,
     PersistentVolume,
     PersistentVolumeClaim,
     StorageClass,
@@ -52,6 +54,12 @@ class StoredObjects(Protocol):
     def csi_nodes(self) -> Iterable[CSINode]: ...
 
     @property
+    def csi_drivers(self) -> Iterable[CSIDriver]: ...
+
+    @property
+    def csi_storage_capacities(self) -> Iterable[CSIStorageCapacity]: ...
+
+    @property
     def resource_claims(self) -> Iterable[ResourceClaim]: ...
 
     @property
@@ -76,6 +84,8 @@ class ObjectStore:
         self.volumes: dict[str, PersistentVolume] = {}
         self.classes: dict[str, StorageClass] = {}
         self.csi_nodes: dict[str, CSINode] = {}
+        self.csi_drivers: dict[str, CSIDriver] = {}
+        self.capacities: dict[tuple[str, str], CSIStorageCapacity] = {}  # (ns, name)
         self.resource_claims = ClaimTable()  # "namespace/name"
         self.device_classes: dict[str, DeviceClass] = {}
         self.slices = SliceTable()
@@ -117,6 +127,12 @@ class ObjectStore:
     def csi_node(self, name: str) -> CSINode | None:
         return self.csi_nodes.get(name)
 
+    def csi_driver(self, name: str) -> CSIDriver | None:
+        return self.csi_drivers.get(name)
+
+    def storage_capacities(self) -> Sequence[CSIStorageCapacity]:
+        return list(self.capacities.values())
+
     def resource_claim(self, namespace: str, name: str) -> ResourceClaim | None:
         return self.resource_claims.get(f"{namespace}/{name}")
 
@@ -144,6 +160,8 @@ class ObjectStore:
             self.put_volume(volume)
         self.classes.update({c.name: c for c in snapshot.storage_classes})
         self.csi_nodes.update({c.name: c for c in snapshot.csi_nodes})
+        self.csi_drivers.update({d.name: d for d in snapshot.csi_drivers})
+        self.capacities.update({(c.namespace, c.name): c for c in snapshot.csi_storage_capacities})
         self.device_classes.update({c.name: c for c in snapshot.device_classes})
         for resource_slice in snapshot.resource_slices:
             self.slices[resource_slice.name] = resource_slice

@@ -225,6 +225,7 @@ class SchedulingQueue:
         if queued.pod.uid in self._where:
             return
         queued.timestamp = self._clock()
+        queued.flushed_from_unschedulable = False  # back after an attempt
         queued.unschedulable_plugins = frozenset(rejectors)
         queued.pending_plugins = frozenset(pending)
         if error or not (queued.unschedulable_plugins or queued.pending_plugins):
@@ -242,15 +243,27 @@ class SchedulingQueue:
 
     # -- cluster events ---------------------------------------------------------------------
 
-    def move_all(self, event: ClusterEvent, old: object = None, new: object = None) -> int:
-        """Move unschedulable pods that this event may help; returns how many moved."""
+    def move_all(
+        self,
+        event: ClusterEvent,
+        old: object = None,
+        new: object = None,
+        *,
+        only: Callable[[PodInfo], bool] | None = None,
+    ) -> int:
+        """Move unschedulable pods that this event may help (and ``only`` accepts);
+        returns how many moved."""
         moved = 0
         for uid, where in list(self._unschedulable.items()):
+            if only is not None and not only(where.queued.pod):
+                continue
             if self._helps(where.queued, event, old, new):
                 self._drop(uid)
                 self._requeue(where.queued, event.label)
                 moved += 1
         for uid, where in list(self._gated_by_event.items()):
+            if only is not None and not only(where.queued.pod):
+                continue
             if self._helps_gated(where.queued, event, old, new):
                 # PreEnqueue runs again; a pod still held back stays gated.
                 self._drop(uid)
@@ -334,6 +347,7 @@ class SchedulingQueue:
         for uid, where in list(self._unschedulable.items()):
             if now - where.unschedulable_since > MAX_IN_UNSCHEDULABLE:
                 self._drop(uid)
+                where.queued.flushed_from_unschedulable = True
                 self._requeue(where.queued, UNSCHEDULABLE_TIMEOUT.label)
                 moved += 1
         return moved
@@ -390,6 +404,8 @@ class SchedulingQueue:
     def _push_active(self, queued: QueuedPodInfo, event: str) -> None:
         status = self._pre_enqueue(queued.pod)
         if not status.is_success:
+            # A gated pod makes no attempt: the flush must not count for a later one.
+            queued.flushed_from_unschedulable = False
             queued.gating_plugin = status.plugin
             queued.gating_message = status.message
             self._place(queued.pod.uid, _Where(GATED, queued, self._clock()))

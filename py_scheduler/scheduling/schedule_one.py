@@ -283,11 +283,13 @@ class SchedulingCycle:
     def _preemption_refused(self, pod: PodInfo, victim: PodInfo, reason: str) -> None:
         """An eviction was refused: drop the nomination, back off, plan again later."""
         self._nominator.remove(pod)
-        self._queue.back_off(pod.uid)
+        current = self._pending.get(pod.uid)
         fwk = self._profiles.get(pod.scheduler_name)
-        if fwk is None:
+        if fwk is None or current is None:
+            # Deleted (or recreated under its name) while its evictions were issued:
+            # nothing to back off, and nothing to write about the old pod.
             return
-        current = self._pending.get(pod.uid, pod)
+        self._queue.back_off(pod.uid)
         message = f"preemption: eviction of {victim.key} refused: {reason}"
         self._writer.failure(fwk, current, message, reason="Unschedulable", nominated="")
 

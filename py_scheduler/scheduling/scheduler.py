@@ -80,7 +80,7 @@ class Scheduler(EventHandlers):
         # Whether this replica may still schedule and bind (the leader lease is
         # fresh); the live scheduler sets it to its elector's.
         self.leading: Callable[[], bool] = lambda: True
-        writer = StatusWriter(tasks=self.tasks, recorder=recorder)
+        writer = StatusWriter(tasks=self.tasks, recorder=recorder, pending=self.pending)
         self._writer = writer
 
         def permit_failed(pod: PodInfo, message: str, error: bool) -> None:
@@ -147,7 +147,9 @@ class Scheduler(EventHandlers):
         ``message``, through the one writer of both."""
         fwk = self.profiles.get(pod.scheduler_name)
         if fwk is not None:
-            self._writer.failure(fwk, pod, message, reason="SchedulerError", nominated=None)
+            self._writer.failure(
+                fwk, pod, message, reason="SchedulerError", nominated=None, pending_only=False
+            )
 
     def stop(self) -> None:
         """Stop taking pods. Pods held at Permit go back to the queue (as after

@@ -12,6 +12,7 @@ the other. Called by :mod:`.schedule_one` (failures) and :mod:`.binding_cycle`
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Container
 from typing import Final
 
 import structlog
@@ -19,7 +20,7 @@ import structlog
 from py_scheduler.cluster import ClusterError, Conflict, NotFound, PodCondition, Unavailable
 from py_scheduler.framework.recorder import MetricsRecorder
 from py_scheduler.framework.runtime import Framework
-from py_scheduler.model import PodInfo
+from py_scheduler.model import PodInfo, PodUID
 from py_scheduler.scheduling.tasks import Tasks
 
 log = structlog.get_logger("py_scheduler.scheduler")
@@ -37,17 +38,44 @@ def truncate(note: str) -> str:
 
 
 class StatusWriter:
-    def __init__(self, *, tasks: Tasks, recorder: MetricsRecorder) -> None:
+    def __init__(
+        self,
+        *,
+        tasks: Tasks,
+        recorder: MetricsRecorder,
+        pending: Container[PodUID] | None = None,
+    ) -> None:
         self._tasks = tasks
         self._recorder = recorder
         self._slots = asyncio.Semaphore(WRITE_CONCURRENCY)
+        # The UIDs of the pending pods the watch shows (None: every pod counts).
+        self._pending = pending
+
+    def _gone(self, pod: PodInfo) -> bool:
+        return self._pending is not None and pod.uid not in self._pending
 
     def failure(
-        self, fwk: Framework, pod: PodInfo, message: str, *, reason: str, nominated: str | None
+        self,
+        fwk: Framework,
+        pod: PodInfo,
+        message: str,
+        *,
+        reason: str,
+        nominated: str | None,
+        pending_only: bool = True,
     ) -> None:
         """Report a failed attempt in the background: the event always, the
         condition and nomination only where they changed (an unchanged retry
-        costs no patch). ``nominated`` None leaves the nomination alone."""
+        costs no patch). ``nominated`` None leaves the nomination alone.
+
+        A pod no longer pending when the write comes up (deleted, maybe recreated
+        under its name with a new UID, as kube-scheduler 1.37 checks) gets nothing:
+        the event and the patch go by name and would describe the new pod.
+        ``pending_only`` False writes for a pod that never was pending (one the
+        decoder refused)."""
+        if pending_only and self._gone(pod):
+            log.debug("pod gone before its failure was written", pod=pod.key, uid=pod.uid)
+            return
         condition = PodCondition("PodScheduled", "False", reason, message)
         changed_condition = pod.scheduled_condition != ("False", reason, message)
         changed_nomination = nominated is not None and nominated != pod.nominated_node
@@ -55,6 +83,7 @@ class StatusWriter:
             self._write_failure(
                 fwk,
                 pod,
+                still_pending=(lambda: not self._gone(pod)) if pending_only else (lambda: True),
                 note=message,
                 condition=condition if changed_condition else None,
                 nominated=nominated if changed_nomination else None,
@@ -97,11 +126,16 @@ class StatusWriter:
         fwk: Framework,
         pod: PodInfo,
         *,
+        still_pending: Callable[[], bool],
         note: str,
         condition: PodCondition | None,
         nominated: str | None,
     ) -> None:
         async with self._slots:
+            # The write may have waited for a slot: check again that it is this pod's.
+            if not still_pending():
+                log.debug("pod gone before its failure was written", pod=pod.key, uid=pod.uid)
+                return
             await self._event(
                 fwk,
                 pod,

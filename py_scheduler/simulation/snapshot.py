@@ -1,11 +1,11 @@
 """Read a cluster snapshot: multi-document YAML or a ``v1 List`` of Nodes,
 Pods, PodDisruptionBudgets, PriorityClasses, Namespaces (their labels),
 storage objects (PersistentVolumeClaims, PersistentVolumes, StorageClasses,
-CSINodes), DRA objects (ResourceClaims, ResourceClaimTemplates,
+CSINodes, CSIDrivers, CSIStorageCapacities), DRA objects (ResourceClaims, ResourceClaimTemplates,
 DeviceClasses, ResourceSlices) and the owners whose selectors give the system
 default spreading (Services, ReplicationControllers, ReplicaSets,
 StatefulSets): what ``kubectl get nodes,pods,pdb,priorityclasses,namespaces,
-pvc,pv,storageclasses,csinodes,resourceclaims,resourceclaimtemplates,
+pvc,pv,storageclasses,csinodes,csidrivers,csistoragecapacities,resourceclaims,resourceclaimtemplates,
 deviceclasses,resourceslices,services,rc,rs,sts -A -o yaml`` (or ``-o json``)
 prints.
 
@@ -39,11 +39,15 @@ from py_scheduler.model.dra.objects import (
 from py_scheduler.model.raw import Fields
 from py_scheduler.model.selectors import LabelSelector, decode_owner_selector
 from py_scheduler.model.volumes import (
+    CSIDriver,
     CSINode,
+    CSIStorageCapacity,
     PersistentVolume,
     PersistentVolumeClaim,
     StorageClass,
+    decode_csi_driver,
     decode_csi_node,
+    decode_csi_storage_capacity,
     decode_pv,
     decode_pvc,
     decode_storage_class,
@@ -63,6 +67,8 @@ KINDS = (
     "PersistentVolume",
     "StorageClass",
     "CSINode",
+    "CSIDriver",
+    "CSIStorageCapacity",
     "ResourceClaim",
     "ResourceClaimTemplate",
     "DeviceClass",
@@ -89,6 +95,8 @@ class Snapshot:
     volumes: list[PersistentVolume] = field(default_factory=list)
     storage_classes: list[StorageClass] = field(default_factory=list)
     csi_nodes: list[CSINode] = field(default_factory=list)
+    csi_drivers: list[CSIDriver] = field(default_factory=list)
+    csi_storage_capacities: list[CSIStorageCapacity] = field(default_factory=list)
     resource_claims: list[ResourceClaim] = field(default_factory=list)
     claim_templates: dict[tuple[str, str], ResourceClaimTemplate] = field(default_factory=dict)
     device_classes: list[DeviceClass] = field(default_factory=list)
@@ -214,6 +222,10 @@ def _parse(docs: Iterable[tuple[str, Mapping[str, Any]]]) -> Snapshot:
                 snap.storage_classes.append(decode_storage_class(doc))
             elif kind == "CSINode":
                 snap.csi_nodes.append(decode_csi_node(doc))
+            elif kind == "CSIDriver":
+                snap.csi_drivers.append(decode_csi_driver(doc))
+            elif kind == "CSIStorageCapacity":
+                snap.csi_storage_capacities.append(decode_csi_storage_capacity(doc))
             elif kind == "ResourceClaim":
                 snap.resource_claims.append(decode_resource_claim(doc))
             elif kind == "ResourceClaimTemplate":

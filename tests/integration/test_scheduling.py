@@ -11,6 +11,8 @@ We test these aspects:
   "many", a preferred Lt "1.5") get kube-scheduler's decision and message;
 - repeated FailedScheduling events fold into one Event's series;
 - a gated pod is not attempted until its gates are removed;
+- (1.36+) a pod needing a node feature is refused with NodeDeclaredFeatures' reason
+  until its node declares the feature in ``status.declaredFeatures``;
 - SIGTERM stops the scheduler with exit code 0 (checked by the fixture).
 
 Each test confines its pods to its own nodes with a unique label, because the
@@ -23,6 +25,8 @@ import asyncio
 import re
 import urllib.request
 from typing import Any
+
+import pytest
 
 from py_scheduler.kube.client import JSON, KubeClient
 from py_scheduler.model.server import ServerInfo
@@ -349,3 +353,52 @@ async def test_metrics_carry_upstream_names_labels_and_buckets(
         text,
     )
     assert re.search(r'scheduler_queue_incoming_pods_total\{event="PodAdd",queue="active"\}', text)
+
+
+async def test_a_pod_needing_a_node_feature_waits_for_a_node_declaring_it(
+    api: KubeClient, server: ServerInfo, scheduler_process: str
+) -> None:
+    if not server.version.at_least(1, 36):
+        pytest.skip("NodeDeclaredFeatures is a default plugin from 1.36")
+    ns, group, (name,) = await _setup(api, 1)
+    raw: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "restarts", "namespace": ns},
+        "spec": {
+            "schedulerName": "py-scheduler",
+            "nodeSelector": {"test-group": group},
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "busybox",
+                    "restartPolicy": "Never",
+                    "restartPolicyRules": [
+                        {
+                            "action": "RestartAllContainers",
+                            "exitCodes": {"operator": "In", "values": [42]},
+                        }
+                    ],
+                }
+            ],
+        },
+    }
+    await api.post(f"/api/v1/namespaces/{ns}/pods", raw)
+    events = await eventually(
+        lambda: _events(api, ns, "restarts"),
+        lambda e: any(x["reason"] == "FailedScheduling" for x in e),
+        what="FailedScheduling event",
+    )
+    failed = next(x for x in events if x["reason"] == "FailedScheduling")
+    assert "1 node(s) didn't match Pod's required features" in failed["note"], failed["note"]
+    await api.patch(
+        f"/api/v1/nodes/{name}/status",
+        {"status": {"declaredFeatures": ["RestartAllContainersOnContainerExits"]}},
+    )
+    bound = await eventually(
+        lambda: read_pod(api, "restarts", ns),
+        lambda p: "nodeName" in p["spec"],
+        what="scheduled once the node declares the feature",
+    )
+    assert bound["spec"]["nodeName"] == name

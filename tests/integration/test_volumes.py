@@ -9,7 +9,10 @@ We test these aspects:
   FailedScheduling message, and is scheduled once a matching volume appears
   (a PersistentVolume event requeues it);
 - a claim of an Immediate class that nobody bound keeps its pod pending with
-  upstream's PreFilter message.
+  upstream's PreFilter message;
+- a claim whose CSI driver publishes storage capacity is provisioned only where a
+  CSIStorageCapacity has room (the capacity's arrival requeues the pod), and from
+  1.37 on the node with the most free capacity.
 
 Each test uses its own nodes, namespace and StorageClass: the control plane
 is shared by the whole session.
@@ -245,3 +248,79 @@ async def test_an_unbound_immediate_claim_keeps_its_pod_pending(
         r"0/\d+ nodes are available: pod has unbound immediate PersistentVolumeClaims\."
         rf"( {dra_words(server)}preemption: .*)?",
     )
+
+
+async def test_provisioning_follows_published_storage_capacity(
+    api: KubeClient, scheduler_process: str, server: ServerInfo
+) -> None:
+    ns, group = unique("vol"), unique("grp")
+    await create_namespace(api, ns)
+    nodes = [unique("node") for _ in range(3)]
+    for name in nodes:
+        await create_node(api, name, labels={"test-group": group, "test-capacity": name})
+    driver = f"{unique('capacity')}.example.com"
+    await api.post(
+        "/apis/storage.k8s.io/v1/csidrivers",
+        {"metadata": {"name": driver}, "spec": {"storageCapacity": True}},
+    )
+    sc = unique("capacity")
+    await api.post(
+        "/apis/storage.k8s.io/v1/storageclasses",
+        raw_storage_class(sc, provisioner=driver, mode=vol.BINDING_WAIT_FOR_FIRST_CONSUMER),
+    )
+
+    async def capacity(name: str, amount: str, *, update: bool = False) -> None:
+        body = {
+            "metadata": {"name": f"cap-{name}"},
+            "storageClassName": sc,
+            "nodeTopology": {"matchLabels": {"test-capacity": name}},
+            "capacity": amount,
+        }
+        path = f"/apis/storage.k8s.io/v1/namespaces/{ns}/csistoragecapacities"
+        if update:
+            await api.patch(f"{path}/cap-{name}", {"capacity": amount})
+        else:
+            await api.post(path, body)
+
+    async def pod_with_claim(pod: str, request: str) -> None:
+        raw = for_create(raw_pvc(pod, sc, namespace=ns, request=request))
+        raw.pop("status")
+        await api.post(f"/api/v1/namespaces/{ns}/persistentvolumeclaims", raw)
+        await create_pod(
+            api, pod, ns, node_selector={"test-group": group}, volumes=[_claim_volume("d", pod)]
+        )
+
+    async def selected_node(claim_name: str) -> str:
+        claim = await eventually(
+            lambda: _claim(api, ns, claim_name),
+            lambda c: vol.ANN_SELECTED_NODE in c.get("metadata", {}).get("annotations", {}),
+            what=f"the selected node of claim {claim_name}",
+        )
+        return str(claim["metadata"]["annotations"][vol.ANN_SELECTED_NODE])
+
+    # No room anywhere for 200Gi: nodes[0] publishes nothing, the others 20Gi and 100Gi.
+    await capacity(nodes[1], "20Gi")
+    await capacity(nodes[2], "100Gi")
+    await pod_with_claim("big", "200Gi")
+    await _failed_scheduling(
+        api,
+        ns,
+        "big",
+        r"0/\d+ nodes are available: (.*, )?"
+        r"3 node\(s\) did not have enough free storage(, .*)?\."
+        rf"( {dra_words(server)}preemption: .*)?",
+    )
+    # More room on nodes[2]: the capacity's update requeues the pod, which goes there.
+    await capacity(nodes[2], "500Gi", update=True)
+    assert await selected_node("big") == nodes[2]
+
+    # 10Gi fits both nodes with capacity; from 1.37 the score prefers the roomier one
+    # (10Gi of 500Gi scores 98, of 20Gi 50).
+    await pod_with_claim("small", "10Gi")
+    selected = await selected_node("small")
+    if server.version.at_least(1, 37):
+        assert selected == nodes[2]
+    else:
+        assert selected in nodes[1:]
+    for pod in ("big", "small"):
+        await api.delete(f"/api/v1/namespaces/{ns}/pods/{pod}")

@@ -8,7 +8,8 @@ from unittest.mock import ANY
 import pytest
 
 from py_scheduler.cluster import Conflict, NotFound, PodCondition, Unavailable
-from py_scheduler.scheduling.queue import BACKOFF
+from py_scheduler.framework.recorder import NoMetrics
+from py_scheduler.scheduling.queue import BACKOFF, MAX_IN_UNSCHEDULABLE
 from tests.builders import make_node, make_pod
 from tests.unit.helpers_core import build_core, failed_scheduling, schedule, small
 
@@ -95,6 +96,27 @@ async def test_a_pod_deleted_while_binding_is_not_requeued() -> None:
     assert core.cache.pod(pod.uid) is None
 
 
+async def test_a_pod_recreated_while_its_bind_failed_gets_nothing_for_the_old_uid() -> None:
+    """kube-scheduler 1.37's handleSchedulingFailure: deleted and recreated under its
+    name (a new UID) while the failure is handled, nothing is requeued and nothing
+    written about the old pod; the new pod is queued on its own."""
+    core = build_core([make_node("n1")])
+    core.cluster.fail["bind"] = Unavailable("timeout", status=504)
+    old = make_pod("p", uid="old-uid")
+    core.scheduler.on_pod(old)
+    queued = await core.queue.pop()
+    assert queued is not None
+    core.scheduler.schedule_one(queued)
+    core.scheduler.on_pod_deleted(old)
+    new = make_pod("p", uid="new-uid")
+    core.scheduler.on_pod(new)
+    await core.settle()
+    assert core.cluster.calls == [("bind", "default/p", "n1")]
+    assert core.queue.where(old.uid) is None
+    assert core.queue.where(new.uid) is not None
+    assert len(core.queue) == 1
+
+
 async def test_a_relist_keeps_a_pod_whose_bind_the_watch_never_showed() -> None:
     core = build_core([small("n1")])
     await schedule(core, make_pod("p", requests={"cpu": "600m"}))
@@ -127,3 +149,32 @@ async def test_a_bind_is_not_sent_once_the_lease_went_stale() -> None:
     assert core.cluster.calls == []
     assert not core.cache.is_assumed(pod.uid)
     assert core.queue.where(pod.uid) == BACKOFF
+
+
+class FlushCounter(NoMetrics):
+    def __init__(self) -> None:
+        self.after_flush = 0
+
+    def pod_scheduled_after_flush(self) -> None:
+        self.after_flush += 1
+
+
+@pytest.mark.parametrize("flushed", [True, False], ids=["after the flush", "after an event"])
+async def test_a_pod_bound_after_the_unschedulable_flush_is_counted(flushed: bool) -> None:
+    """scheduler_pod_scheduled_after_flush_total (kube-scheduler 1.36): the pod became
+    schedulable without an event telling the queue (the node grew in the cache
+    only), so only the five-minute flush brings it back."""
+    counter = FlushCounter()
+    core = build_core([small("n1")], recorder=counter)
+    pod = make_pod("p", requests={"cpu": "2"})
+    await schedule(core, pod)
+    assert core.queue.where(pod.uid) is not None
+    if flushed:
+        core.cache.add_node(make_node("n1", allocatable={"cpu": "4", "pods": "110"}))
+        core.clock.advance(MAX_IN_UNSCHEDULABLE + 1)
+        assert core.queue.flush_unschedulable_leftover() == 1
+    else:
+        core.scheduler.on_node(make_node("n1", allocatable={"cpu": "4", "pods": "110"}))
+    await core.cycle()
+    assert core.cache.pod(pod.uid) is not None  # bound
+    assert counter.after_flush == int(flushed)

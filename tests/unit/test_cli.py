@@ -59,6 +59,14 @@ def config_file(tmp_path: Path, content: bytes) -> str:
             "weight: expected a 32-bit integer",
             id="a weight of 400 digits",
         ),
+        pytest.param(
+            (HEADER + "profiles: [{pluginConfig: [{name: NodeResourcesFit, args: "
+             "{scoringStrategy: {type: MostAllocated, requestedToCapacityRatio: "
+             "{shape: [{utilization: 0, score: 10}]}}}}]}]\n").encode(),
+            "args.scoringStrategy.requestedToCapacityRatio: Forbidden: must be nil when type "
+            "is not RequestedToCapacityRatio",
+            id="a NodeResourcesFit shape with MostAllocated",
+        ),
     ],
 )  # fmt: skip
 def test_invalid_configuration_is_one_line_and_exit_2(

@@ -118,6 +118,7 @@ def test_the_default_profile_builds_every_extension_point() -> None:
         "PodTopologySpread",
         "InterPodAffinity",
         "DynamicResources",
+        "NodeDeclaredFeatures",
     ]
     assert fwk.weights == {
         "TaintToleration": 3,
@@ -128,6 +129,8 @@ def test_the_default_profile_builds_every_extension_point() -> None:
         "DynamicResources": 2,
         "NodeResourcesBalancedAllocation": 1,
         "ImageLocality": 1,
+        # A score plugin without a weight in multiPoint weighs 1 (its score: 1.37+).
+        "VolumeBinding": 1,
     }
     assert names["queueSort"] == ["GangSort"]
     assert names["preEnqueue"] == ["SchedulingGates", "DynamicResources", "GangScheduling"]
@@ -273,6 +276,7 @@ def test_specific_points_are_kept_apart_from_multi_point() -> None:
         "DynamicResources": 2,
         "NodeResourcesBalancedAllocation": 1,
         "NodeResourcesFit": 5,
+        "VolumeBinding": 1,
     }
 
 
@@ -919,11 +923,34 @@ def test_the_default_plugins_are_in_the_order_of_the_release(
     (profile,) = cfg.profiles
     names = [ref.name for ref in profile.multi_point]
     assert names[:4] == ["SchedulingGates", "GangSort", *first_filters]
-    # The same plugins with the same weights; only the order differs.
-    assert sorted(profile.multi_point, key=lambda r: r.name) == sorted(
-        plugins.DEFAULT_MULTI_POINT, key=lambda r: r.name
-    )
+    # The same plugins with the same weights, but for NodeDeclaredFeatures (1.36+).
+    declared = release.at_least(1, 36)
+    newest = [
+        r for r in plugins.DEFAULT_MULTI_POINT if declared or r.name != "NodeDeclaredFeatures"
+    ]
+    assert sorted(profile.multi_point, key=lambda r: r.name) == sorted(newest, key=lambda r: r.name)
     assert cfg.release == release
+
+
+@pytest.mark.parametrize(
+    ("release", "last"),
+    [
+        pytest.param(V1_35, "DefaultBinder", id="1.35: not a default"),
+        pytest.param(V1_36, "NodeDeclaredFeatures", id="1.36: beta, on"),
+        pytest.param(V1_37, "NodeDeclaredFeatures", id="1.37: GA"),
+    ],
+)
+def test_node_declared_features_is_a_default_from_1_36(release: ServerVersion, last: str) -> None:
+    (profile,) = parse({}, release=release).profiles
+    assert profile.multi_point[-1].name == last
+    names = [ref.name for ref in profile.multi_point]
+    assert names.count("NodeDeclaredFeatures") == (last == "NodeDeclaredFeatures")
+
+
+def test_node_declared_features_can_be_enabled_on_1_35() -> None:
+    raw = one_profile(plugins={"multiPoint": {"enabled": refs("NodeDeclaredFeatures")}})
+    (profile,) = parse(raw, release=V1_35).profiles
+    assert profile.multi_point[-1].name == "NodeDeclaredFeatures"
 
 
 def test_without_a_release_the_defaults_are_the_newest_releases() -> None:
@@ -959,9 +986,12 @@ def test_for_release_merges_the_same_file_with_that_releases_defaults() -> None:
     assert {ref.name: ref.weight for ref in profile.multi_point}["NodeResourcesFit"] == 5
     assert older.percentage_of_nodes_to_score == 40
     assert older.release == V1_36
-    # Back to a release with the same defaults: nothing to decode again.
-    assert config.for_release(older, V1_35) is older
+    assert "NodeDeclaredFeatures" in names
+    oldest = config.for_release(older, V1_35)
+    assert "NodeDeclaredFeatures" not in [ref.name for ref in oldest.profiles[0].multi_point]
+    # A release with the same defaults: nothing to decode again.
     assert config.for_release(newest, V1_37) is newest
+    assert config.for_release(newest, ServerVersion(1, 38)) is newest
 
 
 def test_for_release_keeps_an_order_the_file_sets_itself() -> None:

@@ -210,3 +210,44 @@ NODE_UPDATES = [
 @pytest.mark.parametrize(("new", "want"), NODE_UPDATES)
 def test_node_update_action(new: Node, want: ActionType) -> None:
     assert node_update_action(make_node("n"), new) == want
+
+
+async def test_deleting_a_nominated_pod_moves_the_lower_priority_pods_waiting_for_room() -> None:
+    core = build_core([small("n1")])
+    # Gated, so it keeps the nomination an earlier preemption gave it.
+    nom = make_pod(
+        "nom", priority=50, requests={"cpu": "800m"}, nominated_node="n1",
+        gates=["example.com/hold"],
+    )  # fmt: skip
+    core.scheduler.on_pod(nom)
+    low = make_pod("low", requests={"cpu": "500m"})
+    high = make_pod("high", priority=100, requests={"cpu": "2"})
+    await schedule(core, low)
+    await schedule(core, high)
+    assert core.queue.where(low.uid) == UNSCHEDULABLE  # the nomination holds n1's room
+    assert core.queue.where(high.uid) == UNSCHEDULABLE
+    core.clock.advance(2)  # past the first backoff
+    core.scheduler.on_pod_deleted(nom)
+    assert core.queue.where(low.uid) == ACTIVE
+    # Higher priority pods never counted the nomination.
+    assert core.queue.where(high.uid) == UNSCHEDULABLE
+
+
+async def test_a_nomination_moved_elsewhere_moves_the_pods_waiting_for_its_old_node() -> None:
+    core = build_core([small("n1")])
+    nom = make_pod(
+        "nom", priority=50, requests={"cpu": "800m"}, nominated_node="n1",
+        gates=["example.com/hold"],
+    )  # fmt: skip
+    core.scheduler.on_pod(nom)
+    low = make_pod("low", requests={"cpu": "500m"})
+    await schedule(core, low)
+    assert core.queue.where(low.uid) == UNSCHEDULABLE
+    core.clock.advance(2)
+    core.scheduler.on_pod(
+        make_pod(
+            "nom", priority=50, requests={"cpu": "800m"}, nominated_node="n2",
+            gates=["example.com/hold"],
+        )
+    )  # fmt: skip
+    assert core.queue.where(low.uid) == ACTIVE

@@ -101,3 +101,16 @@ def test_preemption_victims_help_names_its_single_pod_preemptor() -> None:
     assert family("scheduler_preemption_victims").documentation == (
         "Number of selected preemption victims for preemption initiated by a single pod"
     )
+
+
+def test_a_pod_scheduled_after_the_flush_is_counted() -> None:
+    name = "scheduler_pod_scheduled_after_flush_total"
+    before = sample_value(name, {})
+    metrics.PrometheusRecorder().pod_scheduled_after_flush()
+    assert sample_value(name, {}) == before + 1
+    found = family("scheduler_pod_scheduled_after_flush")
+    assert found.type == "counter"
+    assert found.documentation.startswith(
+        "Number of pods that were successfully scheduled after being flushed from "
+        "unschedulableEntities due to timeout."
+    )

@@ -88,6 +88,8 @@ def test_every_kind_has_a_watch_path() -> None:
         "persistentvolumes",
         "storageclasses",
         "csinodes",
+        "csidrivers",
+        "csistoragecapacities",
         "resourceclaims",
         "deviceclasses",
         "resourceslices",

@@ -511,6 +511,20 @@ async def test_flush_unschedulable_leftover(clock: FakeClock, waited: float, whe
     assert queue.where(queued.pod.uid) == where
 
 
+async def test_a_flushed_pod_is_marked_until_its_next_attempt(clock: FakeClock) -> None:
+    queue = new_queue(clock, events=EVENTS)
+    queued = await fail(queue, make_pod("p"), rejectors=["Silent"])
+    assert not queued.flushed_from_unschedulable
+    clock.advance(MAX_IN_UNSCHEDULABLE + 1)
+    assert queue.flush_unschedulable_leftover() == 1
+    popped = await queue.pop()
+    assert popped is queued
+    assert popped.flushed_from_unschedulable
+    # Back after a failed attempt: the mark is gone.
+    queue.add_unschedulable(popped, rejectors=["Silent"])
+    assert not popped.flushed_from_unschedulable
+
+
 def test_the_leftover_limit_is_five_minutes() -> None:
     assert MAX_IN_UNSCHEDULABLE == 300.0
 

@@ -108,3 +108,34 @@ async def test_attempts_and_writes_are_reported_to_the_recorder_given() -> None:
     await schedule(core, make_pod("too-big", requests={"cpu": "2"}))
     assert recorder.attempts == [("scheduled", "py-scheduler"), ("unschedulable", "py-scheduler")]
     assert recorder.writes == [("event", "ok"), ("event", "ok"), ("pod_status", "ok")]
+
+
+async def test_a_pod_recreated_before_its_failure_is_written_gets_nothing_for_the_old_uid() -> None:
+    """kube-scheduler 1.37's handleSchedulingFailure skips a pod deleted and recreated
+    under its name (a new UID): the event and the patch go by name and would land on
+    the new pod. The old pod is not requeued; the new one is queued on its own."""
+    core = build_core([small("n1")])
+    old = make_pod("p", uid="old-uid", requests={"cpu": "2"})
+    core.scheduler.on_pod(old)
+    queued = await core.queue.pop()
+    assert queued is not None
+    core.scheduler.schedule_one(queued)  # unschedulable; the writes are in the background
+    core.scheduler.on_pod_deleted(old)
+    new = make_pod("p", uid="new-uid", requests={"cpu": "2"})
+    core.scheduler.on_pod(new)
+    await core.settle()
+    assert core.cluster.calls == []
+    assert core.queue.where(old.uid) is None
+    assert core.queue.where(new.uid) is not None
+    # The new pod's own attempt is reported as usual.
+    await core.cycle()
+    assert core.cluster.calls == failed_scheduling("default/p", NO_ROOM)
+
+
+async def test_an_undecodable_pod_is_reported_though_never_pending() -> None:
+    core = build_core([small("n1")])
+    core.scheduler.reject_undecodable(make_pod("bad"), "spec.containers: a pod needs one")
+    await core.settle()
+    assert core.cluster.calls == failed_scheduling(
+        "default/bad", "spec.containers: a pod needs one", reason="SchedulerError"
+    )

@@ -100,7 +100,7 @@ def insufficient_reason(resource: str) -> str:
 class ScoringStrategy:
     type: str = LEAST_ALLOCATED
     resources: tuple[ResourceSpec, ...] = DEFAULT_RESOURCES
-    # requestedToCapacityRatio.shape; required for RequestedToCapacityRatio.
+    # requestedToCapacityRatio.shape: required for RequestedToCapacityRatio, refused otherwise.
     shape: tuple[UtilizationShapePoint, ...] | None = None
 
     def __post_init__(self) -> None:
@@ -118,13 +118,21 @@ class ScoringStrategy:
                     f"{path}.resources[{i}].weight: resource weight of {res.name} not in valid "
                     f"range (0, {MAX_RESOURCE_WEIGHT}], got {res.weight}"
                 )
-        if self.shape is not None:
-            _validate_shape(self.shape, f"{path}.requestedToCapacityRatio.shape")
-        elif self.type == REQUESTED_TO_CAPACITY_RATIO:
+        if self.type != REQUESTED_TO_CAPACITY_RATIO:
+            if self.shape is not None:
+                # Refused rather than ignored (as kube-scheduler since 1.36): a shape that
+                # would never be used is a configuration mistake.
+                raise ArgsError(
+                    f"{path}.requestedToCapacityRatio: Forbidden: must be nil when type is "
+                    f"not {REQUESTED_TO_CAPACITY_RATIO}"
+                )
+        elif self.shape is None:
             raise ArgsError(
                 f"{path}.requestedToCapacityRatio: required when type is "
                 f"{REQUESTED_TO_CAPACITY_RATIO}"
             )
+        else:
+            _validate_shape(self.shape, f"{path}.requestedToCapacityRatio.shape")
 
 
 def _validate_shape(shape: Sequence[UtilizationShapePoint], path: str) -> None:

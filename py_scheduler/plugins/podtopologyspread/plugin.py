@@ -441,9 +441,9 @@ class PodTopologySpread:
             return QueueingHint.QUEUE
 
         def involved(other: PodInfo) -> bool:
-            return other.uid == pod.uid or (
-                bool(other.node_name) and other.namespace == pod.namespace
-            )
+            # Nominated pods count too (1.37): lower-priority pods see them as placed.
+            placed = bool(other.node_name or other.nominated_node)
+            return other.uid == pod.uid or (placed and other.namespace == pod.namespace)
 
         if (new is not None and not involved(new)) or (old is not None and not involved(old)):
             return QueueingHint.SKIP

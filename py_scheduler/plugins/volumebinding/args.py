@@ -23,8 +23,8 @@ class UtilizationShapePoint:
 @dataclass(frozen=True, slots=True)
 class VolumeBindingArgs:
     bind_timeout_seconds: int = DEFAULT_BIND_TIMEOUT_SECONDS
-    # Scores static bindings by volume utilisation (StorageCapacityScoring);
-    # empty: no scoring, kube-scheduler's default.
+    # The capacity score's shape (StorageCapacityScoring, see .scorer); empty: the
+    # default shape from 1.37, no score before (kube-scheduler's defaults).
     shape: tuple[UtilizationShapePoint, ...] = ()
 
     def __post_init__(self) -> None:

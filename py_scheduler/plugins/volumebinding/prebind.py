@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 
 from py_scheduler.framework.interface import ObjectLister
 from py_scheduler.model import Node
-from py_scheduler.model.volumes import PersistentVolume, PersistentVolumeClaim
+from py_scheduler.model.volumes import (
+    CSIStorageCapacity,
+    PersistentVolume,
+    PersistentVolumeClaim,
+)
 
 
 class BindingError(Exception):
@@ -29,6 +33,9 @@ class PodVolumes:
         default_factory=list
     )
     dynamic_provisions: list[PersistentVolumeClaim] = field(default_factory=list)
+    # claim key -> the CSIStorageCapacity that let it be provisioned on the node
+    # (absent when its driver does not publish capacity).
+    node_capacity: dict[str, CSIStorageCapacity] = field(default_factory=dict)
 
 
 def fully_bound(claim: PersistentVolumeClaim) -> bool:

@@ -6,7 +6,10 @@ with WaitForFirstConsumer (the scheduler's to bind), or unbound immediate,
 which the PV controller should have bound already and which leaves the pod
 pending. Filter checks, per node, that bound volumes are reachable and that
 each delayed claim either matches an available volume there or can be
-provisioned there. Reserve assumes the chosen matches (see
+provisioned there (with enough free storage, when its CSI driver publishes
+CSIStorageCapacity objects). Score (StorageCapacityScoring, on by default from
+1.37, see :mod:`.scorer`) prefers, by default, the nodes whose storage the
+claims would fill least. Reserve assumes the chosen matches (see
 :mod:`~py_scheduler.plugins.volumebinding.assume_cache`), Unreserve reverts them.
 PreBind writes them (a volume's claimRef, a claim's selected-node
 annotation) and waits until the PV controller has bound every claim. As
@@ -38,7 +41,13 @@ from py_scheduler.framework.types import (
 )
 from py_scheduler.model import Node, NodeInfo, NodeName, PodInfo
 from py_scheduler.model import volumes as vol
-from py_scheduler.model.volumes import PersistentVolume, PersistentVolumeClaim, StorageClass
+from py_scheduler.model.volumes import (
+    CSIDriver,
+    CSIStorageCapacity,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    StorageClass,
+)
 from py_scheduler.plugins.volume_claims import claim_event_hint, claims_and_ephemerals
 from py_scheduler.plugins.volumebinding.args import VolumeBindingArgs, decode_args
 from py_scheduler.plugins.volumebinding.assume_cache import AssumeCache
@@ -52,6 +61,12 @@ from py_scheduler.plugins.volumebinding.prebind import (
     PodVolumes,
     check_bindings,
     fully_bound,
+)
+from py_scheduler.plugins.volumebinding.scorer import (
+    DEFAULT_SHAPE,
+    StorageResource,
+    VolumeScorer,
+    build_scorer,
 )
 
 NAME: Final = "VolumeBinding"
@@ -87,6 +102,11 @@ class VolumeBinding:
         self._timeout = float(args.bind_timeout_seconds)
         self._volumes: AssumeCache[PersistentVolume] = AssumeCache()
         self._claims: AssumeCache[PersistentVolumeClaim] = AssumeCache()
+        # StorageCapacityScoring: on by default from 1.37, where an empty shape takes
+        # the default one; before, only a shape the configuration gives turns it on.
+        self._scorer: VolumeScorer | None = None
+        if handle.server.version.at_least(1, 37) or args.shape:
+            self._scorer = build_scorer(args.shape or DEFAULT_SHAPE)
 
     # -- the assumed view -----------------------------------------------------------
 
@@ -208,13 +228,13 @@ class VolumeBinding:
             else:
                 # Provisioning already started for another node.
                 return out, _reasons(bound_ok, False, volumes_exist)
-        unbound_ok = True
+        unbound_ok = enough_space = True
         if to_match:
             unbound_ok, unmatched = self._match(to_match, node, volumes_by_class, out)
             to_provision += unmatched
         if to_provision:
-            unbound_ok = self._can_provision(to_provision, node, out)
-        return out, _reasons(bound_ok, unbound_ok, volumes_exist)
+            unbound_ok, enough_space = self._can_provision(to_provision, node, out)
+        return out, _reasons(bound_ok, unbound_ok, volumes_exist, enough_space)
 
     def _check_bound(
         self, claims: Sequence[PersistentVolumeClaim], node: Node
@@ -255,8 +275,10 @@ class VolumeBinding:
 
     def _can_provision(
         self, claims: list[PersistentVolumeClaim], node: Node, out: PodVolumes
-    ) -> bool:
+    ) -> tuple[bool, bool]:
+        """(every claim can be provisioned on the node, with enough free storage)."""
         provisions = []
+        capacities: dict[str, CSIStorageCapacity] = {}
         for claim in claims:
             if not claim.storage_class_name:
                 raise BindingError(f'no class for claim "{claim.key}"')
@@ -264,14 +286,71 @@ class VolumeBinding:
             if sc is None:
                 raise BindingError(f'failed to find storage class "{claim.storage_class_name}"')
             if sc.provisioner in ("", vol.NO_PROVISIONER):
-                return False
+                return False, True
             if sc.allowed_topologies is not None and not sc.allowed_topologies.matches(
                 node.name, node.labels
             ):
-                return False
+                return False, True
+            enough, capacity = self._has_enough_capacity(sc, claim, node)
+            if not enough:
+                return True, False
+            if capacity is not None:
+                capacities[claim.key] = capacity
             provisions.append(claim)
         out.dynamic_provisions = provisions
-        return True
+        out.node_capacity = capacities
+        return True, True
+
+    def _has_enough_capacity(
+        self, sc: StorageClass, claim: PersistentVolumeClaim, node: Node
+    ) -> tuple[bool, CSIStorageCapacity | None]:
+        """Whether a CSIStorageCapacity the node reaches has room for the claim, and
+        which; only for drivers that opt in (``CSIDriver.spec.storageCapacity``)."""
+        driver = self._handle.objects.csi_driver(sc.provisioner)
+        if driver is None or not driver.storage_capacity:
+            return True, None
+        for capacity in self._handle.objects.storage_capacities():
+            limit = capacity.volume_limit
+            if (
+                capacity.storage_class_name == sc.name
+                and limit is not None
+                and limit >= claim.requested_storage
+                and capacity.reaches(node.labels)
+            ):
+                return True, capacity
+        return False, None
+
+    # -- PreScore / Score -----------------------------------------------------------
+
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        st = state.get(_KEY)
+        if self._scorer is None or st is None:
+            return SKIP
+        return SUCCESS
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        st = state.get(_KEY)
+        if self._scorer is None or st is None:
+            return 0
+        planned = st.by_node.get(node.name)
+        if planned is None:
+            return 0
+        classes: dict[str, StorageResource] = {}
+        if planned.static_bindings:
+            for claim, volume in planned.static_bindings:
+                res = classes.setdefault(volume.storage_class_name, StorageResource())
+                res.requested += claim.requested_storage
+                res.capacity += volume.capacity
+        else:
+            for claim in planned.dynamic_provisions:
+                capacity = planned.node_capacity.get(claim.key)
+                if capacity is None:
+                    continue
+                res = classes.setdefault(claim.storage_class_name, StorageResource())
+                # Set, not added: two claims of one class share the class's capacity.
+                res.capacity = capacity.capacity or 0
+                res.requested += claim.requested_storage
+        return self._scorer(classes)
 
     # -- Reserve / Unreserve --------------------------------------------------------
 
@@ -376,7 +455,33 @@ class VolumeBinding:
                 event(Resource.NODE, ActionType.ADD | ActionType.UPDATE_NODE_LABEL)
             ),
             ClusterEventWithHint(event(Resource.CSI_NODE, add_or_update)),
+            ClusterEventWithHint(
+                event(Resource.CSI_DRIVER, ActionType.UPDATE), self._after_driver_change
+            ),
+            ClusterEventWithHint(
+                event(Resource.CSI_STORAGE_CAPACITY, add_or_update), self._after_capacity_change
+            ),
         )
+
+    def _after_capacity_change(
+        self, pod: PodInfo, old: object | None, new: object | None
+    ) -> QueueingHint:
+        if not isinstance(new, CSIStorageCapacity) or not isinstance(old, CSIStorageCapacity):
+            return QueueingHint.QUEUE  # a new capacity may be the one a claim waits for
+        old_limit, new_limit = old.volume_limit, new.volume_limit
+        if new_limit is not None and (old_limit is None or new_limit > old_limit):
+            return QueueingHint.QUEUE
+        return QueueingHint.SKIP
+
+    def _after_driver_change(
+        self, pod: PodInfo, old: object | None, new: object | None
+    ) -> QueueingHint:
+        if not isinstance(new, CSIDriver) or not isinstance(old, CSIDriver):
+            return QueueingHint.QUEUE
+        # Only a driver that stops limiting provisioning by capacity can help.
+        if old.storage_capacity and not new.storage_capacity:
+            return QueueingHint.QUEUE
+        return QueueingHint.SKIP
 
     def _after_claim_change(
         self, pod: PodInfo, old: object | None, new: object | None
@@ -393,12 +498,16 @@ class VolumeBinding:
         return QueueingHint.SKIP
 
 
-def _reasons(bound_ok: bool, unbound_ok: bool, volumes_exist: bool) -> list[str]:
+def _reasons(
+    bound_ok: bool, unbound_ok: bool, volumes_exist: bool, enough_space: bool = True
+) -> list[str]:
     reasons = []
     if not bound_ok:
         reasons.append(REASON_NODE_CONFLICT)
     if not unbound_ok:
         reasons.append(REASON_BIND_CONFLICT)
+    if not enough_space:
+        reasons.append(REASON_NOT_ENOUGH_SPACE)
     if not volumes_exist:
         reasons.append(REASON_PV_NOT_EXIST)
     return reasons

@@ -10,6 +10,7 @@ import pytest
 from py_scheduler.framework.cycle_state import CycleState
 from py_scheduler.framework.registry import NoArgs
 from py_scheduler.model import NodeInfo, PodInfo, decode_pod
+from py_scheduler.model.server import ServerVersion, offline
 from py_scheduler.plugins.image_locality import (
     MB,
     SPEC,
@@ -23,12 +24,16 @@ from tests.fakes import FakeHandle
 Images = Sequence[tuple[Sequence[str], int]]
 
 
-def image_pod(*images: str, init: Sequence[str] = ()) -> PodInfo:
+def image_pod(*images: str, init: Sequence[str] = (), volumes: Sequence[str] = ()) -> PodInfo:
     raw = raw_pod(
         "p",
         containers=[{} for _ in images],
         images=images,
         init_containers=[({}, False) for _ in init],
+        volumes=[
+            {"name": f"v{i}", "image": {"reference": ref, "pullPolicy": "IfNotPresent"}}
+            for i, ref in enumerate(volumes)
+        ],
     )
     for container, image in zip(raw["spec"].get("initContainers", []), init, strict=True):
         container["image"] = image
@@ -117,6 +122,58 @@ def test_image_locality_priority(incoming: PodInfo, nodes: list[NodeInfo], want:
     plugin = ImageLocality(NoArgs(), FakeHandle(nodes))
     state = CycleState()
     assert [plugin.score(state, incoming, n) for n in nodes] == want
+
+
+V1_35, V1_36, V1_37 = ServerVersion(1, 35), ServerVersion(1, 36), ServerVersion(1, 37)
+
+
+@pytest.mark.parametrize(
+    ("release", "incoming", "nodes", "want"),
+    [
+        # 1.37: node1: 100 * (300M * 1/2 - 23M) / (1000M * 2 - 23M) = 6; node2: 30M * 1/2 < 23M
+        pytest.param(V1_37, image_pod("gcr.io/30", volumes=["gcr.io/300"]),
+                     image_nodes(NODE_300_600_900, NODE_4000_30), [6, 0],
+                     id="1.37: pod with ImageVolume"),
+        pytest.param(V1_37, image_pod("gcr.io/30", "gcr.io/300"),
+                     image_nodes(NODE_300_600_900, NODE_4000_30), [6, 0],
+                     id="1.37: same images as ImageVolume pod but as regular container images"),
+        # 1.36: the volume's image scores, but the bound is one container's:
+        # node1: 100 * (300M * 1/2 - 23M) / (1000M - 23M) = 12
+        pytest.param(V1_36, image_pod("gcr.io/30", volumes=["gcr.io/300"]),
+                     image_nodes(NODE_300_600_900, NODE_4000_30), [12, 0],
+                     id="1.36: pod with ImageVolume"),
+        # 1.35: image volumes are not looked at.
+        pytest.param(V1_35, image_pod("gcr.io/30", volumes=["gcr.io/300"]),
+                     image_nodes(NODE_300_600_900, NODE_4000_30), [0, 0],
+                     id="1.35: an ImageVolume does not count"),
+    ],
+)  # fmt: skip
+def test_image_volumes_by_release(
+    release: ServerVersion, incoming: PodInfo, nodes: list[NodeInfo], want: list[int]
+) -> None:
+    plugin = ImageLocality(NoArgs(), FakeHandle(nodes, server=offline(release)))
+    state = CycleState()
+    assert [plugin.score(state, incoming, n) for n in nodes] == want
+
+
+@pytest.mark.parametrize(
+    ("release", "skipped"),
+    [pytest.param(V1_35, True, id="1.35"), pytest.param(V1_36, False, id="1.36"),
+     pytest.param(V1_37, False, id="1.37")],
+)  # fmt: skip
+def test_pre_score_looks_at_image_volumes_from_1_36(release: ServerVersion, skipped: bool) -> None:
+    nodes = image_nodes(NODE_300_600_900)
+    plugin = ImageLocality(NoArgs(), FakeHandle(nodes, server=offline(release)))
+    status = plugin.pre_score(CycleState(), image_pod("gcr.io/1", volumes=["gcr.io/300"]), nodes)
+    assert status.is_skip is skipped
+
+
+def test_image_volumes_are_decoded_apart_from_container_images() -> None:
+    pod = image_pod("gcr.io/30", init=["gcr.io/1"], volumes=["gcr.io/300", "gcr.io/300"])
+    assert (pod.images, pod.volume_images) == (
+        ("gcr.io/30", "gcr.io/1"),
+        ("gcr.io/300", "gcr.io/300"),
+    )
 
 
 def fake_digest(content: str) -> str:

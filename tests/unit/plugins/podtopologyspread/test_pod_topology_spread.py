@@ -1979,6 +1979,10 @@ def assigned(labels: Labels, name: str = "x", namespace: str = "default") -> Pod
     return pod(labels, node="node-a", name=name, namespace=namespace)
 
 
+def nominated(labels: Labels, namespace: str = "default") -> PodInfo:
+    return make_pod("p2", namespace=namespace, labels=labels, nominated_node="fake-node")
+
+
 POD_HINTS = [
     HintCase(
         "add pod with matching labels", PENDING, None, assigned({"foo": ""}), QueueingHint.QUEUE
@@ -2003,6 +2007,27 @@ POD_HINTS = [
     ),
     HintCase(
         "delete pod with different labels", PENDING, assigned({"bar": ""}), None, QueueingHint.SKIP
+    ),
+    HintCase(
+        "delete nominated pod with labels that don't match topologySpreadConstraints selector",
+        PENDING,
+        nominated({"bar": ""}),
+        None,
+        QueueingHint.SKIP,
+    ),
+    HintCase(
+        "delete nominated pod with labels that match topologySpreadConstraints selector",
+        PENDING,
+        nominated({"foo": ""}),
+        None,
+        QueueingHint.QUEUE,
+    ),
+    HintCase(
+        "delete nominated pod of another namespace",
+        PENDING,
+        nominated({"foo": ""}, namespace="ns1"),
+        None,
+        QueueingHint.SKIP,
     ),
     HintCase(
         "update pod's non-related label",
