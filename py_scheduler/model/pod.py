@@ -14,8 +14,8 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Final, NewType
 
-from py_scheduler.model.podgroups import NO_GROUP, PodGroupRef, pod_group_ref
 from py_scheduler.model.declared_features import required_features
+from py_scheduler.model.podgroups import NO_GROUP, PodGroupRef, pod_group_ref
 from py_scheduler.model.raw import DecodeError, Fields, RawObject
 from py_scheduler.model.resources import (
     CPU,

@@ -74,6 +74,7 @@ SIGNATURE_FIELDS: Final = (
     "preferred_node_affinity",
     "tolerations",
     "images",
+    "volume_images",
 )
 # Fields none of them reads, and why.
 UNREAD_FIELDS: Final = {
@@ -102,6 +103,7 @@ UNREAD_FIELDS: Final = {
     "scheduled_condition": "status",
     "resource_version": "identity",
     "generation": "identity",
+    "required_features": "NodeDeclaredFeatures, judged afresh (PreFilter skips a pod needing none)",
     "pod_group": "gang scheduling (PreEnqueue, PreFilter, Permit): no node-local verdict",
 }
 
@@ -128,4 +130,5 @@ def signature(pod: PodInfo) -> Hashable:
         pod.preferred_node_affinity,
         pod.tolerations,
         pod.images,
+        pod.volume_images,
     )
