@@ -18,11 +18,6 @@ import ssl
 import tempfile
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 
 class TlsError(ValueError):
     """The certificate or key cannot be used; the message says which and why."""
@@ -52,6 +47,12 @@ def server_context(cert_file: str | None, key_file: str | None, address: str) ->
 
 def self_signed(address: str, *, days: int = 365) -> tuple[bytes, bytes]:
     """A PEM certificate and key for this host, its name and ``address``."""
+    # Imported here: a scheduler given its certificate never maps the library (8 MiB).
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     host = socket.gethostname()
     names: list[x509.GeneralName] = [x509.DNSName(host), x509.DNSName("localhost")]

@@ -159,18 +159,13 @@ class PendingSweep:
         """One pass; returns how many pods of ours no queue knew."""
         if not self.leading():
             return 0
-        listed = await self._unassigned()
-        candidates = [raw for raw in listed if self._unknown(raw)]
-        for raw in listed:
-            pod = _identity(raw)
-            entry = self.invalid.get(pod.uid) if pod is not None else None
-            if entry is not None and _condition(raw) != ("False", REASON, entry.message):
-                self._decide(entry)  # an earlier write was lost
+        listed = await self._listed_unknown()
+        candidates = [pod for pod in listed if not self.knows(pod.uid)]
         if candidates:
             await asyncio.sleep(self.grace)
         lost = 0
-        for raw in candidates:
-            if self._unknown(raw) and await self._recover(raw):
+        for pod in candidates:
+            if not self.knows(pod.uid) and await self._recover(pod):
                 lost += 1
         metrics.UNQUEUED_PENDING_PODS.set(lost)
         if lost:
@@ -181,21 +176,36 @@ class PendingSweep:
         pod = _identity(raw)
         return pod is not None and _ours_and_pending(raw, self.profiles) and not self.knows(pod.uid)
 
-    async def _unassigned(self) -> list[Mapping[str, Any]]:
-        items: list[Mapping[str, Any]] = []
+    async def _listed_unknown(self) -> list[PodInfo]:
+        """The unassigned pending pods of ours that no queue knows, listed page by
+        page. Only their identities are kept: the documents of every pending pod
+        at once (10 000 of them when a scheduler starts behind a backlog) would
+        double the process's memory."""
+        unknown: list[PodInfo] = []
         params = {"fieldSelector": _UNASSIGNED, "limit": str(_PAGE)}
         while True:
             page = await self.kube.get("/api/v1/pods", params)
-            items.extend(i for i in page.get("items", []) if isinstance(i, Mapping))
+            unknown.extend(self._unknown_on(page.get("items", [])))
             token = (page.get("metadata") or {}).get("continue")
             if not token:
-                return items
+                return unknown
             params["continue"] = token
 
-    async def _recover(self, stale: Mapping[str, Any]) -> bool:
+    def _unknown_on(self, items: object) -> list[PodInfo]:
+        """One page's unknown pods; invalid pods whose failure was lost are decided again."""
+        unknown: list[PodInfo] = []
+        for raw in items if isinstance(items, list) else []:
+            if not isinstance(raw, Mapping) or (pod := _identity(raw)) is None:
+                continue
+            entry = self.invalid.get(pod.uid)
+            if entry is not None and _condition(raw) != ("False", REASON, entry.message):
+                self._decide(entry)  # an earlier write was lost
+            if _ours_and_pending(raw, self.profiles) and not self.knows(pod.uid):
+                unknown.append(pod)
+        return unknown
+
+    async def _recover(self, pod: PodInfo) -> bool:
         """Read the pod again; give it to the scheduler (or decide it here)."""
-        pod = _identity(stale)
-        assert pod is not None
         try:
             raw = await self.kube.get(f"/api/v1/namespaces/{pod.namespace}/pods/{pod.name}")
         except NotFound:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
+from sys import intern
 from typing import Final, NewType
 
 from py_scheduler.model.declared_features import required_features
@@ -358,7 +359,9 @@ def decode_pod(raw: RawObject) -> PodInfo:
     name = meta.string("name")
     if not name:
         raise meta.error("name", "must be set")
-    namespace = meta.string("namespace") or "default"
+    # Strings every pod of a namespace, node, profile or image repeats are
+    # interned: one copy for thousands of pods instead of one per pod.
+    namespace = intern(meta.string("namespace") or "default")
     labels = meta.str_map("labels")
 
     containers = []
@@ -366,7 +369,7 @@ def decode_pod(raw: RawObject) -> PodInfo:
     images: list[str] = []
     for c in spec.objects("containers"):
         containers.append(decode_amounts(c.obj("resources"), "requests"))
-        images.append(c.string("image"))
+        images.append(intern(c.string("image")))
         for p in c.objects("ports"):
             if (host_port := p.integer("hostPort")) > 0:
                 ports.append(
@@ -380,7 +383,7 @@ def decode_pod(raw: RawObject) -> PodInfo:
     for c in spec.objects("initContainers"):
         sidecar = c.string("restartPolicy") == "Always"
         inits.append((decode_amounts(c.obj("resources"), "requests"), sidecar))
-        images.append(c.string("image"))
+        images.append(intern(c.string("image")))
         if sidecar:
             # Sidecars keep running, so their host ports stay taken.
             for p in c.objects("ports"):
@@ -438,7 +441,11 @@ def decode_pod(raw: RawObject) -> PodInfo:
     for cond in status.objects("conditions"):
         kind = cond.string("type")
         if kind == "PodScheduled":
-            scheduled = (cond.string("status"), cond.string("reason"), cond.string("message"))
+            scheduled = (
+                intern(cond.string("status")),
+                intern(cond.string("reason")),
+                cond.string("message"),
+            )
         elif kind == DISRUPTION_TARGET:
             # Being evicted frees room just as a scheduler preemption does, so a
             # preemptor waits for either instead of choosing more victims.
@@ -465,15 +472,15 @@ def decode_pod(raw: RawObject) -> PodInfo:
         namespace=namespace,
         name=name,
         labels=labels,
-        node_name=spec.string("nodeName"),
-        scheduler_name=spec.string("schedulerName") or "default-scheduler",
+        node_name=intern(spec.string("nodeName")),
+        scheduler_name=intern(spec.string("schedulerName") or "default-scheduler"),
         priority=priority if priority is not None else 0,
-        preemption_policy=spec.string("preemptionPolicy") or "PreemptLowerPriority",
+        preemption_policy=intern(spec.string("preemptionPolicy") or "PreemptLowerPriority"),
         created=created if created is not None else 0.0,
         deleting=meta.raw.get("deletionTimestamp") is not None,
-        phase=status.string("phase") or "Pending",
+        phase=intern(status.string("phase") or "Pending"),
         start_time=_time(status, "startTime"),
-        nominated_node=status.string("nominatedNodeName"),
+        nominated_node=intern(status.string("nominatedNodeName")),
         requests=Resources.from_amounts(exact),
         non_zero_cpu=non_zero_res.milli_cpu,
         non_zero_memory=non_zero_res.memory,

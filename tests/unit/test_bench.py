@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 import pytest
 
-from bench import evaluation, explain, gates, profile, report, stats, workloads
+from bench import evaluation, explain, gates, memory, profile, report, stats, workloads
 
 
 class TestThroughputSamples:
@@ -180,3 +183,17 @@ def test_the_explain_benchmark_runs_every_measurement(capsys: pytest.CaptureFixt
         assert kind in out
     assert "suggestions for default/huge-x: 1 tried, 1 verified" in out
     assert "capacity gauges, one computation:" in out
+
+
+class TestMemoryDrain:
+    async def test_binds_every_pending_pod_and_sweeps_once(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        documents = tmp_path / "documents.txt"
+        memory.write_documents(documents, nodes=20, init=5, measured=40)
+        args = argparse.Namespace(measured=40, no_sweep=False, trace=0, top=5)
+        await memory.drain(args, documents)
+        out = capsys.readouterr().out
+        assert "40 pods bound" in out
+        assert "1 sweeps" in out
+        assert "peak" in out

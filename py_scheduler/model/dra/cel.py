@@ -33,14 +33,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, Final
-
-import cel_expr_python.cel as cel
-import cel_expr_python.ext.ext_bindings as ext_bindings
-import cel_expr_python.ext.ext_strings as ext_strings
+from typing import TYPE_CHECKING, Any, Final
 
 from py_scheduler.model.dra.objects import Device, Semver, SemverError, parse_semver
 from py_scheduler.model.quantity import QuantityError, parse_quantity
+
+# The library maps 11 MiB: it is loaded by the first selector compiled, so a
+# scheduler whose cluster has no device claims never holds it.
+if TYPE_CHECKING:
+    import cel_expr_python.cel as cel
 
 MAX_COST: Final = 1_000_000
 # The largest map or list a device offers an expression (attributes and
@@ -177,11 +178,15 @@ def _is_sorted(items: Sequence[Any]) -> bool:
 def _fn(
     name: str, ret: Any, params: list[Any], impl: Callable[..., Any], *, member: bool = False
 ) -> cel.FunctionDecl:
+    import cel_expr_python.cel as cel
+
     oid = f"{name}_" + "_".join(str(i) for i in range(len(params))) + ("_m" if member else "")
     return cel.FunctionDecl(name, [cel.Overload(oid, ret, params, is_member=member, impl=impl)])
 
 
 def _declarations() -> list[cel.FunctionDecl]:
+    import cel_expr_python.cel as cel
+
     t = cel.Type
     tagged = t.Map(t.STRING, t.DYN)
     ints, dyns = t.List(t.INT), t.List(t.DYN)
@@ -258,6 +263,10 @@ def _declarations() -> list[cel.FunctionDecl]:
 
 @lru_cache(maxsize=1)
 def environment() -> cel.Env:
+    import cel_expr_python.cel as cel
+    import cel_expr_python.ext.ext_bindings as ext_bindings
+    import cel_expr_python.ext.ext_strings as ext_strings
+
     return cel.NewEnv(
         variables={"device": cel.Type.DYN},
         extensions=[ext_bindings.ExtBindings(), ext_strings.ExtStrings()],
@@ -316,6 +325,8 @@ class Selector:
         result = value.value()
         if isinstance(result, bool):
             return result
+        import cel_expr_python.cel as cel
+
         if value.type() == cel.Type.ERROR:
             raise CelError(_runtime_message(str(result)))
         kind = value.type().name().lower()
@@ -339,6 +350,8 @@ def _runtime_message(message: str) -> str:
 
 
 def compile_selector(expression: str) -> Selector:
+    import cel_expr_python.cel as cel
+
     env = environment()
     try:
         program = env.compile(expression)
