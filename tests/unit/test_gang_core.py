@@ -375,3 +375,42 @@ async def test_a_workload_pod_group_that_does_not_fit_says_so_in_its_condition()
         "Unschedulable",
         "preemption: pod group default/train does not fit even if lower-priority pods are evicted",
     )
+
+
+def last_condition(core: Core, key: str) -> PodCondition:
+    calls = [c for c in core.cluster.calls if c[0] == "patch_pod_status" and c[1] == key]
+    detail = calls[-1][2]
+    assert isinstance(detail, tuple)
+    condition = detail[0]
+    assert isinstance(condition, PodCondition)
+    return condition
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_a_member_is_not_left_saying_gated_once_its_gang_is_complete(api: str) -> None:
+    core = build_core([node(f"n{i}") for i in range(2)])
+    add_group(core, api, "train", 3)
+    first = member(api, "w0", "train")
+    core.scheduler.on_pod(first)
+    core.scheduler.on_pod(member(api, "w1", "train"))
+    await core.scheduler.drain(5)
+    assert last_condition(core, "default/w0").reason == "SchedulingGated"
+    reporter = gang(core).reporter
+    key = first.pod_group.key
+    assert key is not None
+    policy = gang(core).groups.find(first.pod_group).policy
+    assert policy is not None
+    before = reporter._handle.pod_groups.members(key)
+    # The third member completes the gang, which does not fit on two nodes.
+    core.scheduler.on_pod(member(api, "w2", "train"))
+    await run(core)
+    assert last_condition(core, "default/w0").reason == "Unschedulable"
+
+    # A report taken while the gang was incomplete, written late, says nothing.
+    await reporter._report_members(before, policy)
+    assert last_condition(core, "default/w0").reason == "Unschedulable"
+
+    # One that did say "gated" after the gang completed: attempted again.
+    reporter._written[first.uid] = ("SchedulingGated", "stale")
+    await reporter._report_members(reporter._handle.pod_groups.members(key), policy)
+    assert core.queue.where(first.uid) == ACTIVE

@@ -30,7 +30,7 @@ import asyncio
 import collections
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -244,6 +244,13 @@ class Reporter:
         since = _stamp(self._since.get(members.key, time.time()))
         detail = describe(members, policy)
         incomplete = members.count < policy.min_member
+
+        def still_incomplete() -> bool:
+            # Each write awaits: the group may have completed (and its members been
+            # attempted, their failure written) since ``members`` was read.
+            return self._handle.pod_groups.count(members.key) < policy.min_member
+
+        stale: list[PodInfo] = []
         for pod in members.pods:
             if pod.uid in members.bound:
                 self._written.pop(pod.uid, None)
@@ -253,10 +260,34 @@ class Reporter:
                 words = self._plugin.waiting_words
                 await self._report(pod, WAITING, f"{words}: {detail}; waiting since {since}")
             elif incomplete and pod.uid not in members.assumed:
-                await self._report(pod, HELD, f"{GATED}: {detail}; waiting since {since}")
+                message = f"{GATED}: {detail}; waiting since {since}"
+                await self._report(pod, HELD, message, unless_stale=still_incomplete)
+            elif (
+                self._written.get(pod.uid, ("", ""))[0] == HELD
+                and pod.uid not in members.assumed
+                and not still_incomplete()
+            ):
+                stale.append(pod)
+        if stale:
+            # Said to be gated, yet the group is complete: attempted again, each
+            # gets the scheduler's own word on why it waits.
+            for pod in stale:
+                self._written.pop(pod.uid, None)
+            self._handle.activate(stale)
 
-    async def _report(self, pod: PodInfo, reason: str, message: str, *, warn: bool = False) -> None:
+    async def _report(
+        self,
+        pod: PodInfo,
+        reason: str,
+        message: str,
+        *,
+        warn: bool = False,
+        unless_stale: Callable[[], bool] | None = None,
+    ) -> None:
+        """``unless_stale``: asked again right before each write; False drops it."""
         if self._written.get(pod.uid) == (reason, message):
+            return
+        if unless_stale is not None and not unless_stale():
             return
         if pod.scheduled_condition == ("False", reason, message):
             return
@@ -277,6 +308,9 @@ class Reporter:
                 note=message,
                 reporting_controller=self._handle.profile_name,
             )
+            if unless_stale is not None and not unless_stale():
+                self._written.pop(pod.uid, None)
+                return
             await cluster.patch_pod_status(
                 pod,
                 condition=PodCondition("PodScheduled", "False", reason, message),
