@@ -86,14 +86,7 @@ def explain_cycle(
         feasible_nodes=len(feasible),
     )
     if fit is not None:
-        out.condition = {
-            "type": "PodScheduled",
-            "status": "False",
-            "reason": "Unschedulable",
-            "message": out.message,
-        }
-        if result is not None and result.nominated_node:
-            out.nominated_node = result.nominated_node
+        _pending(out, result)
         if fwk.post_filter:
             out.preemption = _preemption(fwk, state, pod, fit, result)
     else:
@@ -104,6 +97,40 @@ def explain_cycle(
                 "took it without judging the other nodes (as kube-scheduler does)"
             )
     return out
+
+
+def summarize_cycle(
+    fwk: Framework,
+    pod: PodInfo,
+    *,
+    fit: FitError,
+    message: str,
+    result: PostFilterResult | None,
+) -> Explanation:
+    """What a cycle that raised ``fit`` said, without a report per node: its
+    FailedScheduling ``message`` (``str(fit)``: the counted rejections per
+    reason), the condition and the nomination. Nothing here grows with the
+    cluster, so a scheduler past its diagnosis budget can afford it."""
+    out = Explanation(
+        pod=pod.key,
+        profile=fwk.profile_name,
+        node=None,
+        message=message,
+        total_nodes=fit.num_all_nodes,
+    )
+    _pending(out, result)
+    return out
+
+
+def _pending(out: Explanation, result: PostFilterResult | None) -> None:
+    out.condition = {
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": out.message,
+    }
+    if result is not None and result.nominated_node:
+        out.nominated_node = result.nominated_node
 
 
 def _node_reports(

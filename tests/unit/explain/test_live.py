@@ -6,6 +6,8 @@ We test these aspects:
 - the store keeps at most its byte cap, least recently written out first,
   forgets a pod once it is bound, and a pod retried with the same message
   within the interval keeps its diagnosis;
+- past the diagnosis budget a pod gets its cycle's summary, no report per
+  node (what grows with the cluster), replaced at its next attempt within it;
 - the annotations use kube-scheduler-simulator's keys and shapes, stay
   within their size, are written only when they change, and their writer
   survives a failed patch;
@@ -29,7 +31,7 @@ from py_scheduler.cluster import Unavailable
 from py_scheduler.explain import annotations as ann
 from py_scheduler.explain.capacity import Capacity, ShapeError, parse_shape, parse_shapes
 from py_scheduler.explain.offline import explain_pod
-from py_scheduler.explain.store import Diagnoser, DiagnosisStore
+from py_scheduler.explain.store import OVER_BUDGET, Diagnoser, DiagnosisStore
 from py_scheduler.model import PodInfo
 from py_scheduler.scheduling.build import build_scheduler
 from py_scheduler.scheduling.evaluation import Columnar, Recording
@@ -157,6 +159,9 @@ def test_fresh_needs_the_same_pod_and_message_within_the_interval() -> None:
     assert not store.fresh("ns/p", "uid1", "0/3 nodes", now=111.0, within=10)
     assert not store.fresh("ns/p", "uid1", "0/4 nodes", now=105.0, within=10)
     assert not store.fresh("ns/p", "uid2", "0/3 nodes", now=105.0, within=10)
+    store.put("ns/p", "uid1", "0/3 nodes", b"{}", at=100.0, complete=False)
+    assert "ns/p" in store
+    assert not store.fresh("ns/p", "uid1", "0/3 nodes", now=105.0, within=10)  # a summary
 
 
 # -- annotations ----------------------------------------------------------------------
@@ -317,7 +322,7 @@ def test_capacity_is_computed_at_most_once_per_interval() -> None:
     assert capacity.report() is not first
 
 
-async def test_past_its_budget_a_diagnosis_stands_or_is_the_cheap_kind() -> None:
+async def test_past_its_budget_a_diagnosis_stands_or_is_a_summary() -> None:
     ticks = [0.0]
     store = DiagnosisStore()
 
@@ -326,19 +331,56 @@ async def test_past_its_budget_a_diagnosis_stands_or_is_the_cheap_kind() -> None
         return ticks[0]
 
     diagnoser = Diagnoser(store, min_interval=0, budget=0.01, burst=0.2, timer=timer)
-    docs = [node("n1", cpu="1", taints=[TAINT]), raw_pod("a", requests={"cpu": "2"})]
-    docs.append(raw_pod("b", requests={"cpu": "2"}))
+    docs: list[Raw] = [node(f"n{i}", cpu="1", taints=[TAINT]) for i in range(40)]
+    docs += [raw_pod(name, requests={"cpu": "2"}) for name in ("a", "b")]
     scheduler, watch = live(from_documents(docs), diagnoser)
     await run_all(scheduler, watch)
     first, second = (orjson.loads(store.get(f"default/{n}")[1]) for n in ("a", "b"))  # type: ignore[index]
     assert first["warnings"] == []
+    assert len(first["nodes"]) == 40
     assert [v["plugin"] for v in first["nodes"][0]["filters"]] == [
         "TaintToleration",
         "NodeResourcesFit",
     ]
-    # The first one spent the budget: the second shows only the counted rejection.
-    assert [v["plugin"] for v in second["nodes"][0]["filters"]] == ["TaintToleration"]
-    assert "time for diagnoses was spent" in second["warnings"][0]
+    # The first one spent the budget: the second is its cycle's message, no node
+    # reported (a report per node is the cost that grows with the cluster).
+    assert second["nodes"] == []
+    assert second["preemption"] is None
+    assert second["message"] == second["condition"]["message"]
+    assert second["message"].startswith("0/40 nodes are available: 40 node(s) had untolerated")
+    assert second["totalNodes"] == 40
+    assert second["warnings"] == [OVER_BUDGET]
     scheduler.queue.activate(list(scheduler.pending.values()))
     await run_all(scheduler, watch)
+    # Still past it: both stand (the summary too: it says what the cycle said).
     assert orjson.loads(store.get("default/a")[1]) == first  # type: ignore[index]
+    assert orjson.loads(store.get("default/b")[1]) == second  # type: ignore[index]
+
+
+async def test_a_summary_is_replaced_at_the_next_attempt_within_the_budget() -> None:
+    now = [1000.0]
+    ticks, step = [0.0], [0.5]
+    store = DiagnosisStore()
+
+    def timer() -> float:
+        ticks[0] += step[0]
+        return ticks[0]
+
+    diagnoser = Diagnoser(
+        store, min_interval=60, budget=0.01, burst=0.2, clock=lambda: now[0], timer=timer
+    )
+    docs = [node("n1", cpu="1")] + [raw_pod(n, requests={"cpu": "2"}) for n in ("a", "p")]
+    scheduler, watch = live(from_documents(docs), diagnoser)
+    await run_all(scheduler, watch)
+    summary = orjson.loads(store.get("default/p")[1])  # type: ignore[index]
+    assert summary["nodes"] == []
+    assert summary["warnings"] == [OVER_BUDGET]
+    step[0] = 100.0  # a long quiet spell: the budget is back
+    now[0] += 1  # same message, well within the interval
+    scheduler.queue.activate(list(scheduler.pending.values()))
+    await run_all(scheduler, watch)
+    full = orjson.loads(store.get("default/p")[1])  # type: ignore[index]
+    assert full["warnings"] == []
+    assert [n["name"] for n in full["nodes"]] == ["n1"]
+    assert full["message"] == summary["message"]
+    assert full["observedAt"] == 1001.0
