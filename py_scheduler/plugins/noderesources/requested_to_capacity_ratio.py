@@ -13,6 +13,7 @@ import numpy as np
 from py_scheduler.framework.batch import Int64s
 from py_scheduler.framework.interface import MAX_NODE_SCORE
 from py_scheduler.plugins.noderesources.resource_allocation import BatchScorer, Scorer
+from py_scheduler.plugins.shape_score import broken_linear_function
 
 MAX_UTILIZATION: Final = 100
 # Shape scores are given on 0..10 and scaled to the node score range.
@@ -23,29 +24,6 @@ MAX_CUSTOM_PRIORITY_SCORE: Final = 10
 class UtilizationShapePoint:
     utilization: int  # 0..100
     score: int  # 0..10
-
-
-def _div_trunc(a: int, b: int) -> int:
-    """Integer division rounding toward zero, as Go's ``/`` on int64."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
-def broken_linear_function(points: Sequence[tuple[int, int]]) -> Callable[[int], int]:
-    """Linear between (utilization, score) points, flat before the first and after the last."""
-
-    def f(p: int) -> int:
-        for i, (utilization, score) in enumerate(points):
-            if p <= utilization:
-                if i == 0:
-                    return points[0][1]
-                prev_utilization, prev_score = points[i - 1]
-                return prev_score + _div_trunc(
-                    (score - prev_score) * (p - prev_utilization), utilization - prev_utilization
-                )
-        return points[-1][1]
-
-    return f
 
 
 def _shape(shape: Sequence[UtilizationShapePoint]) -> Callable[[int], int]:

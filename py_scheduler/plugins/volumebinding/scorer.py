@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from py_scheduler.framework.interface import MAX_NODE_SCORE
+from py_scheduler.plugins.shape_score import broken_linear_function
 from py_scheduler.plugins.volumebinding.args import (
     MAX_CUSTOM_PRIORITY_SCORE,
     UtilizationShapePoint,
@@ -36,30 +37,9 @@ ClassResources = Mapping[str, StorageResource]
 VolumeScorer = Callable[[ClassResources], int]
 
 
-def _go_div(a: int, b: int) -> int:
-    """Integer division rounding toward zero, as Go's ``/`` on int64."""
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
-def _broken_linear(points: Sequence[tuple[int, int]]) -> Callable[[int], int]:
-    def f(p: int) -> int:
-        for i, (utilization, score) in enumerate(points):
-            if p <= utilization:
-                if i == 0:
-                    return points[0][1]
-                prev_utilization, prev_score = points[i - 1]
-                return prev_score + _go_div(
-                    (score - prev_score) * (p - prev_utilization), utilization - prev_utilization
-                )
-        return points[-1][1]
-
-    return f
-
-
 def build_scorer(shape: Sequence[UtilizationShapePoint]) -> VolumeScorer:
     scale = MAX_NODE_SCORE // MAX_CUSTOM_PRIORITY_SCORE
-    raw = _broken_linear([(p.utilization, p.score * scale) for p in shape])
+    raw = broken_linear_function([(p.utilization, p.score * scale) for p in shape])
 
     def class_score(requested: int, capacity: int) -> int:
         if capacity == 0 or requested > capacity:

@@ -31,11 +31,9 @@ from py_scheduler.plugins.noderesources.fit import (
     fits_request,
     insufficient_reason,
 )
-from py_scheduler.plugins.noderesources.requested_to_capacity_ratio import (
-    UtilizationShapePoint,
-    broken_linear_function,
-)
+from py_scheduler.plugins.noderesources.requested_to_capacity_ratio import UtilizationShapePoint
 from py_scheduler.plugins.noderesources.resource_allocation import ResourceSpec
+from py_scheduler.plugins.shape_score import broken_linear_function
 from tests.builders import make_node, make_pod, node_info
 from tests.fakes import FakeHandle
 
