@@ -37,7 +37,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="add one py-spy-profiled py-scheduler SchedulingBasic run",
+        help="add one py-spy-profiled py-scheduler run per chosen workload",
     )
     parser.add_argument("--py-log-level", default="warning", help="py-scheduler's --log-level")
     parser.add_argument(
@@ -120,16 +120,18 @@ async def _workload(
                 _report_line(record)
                 results["runs"].append(record)
                 save_results(args.out, results)
-        if args.profile and workload.name == "SchedulingBasic":
-            spy = args.out / f"profile-{ctx.settings.size}.speedscope.json"
+        if args.profile and not workload.ceiling:
+            # SchedulingBasic keeps the report's profile.md; others get their own file.
+            stem = "" if workload.name == "SchedulingBasic" else f"-{workload.name}"
+            spy = args.out / f"profile{stem}-{ctx.settings.size}.speedscope.json"
             record = await runner.run_once(ctx, workload, contenders.PY, -1, profile_to=spy)
             _report_line(record)
             title = (
-                f"py-scheduler profile: SchedulingBasic ({ctx.settings.size}: {workload.nodes} "
+                f"py-scheduler profile: {workload.name} ({ctx.settings.size}: {workload.nodes} "
                 f"nodes, {workload.measured} pods, {record['throughput']['average']} pods/s "
                 "under py-spy)"
             )
-            (args.out / "profile.md").write_text(profile.markdown(spy, title))
+            (args.out / f"profile{stem}.md").write_text(profile.markdown(spy, title))
     finally:
         await runner.delete_nodes(ctx.kube)
 

@@ -3,7 +3,7 @@ core. Integration tests use the real control plane instead."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -389,6 +389,9 @@ class FakeHandle:
 
     def run_filters_with_nominated(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         raise NotImplementedError("use a real Framework for preemption tests")
+
+    def filter_signature(self, state: CycleState, pod: PodInfo) -> Hashable | None:
+        return None  # nothing says which nodes changed
 
     def run_pre_filter_add_pod(
         self, state: CycleState, pod: PodInfo, added: PodInfo, node: NodeInfo

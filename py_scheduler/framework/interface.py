@@ -9,7 +9,7 @@ nominated-pod pass hand it clones with pods added or removed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence, Set
 from typing import Any, ClassVar, Protocol, TypeVar, overload, runtime_checkable
 
 from py_scheduler.cluster import Cluster
@@ -152,6 +152,15 @@ class Handle(Protocol):
     def run_filters_with_nominated(
         self, state: CycleState, pod: PodInfo, node: NodeInfo
     ) -> Status: ...
+
+    def filter_signature(self, state: CycleState, pod: PodInfo) -> Hashable | None:
+        """A key that two pods (after their PreFilter, in ``state``) share only
+        if every Filter running for them reads the same of both and nothing
+        beyond the node: the same key, the same Filter verdict on a node whose
+        ``NodeInfo.generation`` has not moved, with the same nominated pods.
+        None when some running Filter reads more (other pods, cluster-wide
+        objects, an out-of-tree plugin), or nothing says which nodes changed.
+        A plugin may keep per-node answers under it (DefaultPreemption's dry run)."""
 
     def run_pre_filter_plugins(self, state: CycleState, pod: PodInfo) -> Status:
         """Run the profile's PreFilter plugins for ``pod`` into ``state`` (a fresh

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -25,6 +25,7 @@ from py_scheduler.framework.batch import (
     Bools,
     Int64s,
     NodeColumns,
+    change_log,
 )
 from py_scheduler.framework.custom_resources import (
     CustomObjectLister,
@@ -239,6 +240,11 @@ def _invalid_score(plugin: str, score: int) -> Status:
     ).with_plugin(plugin)
 
 
+# Which pods a cycle's Filters cannot tell apart: a key from the Filters that
+# run and the pod, or None when one of them reads beyond the node and the pod.
+FilterSigner = Callable[[Sequence[FilterPlugin], PodInfo], Hashable | None]
+
+
 class Framework(Handle):
     def __init__(
         self,
@@ -254,8 +260,10 @@ class Framework(Handle):
         waiting_pods: WaitingPods | None = None,
         custom_objects: CustomObjects | None = None,
         pod_groups: PodGroupLister = NO_POD_GROUPS,
+        filter_signer: FilterSigner | None = None,
     ) -> None:
         self.spec = spec
+        self._filter_signer = filter_signer
         self._server = server
         self._pod_groups = pod_groups
         self._snapshot = snapshot
@@ -731,6 +739,14 @@ class Framework(Handle):
             for p in self._nominator.nominated_pods_for(node.name)
             if p.priority >= pod.priority and p.uid != pod.uid
         ]
+
+    def filter_signature(self, state: CycleState, pod: PodInfo) -> Hashable | None:
+        # Equal keys mean equal verdicts only on a node known not to have
+        # changed, which takes a snapshot that keeps a change log.
+        if self._filter_signer is None or change_log(self._snapshot) is None:
+            return None
+        running = [p for p in self.filter if p.name not in state.skip_filter]
+        return self._filter_signer(running, pod)
 
     def run_filters_with_nominated(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         """Filters with pods nominated to the node, then without them.

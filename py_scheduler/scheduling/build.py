@@ -32,6 +32,7 @@ from py_scheduler.scheduling.pod_groups import PodGroupIndex
 from py_scheduler.scheduling.queue import SchedulingQueue
 from py_scheduler.scheduling.schedule_one import PREEMPTION_IN_FLIGHT, CycleListener, Settle
 from py_scheduler.scheduling.scheduler import Scheduler, settle_for_watch
+from py_scheduler.scheduling.signatures import filter_signature
 
 
 def build_scheduler(
@@ -69,6 +70,7 @@ def build_scheduler(
             waiting_pods=waiting,
             custom_objects=custom,
             pod_groups=pod_groups,
+            filter_signer=filter_signature,
         )
         for profile in cfg.profiles
     }

@@ -96,6 +96,11 @@ def _has(snapshot: object, protocol: type) -> bool:
     return capable
 
 
+def _same(a: Sequence[object], b: Sequence[object]) -> bool:
+    """Same objects in the same order (kept references make identity safe)."""
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+
+
 class _Table:
     """One node list as arrays: its NodeInfos and names, and each name's row."""
 
@@ -127,7 +132,15 @@ class _Plan:
 class _Entry:
     """The kept verdicts and raw scores of one signature over one node list."""
 
-    __slots__ = ("generation", "images_generation", "rejected_by", "scores", "state", "statuses")
+    __slots__ = (
+        "generation",
+        "images_generation",
+        "nominated",
+        "rejected_by",
+        "scores",
+        "state",
+        "statuses",
+    )
 
     def __init__(self, count: int, generation: int, images_generation: int) -> None:
         self.generation = generation
@@ -137,9 +150,19 @@ class _Entry:
         self.rejected_by: list[int] = [0] * count
         # Score plugin name -> (raw score per row, whether it is known).
         self.scores: dict[str, tuple[Int64s, Bools]] = {}
+        # Row -> (the pods nominated there that the pod makes room for, the
+        # verdict with them), kept only when every running filter is node-local.
+        self.nominated: dict[int, tuple[tuple[PodInfo, ...], Status]] = {}
 
     def forget(self, rows: Sequence[int] | Int64s) -> None:
         self.state[rows] = _UNKNOWN
+        if self.nominated:
+            gone: Sequence[int] = rows.tolist() if isinstance(rows, np.ndarray) else rows
+            if len(gone) >= len(self.state):
+                self.nominated.clear()
+            else:
+                for row in gone:
+                    self.nominated.pop(row, None)
         for _, known in self.scores.values():
             known[rows] = False
 
@@ -164,9 +187,11 @@ class Incremental:
         self._plans: dict[tuple[Framework, frozenset[str]], _Plan] = {}
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._cycle: _Cycle | None = None
-        # Candidates the node-local filters judged, and cycles that kept verdicts served.
+        # Candidates the node-local filters judged, cycles that kept verdicts
+        # served, and verdicts on nodes with nominated pods given again.
         self.judged = 0
         self.cycles = 0
+        self.nominated_kept = 0
 
     # -- Filter ------------------------------------------------------------------------
 
@@ -192,6 +217,7 @@ class Incremental:
         walk = _Walk(fwk, state, pod, table, plan, entry, start, columns is not None)
         out = walk.run(want)
         self.judged += walk.judged
+        self.nominated_kept += walk.nominated_kept
         self.cycles += 1
         if out.rows is not None and columns is None:
             out.rows = None
@@ -350,6 +376,7 @@ class _Walk:
         self.error: Status | None = None
         self.feasible_rows: Int64s = np.zeros(0, dtype=np.int64)
         self.judged = 0
+        self.nominated_kept = 0
 
     def run(self, want: int) -> Outcome:
         count, start, entry = self.count, self.start, self.entry
@@ -435,9 +462,8 @@ class _Walk:
         if unknown.any():
             self._judge_local(rows[unknown], pending[unknown], walk)
         nominated = codes == _NOMINATED
-        for p, row in zip(pending[nominated].tolist(), rows[nominated].tolist(), strict=True):
-            status = self.fwk.filter_node(self.state, self.pod, self.table.objects[row])
-            self._settle(walk, p, row, status)
+        if nominated.any():
+            self._judge_nominated(rows[nominated], pending[nominated], walk)
         fresh = np.flatnonzero(walk[pending] == _FRESH)
         if len(fresh):
             self._judge_fresh(rows[fresh], pending[fresh], walk)
@@ -452,6 +478,29 @@ class _Walk:
                 self.error_at, self.error = position, status
         else:
             self.fresh_statuses[row] = status
+
+    def _judge_nominated(self, rows: Int64s, positions: Int64s, walk: Int8s) -> None:
+        """Every filter, with the pods nominated there, on nodes that have some.
+
+        When only node-local filters run, the verdict is a function of the
+        node and of those pods: it is kept until either changes."""
+        fwk, state, pod, objects = self.fwk, self.state, self.pod, self.table.objects
+        kept = None if self.plan.fresh else self.entry.nominated
+        for row, position in zip(rows.tolist(), positions.tolist(), strict=True):
+            node = objects[row]
+            if kept is None:
+                status = fwk.filter_node(state, pod, node)
+            else:
+                others = tuple(fwk.nominated_for(pod, node))
+                hit = kept.get(row)
+                if hit is not None and _same(hit[0], others):
+                    status = hit[1]
+                    self.nominated_kept += 1
+                else:
+                    status = fwk.filter_node(state, pod, node)
+                    if status.code is not Code.ERROR:
+                        kept[row] = (others, status)
+            self._settle(walk, position, row, status)
 
     def _judge_local(self, rows: Int64s, positions: Int64s, walk: Int8s) -> None:
         """The node-local filters on rows not judged yet; their verdicts are kept."""

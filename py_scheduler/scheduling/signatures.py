@@ -22,9 +22,10 @@ and ``UNREAD_FIELDS``; a test fails for a field added to neither.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Final
 
+from py_scheduler.framework.interface import FilterPlugin
 from py_scheduler.model import PodInfo
 from py_scheduler.model.resources import Resources
 from py_scheduler.plugins.image_locality import ImageLocality
@@ -132,3 +133,11 @@ def signature(pod: PodInfo) -> Hashable:
         pod.images,
         pod.volume_images,
     )
+
+
+def filter_signature(filters: Sequence[FilterPlugin], pod: PodInfo) -> Hashable | None:
+    """The framework's ``FilterSigner``: when only node-local filters run,
+    their names and the pod's signature; else None."""
+    if not all(type(p) in NODE_LOCAL_FILTERS for p in filters):
+        return None
+    return (tuple(p.name for p in filters), signature(pod))

@@ -395,6 +395,54 @@ def test_nominated_pods_make_their_node_judged_afresh() -> None:
     assert result.node == NodeName("n59")
 
 
+def nominated_run(evaluator: Evaluator, seed: int) -> tuple[list[object], Cache]:
+    """Pods of two shapes on a cluster where nominations come and go."""
+    rng = random.Random(seed)
+    cache = Cache()
+    for i in range(100):
+        cache.add_node(
+            make_node(f"n{i:03d}", allocatable={"cpu": "1", "memory": "8Gi", "pods": "110"})
+        )
+    nominator = Nominator()
+    fwk = default_profile(cache, nominator)
+    alg = Algorithm(percentage_of_nodes_to_score=0, rng=random.Random(seed), evaluator=evaluator)
+    got: list[object] = []
+    for i in range(120):
+        cpu = rng.choice(("600m", "900m"))
+        pod = make_pod(f"p{i}", uid=f"p{i}", requests={"cpu": cpu}, priority=rng.choice((0, 50)))
+        try:
+            result = alg.schedule(fwk, CycleState(), pod, cache)
+            got.append(result)
+            cache.assume(pod, result.node)
+        except FitError as error:
+            got.append(str(error))
+        for _ in range(rng.choice((0, 1, 3))):
+            node = f"n{rng.randrange(100):03d}"
+            big = make_pod(
+                f"big{i}-{node}",
+                uid=f"big{i}-{node}",
+                priority=rng.choice((20, 100)),
+                requests={"cpu": "700m"},
+            )
+            nominator.add(big, node)
+        if rng.random() < 0.1:
+            for node in list(nominator.nominated_nodes()):
+                for nominated in list(nominator.nominated_pods_for(node))[:1]:
+                    nominator.remove(nominated)
+    return got, cache
+
+
+def test_verdicts_on_nodes_with_nominated_pods_are_kept_until_either_changes() -> None:
+    incremental = Incremental()
+    for seed in (1, 2):
+        want, _ = nominated_run(NodeByNode(), seed)
+        got, _ = nominated_run(incremental, seed)
+        assert got == want
+    assert any(isinstance(o, str) for o in want)
+    # Only node-local filters run for these pods: verdicts with nominated pods were kept.
+    assert incremental.nominated_kept > 1000, incremental.nominated_kept
+
+
 def test_image_counts_changed_on_other_nodes_reach_every_kept_score() -> None:
     image = "registry.local/big:1"
     outcomes = []

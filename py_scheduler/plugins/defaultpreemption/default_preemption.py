@@ -60,6 +60,13 @@ from py_scheduler.plugins.defaultpreemption.candidates import (
     pick_one_node,
     split_by_pdb_violation,
 )
+from py_scheduler.plugins.defaultpreemption.victim_memo import (
+    Answer,
+    VictimMemo,
+    budgets_on,
+    keep,
+    lookup,
+)
 
 NAME: Final = "DefaultPreemption"
 
@@ -207,6 +214,7 @@ class DefaultPreemption:
         # Replaceable in tests, for a fixed starting offset and a fixed "now".
         self.rng = random.Random()
         self.clock: Callable[[], float] = time.time
+        self.memo = VictimMemo()
 
     def events_to_register(self) -> Sequence[ClusterEventWithHint]:
         # It rejects no pod itself (there is no PreEnqueue), so no event can help one.
@@ -323,16 +331,40 @@ class DefaultPreemption:
         violating: list[Candidate] = []
         statuses: dict[NodeName, Status] = {}
         errors: list[str] = []
+        shape = self.memo.shape(self.handle.filter_signature(state, pod), pod)
+        nominator = self.handle.nominator
+        node_count = len(self.handle.snapshot.node_infos())
+        snapshot = self.handle.snapshot
+        nominated: tuple[PodInfo, ...] = ()
+        pdbs: tuple[DisruptionBudget, ...] = ()
         for i in range(len(nodes)):
             node = nodes[(offset + i) % len(nodes)]
-            victims, violations, status = self.select_victims_on_node(
-                state.clone(), pod, node.clone(), budgets, when
-            )
+            answer = None
+            # Kept answers are for the snapshot's own NodeInfos, whose generation says it all.
+            kept = shape if shape is not None and snapshot.get(node.name) is node else None
+            if kept is not None:
+                nominated = tuple(
+                    p
+                    for p in nominator.nominated_pods_for(node.name)
+                    if p.priority >= pod.priority and p.uid != pod.uid
+                )
+                pdbs = budgets_on(node, pod, budgets)
+                answer = lookup(kept, node, nominated, pdbs)
+                if answer is not None:
+                    self.memo.hits += 1
+            if answer is None:
+                found_victims, found_violations, found_status = self.select_victims_on_node(
+                    state.clone(), pod, node.clone(), budgets, when
+                )
+                answer = Answer(tuple(found_victims), found_violations, found_status)
+                if kept is not None:
+                    keep(kept, node, pod, nominated, pdbs, answer, node_count=node_count, now=when)
+            victims, violations, status = answer.victims, answer.violations, answer.status
             if status.is_success and victims:
                 bucket = violating if violations else non_violating
                 # Each list holds at most ``count``, as upstream's fixed-size lists.
                 if len(bucket) < count:
-                    bucket.append(Candidate(node.name, tuple(victims), violations))
+                    bucket.append(Candidate(node.name, victims, violations))
                 if non_violating and len(non_violating) + len(violating) >= count:
                     break
                 continue
