@@ -27,6 +27,7 @@ from aiohttp import web
 
 from py_scheduler import config, logs, metrics
 from py_scheduler.app import tls
+from py_scheduler.app.collector import Collector
 from py_scheduler.app.explain import Explain, ExplainSettings
 from py_scheduler.app.server import KEEPALIVE_TIMEOUT, BoundedSite, Health, make_app
 from py_scheduler.explain.capacity import ShapeError, parse_shapes
@@ -264,6 +265,9 @@ async def run(
         lost = False
         try:
             async with asyncio.TaskGroup() as group:
+                group.create_task(
+                    Collector().run([r.synced for r in watched]), name="garbage collection"
+                )
                 for reflector in watched:
                     group.create_task(reflector.run(), name=f"watch {reflector.name}")
                 group.create_task(cluster.events.run(), name="event series")
