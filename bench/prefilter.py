@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -93,6 +93,9 @@ class _Handle:
 
     def run_filters_with_nominated(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         raise NotImplementedError
+
+    def filter_signature(self, state: CycleState, pod: PodInfo) -> Hashable | None:
+        return None
 
     def run_pre_filter_add_pod(
         self, state: CycleState, pod: PodInfo, added: PodInfo, node: NodeInfo

@@ -1,8 +1,9 @@
 """A lean JSON client for the API server: aiohttp + orjson, no model objects.
 
-kubernetes_asyncio loads the credentials (kubeconfig or in-cluster service
-account, including token refresh); requests then go straight through one
-aiohttp session. Building client model objects costs about ten times the
+kubernetes_asyncio's loaders (:mod:`.loaders`, without the rest of that
+package) read the credentials (kubeconfig or in-cluster service account,
+including token refresh); requests then go straight through one aiohttp
+session. Building client model objects costs about ten times the
 JSON parse, and the pod path (watch, bind, status) never needs them.
 Every failure leaves this module as a :mod:`py_scheduler.cluster` error.
 """
@@ -17,18 +18,19 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 from aiohttp.connector import AddrInfoType
-from kubernetes_asyncio import client as k8s_client
-from kubernetes_asyncio import config as k8s_config
 
 from py_scheduler import metrics
-from py_scheduler.kube import errors
+from py_scheduler.kube import errors, loaders
 from py_scheduler.kube.ratelimit import TokenBucket
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio.client.configuration import Configuration
 
 JSON = dict[str, Any]
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -66,15 +68,15 @@ def _kubeconfig_source(kubeconfig: str | None) -> str | None:
     return source
 
 
-async def load_configuration(kubeconfig: str | None = None) -> k8s_client.Configuration:
+async def load_configuration(kubeconfig: str | None = None) -> Configuration:
     """Credentials from ``kubeconfig``, else $KUBECONFIG / ~/.kube/config, else in-cluster.
 
     Raises :class:`CredentialsError` with a one-line reason."""
-    configuration = k8s_client.Configuration()
+    configuration: Configuration = loaders.Configuration()
     source = _kubeconfig_source(kubeconfig)
     try:
         if source is not None:
-            await k8s_config.load_kube_config(
+            await loaders.config.load_kube_config(
                 config_file=kubeconfig, client_configuration=configuration
             )
         elif not os.environ.get("KUBERNETES_SERVICE_HOST"):
@@ -83,10 +85,8 @@ async def load_configuration(kubeconfig: str | None = None) -> k8s_client.Config
                 "or create ~/.kube/config"
             )
         else:
-            k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
-                client_configuration=configuration
-            )
-    except (k8s_config.ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
+            loaders.config.load_incluster_config(client_configuration=configuration)
+    except (loaders.ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
         where = f"kubeconfig {source}" if source is not None else "in-cluster credentials"
         raise CredentialsError(
             f"{where}: {' '.join(str(exc).split()) or type(exc).__name__}"
@@ -94,7 +94,7 @@ async def load_configuration(kubeconfig: str | None = None) -> k8s_client.Config
     return configuration
 
 
-def _ssl_context(configuration: k8s_client.Configuration) -> ssl.SSLContext | bool:
+def _ssl_context(configuration: Configuration) -> ssl.SSLContext | bool:
     if not configuration.verify_ssl:
         return False
     context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
@@ -136,7 +136,7 @@ def _stale_descriptor(exc: RuntimeError) -> bool:
 class KubeClient:
     """JSON in, JSON out; use as an async context manager."""
 
-    def __init__(self, configuration: k8s_client.Configuration, settings: Settings | None = None):
+    def __init__(self, configuration: Configuration, settings: Settings | None = None):
         self.configuration = configuration
         self.settings = settings or Settings()
         self.base = str(configuration.host).rstrip("/")

@@ -13,17 +13,19 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 import orjson
-from kubernetes_asyncio import client as k8s_client
-from kubernetes_asyncio import config as k8s_config
 
 from py_scheduler.cluster import ClusterError, Forbidden, NotFound, Unavailable
+from py_scheduler.kube import loaders
 from py_scheduler.kube.client import CredentialsError, KubeClient, Settings, load_configuration
 from py_scheduler.model.dra.objects import GROUP as DRA_GROUP
 from py_scheduler.model.dra.objects import VERSION as DRA_VERSION
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio.client.configuration import Configuration
 
 PAGE: Final = 500
 # Pods the scheduler no longer counts, as its own watch leaves them out.
@@ -65,7 +67,7 @@ KINDS: Final = (
 )
 
 
-async def configuration(kubeconfig: str | None, context: str | None) -> k8s_client.Configuration:
+async def configuration(kubeconfig: str | None, context: str | None) -> Configuration:
     """Credentials as kubectl takes them: a kubeconfig file and context, else
     $KUBECONFIG / ~/.kube/config, else in-cluster. Raises
     :class:`~py_scheduler.kube.client.CredentialsError` with a one-line reason."""
@@ -74,11 +76,11 @@ async def configuration(kubeconfig: str | None, context: str | None) -> k8s_clie
     try:
         if context is None:
             return await load_configuration(kubeconfig)
-        out = k8s_client.Configuration()
-        await k8s_config.load_kube_config(
+        out: Configuration = loaders.Configuration()
+        await loaders.config.load_kube_config(
             config_file=kubeconfig, context=context, client_configuration=out
         )
-    except (CredentialsError, k8s_config.ConfigException, OSError, ValueError, TypeError) as exc:
+    except (CredentialsError, loaders.ConfigException, OSError, ValueError, TypeError) as exc:
         raise CredentialsError(f"cannot load credentials: {exc}") from None
     return out
 
@@ -165,6 +167,6 @@ async def fetch_diagnosis(
     return decoded
 
 
-def client(configuration: k8s_client.Configuration) -> KubeClient:
+def client(configuration: Configuration) -> KubeClient:
     """A client for a command-line user: short timeouts, its own user agent."""
     return KubeClient(configuration, Settings(timeout=30.0, user_agent="py-scheduler/explain"))
