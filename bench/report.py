@@ -54,6 +54,14 @@ def _drain(run: JSON) -> float | None:
     return float(value) if value is not None and run.get("finished") else None
 
 
+def _span_rate(run: JSON) -> float | None:
+    """Measured pods over the span from the scheduler's start to the last bind."""
+    span = run.get("makespan_s")
+    if not run.get("finished") or not span:
+        return None
+    return float(run["measured_pods"]) / float(span)
+
+
 def table(runs: Sequence[JSON]) -> str:
     """The per-workload medians, one row per scheduler (docs/benchmarks.md shows the same table)."""
     lines = [
@@ -94,8 +102,9 @@ def ratios(runs: Sequence[JSON]) -> str:
     grouped = group(runs)
     lines = [
         "| size | workload | pods/s avg py/kube | first-to-last pods/s py/kube "
-        "| CPU per pod py/kube | first-to-last pods/s py/ceiling |",
-        "|---|---|---|---|---|---|",
+        "| start-to-last pods/s py/kube | CPU per pod py/kube | peak RSS py/kube "
+        "| first-to-last pods/s py/ceiling |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for (size, workload), by_scheduler in grouped.items():
         if workload == "Ceiling":
@@ -113,9 +122,17 @@ def ratios(runs: Sequence[JSON]) -> str:
         if workload == "Latency":  # arrivals are paced: only the sustainable rate compares
             py_drain = kube_drain = None
         ceiling = None if workload == "Latency" else _median(ceiling_runs, _drain)
+        # From the scheduler's start: the only rate that counts a Preemption run's
+        # dry runs and evictions, since both bind every preemptor in a final burst.
+        py_span, kube_span = _median(py, _span_rate), _median(kube, _span_rate)
+        if workload == "Latency":
+            py_span = kube_span = None
+        rss_py = _median(py, lambda r: r["peak_rss_mib"])
+        rss_kube = _median(kube, lambda r: r["peak_rss_mib"])
         lines.append(
             f"| {size} | {workload} | {_ratio(py_tp, kube_tp)} | {_ratio(py_drain, kube_drain)} "
-            f"| {_ratio(cpu_py, cpu_kube)} | {_ratio(py_drain, ceiling)} |"
+            f"| {_ratio(py_span, kube_span)} | {_ratio(cpu_py, cpu_kube)} "
+            f"| {_ratio(rss_py, rss_kube)} | {_ratio(py_drain, ceiling)} |"
         )
     return "\n".join(lines)
 
@@ -183,7 +200,8 @@ def render(results: JSON) -> str:
             f"- CPU: {machine.get('cpu_model')}, {machine.get('cores')} cores, "
             f"{machine.get('memory_gib')} GiB, kernel {machine.get('kernel')}",
             f"- Python {machine.get('python')}, Kubernetes {machine.get('kubernetes')}",
-            f"- During the runs: {_load(runs)}; other engineers' tests shared the machine.",
+            f"- During the runs: {_load(runs)}; nothing else ran: the load is the "
+            "benchmark's own control plane, load generator and scheduler under test.",
             "",
             "## Results (medians)",
             "",
@@ -318,7 +336,8 @@ def update_page(page: Path, results: JSON) -> bool:
             BEGIN,
             f"Measured on {machine.get('cpu_model')}, {machine.get('cores')} cores, "
             f"Python {machine.get('python')}, Kubernetes {machine.get('kubernetes')}; "
-            f"{_load(runs)} (a shared machine). Medians; details, method and plots in "
+            f"{_load(runs)} (the benchmark's own processes, nothing else running). "
+            "Medians; details, method and plots in "
             "[bench/results/report.md](../bench/results/report.md).",
             "",
             table(runs),

@@ -197,3 +197,29 @@ class TestMemoryDrain:
         assert "40 pods bound" in out
         assert "1 sweeps" in out
         assert "peak" in out
+
+
+def test_ratios_compare_rates_from_the_schedulers_start_and_peak_memory() -> None:
+    def run(scheduler: str, makespan: float, rss: float, average: float) -> dict[str, object]:
+        return {
+            "size": "full",
+            "workload": "Preemption",
+            "scheduler": scheduler,
+            "finished": True,
+            "throughput": {"samples": [average], "average": average},
+            "drain_pods_per_s": average,
+            "measured_pods": 500,
+            "makespan_s": makespan,
+            "cpu_s_per_1000_pods": 10.0,
+            "peak_rss_mib": rss,
+        }
+
+    runs = [
+        run("kube-scheduler", 20.0, 140.0, 300.0),
+        run("py-scheduler", 12.0, 126.0, 150.0),
+        run("py-scheduler", 14.0, 130.0, 140.0),
+        run("py-scheduler", 10.0, 128.0, 160.0),
+    ]
+    row = next(line for line in report.ratios(runs).splitlines() if "Preemption" in line)
+    # Scheduler_perf's samples say 0.50x; from the start, 500/12 s against 500/20 s.
+    assert row == "| full | Preemption | 0.50 | 0.50 | 1.67 | 1.00 | 0.91 | - |"
