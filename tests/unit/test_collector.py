@@ -11,13 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from py_scheduler.app.collector import Collector
+from py_scheduler.app.collector import FULL_THRESHOLD, Collector
 
 
 @pytest.fixture(autouse=True)
 def restore_gc() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
     gc.enable()
 
 
@@ -35,6 +37,8 @@ async def test_off_until_synced_then_on_with_what_survived_frozen() -> None:
     await asyncio.sleep(0.2)
     assert gc.isenabled()
     assert gc.get_freeze_count() > 0
+    # Full collections come from the thaws only.
+    assert gc.get_threshold()[2] == FULL_THRESHOLD
     # One full collection at sync, then one every third interval; freezes between.
     assert collector.thaws >= 2
     assert collector.freezes >= 2 * (collector.thaws - 1)
