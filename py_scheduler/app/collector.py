@@ -49,7 +49,9 @@ class Collector:
         self, *, hold: float = HOLD, interval: float = INTERVAL, thaw_every: int = THAW_EVERY
     ) -> None:
         if hold < 0 or interval <= 0 or thaw_every < 1:
-            raise ValueError("the collector needs a positive interval and thaw count")
+            raise ValueError(
+                "the collector needs a non-negative hold, a positive interval and thaw count"
+            )
         self.hold = hold
         self.interval = interval
         self.thaw_every = thaw_every
