@@ -4,6 +4,7 @@ kube-scheduler and py-scheduler get the same profile semantics: one profile
 (default plugins, default ``percentageOfNodesToScore`` and backoff), client
 QPS/burst 5000 as in scheduler_perf, leader election off, admin credentials.
 The ceiling is :mod:`bench.ceiling`, which binds without deciding anything.
+py-scheduler runs as shipped, from the runtime lock alone (:mod:`bench.runtime`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from bench import runtime
 from controlplane.launcher import LocalControlPlane, free_port
 from controlplane.releases import scheduler_feature_gates
 
@@ -113,7 +115,7 @@ def command(
         ]
     if name == PY:
         return [
-            sys.executable,
+            str(runtime.python()),
             "-m",
             "py_scheduler",
             "run",
@@ -157,6 +159,8 @@ def start(
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
+            env=runtime.environment({**os.environ, "KUBECONFIG": str(plane.kubeconfig)})
+            if name == PY
+            else {**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
         )
     return Running(name, proc, log)

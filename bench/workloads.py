@@ -99,7 +99,7 @@ WORKLOADS: Final = (
         nodes=5000,
         measured=0,
         mode="latency",
-        rates=(100, 200, 400, 800, 1600),
+        rates=(100, 200, 300, 400, 800, 1600),
         step_seconds=10.0,
     ),
     Workload("Ceiling", nodes=5000, init_pods=1000, measured=10000, ceiling=True),

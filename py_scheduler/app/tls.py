@@ -3,9 +3,12 @@
 As kube-scheduler: ``--tls-cert-file`` and ``--tls-private-key-file`` name a
 serving certificate; without them a self-signed one is generated at start-up
 for the host name and the bound address (scrapers then skip verification or
-pin it). The generated key never leaves the process: it is written only to a
-private temporary directory, because ``ssl`` loads certificates from files,
-and removed once loaded.
+pin it). The key is made by a short-lived child process (``python -m
+py_scheduler.app.tls``) and handed over on a pipe, so that the scheduler
+never maps the cryptography library (about 10 MiB of resident memory for
+the life of the process, for one signature at start-up). It is written only
+to a private temporary directory, because ``ssl`` loads certificates from
+files, and removed once loaded.
 """
 
 from __future__ import annotations
@@ -15,8 +18,14 @@ import ipaddress
 import os
 import socket
 import ssl
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
+from typing import Final
+
+KEY_MARKER: Final = b"-----BEGIN PRIVATE KEY-----"
+CHILD_TIMEOUT: Final = 60.0
 
 
 class TlsError(ValueError):
@@ -34,7 +43,7 @@ def server_context(cert_file: str | None, key_file: str | None, address: str) ->
         except (OSError, ssl.SSLError) as exc:
             raise TlsError(f"cannot load {cert_file} / {key_file}: {exc}") from None
         return context
-    cert, key = self_signed(address)
+    cert, key = self_signed_by_child(address)
     with tempfile.TemporaryDirectory(prefix="py-scheduler-tls-") as private:
         cert_path, key_path = Path(private) / "tls.crt", Path(private) / "tls.key"
         cert_path.write_bytes(cert)
@@ -45,9 +54,28 @@ def server_context(cert_file: str | None, key_file: str | None, address: str) ->
     return context
 
 
+def self_signed_by_child(address: str) -> tuple[bytes, bytes]:
+    """:func:`self_signed`, made by a child process: (certificate, key) as PEM."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "py_scheduler.app.tls", address],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=CHILD_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise TlsError(f"cannot make a self-signed certificate: {exc}") from None
+    cert, marker, key = done.stdout.partition(KEY_MARKER)
+    if done.returncode != 0 or not marker:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise TlsError(f"cannot make a self-signed certificate (exit {done.returncode}): {tail[0]}")
+    return cert, marker + key
+
+
 def self_signed(address: str, *, days: int = 365) -> tuple[bytes, bytes]:
     """A PEM certificate and key for this host, its name and ``address``."""
-    # Imported here: a scheduler given its certificate never maps the library (8 MiB).
+    # Imported here: only the child that makes the certificate maps the library.
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -83,3 +111,10 @@ def self_signed(address: str, *, days: int = 365) -> tuple[bytes, bytes]:
             serialization.NoEncryption(),
         ),
     )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m py_scheduler.app.tls ADDRESS (prints a PEM certificate and key)")
+    cert_pem, key_pem = self_signed(sys.argv[1])
+    sys.stdout.buffer.write(cert_pem + key_pem)

@@ -15,7 +15,8 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+from asyncio import sslproto
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -43,14 +44,31 @@ _PATCH_TYPES = {
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Client limits; ``timeout`` bounds every non-watch request."""
+    """Client limits; ``timeout`` bounds every non-watch request.
+
+    ``max_connections`` bounds the connections requests use (watches have
+    their own, one each): over HTTP/1.1 each is one request in flight, and
+    each TLS connection holds about 270 KiB for its life, so a burst of
+    evictions and status writes that opened a hundred of them kept 25 MiB.
+    Past the bound a request waits for a connection, inside its timeout.
+    """
 
     timeout: float = 30.0
-    max_connections: int = 100
+    max_connections: int = 16
     user_agent: str = "py-scheduler"
     # clientConnection.qps / burst; None: no client-side limit.
     qps: float | None = None
     burst: int = 0
+
+
+# asyncio gives every TLS connection a 256 KiB read buffer, zero-filled and so
+# resident from the handshake on: a watch per kind and the request pool held
+# 10 MiB in buffers that API responses rarely fill. A TLS record carries at
+# most 16 KiB, so a read of that size still takes a whole record at a time;
+# a large body takes more reads, which costs nothing measurable.
+_TLS_READ_BUFFER: Final = 16 * 1024
+if getattr(sslproto.SSLProtocol, "max_size", 0) > _TLS_READ_BUFFER:
+    sslproto.SSLProtocol.max_size = _TLS_READ_BUFFER
 
 
 class CredentialsError(Exception):
@@ -143,6 +161,9 @@ class KubeClient:
         # The host label of client-go's rest_client_* metrics.
         self.host = urlsplit(self.base).netloc
         self._session: aiohttp.ClientSession | None = None
+        # Watches hold their connection for minutes: never waiting behind requests
+        # for one, nor making requests wait behind them.
+        self._watch_session: aiohttp.ClientSession | None = None
         # When the API server last answered anything (monotonic), for /livez.
         self.last_contact = time.monotonic()
         self.limiter = (
@@ -152,31 +173,39 @@ class KubeClient:
         )
 
     async def __aenter__(self) -> Self:
-        connector = aiohttp.TCPConnector(
-            ssl=_ssl_context(self.configuration),
-            limit=self.settings.max_connections,
-            socket_factory=keepalive_socket,
-        )
-        self._session = aiohttp.ClientSession(
+        context = _ssl_context(self.configuration)
+        self._session = self._new_session(context, limit=self.settings.max_connections)
+        self._watch_session = self._new_session(context, limit=0)
+        return self
+
+    def _new_session(self, context: ssl.SSLContext | bool, *, limit: int) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(ssl=context, limit=limit, socket_factory=keepalive_socket)
+        return aiohttp.ClientSession(
             connector=connector,
             json_serialize=lambda obj: orjson.dumps(obj).decode(),
             headers={"User-Agent": self.settings.user_agent},
         )
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._watch_session):
+            if session is not None:
+                await session.close()
+        self._session = self._watch_session = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             raise RuntimeError("KubeClient used outside its context")
         return self._session
+
+    @property
+    def watch_session(self) -> aiohttp.ClientSession:
+        if self._watch_session is None:
+            raise RuntimeError("KubeClient used outside its context")
+        return self._watch_session
 
     async def _headers(self, content_type: str = "application/json") -> dict[str, str]:
         headers = {**_JSON_HEADERS, "Content-Type": content_type}
@@ -243,7 +272,7 @@ class KubeClient:
 
     async def stream(
         self, path: str, params: Mapping[str, str], *, idle_timeout: float
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         """Lines of a watch response; ``idle_timeout`` bounds the gap between lines."""
         if self.limiter is not None:
             await self.limiter.acquire()
@@ -252,7 +281,7 @@ class KubeClient:
         started = time.perf_counter()
         connected = False
         try:
-            async with self.session.get(
+            async with self.watch_session.get(
                 self.base + path, params=params, headers=headers, timeout=timeout
             ) as resp:
                 self.last_contact = time.monotonic()

@@ -96,3 +96,27 @@ def test_a_self_signed_certificate_is_still_made(address: str) -> None:
     cert, key = tls.self_signed(address)
     assert cert.startswith(b"-----BEGIN CERTIFICATE-----")
     assert key.startswith(b"-----BEGIN PRIVATE KEY-----")
+
+
+def test_the_serving_certificate_is_made_without_mapping_cryptography() -> None:
+    probe = (
+        "import ssl, sys\n"
+        "from py_scheduler.app import tls\n"
+        "context = tls.server_context(None, None, '127.0.0.1')\n"
+        "print(isinstance(context, ssl.SSLContext), 'cryptography' in sys.modules)"
+    )
+    assert _run(probe) == ["True", "False"]
+
+
+def test_the_child_hands_over_a_certificate_and_its_key() -> None:
+    cert, key = tls.self_signed_by_child("127.0.0.1")
+    assert cert.startswith(b"-----BEGIN CERTIFICATE-----")
+    assert cert.rstrip().endswith(b"-----END CERTIFICATE-----")
+    assert key.startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert key.rstrip().endswith(b"-----END PRIVATE KEY-----")
+
+
+def test_a_child_that_fails_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    with pytest.raises(tls.TlsError, match=r"cannot make a self-signed certificate \(exit 1\)"):
+        tls.server_context(None, None, "127.0.0.1")
