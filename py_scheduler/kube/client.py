@@ -48,8 +48,9 @@ class Settings:
 
     ``max_connections`` bounds the connections requests use (watches have
     their own, one each): over HTTP/1.1 each is one request in flight, and
-    each TLS connection holds about 270 KiB for its life, so a burst of
-    evictions and status writes that opened a hundred of them kept 25 MiB.
+    each TLS connection holds its buffers and OpenSSL's state for its life
+    (270 KiB with asyncio's read buffer, below), so a burst of evictions and
+    status writes that opened a hundred of them kept 25 MiB.
     Past the bound a request waits for a connection, inside its timeout.
     """
 
