@@ -153,14 +153,13 @@ def start(
 ) -> Running:
     log = workdir / "logs" / f"{tag}-{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
     with log.open("wb") as out:
         proc = subprocess.Popen(
             command(name, plane, workdir, py_log_level, config, gangs=gangs),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=runtime.environment({**os.environ, "KUBECONFIG": str(plane.kubeconfig)})
-            if name == PY
-            else {**os.environ, "KUBECONFIG": str(plane.kubeconfig)},
+            env=runtime.environment(env) if name == PY else env,
         )
     return Running(name, proc, log)

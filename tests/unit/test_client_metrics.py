@@ -18,6 +18,7 @@ from prometheus_client.registry import REGISTRY
 
 from py_scheduler.cluster import NotFound, Unavailable
 from py_scheduler.kube.client import KubeClient
+from tests.unit.local_http import serving
 
 
 def requests(code: str, method: str, host: str) -> float:
@@ -56,13 +57,8 @@ async def server() -> AsyncIterator[str]:
     app.router.add_get("/api/v1/nodes/a", _node)
     app.router.add_post("/api/v1/namespaces/x/pods/b/binding", _missing)
     app.router.add_get("/api/v1/pods", _watch)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(app) as host:
+        yield host
 
 
 def client_for(host: str) -> KubeClient:

@@ -11,6 +11,7 @@ from aiohttp import web
 from kubernetes_asyncio import client as k8s_client
 
 from py_scheduler.kube.client import KubeClient, Settings
+from tests.unit.local_http import serving
 
 STOP = web.AppKey("stop", asyncio.Event)
 
@@ -33,14 +34,9 @@ async def server() -> AsyncIterator[str]:
     app[STOP] = asyncio.Event()
     app.router.add_get("/watch", _endless_watch)
     app.router.add_get("/api/v1/nodes", _ok)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
-    app[STOP].set()
-    await runner.cleanup()
+    async with serving(app) as host:
+        yield f"http://{host}"
+        app[STOP].set()
 
 
 def _configuration(host: str) -> k8s_client.Configuration:
