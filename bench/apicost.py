@@ -113,16 +113,17 @@ async def run_round(
     async def status(pod: PodInfo) -> None:
         await cluster.patch_pod_status(pod, condition=condition, nominated_node=None)
 
+    # The failure write first: it is only written onto a pod still unassigned.
+    out["status"] = await meter.measure(pods, lambda: each(decoded, in_flight, status))
     out["bind"] = await meter.measure(pods, lambda: each(decoded, in_flight, bind))
     out["event"] = await meter.measure(pods, lambda: each(decoded, in_flight, event))
-    out["status"] = await meter.measure(pods, lambda: each(decoded, in_flight, status))
 
     lines: list[bytes] = []
 
     async def watch() -> None:
         params = {"watch": "1", "resourceVersion": start_rv, "timeoutSeconds": "600"}
         seen = 0
-        # Binds then status patches: two MODIFIED events per pod since start_rv.
+        # Status patches then binds: two MODIFIED events per pod since start_rv.
         async for line in kube.stream(path, params, idle_timeout=30):
             lines.append(line)
             event = orjson.loads(line)

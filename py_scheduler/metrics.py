@@ -12,8 +12,9 @@ every transition, to keep the hot path free of metric calls.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
-from typing import Final
+from typing import Final, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -309,24 +310,34 @@ EXPLAIN: Final = _ExplainCollector()
 REGISTRY.register(EXPLAIN)
 
 
+_M = TypeVar("_M", Counter, Gauge, Histogram)
+
+
+@functools.cache
+def _child(metric: _M, *values: str) -> _M:
+    """``metric.labels(*values)``, remembered: every label set here is bounded, and
+    ``labels`` validates and locks on each call, several times per scheduled pod."""
+    return metric.labels(*values)
+
+
 def observe_request(method: str, host: str, code: int, seconds: float) -> None:
     """One API request, as client-go counts it: code "<error>" when no response came."""
-    REST_CLIENT_REQUESTS.labels(str(code) if code else "<error>", method, host).inc()
-    REST_CLIENT_REQUEST_DURATION.labels(method, host).observe(seconds)
+    _child(REST_CLIENT_REQUESTS, str(code) if code else "<error>", method, host).inc()
+    _child(REST_CLIENT_REQUEST_DURATION, method, host).observe(seconds)
 
 
 class PrometheusRecorder:
     """The scheduling core's ``MetricsRecorder`` over the metrics above."""
 
     def extension_point(self, point: str, status: str, profile: str, seconds: float) -> None:
-        FRAMEWORK_EXTENSION_POINT_DURATION.labels(point, status, profile).observe(seconds)
+        _child(FRAMEWORK_EXTENSION_POINT_DURATION, point, status, profile).observe(seconds)
 
     def plugin_execution(self, plugin: str, point: str, status: str, seconds: float) -> None:
-        PLUGIN_EXECUTION_DURATION.labels(plugin, point, status).observe(seconds)
+        _child(PLUGIN_EXECUTION_DURATION, plugin, point, status).observe(seconds)
 
     def schedule_attempt(self, result: str, profile: str, seconds: float) -> None:
-        SCHEDULE_ATTEMPTS.labels(result, profile).inc()
-        SCHEDULING_ATTEMPT_DURATION.labels(result, profile).observe(seconds)
+        _child(SCHEDULE_ATTEMPTS, result, profile).inc()
+        _child(SCHEDULING_ATTEMPT_DURATION, result, profile).observe(seconds)
 
     def algorithm_duration(self, seconds: float) -> None:
         SCHEDULING_ALGORITHM_DURATION.observe(seconds)
@@ -335,7 +346,7 @@ class PrometheusRecorder:
         POD_SCHEDULING_ATTEMPTS.observe(attempts)
         if since_first_attempt is not None:
             label = str(attempts) if attempts < 15 else "15+"
-            POD_SCHEDULING_SLI_DURATION.labels(label).observe(since_first_attempt)
+            _child(POD_SCHEDULING_SLI_DURATION, label).observe(since_first_attempt)
 
     def pod_scheduled_after_flush(self) -> None:
         POD_SCHEDULED_AFTER_FLUSH.inc()
@@ -343,8 +354,8 @@ class PrometheusRecorder:
     def queue_incoming(self, queue: str, event: str) -> None:
         # Every py-scheduler entity is a pod, and every push changes its queue, which is
         # when kube-scheduler 1.37 counts an incoming entity.
-        QUEUE_INCOMING_PODS.labels(queue, event).inc()
-        QUEUE_INCOMING_ENTITIES.labels(queue, event, ENTITY_POD).inc()
+        _child(QUEUE_INCOMING_PODS, queue, event).inc()
+        _child(QUEUE_INCOMING_ENTITIES, queue, event, ENTITY_POD).inc()
 
     def preemption_attempt(self) -> None:
         PREEMPTION_ATTEMPTS.inc()
@@ -353,19 +364,19 @@ class PrometheusRecorder:
         PREEMPTION_VICTIMS.observe(count)
 
     def eviction(self, result: str) -> None:
-        EVICTIONS.labels(result).inc()
+        _child(EVICTIONS, result).inc()
 
     def bind_failure(self, reason: str) -> None:
-        BIND_FAILURES.labels(reason).inc()
+        _child(BIND_FAILURES, reason).inc()
 
     def api_write(self, kind: str, result: str) -> None:
-        API_WRITES.labels(kind, result).inc()
+        _child(API_WRITES, kind, result).inc()
 
     def binding_tasks(self, delta: int) -> None:
-        GOROUTINES.labels("binding").inc(delta)
+        _child(GOROUTINES, "binding").inc(delta)
 
     def permit_wait(self, result: str, seconds: float) -> None:
-        PERMIT_WAIT_DURATION.labels(result).observe(seconds)
+        _child(PERMIT_WAIT_DURATION, result).observe(seconds)
 
 
 def initialise(profiles: Iterable[str]) -> None:

@@ -21,8 +21,8 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from py_scheduler.cluster import ClusterError, Conflict, NotFound, PodCondition, Unavailable
 from py_scheduler.kube.client import JSON, KubeClient
@@ -36,11 +36,19 @@ from py_scheduler.model.dra import objects as dra
 _STATUS_CONFLICT_RETRIES = 3
 
 
+_second: tuple[int, str] = (-1, "")
+
+
 def _now(micro: bool = False) -> str:
-    now = datetime.now(UTC)
+    # Every Scheduled event carries one; strftime once per second, not per pod.
+    global _second
+    now = time.time()
+    whole = int(now)
+    if _second[0] != whole:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
     if micro:
-        return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{_second[1]}.{int((now - whole) * 1e6):06d}Z"
+    return f"{_second[1]}Z"
 
 
 def _pod_path(pod: PodInfo) -> str:

@@ -10,7 +10,6 @@ Every failure leaves this module as a :mod:`py_scheduler.cluster` error.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import ssl
@@ -167,6 +166,9 @@ class KubeClient:
         self._watch_session: aiohttp.ClientSession | None = None
         # When the API server last answered anything (monotonic), for /livez.
         self.last_contact = time.monotonic()
+        self._timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
+        # Built once per (content type, token): a token rotates, the rest never changes.
+        self._header_cache: dict[tuple[str, str | None], dict[str, str]] = {}
         self.limiter = (
             TokenBucket(self.settings.qps, self.settings.burst)
             if self.settings.qps is not None
@@ -185,6 +187,10 @@ class KubeClient:
             connector=connector,
             json_serialize=lambda obj: orjson.dumps(obj).decode(),
             headers={"User-Agent": self.settings.user_agent},
+            # The API server sets no cookies: a jar would only be searched on every request.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            # One deadline per request, waiting for a connection and reading the body included.
+            timeout=self._timeout,
         )
 
     async def __aexit__(self, *exc: object) -> None:
@@ -209,11 +215,17 @@ class KubeClient:
         return self._watch_session
 
     async def _headers(self, content_type: str = "application/json") -> dict[str, str]:
-        headers = {**_JSON_HEADERS, "Content-Type": content_type}
         # Runs the refresh hook first: exec plugins and projected tokens rotate.
         token = await self.configuration.get_api_key_with_prefix("BearerToken")
-        if token:
-            headers["Authorization"] = token
+        key = (content_type, token or None)
+        headers = self._header_cache.get(key)
+        if headers is None:
+            if len(self._header_cache) > len(_PATCH_TYPES) + 1:
+                self._header_cache.clear()  # entries of a rotated token
+            headers = {**_JSON_HEADERS, "Content-Type": content_type}
+            if token:
+                headers["Authorization"] = token
+            self._header_cache[key] = headers
         return headers
 
     async def request(
@@ -233,15 +245,20 @@ class KubeClient:
         headers = await self._headers(content_type)
         status = 0
         started = time.perf_counter()
+        deadline = aiohttp.ClientTimeout(total=timeout) if timeout else self._timeout
         try:
-            async with asyncio.timeout(timeout or self.settings.timeout):
-                async with self.session.request(
-                    method, self.base + path, data=data, params=params, headers=headers
-                ) as resp:
-                    raw = await resp.read()
-                    self.last_contact = time.monotonic()
-                    status = resp.status
-                    retry_after = resp.headers.get("Retry-After")
+            async with self.session.request(
+                method,
+                self.base + path,
+                data=data,
+                params=params,
+                headers=headers,
+                timeout=deadline,
+            ) as resp:
+                raw = await resp.read()
+                self.last_contact = time.monotonic()
+                status = resp.status
+                retry_after = resp.headers.get("Retry-After")
         except TimeoutError:
             raise errors.Unavailable(f"{method} {path}: timed out", status=0) from None
         except aiohttp.ClientError as exc:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 from typing import Any
 
 import pytest
+from aiohttp import web
 from kubernetes_asyncio import client as k8s_client
 
 from py_scheduler.cluster import Unavailable
 from py_scheduler.kube import client
-from py_scheduler.kube.client import KubeClient
+from py_scheduler.kube.client import KubeClient, Settings
+from tests.unit.local_http import serving
 
 
 class Refusing:
@@ -58,3 +62,32 @@ def test_client_sockets_use_tcp_keepalive_and_a_user_timeout() -> None:
         probes = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
         assert idle + interval * probes <= 15
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 15_000
+
+
+async def _slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(float(request.query.get("delay", "0")))
+    return web.json_response({"kind": "Status"})
+
+
+@pytest.mark.parametrize(
+    ("settings_timeout", "call_timeout", "delay"),
+    [(0.2, None, 2.0), (30.0, 0.2, 2.0)],
+    ids=["client-deadline", "call-deadline"],
+)
+async def test_a_request_past_its_deadline_is_unavailable(
+    settings_timeout: float, call_timeout: float | None, delay: float
+) -> None:
+    app = web.Application()
+    app.router.add_get("/slow", _slow)
+    async with serving(app) as host:
+        configuration = k8s_client.Configuration()
+        configuration.host = f"http://{host}"
+        async with KubeClient(configuration, Settings(timeout=settings_timeout)) as kube:
+            started = time.monotonic()
+            with pytest.raises(Unavailable, match="timed out"):
+                await kube.request(
+                    "GET", "/slow", params={"delay": str(delay)}, timeout=call_timeout
+                )
+            assert time.monotonic() - started < delay
+            # The deadline is per request: the next one, quick, succeeds.
+            assert await kube.get("/slow") == {"kind": "Status"}
