@@ -223,3 +223,32 @@ def test_ratios_compare_rates_from_the_schedulers_start_and_peak_memory() -> Non
     row = next(line for line in report.ratios(runs).splitlines() if "Preemption" in line)
     # Scheduler_perf's samples say 0.50x; from the start, 500/12 s against 500/20 s.
     assert row == "| full | Preemption | 0.50 | 0.50 | 1.67 | 1.00 | 0.91 | - |"
+
+
+def test_the_cpu_budget_adds_the_three_processes_per_bound_pod() -> None:
+    def run(scheduler: str, sched: float, api: float, wall: float) -> dict[str, object]:
+        return {
+            "size": "full",
+            "workload": "SchedulingBasic",
+            "scheduler": scheduler,
+            "finished": True,
+            "bound": 1000,
+            "scheduler_cpu_s": sched,
+            "apiserver_cpu_s": api,
+            "etcd_cpu_s": 0.5,
+            "wall_s": wall,
+        }
+
+    runs = [
+        run("py-scheduler", 1.0, 2.0, 2.0),
+        run("py-scheduler", 3.0, 2.0, 5.5),
+        run("py-scheduler", 2.0, 2.0, 3.0),
+        run("kube-scheduler", 3.0, 2.5, 4.0),
+        {**run("kube-scheduler", 9.0, 9.0, 1.0), "finished": False},  # not counted
+        {**run("py-scheduler", 1.0, 1.0, 1.0), "workload": "Latency"},  # paced: left out
+    ]
+    rows = [line for line in report.budget(runs).splitlines() if line.startswith("| full")]
+    assert rows == [
+        "| full | SchedulingBasic | kube-scheduler | 3.00 | 2.50 | 0.50 | 6.00 | 1.50 |",
+        "| full | SchedulingBasic | py-scheduler | 2.00 | 2.00 | 0.50 | 4.50 | 1.50 |",
+    ]
