@@ -183,6 +183,10 @@ def gangs(runs: Sequence[JSON]) -> list[str]:
     ]
 
 
+# The processes whose CPU the bench reads per run, and the record's key for each.
+_PROCESS_CPU = ("scheduler_cpu_s", "apiserver_cpu_s", "etcd_cpu_s")
+
+
 def _per_pod_ms(key: str) -> Callable[[JSON], float | None]:
     def get(run: JSON) -> float | None:
         pods, seconds = run.get("bound"), run.get(key)
@@ -191,11 +195,17 @@ def _per_pod_ms(key: str) -> Callable[[JSON], float | None]:
     return get
 
 
+_PER_POD = tuple(_per_pod_ms(k) for k in _PROCESS_CPU)
+
+
+def _all_three(run: JSON) -> float:
+    return sum(get(run) or 0.0 for get in _PER_POD)
+
+
 def _cores_busy(run: JSON) -> float | None:
-    keys = ("scheduler_cpu_s", "apiserver_cpu_s", "etcd_cpu_s")
-    if not run.get("wall_s") or any(run.get(k) is None for k in keys):
+    if not run.get("wall_s") or any(run.get(k) is None for k in _PROCESS_CPU):
         return None
-    return sum(float(run[k]) for k in keys) / float(run["wall_s"])
+    return sum(float(run[k]) for k in _PROCESS_CPU) / float(run["wall_s"])
 
 
 def budget(runs: Sequence[JSON]) -> str:
@@ -213,17 +223,8 @@ def budget(runs: Sequence[JSON]) -> str:
             rs = [r for r in by_scheduler.get(name, []) if r.get("finished")]
             if not rs:
                 continue
-            parts = [
-                _median(rs, _per_pod_ms(k))
-                for k in ("scheduler_cpu_s", "apiserver_cpu_s", "etcd_cpu_s")
-            ]
-            whole = _median(
-                rs,
-                lambda r: sum(
-                    _per_pod_ms(k)(r) or 0.0
-                    for k in ("scheduler_cpu_s", "apiserver_cpu_s", "etcd_cpu_s")
-                ),
-            )
+            parts = [_median(rs, get) for get in _PER_POD]
+            whole = _median(rs, _all_three)
             lines.append(
                 f"| {size} | {workload} | {name} | "
                 + " | ".join(_fmt(v, 2) for v in parts)

@@ -6,6 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from aiohttp import web
+from kubernetes_asyncio import client as k8s_client
+
+from py_scheduler.kube.client import KubeClient, Settings
 
 
 @asynccontextmanager
@@ -20,3 +23,10 @@ async def serving(app: web.Application) -> AsyncIterator[str]:
         yield f"127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+def client_for(host: str, settings: Settings | None = None) -> KubeClient:
+    """A client of the server at ``host:port``, over plain HTTP."""
+    configuration = k8s_client.Configuration()
+    configuration.host = f"http://{host}"
+    return KubeClient(configuration, settings)

@@ -20,7 +20,7 @@ def test_now_is_the_current_utc_time_in_the_api_format(micro: bool) -> None:
     assert re.fullmatch(pattern, stamp)
     parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ")
     parsed = parsed.replace(tzinfo=UTC)
-    assert before.replace(microsecond=0 if not micro else before.microsecond) <= parsed <= after
+    assert (before if micro else before.replace(microsecond=0)) <= parsed <= after
 
 
 def test_now_follows_the_clock_across_seconds(monkeypatch: pytest.MonkeyPatch) -> None:

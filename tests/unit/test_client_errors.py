@@ -14,7 +14,7 @@ from kubernetes_asyncio import client as k8s_client
 from py_scheduler.cluster import Unavailable
 from py_scheduler.kube import client
 from py_scheduler.kube.client import KubeClient, Settings
-from tests.unit.local_http import serving
+from tests.unit.local_http import client_for, serving
 
 
 class Refusing:
@@ -79,15 +79,10 @@ async def test_a_request_past_its_deadline_is_unavailable(
 ) -> None:
     app = web.Application()
     app.router.add_get("/slow", _slow)
-    async with serving(app) as host:
-        configuration = k8s_client.Configuration()
-        configuration.host = f"http://{host}"
-        async with KubeClient(configuration, Settings(timeout=settings_timeout)) as kube:
-            started = time.monotonic()
-            with pytest.raises(Unavailable, match="timed out"):
-                await kube.request(
-                    "GET", "/slow", params={"delay": str(delay)}, timeout=call_timeout
-                )
-            assert time.monotonic() - started < delay
-            # The deadline is per request: the next one, quick, succeeds.
-            assert await kube.get("/slow") == {"kind": "Status"}
+    async with serving(app) as host, client_for(host, Settings(timeout=settings_timeout)) as kube:
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="timed out"):
+            await kube.request("GET", "/slow", params={"delay": str(delay)}, timeout=call_timeout)
+        assert time.monotonic() - started < delay
+        # The deadline is per request: the next one, quick, succeeds.
+        assert await kube.get("/slow") == {"kind": "Status"}

@@ -13,12 +13,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from kubernetes_asyncio import client as k8s_client
 from prometheus_client.registry import REGISTRY
 
 from py_scheduler.cluster import NotFound, Unavailable
-from py_scheduler.kube.client import KubeClient
-from tests.unit.local_http import serving
+from tests.unit.local_http import client_for, serving
 
 
 def requests(code: str, method: str, host: str) -> float:
@@ -59,12 +57,6 @@ async def server() -> AsyncIterator[str]:
     app.router.add_get("/api/v1/pods", _watch)
     async with serving(app) as host:
         yield host
-
-
-def client_for(host: str) -> KubeClient:
-    configuration = k8s_client.Configuration()
-    configuration.host = f"http://{host}"
-    return KubeClient(configuration)
 
 
 async def test_requests_are_counted_by_code_method_and_host(server: str) -> None:

@@ -8,10 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
-from kubernetes_asyncio import client as k8s_client
 
-from py_scheduler.kube.client import KubeClient, Settings
-from tests.unit.local_http import serving
+from py_scheduler.kube.client import Settings
+from tests.unit.local_http import client_for, serving
 
 STOP = web.AppKey("stop", asyncio.Event)
 
@@ -35,19 +34,13 @@ async def server() -> AsyncIterator[str]:
     app.router.add_get("/watch", _endless_watch)
     app.router.add_get("/api/v1/nodes", _ok)
     async with serving(app) as host:
-        yield f"http://{host}"
+        yield host
         app[STOP].set()
-
-
-def _configuration(host: str) -> k8s_client.Configuration:
-    configuration = k8s_client.Configuration()
-    configuration.host = host
-    return configuration
 
 
 async def test_open_watches_leave_the_request_pool_free(server: str) -> None:
     settings = Settings(max_connections=1, timeout=5.0)
-    async with KubeClient(_configuration(server), settings) as kube:
+    async with client_for(server, settings) as kube:
         streams = [kube.stream("/watch", {}, idle_timeout=60) for _ in range(3)]
         firsts = await asyncio.gather(*(anext(s) for s in streams))
         assert firsts == [b'{"type":"BOOKMARK"}'] * 3
@@ -59,7 +52,7 @@ async def test_open_watches_leave_the_request_pool_free(server: str) -> None:
 
 async def test_requests_beyond_the_pool_wait_their_turn(server: str) -> None:
     settings = Settings(max_connections=2, timeout=5.0)
-    async with KubeClient(_configuration(server), settings) as kube:
+    async with client_for(server, settings) as kube:
         answers = await asyncio.gather(*(kube.get("/api/v1/nodes") for _ in range(20)))
         assert len(answers) == 20
         assert kube.session.connector is not None
